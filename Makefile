@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test unit codegen codegen-check lint types test-all demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Everything CI checks: unit tests, the generated code is up to date, lint, types.
+test: install
+	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory codegen-check lint types
+
+unit: install
+	$(BIN)/python -m pytest
+
+codegen: install
+	$(BIN)/python -m codegen
+
+codegen-check: install
+	$(BIN)/python -m codegen --check
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: install
+	$(BIN)/mypy --strict apertis
+
+# The tests on every Python from 3.9 to 3.13 that this machine has.
+# pyenv's shims run only the active versions: make every installed 3.9-3.13 active for nox.
+PYENV_ALL := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare | grep -E '^3\.(9|1[0-3])\.' | sort -t. -k2,2n | tr '\n' ':')
+test-all: install
+	PYENV_VERSION="$(PYENV_ALL)$$PYENV_VERSION" $(BIN)/nox --session tests
+
+demo: install
+	$(BIN)/python -m apertis.testing.demo
+
+clean:
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,84 @@
+"""The base of every generated model, and the serialisation of request arguments.
+
+Models are attrs classes generated from the spec (apertis/types). They are built with `from_dict`, which is
+lenient on purpose: an API that adds a field, an enum value or a union variant must never break an installed
+SDK. What the server sent and the SDK did not know is kept (`additional_properties`, raw values).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Mapping
+
+from ._types import NOT_GIVEN
+
+__all__ = ["BaseModel", "serialize", "build_body"]
+
+
+class BaseModel:
+    """Behaviour shared by every response and request model: a readable repr, dict and JSON conversion."""
+
+    __slots__ = ()
+    _field_names: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every generated model overrides it
+        raise NotImplementedError
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The model as a JSON string, as the server sent it (unknown fields included)."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def __repr__(self) -> str:
+        # Only the fields that are set: a chat completion has dozens of optional fields, mostly absent.
+        parts = []
+        for name in self._field_names:
+            value = getattr(self, name)
+            if value is not NOT_GIVEN:
+                parts.append(f"{name}={value!r}")
+        extra = getattr(self, "additional_properties", None)
+        if extra:
+            parts.append(f"additional_properties={extra!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __rich_repr__(self) -> Any:  # pragma: no cover - only used when rich is installed
+        for name in self._field_names:
+            value = getattr(self, name)
+            if value is not NOT_GIVEN:
+                yield name, value
+
+
+def serialize(value: Any) -> Any:
+    """Turn an argument into JSON-ready data: models become dicts, tuples lists; plain data passes through.
+
+    Users pass plain dicts far more often than models, so the common case (str, number, dict of plain data)
+    returns quickly without copying.
+    """
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None and isinstance(value, BaseModel):
+        return to_dict()
+    if isinstance(value, Mapping):
+        if all(_is_plain(v) for v in value.values()):
+            return value if isinstance(value, dict) else dict(value)
+        return {k: serialize(v) for k, v in value.items() if v is not NOT_GIVEN}
+    if isinstance(value, (list, tuple)):
+        if all(_is_plain(v) for v in value):
+            return value if isinstance(value, list) else list(value)
+        return [serialize(v) for v in value]
+    return value
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, dict):
+        return all(_is_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    return False
+
+
+def build_body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body of a request: arguments left at NOT_GIVEN are left out, the rest serialised."""
+    return {key: serialize(value) for key, value in fields.items() if value is not NOT_GIVEN}

@@ -1,0 +1,86 @@
+"""Sentinels and type aliases shared by the runtime and the generated code."""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+
+import httpx
+from typing_extensions import Literal, TypeAlias, final
+
+__all__ = [
+    "NOT_GIVEN",
+    "UNSET",
+    "Body",
+    "FileContent",
+    "FileTypes",
+    "Headers",
+    "NotGiven",
+    "Query",
+    "Timeout",
+    "Unset",
+]
+
+
+@final
+class NotGiven:
+    """The type of `NOT_GIVEN`: an argument the caller left out, or a response field the server did not send.
+
+    It is distinct from `None`, which some fields and arguments accept as a real value (`timeout=None` means
+    "no time limit", not "use the default").
+    """
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        # One instance, so `is NOT_GIVEN` works after copy and pickling.
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __copy__(self) -> NotGiven:
+        return self
+
+    def __deepcopy__(self, memo: object) -> NotGiven:
+        return self
+
+
+NOT_GIVEN = NotGiven()
+
+# The generated models spell the sentinel the way openapi-python-client does; it is the same object.
+Unset: TypeAlias = NotGiven
+UNSET = NOT_GIVEN
+
+_T = TypeVar("_T")
+
+Timeout: TypeAlias = Union[float, httpx.Timeout, None]
+"""A total timeout in seconds, an `httpx.Timeout` for per-phase limits, or `None` for no limit at all."""
+
+Headers: TypeAlias = Mapping[str, Optional[str]]
+"""Extra headers; a value of `None` removes a header the client would otherwise send."""
+
+Query: TypeAlias = Mapping[str, object]
+Body: TypeAlias = Mapping[str, object]
+
+FileContent: TypeAlias = Union[IO[bytes], bytes]
+FileTypes: TypeAlias = Union[
+    "os.PathLike[str]",
+    str,
+    FileContent,
+    Tuple[Optional[str], FileContent],
+    Tuple[Optional[str], FileContent, Optional[str]],
+]
+"""An upload: a path, bytes, a binary file object, or a (filename, content[, content type]) tuple."""
+
+RequestFiles: TypeAlias = Sequence[Tuple[str, FileTypes]]
+
+AnyMapping: TypeAlias = Mapping[str, Any]
