@@ -1,0 +1,160 @@
+"""The Server-Sent Events decoder shared by the sync and async streams.
+
+It works on bytes: network chunks go in, complete events come out. Lines are split on LF, CRLF and CR only
+(never on the other characters `str.splitlines` knows), a CR at the end of one chunk and the LF at the start of
+the next count as one line ending, and a multi-byte UTF-8 character cut by a chunk boundary is decoded only
+once its line is complete. One event may be any size: partial lines are kept as a list of pieces and joined
+once, so a large event costs linear time whatever the chunking.
+
+The hot path (a stream of `data: {...}` events) avoids regular expressions and per-line allocations beyond
+the slices it has to make.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class ServerSentEvent:
+    """One dispatched event: its `event` type (None when the stream sent no `event:` field), data, id, retry."""
+
+    __slots__ = ("data", "event", "id", "retry")
+
+    def __init__(
+        self, data: str, event: Optional[str] = None, id: Optional[str] = None, retry: Optional[int] = None
+    ) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r}, retry={self.retry!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.data, self.event, self.id, self.retry) == (other.data, other.event, other.id, other.retry)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable value object
+
+
+class SSEDecoder:
+    """Incremental SSE decoder: `feed(chunk)` returns the events that chunk completed.
+
+    An event is dispatched at the blank line that ends it; one still open when the stream ends is dropped
+    (`pending` tells whether that happened), as the SSE specification requires. Events whose data is empty are
+    skipped, so a keep-alive made of `id:` or `event:` lines alone never reaches a JSON parser.
+    """
+
+    __slots__ = ("_data", "_event", "_last_cr", "_partial", "_retry", "_started", "last_event_id")
+
+    def __init__(self) -> None:
+        self._partial: List[bytes] = []  # pieces of the current unterminated line
+        self._last_cr = False  # the previous chunk ended with CR: a leading LF now belongs to that line ending
+        self._started = False  # the byte-order mark has been checked for
+        self._data: List[str] = []
+        self._event: Optional[str] = None
+        self._retry: Optional[int] = None
+        self.last_event_id: Optional[str] = None
+        """The last `id` the stream sent; it carries over to later events, as in the SSE specification."""
+
+    @property
+    def pending(self) -> bool:
+        """True when bytes of an event (or a line) were received but the event was never terminated."""
+        return bool(self._partial or self._data or self._event is not None)
+
+    def feed(self, chunk: bytes) -> List[ServerSentEvent]:
+        """Decode one network chunk; return the events it completed, in order."""
+        if not chunk:
+            return []
+        if (
+            chunk[-2:] == b"\n\n"
+            and chunk.startswith(b"data: ")
+            and self._started
+            and not self._partial
+            and not self._data
+            and self._event is None
+            and not self._last_cr
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            # The usual shape, one `data: ...` event per network chunk, without the general line loop.
+            data = chunk[6:-2].decode("utf-8", "replace")
+            return [ServerSentEvent(data, None, self.last_event_id, self._retry)] if data else []
+        if not self._started:
+            if self._partial:
+                chunk = b"".join(self._partial) + chunk
+                self._partial = []
+            if len(chunk) < 3 and _BOM.startswith(chunk):
+                # So short a start may be a byte-order mark cut by the chunking: wait for more to decide.
+                self._partial.append(chunk)
+                return []
+            if chunk.startswith(_BOM):
+                chunk = chunk[3:]
+            self._started = True
+        if self._last_cr:
+            self._last_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
+            return []
+
+        # Only the new chunk is searched for a line ending; the pieces before it are known to contain none.
+        end = chunk.rfind(b"\n")
+        cr = chunk.rfind(b"\r")
+        end = max(end, cr)
+        if end < 0:
+            self._partial.append(chunk)
+            return []
+        if end == len(chunk) - 1:
+            complete = chunk
+            if cr == end:
+                self._last_cr = True
+        else:
+            complete = chunk[: end + 1]
+        if self._partial:
+            self._partial.append(complete)
+            complete = b"".join(self._partial)
+            self._partial = []
+        if end != len(chunk) - 1:
+            self._partial.append(chunk[end + 1 :])
+
+        events: List[ServerSentEvent] = []
+        # bytes.splitlines splits on exactly LF, CRLF and CR, the three SSE line endings.
+        for line in complete.splitlines():
+            if not line:
+                if self._data:
+                    data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
+                    self._data = []
+                    if data:
+                        events.append(ServerSentEvent(data, self._event, self.last_event_id, self._retry))
+                elif self._event is None:
+                    continue
+                self._event = None
+            elif line.startswith(b"data: "):
+                self._data.append(line[6:].decode("utf-8", "replace"))
+            else:
+                self._field(line)
+        return events
+
+    def _field(self, line: bytes) -> None:
+        if line[0] == 0x3A:  # ":" starts a comment (keep-alives are often sent this way)
+            return
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\x00" not in value:
+                self.last_event_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
+        # Any other field name is ignored, as the specification says.

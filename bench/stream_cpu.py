@@ -1,0 +1,98 @@
+"""CPU per chunk of a streamed chat completion: the SDK's stream against raw httpx iter_lines + json.loads.
+
+Both read the same 20,000-chunk SSE body from an in-memory transport (one network chunk per event, as servers
+flush them), so the figure is client CPU only. Run: `.venv/bin/python bench/stream_cpu.py [--chunks N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Callable, Iterator, List
+
+import httpx
+
+from apertis._sync._streaming import ChatCompletionStream
+
+
+def make_body(n: int) -> List[bytes]:
+    events = []
+    for i in range(n):
+        chunk = {
+            "id": "chatcmpl-abc123",
+            "object": "chat.completion.chunk",
+            "created": 1704067200,
+            "model": "gpt-4.1-mini",
+            "system_fingerprint": "fp_abc123",
+            "choices": [{"index": 0, "delta": {"content": f"tok{i % 97} "}, "finish_reason": None}],
+        }
+        events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, events: List[bytes]) -> None:
+        self.events = events
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.events)
+
+
+def client_for(events: List[bytes]) -> httpx.Client:
+    return httpx.Client(
+        transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Body(events))
+        )
+    )
+
+
+def raw_httpx(client: httpx.Client) -> int:
+    count = 0
+    with client.stream("POST", "http://bench.invalid/v1/chat/completions") as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = line[6:]
+                if data == "[DONE]":
+                    break
+                json.loads(data)
+                count += 1
+    return count
+
+
+def sdk(client: httpx.Client) -> int:
+    response = client.send(client.build_request("POST", "http://bench.invalid/v1/chat/completions"), stream=True)
+    count = 0
+    for _ in ChatCompletionStream(response, client=client):  # type: ignore[arg-type]
+        count += 1
+    return count
+
+
+def measure(fn: Callable[[httpx.Client], int], client: httpx.Client, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        fn(client)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    events = make_body(args.chunks)
+    client = client_for(events)
+    assert raw_httpx(client) == sdk(client) == args.chunks
+    raw = measure(raw_httpx, client, args.repeats)
+    ours = measure(sdk, client, args.repeats)
+    per = 1e6 / args.chunks
+    print(f"raw httpx iter_lines + json.loads: {raw * per:6.2f} us/chunk")
+    print(f"apertis ChatCompletionStream:      {ours * per:6.2f} us/chunk")
+    print(f"ratio: {ours / raw:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,841 @@
+"""Streams of the three APIs, sync and async: typed events, errors, lifecycle and connection reuse."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import socket
+import threading
+import time
+from typing import Any, Iterator, List, Optional
+
+import httpx
+import pytest
+from pytest_httpx import HTTPXMock, IteratorStream
+
+from apertis import _exceptions as errors
+from apertis._async import _streaming as async_streaming
+from apertis._stream_events import UnknownStreamEvent
+from apertis._sync import _streaming as sync_streaming
+
+URL = "http://test.invalid/v1/stream"
+TWINS = ["sync", "async"]
+
+
+def sse(payload: Any, event: Optional[str] = None) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {data}\n\n".encode()
+
+
+def chat_chunk(content: Optional[str] = None, **extra: Any) -> dict:
+    delta = {} if content is None else {"content": content}
+    choice = {"index": 0, "delta": delta, "finish_reason": extra.pop("finish_reason", None)}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [choice],
+        **extra,
+    }
+
+
+CHAT_BODY = [
+    sse(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        }
+    ),
+    sse(chat_chunk("Hel")),
+    sse(chat_chunk("lo")),
+    sse(chat_chunk(finish_reason="stop")),
+    sse(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        }
+    ),
+    b"data: [DONE]\n\n",
+]
+
+MESSAGE_BODY = [
+    sse(
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": "claude",
+                "stop_reason": None,
+                "usage": {"input_tokens": 12, "output_tokens": 1},
+            },
+        },
+        "message_start",
+    ),
+    sse(
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+        },
+        "content_block_start",
+    ),
+    sse({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Hmm"}}),
+    sse({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig"}}),
+    sse({"type": "content_block_stop", "index": 0}),
+    sse({"type": "ping"}, "ping"),
+    sse({"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
+    sse({"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hi "}}),
+    sse({"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "there"}}),
+    sse({"type": "content_block_stop", "index": 1}),
+    sse(
+        {
+            "type": "content_block_start",
+            "index": 2,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}},
+        }
+    ),
+    sse(
+        {
+            "type": "content_block_delta",
+            "index": 2,
+            "delta": {"type": "input_json_delta", "partial_json": '{"location": "Tok'},
+        }
+    ),
+    sse({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": 'yo"}'}}),
+    sse({"type": "content_block_stop", "index": 2}),
+    sse(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"output_tokens": 15},
+        },
+        "message_delta",
+    ),
+    sse({"type": "message_stop"}, "message_stop"),
+]
+
+FINAL_RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1,
+    "status": "completed",
+    "model": "gpt",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_1",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "The capital", "annotations": []}],
+        }
+    ],
+    "usage": {"input_tokens": 12, "output_tokens": 8, "total_tokens": 20},
+}
+
+RESPONSE_BODY = [
+    sse(
+        {
+            "type": "response.created",
+            "sequence_number": 0,
+            "response": {**FINAL_RESPONSE, "status": "in_progress", "output": []},
+        },
+        "response.created",
+    ),
+    sse(
+        {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "The ",
+        },
+        "response.output_text.delta",
+    ),
+    sse({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "capital"}),
+    sse({"type": "response.completed", "sequence_number": 9, "response": FINAL_RESPONSE}, "response.completed"),
+]
+
+STREAM_CLASSES = {
+    "chat": "ChatCompletionStream",
+    "messages": "MessageStream",
+    "responses": "ResponseStream",
+}
+BODIES = {"chat": CHAT_BODY, "messages": MESSAGE_BODY, "responses": RESPONSE_BODY}
+
+
+def stream_class(twin: str, api: str) -> Any:
+    name = STREAM_CLASSES[api]
+    return getattr(async_streaming, "Async" + name) if twin == "async" else getattr(sync_streaming, name)
+
+
+async def open_stream(twin: str, api: str, client: Any) -> Any:
+    cls = stream_class(twin, api)
+    request = client.build_request("POST", URL)
+    if twin == "async":
+        response = await client.send(request, stream=True)
+    else:
+        response = client.send(request, stream=True)
+    return cls(response, client=client)
+
+
+def output_text(response: Any) -> str:
+    # Response.output_text is the model's convenience property; joined by hand while it is not generated yet.
+    if hasattr(response, "output_text"):
+        return response.output_text
+    return "".join(
+        part.text
+        for item in response.output
+        if item.type == "message"
+        for part in item.content
+        if part.type == "output_text"
+    )
+
+
+async def collect(twin: str, stream: Any) -> List[Any]:
+    if twin == "async":
+        return [item async for item in stream]
+    return list(stream)
+
+
+class Clients:
+    """One httpx client per twin, closed at the end of the test."""
+
+    def __init__(self) -> None:
+        self.sync = httpx.Client()
+        self.async_ = httpx.AsyncClient()
+
+    def get(self, twin: str) -> Any:
+        return self.async_ if twin == "async" else self.sync
+
+    async def close(self) -> None:
+        self.sync.close()
+        await self.async_.aclose()
+
+
+@pytest.fixture
+async def clients() -> Any:
+    c = Clients()
+    yield c
+    await c.close()
+
+
+def add_stream(httpx_mock: HTTPXMock, chunks: List[bytes], status: int = 200) -> None:
+    httpx_mock.add_response(
+        url=URL, status_code=status, stream=IteratorStream(chunks), headers={"content-type": "text/event-stream"}
+    )
+
+
+async def run(twin: str, api: str, chunks: List[bytes], httpx_mock: HTTPXMock, clients: Clients) -> List[Any]:
+    add_stream(httpx_mock, chunks)
+    stream = await open_stream(twin, api, clients.get(twin))
+    items = await collect(twin, stream)
+    assert stream.response.is_closed
+    return items
+
+
+# ---------------------------------------------------------------------------------------------- typed events
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_chat_stream_yields_typed_chunks(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    chunks = await run(twin, "chat", CHAT_BODY, httpx_mock, clients)
+    assert len(chunks) == 5
+    assert all(type(c).__name__ == "ChatCompletionChunk" for c in chunks)
+    text = "".join(c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content)
+    assert text == "Hello"
+    assert chunks[-1].usage.total_tokens == 5
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_chat_final_completion_joins_content_and_tool_calls(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = [
+        sse(
+            {
+                "id": "web-search",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "",
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": "🔍 Web searching...\n\n"}}],
+            }
+        ),
+        sse(chat_chunk("Let me check.")),
+        sse(
+            chat_chunk(None)
+            | {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": "get_weather", "arguments": ""},
+                                }
+                            ]
+                        },
+                    }
+                ]
+            }
+        ),
+        sse(
+            chat_chunk(None)
+            | {
+                "choices": [
+                    {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}}
+                ]
+            }
+        ),
+        sse(
+            chat_chunk(None)
+            | {
+                "choices": [
+                    {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '"Tokyo"}'}}]}}
+                ]
+            }
+        ),
+        sse(chat_chunk(finish_reason="tool_calls")),
+        sse({"web_sources": [{"title": "t", "url": "https://x", "snippet": "s"}]}),
+        sse({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}),
+        b"data: [DONE]\n\n",
+    ]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    final = await stream.get_final_completion() if twin == "async" else stream.get_final_completion()
+    message = final.choices[0].message
+    assert message.content == "Let me check."
+    assert message.tool_calls[0].function.arguments == '{"city": "Tokyo"}'
+    assert message.tool_calls[0].function.name == "get_weather"
+    assert message.tool_calls[0].id == "call_1"
+    assert final.choices[0].finish_reason == "tool_calls"
+    assert final.usage.total_tokens == 3
+    assert final.id == "chatcmpl-1"
+    assert final.web_sources[0].url == "https://x"
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_chat_text_stream(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, CHAT_BODY)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    texts = await collect(twin, stream.text_stream)
+    assert texts == ["Hel", "lo"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_messages_stream_typed_events_final_message_and_text(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    events = await run(twin, "messages", MESSAGE_BODY, httpx_mock, clients)
+    kinds = [type(e).__name__ for e in events]
+    assert "PingEvent" not in kinds and len(events) == len(MESSAGE_BODY) - 1  # the ping is skipped
+    assert kinds[0] == "MessageStartEvent" and kinds[-1] == "MessageStopEvent"
+    assert "ContentBlockDeltaEvent" in kinds and "MessageDeltaEvent" in kinds
+
+    add_stream(httpx_mock, MESSAGE_BODY)
+    stream = await open_stream(twin, "messages", clients.get(twin))
+    final = await stream.get_final_message() if twin == "async" else stream.get_final_message()
+    content = final.content
+    assert content[0].thinking == "Hmm" and content[0].signature == "sig"
+    assert content[1].text == "Hi there"
+    assert content[2].input == {"location": "Tokyo"} or content[2].input.to_dict() == {"location": "Tokyo"}
+    assert final.stop_reason == "tool_use"
+    assert final.usage.output_tokens == 15 and final.usage.input_tokens == 12
+
+    add_stream(httpx_mock, MESSAGE_BODY)
+    stream = await open_stream(twin, "messages", clients.get(twin))
+    assert await collect(twin, stream.text_stream) == ["Hi ", "there"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_responses_stream_typed_events_final_response_and_text(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    events = await run(twin, "responses", RESPONSE_BODY, httpx_mock, clients)
+    assert [type(e).__name__ for e in events] == [
+        "ResponseCreatedEvent",
+        "ResponseOutputTextDeltaEvent",
+        "ResponseOutputTextDeltaEvent",
+        "ResponseCompletedEvent",
+    ]
+    assert events[1].delta == "The "
+
+    add_stream(httpx_mock, RESPONSE_BODY)
+    stream = await open_stream(twin, "responses", clients.get(twin))
+    final = await stream.get_final_response() if twin == "async" else stream.get_final_response()
+    assert output_text(final) == "The capital"
+    assert final.usage.total_tokens == 20
+
+    add_stream(httpx_mock, RESPONSE_BODY)
+    stream = await open_stream(twin, "responses", clients.get(twin))
+    assert await collect(twin, stream.text_stream) == ["The ", "capital"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_responses_stream_ending_with_done_is_assembled_from_deltas(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = [
+        sse({"type": "response.output_text.delta", "delta": "Conver"}),
+        sse({"type": "response.output_text.delta", "delta": "ted"}),
+        b"data: [DONE]\n\n",
+    ]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "responses", clients.get(twin))
+    final = await stream.get_final_response() if twin == "async" else stream.get_final_response()
+    assert output_text(final) == "Converted"
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", ["messages", "responses"])
+async def test_unknown_events_and_fields_pass_through(
+    twin: str, api: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = list(BODIES[api])
+    body.insert(1, sse({"type": "brand_new_event", "payload": {"x": 1}}, "brand_new_event"))
+    body.insert(2, sse("not json at all", "weird"))
+    items = await run(twin, api, body, httpx_mock, clients)
+    unknown = [i for i in items if isinstance(i, UnknownStreamEvent)]
+    assert [u.type for u in unknown] == ["brand_new_event", "weird"]
+    assert unknown[0].payload == {"x": 1}
+    assert unknown[1].data == "not json at all"
+    assert unknown[0].to_dict()["type"] == "brand_new_event"
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_chat_chunks_with_unknown_fields_and_no_choices_parse(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = [
+        sse({"choices": [{"delta": {"content": "task_id: sora-2:1"}}]}),  # Sora progress: no id, index, object
+        sse(chat_chunk("x", brand_new_field={"a": 1})),
+        sse({"web_sources": []}),
+        b": keep-alive\n\n",
+        b"data: not json\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    chunks = await run(twin, "chat", body, httpx_mock, clients)
+    assert len(chunks) == 3
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize(
+    ("api", "payload", "cls", "status"),
+    [
+        (
+            "chat",
+            {"error": {"message": "quota gone", "type": "insufficient_quota", "code": None}},
+            errors.RateLimitError,
+            429,
+        ),
+        ("chat", {"error": {"message": "boom", "type": "server_error"}}, errors.InternalServerError, 500),
+        (
+            "messages",
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            errors.InternalServerError,
+            529,
+        ),
+        (
+            "messages",
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
+            errors.RateLimitError,
+            429,
+        ),
+        (
+            "responses",
+            {"type": "error", "code": "rate_limit_exceeded", "message": "slow down"},
+            errors.RateLimitError,
+            429,
+        ),
+        ("responses", {"error": {"message": "bad", "type": "invalid_request_error"}}, errors.BadRequestError, 400),
+    ],
+)
+async def test_error_events_raise_status_errors(
+    twin: str, api: str, payload: dict, cls: type, status: int, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = [BODIES[api][0], sse(payload, "error"), *BODIES[api][1:]]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, api, clients.get(twin))
+    received = []
+    with pytest.raises(cls) as info:
+        if twin == "async":
+            async for item in stream:
+                received.append(item)  # noqa: PERF401 (items before the error are kept)
+        else:
+            for item in stream:
+                received.append(item)  # noqa: PERF402 (items before the error are kept)
+    assert len(received) == 1
+    assert info.value.status_code == status
+    assert info.value.body
+    message = payload["error"]["message"] if isinstance(payload.get("error"), dict) else payload["message"]
+    assert message in str(info.value)
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_placeholder_error_object_is_not_an_error(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    placeholder = {"message": "", "type": "", "param": "", "code": None}
+    body = [sse(chat_chunk("ok", error=placeholder)), b"data: [DONE]\n\n"]
+    chunks = await run(twin, "chat", body, httpx_mock, clients)
+    assert len(chunks) == 1
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", list(STREAM_CLASSES))
+async def test_missing_terminator_raises(twin: str, api: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, BODIES[api][:-1])
+    stream = await open_stream(twin, api, clients.get(twin))
+    with pytest.raises(errors.APIConnectionError, match="terminator"):
+        await collect(twin, stream)
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_unterminated_final_event_is_not_dispatched(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, [*CHAT_BODY[:-1], b"data: [DONE]\n"])  # no blank line after [DONE]
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    with pytest.raises(errors.APIConnectionError):
+        await collect(twin, stream)
+
+
+def _failing(chunks: List[bytes], exc: Exception) -> Iterator[bytes]:
+    yield from chunks
+    raise exc
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize(
+    ("exc", "cls"),
+    [
+        (httpx.ReadTimeout("read timed out"), errors.APITimeoutError),
+        (
+            httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+            errors.APIConnectionError,
+        ),
+        (httpx.ReadError("connection reset"), errors.APIConnectionError),
+    ],
+)
+async def test_transport_errors_mid_stream_are_wrapped(
+    twin: str, exc: Exception, cls: type, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    httpx_mock.add_response(url=URL, stream=IteratorStream(_failing(CHAT_BODY[:2], exc)))
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    received = []
+    with pytest.raises(cls) as info:
+        if twin == "async":
+            async for item in stream:
+                received.append(item)  # noqa: PERF401 (items before the error are kept)
+        else:
+            for item in stream:
+                received.append(item)  # noqa: PERF402 (items before the error are kept)
+    assert len(received) == 2
+    assert not isinstance(info.value, httpx.HTTPError)
+    assert info.value.__cause__ is exc
+    assert stream.response.is_closed
+
+
+# ---------------------------------------------------------------------------------------------- lifecycle
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_early_break_closes_the_response(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, CHAT_BODY)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    if twin == "async":
+        async for _ in stream:
+            break
+        for _ in range(5):  # the abandoned async generator is finalised by the event loop
+            await asyncio.sleep(0)
+    else:
+        for _ in stream:
+            break
+    assert stream.response.is_closed
+    assert not stream.completed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_exception_in_the_loop_closes_the_response(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, CHAT_BODY)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        if twin == "async":
+            async for _ in stream:
+                raise Boom
+        else:
+            for _ in stream:
+                raise Boom
+    for _ in range(5):
+        await asyncio.sleep(0)
+    gc.collect()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_context_manager_and_close(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, CHAT_BODY)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    if twin == "async":
+        async with stream as entered:
+            assert entered is stream
+            assert (await stream.__anext__()).choices[0].delta.role == "assistant"
+        assert stream.response.is_closed
+        await stream.close()  # idempotent
+        await stream.aclose()
+        assert [c async for c in stream] == []
+    else:
+        with stream as entered:
+            assert entered is stream
+            assert next(stream).choices[0].delta.role == "assistant"
+        assert stream.response.is_closed
+        stream.close()
+        assert not hasattr(stream, "aclose")
+        assert list(stream) == []
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_final_result_of_a_stream_closed_early_raises(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    add_stream(httpx_mock, CHAT_BODY)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    with pytest.raises(RuntimeError, match="closed before its end"):
+        if twin == "async":
+            await stream.__anext__()
+            await stream.close()
+            await stream.get_final_completion()
+        else:
+            next(stream)
+            stream.close()
+            stream.get_final_completion()
+
+
+async def test_cancelling_the_task_closes_the_response(httpx_mock: HTTPXMock, clients: Clients) -> None:
+    started = asyncio.Event()
+
+    async def slow_body() -> Any:
+        yield CHAT_BODY[0]
+        started.set()
+        await asyncio.sleep(30)
+        yield CHAT_BODY[1]
+
+    class SlowStream(httpx.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            async for chunk in slow_body():
+                yield chunk
+
+    httpx_mock.add_response(url=URL, stream=SlowStream())
+    stream = await open_stream("async", "chat", clients.get("async"))
+    received = []
+
+    async def consume() -> None:
+        async for chunk in stream:
+            received.append(chunk)  # noqa: PERF401 (items before the cancellation are kept)
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(received) == 1
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_ten_thousand_chunks(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
+    body = [sse(chat_chunk(str(i % 10))) for i in range(10_000)]
+    body.append(b"data: [DONE]\n\n")
+    # Re-chunk at odd sizes so events straddle network reads.
+    raw = b"".join(body)
+    add_stream(httpx_mock, [raw[i : i + 997] for i in range(0, len(raw), 997)])
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    final_chunks = await collect(twin, stream)
+    assert len(final_chunks) == 10_000
+    assert "".join(c.choices[0].delta.content for c in final_chunks) == "0123456789" * 1000
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_error_status_before_the_first_byte_is_not_a_stream_concern(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    # The request loop maps non-2xx before building a stream; a stream handed an SSE body always parses it.
+    add_stream(httpx_mock, [sse({"error": {"message": "nope", "type": "authentication_error"}})])
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    with pytest.raises(errors.AuthenticationError, match="nope"):
+        await collect(twin, stream)
+
+
+# ---------------------------------------------------------------------------------------------- real sockets
+
+
+class LoopbackSSEServer:
+    """A tiny HTTP/1.1 keep-alive server on 127.0.0.1 that streams chunked SSE and counts connections."""
+
+    def __init__(self, body: List[bytes], *, pause_before_end: float = 0.0, stall: float = 0.0) -> None:
+        self.body = body
+        self.pause_before_end = pause_before_end
+        self.stall = stall
+        self.connections = 0
+        self.requests = 0
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self._closing = False
+        self._threads: List[threading.Thread] = []
+        self._accept_thread = threading.Thread(target=self._accept, daemon=True)
+        self._accept_thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/stream"
+
+    def _accept(self) -> None:
+        while not self._closing:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while not self._closing:
+                while b"\r\n\r\n" not in buffer:
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                buffer = buffer[length:]
+                self.requests += 1
+                try:
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                    )
+                    for i, chunk in enumerate(self.body):
+                        conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        if self.stall and i == 0:
+                            time.sleep(self.stall)
+                            return
+                    if self.pause_before_end:
+                        time.sleep(self.pause_before_end)
+                    conn.sendall(b"0\r\n\r\n")
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self._closing = True
+        self._sock.close()
+
+
+@pytest.fixture
+def server_factory() -> Any:
+    servers: List[LoopbackSSEServer] = []
+
+    def make(*args: Any, **kwargs: Any) -> LoopbackSSEServer:
+        server = LoopbackSSEServer(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", list(STREAM_CLASSES))
+async def test_connection_is_reused_after_a_full_stream(twin: str, api: str, server_factory: Any) -> None:
+    # The end of the chunked body comes a little after the terminator event, as through a real proxy: closing
+    # the response at the terminator, before that end arrived, would throw the connection away.
+    server = server_factory(BODIES[api], pause_before_end=0.05)
+    cls = stream_class(twin, api)
+    if twin == "async":
+        async with httpx.AsyncClient() as client:
+            for _ in range(3):
+                response = await client.send(client.build_request("POST", server.url, json={}), stream=True)
+                assert len([item async for item in cls(response, client=client)]) >= 3
+    else:
+        with httpx.Client() as client:
+            for _ in range(3):
+                response = client.send(client.build_request("POST", server.url, json={}), stream=True)
+                assert len(list(cls(response, client=client))) >= 3
+    assert server.requests == 3
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_a_stalled_stream_raises_a_timeout(twin: str, server_factory: Any) -> None:
+    server = server_factory(CHAT_BODY, stall=10.0)
+    cls = stream_class(twin, "chat")
+    timeout = httpx.Timeout(5.0, read=0.3)
+    received: List[Any] = []
+    started = time.monotonic()
+    with pytest.raises(errors.APITimeoutError, match="stalled"):
+        if twin == "async":
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                response = await client.send(client.build_request("POST", server.url, json={}), stream=True)
+                async for item in cls(response, client=client):
+                    received.append(item)  # noqa: PERF401 (items before the error are kept)
+        else:
+            with httpx.Client(timeout=timeout) as client:
+                response = client.send(client.build_request("POST", server.url, json={}), stream=True)
+                for item in cls(response, client=client):
+                    received.append(item)  # noqa: PERF402 (items before the error are kept)
+    assert len(received) == 1
+    assert time.monotonic() - started < 8.0  # the read timeout fired, not the server's end
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_a_connection_cut_mid_stream_raises_connection_error(twin: str, server_factory: Any) -> None:
+    server = server_factory(CHAT_BODY, stall=0.01)  # sends one event, then closes without the chunked end
+    cls = stream_class(twin, "chat")
+    with pytest.raises(errors.APIConnectionError) as info:
+        if twin == "async":
+            async with httpx.AsyncClient() as client:
+                response = await client.send(client.build_request("POST", server.url, json={}), stream=True)
+                await collect(twin, cls(response, client=client))
+        else:
+            with httpx.Client() as client:
+                response = client.send(client.build_request("POST", server.url, json={}), stream=True)
+                await collect(twin, cls(response, client=client))
+    assert not isinstance(info.value, errors.APITimeoutError)
