@@ -1,0 +1,343 @@
+"""The Python SDK of the Apertis AI API.
+
+```python
+from apertis import Apertis
+
+client = Apertis()  # reads APERTIS_API_KEY
+completion = client.chat.completions.create(model="gpt-4.1-mini", messages=[{"role": "user", "content": "Hi"}])
+print(completion.choices[0].message.content)
+```
+
+`import apertis` loads only the exceptions: the clients, httpx, the models and the resources are imported on
+first use of a name (PEP 562), so CLIs and serverless functions that import the SDK but rarely call it start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+
+from ._exceptions import (
+    ApertisError,
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    UnprocessableEntityError,
+)
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from . import resources as resources
+    from . import types as types
+    from ._async._client import AsyncApertis as AsyncApertis
+    from ._async._response import AsyncBinaryResponse as AsyncBinaryResponse
+    from ._constants import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+    from ._constants import DEFAULT_CONNECTION_LIMITS as DEFAULT_CONNECTION_LIMITS
+    from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
+    from ._constants import DEFAULT_MAX_RETRY_AFTER as DEFAULT_MAX_RETRY_AFTER
+    from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._sync._client import Apertis as Apertis
+    from ._sync._response import BinaryResponse as BinaryResponse
+    from ._types import NOT_GIVEN as NOT_GIVEN
+    from ._types import NotGiven as NotGiven
+    from ._types import Timeout as Timeout
+    from .types import (
+        AudioConfig as AudioConfig,
+    )
+    from .types import (
+        AudioData as AudioData,
+    )
+    from .types import (
+        ChatCompletion as ChatCompletion,
+    )
+    from .types import (
+        ChatCompletionChoice as ChatCompletionChoice,
+    )
+    from .types import (
+        ChatCompletionChunk as ChatCompletionChunk,
+    )
+    from .types import (
+        ChatCompletionChunkChoice as ChatCompletionChunkChoice,
+    )
+    from .types import (
+        ChatCompletionDelta as ChatCompletionDelta,
+    )
+    from .types import (
+        ChatCompletionMessage as ChatCompletionMessage,
+    )
+    from .types import (
+        ChatCompletionMessageParam as ChatCompletionMessageParam,
+    )
+    from .types import (
+        ChatCompletionToolParam as ChatCompletionToolParam,
+    )
+    from .types import (
+        CompressionConfig as CompressionConfig,
+    )
+    from .types import (
+        ContentPart as ContentPart,
+    )
+    from .types import (
+        Embedding as Embedding,
+    )
+    from .types import (
+        EmbeddingResponse as EmbeddingResponse,
+    )
+    from .types import (
+        EmbeddingUsage as EmbeddingUsage,
+    )
+    from .types import (
+        Function as Function,
+    )
+    from .types import (
+        FunctionDefinition as FunctionDefinition,
+    )
+    from .types import (
+        ImageURLContentPart as ImageURLContentPart,
+    )
+    from .types import (
+        ImageURLDetail as ImageURLDetail,
+    )
+    from .types import (
+        InputAudioContentPart as InputAudioContentPart,
+    )
+    from .types import (
+        InputAudioDetail as InputAudioDetail,
+    )
+    from .types import (
+        Message as Message,
+    )
+    from .types import (
+        MessageParam as MessageParam,
+    )
+    from .types import (
+        MessageUsage as MessageUsage,
+    )
+    from .types import (
+        Model as Model,
+    )
+    from .types import (
+        ModelList as ModelList,
+    )
+    from .types import (
+        ReasoningConfig as ReasoningConfig,
+    )
+    from .types import (
+        RerankResponse as RerankResponse,
+    )
+    from .types import (
+        RerankResult as RerankResult,
+    )
+    from .types import (
+        Response as Response,
+    )
+    from .types import (
+        ResponseInputItem as ResponseInputItem,
+    )
+    from .types import (
+        ResponseOutput as ResponseOutput,
+    )
+    from .types import (
+        ResponseUsage as ResponseUsage,
+    )
+    from .types import (
+        StreamOptions as StreamOptions,
+    )
+    from .types import (
+        TextContentPart as TextContentPart,
+    )
+    from .types import (
+        ThinkingConfig as ThinkingConfig,
+    )
+    from .types import (
+        ToolCall as ToolCall,
+    )
+    from .types import (
+        URLCitation as URLCitation,
+    )
+    from .types import (
+        Usage as Usage,
+    )
+    from .types import (
+        UserLocation as UserLocation,
+    )
+    from .types import (
+        VideoURLContentPart as VideoURLContentPart,
+    )
+    from .types import (
+        VideoURLDetail as VideoURLDetail,
+    )
+    from .types import (
+        WebSearchOptions as WebSearchOptions,
+    )
+    from .types import (
+        WebSource as WebSource,
+    )
+
+# The model names SDK 0.4.1 exported from the package root; they live in apertis.types.
+_TYPE_NAMES = (
+    "AudioConfig",
+    "AudioData",
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionChunkChoice",
+    "ChatCompletionDelta",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageParam",
+    "ChatCompletionToolParam",
+    "CompressionConfig",
+    "ContentPart",
+    "Embedding",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "Function",
+    "FunctionDefinition",
+    "ImageURLContentPart",
+    "ImageURLDetail",
+    "InputAudioContentPart",
+    "InputAudioDetail",
+    "Message",
+    "MessageParam",
+    "MessageUsage",
+    "Model",
+    "ModelList",
+    "ReasoningConfig",
+    "RerankResponse",
+    "RerankResult",
+    "Response",
+    "ResponseInputItem",
+    "ResponseOutput",
+    "ResponseUsage",
+    "StreamOptions",
+    "TextContentPart",
+    "ThinkingConfig",
+    "ToolCall",
+    "URLCitation",
+    "Usage",
+    "UserLocation",
+    "VideoURLContentPart",
+    "VideoURLDetail",
+    "WebSearchOptions",
+    "WebSource",
+)
+
+# name -> (module relative to this package, attribute); None as attribute means the module itself.
+_LAZY: Dict[str, Tuple[str, Any]] = {
+    "Apertis": ("._sync._client", "Apertis"),
+    "AsyncApertis": ("._async._client", "AsyncApertis"),
+    "BinaryResponse": ("._sync._response", "BinaryResponse"),
+    "AsyncBinaryResponse": ("._async._response", "AsyncBinaryResponse"),
+    "NOT_GIVEN": ("._types", "NOT_GIVEN"),
+    "NotGiven": ("._types", "NotGiven"),
+    "Timeout": ("._types", "Timeout"),
+    "DEFAULT_BASE_URL": ("._constants", "DEFAULT_BASE_URL"),
+    "DEFAULT_CONNECTION_LIMITS": ("._constants", "DEFAULT_CONNECTION_LIMITS"),
+    "DEFAULT_MAX_RETRIES": ("._constants", "DEFAULT_MAX_RETRIES"),
+    "DEFAULT_MAX_RETRY_AFTER": ("._constants", "DEFAULT_MAX_RETRY_AFTER"),
+    "DEFAULT_TIMEOUT": ("._constants", "DEFAULT_TIMEOUT"),
+    "resources": (".resources", None),
+    "types": (".types", None),
+}
+_LAZY.update((name, (".types", name)) for name in _TYPE_NAMES)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ApertisError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "UnprocessableEntityError",
+    "__version__",
+    "Apertis",
+    "AsyncApertis",
+    "BinaryResponse",
+    "AsyncBinaryResponse",
+    "NOT_GIVEN",
+    "NotGiven",
+    "Timeout",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONNECTION_LIMITS",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_AFTER",
+    "DEFAULT_TIMEOUT",
+    "AudioConfig",
+    "AudioData",
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionChunkChoice",
+    "ChatCompletionDelta",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageParam",
+    "ChatCompletionToolParam",
+    "CompressionConfig",
+    "ContentPart",
+    "Embedding",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "Function",
+    "FunctionDefinition",
+    "ImageURLContentPart",
+    "ImageURLDetail",
+    "InputAudioContentPart",
+    "InputAudioDetail",
+    "Message",
+    "MessageParam",
+    "MessageUsage",
+    "Model",
+    "ModelList",
+    "ReasoningConfig",
+    "RerankResponse",
+    "RerankResult",
+    "Response",
+    "ResponseInputItem",
+    "ResponseOutput",
+    "ResponseUsage",
+    "StreamOptions",
+    "TextContentPart",
+    "ThinkingConfig",
+    "ToolCall",
+    "URLCitation",
+    "Usage",
+    "UserLocation",
+    "VideoURLContentPart",
+    "VideoURLDetail",
+    "WebSearchOptions",
+    "WebSource",
+]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(target[0], __name__)
+    value = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,189 @@
+"""AsyncApertis: the async client users construct (the sync `Apertis` is generated from this file)."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping, Optional, Union
+
+import httpx
+
+from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
+from .._logging import setup_logging
+from .._types import NOT_GIVEN, NotGiven
+from ._base_client import AsyncAPIClient, coerce_timeout
+from .resources import AsyncResourcesMixin
+
+__all__ = ["AsyncApertis"]
+
+# What httpx uses when nobody chose a timeout; an http_client with anything else was configured on purpose.
+_HTTPX_DEFAULT_TIMEOUT = httpx.Timeout(5.0)
+
+
+class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
+    """The client of the Apertis AI API.
+
+    Resources hang off it (`client.chat.completions.create(...)`, `client.models.list()`, ...). Use it as a
+    context manager, or call `close()` when done, to release its connections.
+
+    Arguments (all keyword-only):
+
+    - `api_key`: defaults to the APERTIS_API_KEY environment variable; one of the two is required.
+    - `base_url`: defaults to APERTIS_BASE_URL, then https://api.apertis.ai/v1.
+    - `timeout`: seconds (float), an `httpx.Timeout` for per-phase limits, or None for no limit at all. The
+      default allows 600 s for reads and writes (long generations) and 5 s to connect.
+    - `max_retries`: retries after the first attempt for 408, 409, 429, 5xx and network failures (default 2).
+    - `max_retry_after`: a server asking to wait longer than this many seconds (Retry-After) makes the call
+      raise at once instead of sleeping (default 60).
+    - `default_headers`, `default_query`: sent with every request; a header value of None removes a header.
+    - `http_client`: your own `httpx.AsyncClient`, for proxies, pool limits or transports. The SDK never
+      closes a client it did not create.
+
+    The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
+    variant that shares the connection pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        default_headers: Optional[Mapping[str, Optional[str]]] = None,
+        default_query: Optional[Mapping[str, object]] = None,
+        http_client: Optional[httpx.AsyncClient] = None,
+    ) -> None:
+        setup_logging()
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client must be an httpx.{httpx.AsyncClient.__name__}, got {type(http_client).__name__}"
+            )
+        if isinstance(timeout, NotGiven):
+            if http_client is not None and http_client.timeout != _HTTPX_DEFAULT_TIMEOUT:
+                resolved_timeout = http_client.timeout
+            else:
+                from .._constants import DEFAULT_TIMEOUT
+
+                resolved_timeout = DEFAULT_TIMEOUT
+        else:
+            resolved_timeout = coerce_timeout(timeout)
+        super().__init__(
+            api_key=_resolve_api_key(api_key),
+            base_url=_resolve_base_url(base_url),
+            timeout=resolved_timeout,
+            max_retries=_check_max_retries(max_retries),
+            max_retry_after=_check_max_retry_after(max_retry_after),
+            default_headers=_check_headers(default_headers, "default_headers"),
+            default_query=_check_query(default_query),
+            http_client=http_client,
+            owns_http_client=http_client is None,
+        )
+
+    def with_options(
+        self,
+        *,
+        api_key: Union[str, NotGiven] = NOT_GIVEN,
+        base_url: Union[str, NotGiven] = NOT_GIVEN,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        max_retries: Union[int, NotGiven] = NOT_GIVEN,
+        max_retry_after: Union[float, NotGiven] = NOT_GIVEN,
+        default_headers: Union[Mapping[str, Optional[str]], NotGiven] = NOT_GIVEN,
+        default_query: Union[Mapping[str, object], NotGiven] = NOT_GIVEN,
+        http_client: Union[httpx.AsyncClient, NotGiven] = NOT_GIVEN,
+    ) -> AsyncApertis:
+        """A copy of this client with some settings changed, sharing its connection pool.
+
+        `client.with_options(timeout=10, max_retries=0).chat.completions.create(...)` changes one call's
+        settings without touching `client`. Headers and query parameters are merged into the current ones (a
+        None header value removes one). The copy never closes the shared pool; closing the original does.
+        """
+        headers: dict[str, Optional[str]] = dict(self._default_headers)
+        if not isinstance(default_headers, NotGiven):
+            headers.update(_check_headers(default_headers, "default_headers") or {})
+        query: dict[str, object] = dict(self._default_query)
+        if not isinstance(default_query, NotGiven):
+            query.update(_check_query(default_query) or {})
+        return type(self)(
+            api_key=self.api_key if isinstance(api_key, NotGiven) else api_key,
+            base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
+            max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
+            max_retry_after=self.max_retry_after if isinstance(max_retry_after, NotGiven) else max_retry_after,
+            default_headers=headers,
+            default_query=query,
+            http_client=self._client if isinstance(http_client, NotGiven) else http_client,
+        )
+
+    copy = with_options
+
+
+def _resolve_api_key(api_key: Optional[str]) -> str:
+    if api_key is None:
+        api_key = os.environ.get(API_KEY_ENV, "").strip() or None
+        if api_key is None:
+            raise ValueError(
+                f"No API key: pass api_key=... to the client or set the {API_KEY_ENV} environment variable."
+            )
+    elif not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+    else:
+        api_key = api_key.strip()
+        if not api_key:
+            raise ValueError(f"api_key is empty: pass your Apertis API key or set {API_KEY_ENV}")
+    if not api_key.isascii() or not api_key.isprintable() or any(char.isspace() for char in api_key):
+        # Sent in a header, where such characters are invalid; usually a copy-paste accident.
+        raise ValueError("api_key contains spaces, control or non-ASCII characters; check that it was copied whole")
+    return api_key
+
+
+def _resolve_base_url(base_url: Optional[str]) -> str:
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+        name = f"{BASE_URL_ENV} (environment variable)"
+    else:
+        name = "base_url"
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str such as {DEFAULT_BASE_URL!r}, got {type(base_url).__name__}")
+    base_url = base_url.strip().rstrip("/")
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"{name} must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {base_url!r}")
+    return base_url
+
+
+def _check_max_retries(max_retries: Any) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+        raise TypeError(f"max_retries must be an int (0 disables retries), got {type(max_retries).__name__}")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be 0 or more (0 disables retries), got {max_retries}")
+    return max_retries
+
+
+def _check_max_retry_after(max_retry_after: Any) -> float:
+    if isinstance(max_retry_after, bool) or not isinstance(max_retry_after, (int, float)):
+        raise TypeError(f"max_retry_after must be a number of seconds, got {type(max_retry_after).__name__}")
+    if math.isnan(max_retry_after) or max_retry_after < 0:
+        raise ValueError(f"max_retry_after must be a number of seconds >= 0, got {max_retry_after!r}")
+    return float(max_retry_after)
+
+
+def _check_headers(headers: Optional[Mapping[str, Optional[str]]], name: str) -> Optional[Mapping[str, Optional[str]]]:
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"{name} must be a mapping of header names to str (or None), got {type(headers).__name__}")
+    for key, value in headers.items():
+        if not isinstance(key, str) or not (value is None or isinstance(value, str)):
+            raise TypeError(f"{name} must map header names (str) to str or None, got {key!r}: {value!r}")
+    return headers
+
+
+def _check_query(query: Optional[Mapping[str, object]]) -> Optional[Mapping[str, object]]:
+    if query is not None and not isinstance(query, Mapping):
+        raise TypeError(f"default_query must be a mapping of parameter names to values, got {type(query).__name__}")
+    return query

@@ -1,0 +1,366 @@
+"""The error hierarchy.
+
+    ApertisError
+    └── APIError
+        ├── APIStatusError                 (any non-2xx response)
+        │   ├── BadRequestError            400
+        │   ├── AuthenticationError        401
+        │   ├── PaymentRequiredError       402
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404
+        │   ├── RequestTimeoutError        408
+        │   ├── ConflictError              409
+        │   ├── UnprocessableEntityError   422
+        │   ├── RateLimitError             429
+        │   └── InternalServerError        >= 500
+        ├── APIConnectionError             (no response: connect, read, write, protocol failures)
+        │   └── APITimeoutError
+        └── APIResponseValidationError     (a 2xx whose body is not what the API promised)
+
+Every exception pickles (they cross process pools) and names itself after the package (`apertis.RateLimitError`
+in tracebacks), not the private module it is defined in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ApertisError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "UnprocessableEntityError",
+    "make_status_error",
+]
+
+# Long enough for any real error message, short enough that an HTML error page never floods a log line.
+_MAX_TEXT = 500
+
+
+def _rebuild(cls: Type[ApertisError], message: str, state: Dict[str, Any]) -> ApertisError:
+    # The constructors take keyword-only arguments, which BaseException's default pickling cannot replay.
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class ApertisError(Exception):
+    """The base of every error the SDK raises on purpose."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIError(ApertisError):
+    """A call to the API failed: with a status (`APIStatusError`), without one (`APIConnectionError`), or with a
+    2xx body the SDK could not read (`APIResponseValidationError`).
+
+    Attributes: `message`; `request` (the last `httpx.Request` sent, or None); `body` (the inner error object
+    of an error response, when there is one); `code`, `param`, `type` (taken from that object when present);
+    `status_code` and `response` (None when no response arrived); `request_id`; `retries_taken`.
+    """
+
+    request: Optional[httpx.Request]
+    response: Optional[httpx.Response]
+    status_code: Optional[int]
+    body: Optional[object]
+    code: Optional[str]
+    param: Optional[str]
+    type: Optional[str]
+    request_id: Optional[str]
+    retries_taken: int
+
+    def __init__(
+        self,
+        message: str,
+        request: Optional[httpx.Request] = None,
+        *,
+        body: Optional[object] = None,
+        status_code: Optional[int] = None,
+        response: Optional[httpx.Response] = None,
+    ) -> None:
+        super().__init__(message)
+        if request is None and response is not None:
+            request = _request_of(response)
+        self.request = request
+        self.response = response
+        self.status_code = status_code if status_code is not None or response is None else response.status_code
+        self.body = body
+        fields: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+        self.code = _text_or_none(fields.get("code"))
+        self.param = _text_or_none(fields.get("param"))
+        self.type = _text_or_none(fields.get("type"))
+        self.request_id = _request_id(response) if response is not None else None
+        self.retries_taken = 0
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-2xx status. The subclass tells which; `status_code` gives it exactly."""
+
+    response: httpx.Response
+    status_code: int
+
+    def __init__(self, message: str, *, response: httpx.Response, body: Optional[object]) -> None:
+        super().__init__(message, body=body, status_code=response.status_code, response=response)
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed or an argument was invalid (see `param` and `code`)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, invalid or expired."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the key's quota or the account's balance is used up, or the subscription has expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this model or endpoint, or the request comes from a disallowed IP."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown endpoint, model or task."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server's time budget for the request (the `X-Timeout` header) ran out. Retried by default."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with another one. Retried by default."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but could not be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. Retried by default, honouring the server's Retry-After."""
+
+
+class InternalServerError(APIStatusError):
+    """A 5xx status: the API or an upstream provider failed. Retried by default."""
+
+
+class APIConnectionError(APIError):
+    """No response arrived: the connection could not be made, broke, or the server spoke broken HTTP.
+
+    `cause` is the underlying transport exception (also chained as `__cause__`).
+    """
+
+    cause: Optional[BaseException]
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        request: Optional[httpx.Request] = None,
+        cause: Optional[BaseException] = None,
+    ) -> None:
+        super().__init__(message, request)
+        self.cause = cause
+
+    def __reduce__(self) -> Any:
+        # Transport exceptions do not always pickle; the message already describes them.
+        state = dict(self.__dict__)
+        state["cause"] = None
+        return (_rebuild, (type(self), self.message, state))
+
+
+class APITimeoutError(APIConnectionError):
+    """The request took longer than its timeout (connect, read, write or waiting for a pooled connection)."""
+
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        *,
+        request: Optional[httpx.Request] = None,
+        cause: Optional[BaseException] = None,
+    ) -> None:
+        super().__init__(message, request=request, cause=cause)
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx response whose body is not what the API promised (not JSON, or JSON of the wrong shape).
+
+    `status_code`, `response` and `text` (the body, truncated) tell what arrived.
+    """
+
+    text: str
+
+    def __init__(self, message: str, *, response: httpx.Response, text: str) -> None:
+        super().__init__(message, status_code=response.status_code, response=response)
+        self.text = text
+
+
+_STATUS_CLASSES: Dict[int, Type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> Type[APIStatusError]:
+    """The exception class for a non-2xx status."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
+
+
+def make_status_error(response: httpx.Response, *, redact: Optional[str] = None) -> APIStatusError:
+    """The exception for a non-2xx response whose body has been read.
+
+    The message comes from the OpenAI shape `{"error": {"message": ...}}`, the Anthropic shape
+    `{"type": "error", "error": {...}}`, a bare `{"message": ...}` / `{"error": "..."}`, or else the body's text
+    (an HTML error page is reduced to its text and truncated). `redact`, when given, is a secret (the API key)
+    that must never appear in the message even if the server echoes it.
+    """
+    body, detail = _error_detail(response)
+    if not detail:
+        detail = response.reason_phrase or "no error message"
+    location = response.headers.get("location")
+    if 300 <= response.status_code < 400 and location:
+        detail = f"{detail}; the server redirects to {location} (redirects are not followed: update base_url)"
+    message = f"Error code: {response.status_code} - {detail}"
+    if redact:
+        message = message.replace(redact, "<redacted>")
+    return status_error_class(response.status_code)(message, response=response, body=body)
+
+
+def parse_json_body(content: bytes) -> Any:
+    """The JSON value of a body; raises ValueError (JSONDecodeError, UnicodeDecodeError) when it is not JSON."""
+    return json.loads(content)
+
+
+def body_bytes(response: httpx.Response) -> bytes:
+    """The body if it was read, else empty (reading an error body can itself fail on a broken connection)."""
+    try:
+        return response.content
+    except Exception:  # httpx.ResponseNotRead; httpx is not imported here to keep `import apertis` light
+        return b""
+
+
+def readable_text(response: httpx.Response) -> str:
+    """The body as one line of text, tags stripped from HTML, truncated for messages."""
+    content = body_bytes(response)
+    try:
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset must not hide the original error
+        text = content.decode("utf-8", errors="replace")
+    if "<" in text and ">" in text:
+        text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
+        text = re.sub(r"(?s)<[^>]*>", " ", text)
+        text = text.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    text = " ".join(text.split())
+    if len(text) > _MAX_TEXT:
+        text = text[: _MAX_TEXT - 3] + "..."
+    return text
+
+
+def _error_detail(response: httpx.Response) -> tuple[Optional[object], str]:
+    try:
+        data = parse_json_body(body_bytes(response))
+    except ValueError:
+        return None, readable_text(response)
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict):
+            return inner, _message_of(inner) or _compact(inner)
+        if isinstance(inner, str) and inner:
+            return data, inner
+        message = _message_of(data)
+        if message:
+            return data, message
+        return data, _compact(data)
+    return data, _compact(data)
+
+
+def _message_of(data: Mapping[str, Any]) -> str:
+    for key in ("message", "detail", "error_description"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _compact(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def _text_or_none(value: object) -> Optional[str]:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _request_id(response: httpx.Response) -> Optional[str]:
+    value: Optional[str] = response.headers.get("x-request-id") or response.headers.get("request-id")
+    return value
+
+
+def _request_of(response: httpx.Response) -> Optional[httpx.Request]:
+    try:
+        return response.request
+    except RuntimeError:  # a Response built by hand has no request
+        return None
+
+
+# Tracebacks and reprs name the public package (`apertis.RateLimitError`, or the vendored package's name), and
+# pickle finds the classes there too.
+_PACKAGE = __name__.rpartition(".")[0]
+for _cls in (
+    ApertisError,
+    APIError,
+    APIStatusError,
+    BadRequestError,
+    AuthenticationError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    NotFoundError,
+    RequestTimeoutError,
+    ConflictError,
+    UnprocessableEntityError,
+    RateLimitError,
+    InternalServerError,
+    APIConnectionError,
+    APITimeoutError,
+    APIResponseValidationError,
+):
+    _cls.__module__ = _PACKAGE
+del _cls
