@@ -10,6 +10,9 @@ import pytest
 
 import apertis
 
+# The SDK's own pytest plugin (the `fake_apertis` fixture), enabled the way the README tells users to.
+pytest_plugins = ["apertis.testing.pytest_plugin"]
+
 API_KEY = "sk-test-0123456789abcdefSECRET"
 BASE_URL = "https://api.test/v1"
 

@@ -1,0 +1,184 @@
+"""Multipart uploads and binary downloads through the public resource methods, sync and async."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpx import HTTPXMock
+
+from apertis import Apertis, AsyncApertis
+from apertis.types import ImagesResponse, Transcription, Translation, Video
+
+BASE_URL = "https://api.example.test/v1"
+
+
+def _client(flavour: str) -> Any:
+    factory = Apertis if flavour == "sync" else AsyncApertis
+    return factory(api_key="sk-test", base_url=BASE_URL, max_retries=0)
+
+
+async def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
+    result = method(*args, **kwargs)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _form_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
+    """(field name, file name, payload) of every part of a multipart/form-data body."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    parts = []
+    for part in message.iter_parts():
+        disposition = part.get("Content-Disposition", "")
+        params = dict(part.get_params(header="content-disposition") or [])
+        name = params.get("name") or disposition
+        parts.append((str(name), params.get("filename"), part.get_payload(decode=True) or b""))
+    return parts
+
+
+@pytest.fixture(params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_transcription_uploads_the_file_and_fields_and_parses_json(
+    httpx_mock: HTTPXMock, flavour: str, tmp_path: Path
+) -> None:
+    audio = tmp_path / "meeting.wav"
+    audio.write_bytes(b"RIFF....WAVEfmt ")
+    httpx_mock.add_response(json={"text": "hello there", "language": "english", "duration": 1.5})
+    client = _client(flavour)
+    result = await _call(
+        client.audio.transcriptions.create,
+        file=audio,
+        model="whisper-1",
+        language="en",
+        temperature=0,
+        response_format="verbose_json",
+        timestamp_granularities=["word", "segment"],
+    )
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.url.path == "/v1/audio/transcriptions"
+    parts = _form_parts(request.headers["content-type"], request.read())
+    assert ("file", "meeting.wav", b"RIFF....WAVEfmt ") in parts
+    fields = [(name, payload.decode()) for name, filename, payload in parts if filename is None]
+    assert ("model", "whisper-1") in fields
+    assert ("language", "en") in fields
+    assert ("temperature", "0") in fields
+    assert ("response_format", "verbose_json") in fields
+    assert [value for name, value in fields if name == "timestamp_granularities[]"] == ["word", "segment"]
+    assert isinstance(result, Transcription)
+    assert result.text == "hello there"
+    assert result.to_dict()["duration"] == 1.5
+
+
+@pytest.mark.parametrize("fmt", ["text", "srt", "vtt"])
+async def test_transcription_text_formats_return_the_text(httpx_mock: HTTPXMock, flavour: str, fmt: str) -> None:
+    httpx_mock.add_response(text="1\n00:00:00,000 --> 00:00:01,000\nhello\n", headers={"content-type": "text/plain"})
+    result = await _call(
+        _client(flavour).audio.transcriptions.create, file=b"ID3data", model="whisper-1", response_format=fmt
+    )
+    assert result == "1\n00:00:00,000 --> 00:00:01,000\nhello\n"
+
+
+async def test_a_json_answer_to_a_text_request_is_still_parsed(httpx_mock: HTTPXMock, flavour: str) -> None:
+    # gpt-4o-transcribe answers JSON whatever format was asked for: the Content-Type decides, not the request.
+    httpx_mock.add_response(json={"text": "hi"})
+    result = await _call(
+        _client(flavour).audio.transcriptions.create, file=b"x", model="gpt-4o-transcribe", response_format="text"
+    )
+    assert isinstance(result, Transcription)
+    assert result.text == "hi"
+
+
+async def test_translation_accepts_a_filename_tuple(httpx_mock: HTTPXMock, flavour: str) -> None:
+    httpx_mock.add_response(json={"text": "Hello, how are you?"})
+    result = await _call(
+        _client(flavour).audio.translations.create,
+        file=("bonjour.mp3", b"ID3\x04", "audio/mpeg"),
+        model="whisper-1",
+    )
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.url.path == "/v1/audio/translations"
+    assert ("file", "bonjour.mp3", b"ID3\x04") in _form_parts(request.headers["content-type"], request.read())
+    assert isinstance(result, Translation)
+    assert result.text == "Hello, how are you?"
+
+
+async def test_image_edit_uploads_image_and_mask(httpx_mock: HTTPXMock, flavour: str, tmp_path: Path) -> None:
+    image = tmp_path / "otter.png"
+    image.write_bytes(b"\x89PNG-image")
+    httpx_mock.add_response(json={"created": 1, "data": [{"b64_json": "aGk="}]})
+    with image.open("rb") as handle:
+        result = await _call(
+            _client(flavour).images.edit, image=handle, mask=b"\x89PNG-mask", prompt="add a hat", model="gpt-image-1"
+        )
+    request = httpx_mock.get_request()
+    assert request is not None
+    parts = _form_parts(request.headers["content-type"], request.read())
+    assert ("image", "otter.png", b"\x89PNG-image") in parts
+    assert any(name == "mask" and payload == b"\x89PNG-mask" for name, _, payload in parts)
+    assert ("prompt", None, b"add a hat") in parts
+    assert isinstance(result, ImagesResponse)
+    assert result.data[0].b64_json == "aGk="
+
+
+async def test_video_create_is_multipart(httpx_mock: HTTPXMock, flavour: str) -> None:
+    httpx_mock.add_response(json={"id": "video_1", "object": "video", "status": "queued", "progress": 0})
+    result = await _call(
+        _client(flavour).videos.create,
+        model="veo_3_1",
+        prompt="a lake at dawn",
+        seconds="5",
+        size="16x9",
+        input_reference=("frame.png", b"\x89PNG"),
+    )
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.url.path == "/v1/videos"
+    parts = _form_parts(request.headers["content-type"], request.read())
+    assert ("seconds", None, b"5") in parts
+    assert ("input_reference", "frame.png", b"\x89PNG") in parts
+    assert isinstance(result, Video)
+    assert result.status == "queued"
+
+
+async def test_speech_returns_binary_content(httpx_mock: HTTPXMock, flavour: str, tmp_path: Path) -> None:
+    audio = b"ID3" + bytes(range(256)) * 64
+    httpx_mock.add_response(content=audio, headers={"content-type": "audio/mpeg"})
+    speech = await _call(_client(flavour).audio.speech.create, model="tts-1", input="Hello", voice="alloy")
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.headers["content-type"] == "application/json"
+    assert speech.content == audio
+    assert speech.content_type == "audio/mpeg"
+    if flavour == "sync":
+        chunks = list(speech.iter_bytes(1000))
+    else:
+        chunks = [chunk async for chunk in speech.aiter_bytes(1000)]
+    assert len(chunks) == -(-len(audio) // 1000)
+    assert b"".join(chunks) == audio
+    target = tmp_path / "hello.mp3"
+    speech.write_to_file(target)
+    assert target.read_bytes() == audio
+
+
+async def test_video_content_downloads_bytes(httpx_mock: HTTPXMock, flavour: str) -> None:
+    httpx_mock.add_response(content=b"\x00\x00\x00\x18ftypmp42", headers={"content-type": "video/mp4"})
+    video = await _call(_client(flavour).videos.download_content, "sora-2:123-abc")
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.url.raw_path.decode() == "/v1/videos/sora-2%3A123-abc/content"
+    assert video.content.startswith(b"\x00\x00\x00\x18ftyp")
+
+
+async def test_an_upload_of_the_wrong_kind_names_the_parameter(flavour: str) -> None:
+    with pytest.raises(TypeError, match="file"):
+        await _call(_client(flavour).audio.transcriptions.create, file=12345, model="whisper-1")
