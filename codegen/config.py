@@ -1,0 +1,64 @@
+"""Loading and validating codegen/config.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openapi_python_client.config import ConfigFile
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+__all__ = ["CodegenConfig", "ConfigError", "load_config"]
+
+# Our own keys, next to openapi-python-client's.
+OWN_KEYS = {"spec", "unasync_replacements"}
+
+
+class ConfigError(Exception):
+    """codegen/config.yaml is invalid."""
+
+
+@dataclass
+class CodegenConfig:
+    """The validated configuration: the generator's part and ours."""
+
+    generator: ConfigFile
+    spec: str
+    unasync_replacements: dict[str, str] = field(default_factory=dict)
+
+
+def load_config(path: Path) -> CodegenConfig:
+    """Read the config, rejecting unknown keys (openapi-python-client silently ignores them)."""
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    known = set(ConfigFile.model_fields) | OWN_KEYS
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)}. Known keys: {', '.join(sorted(known))} (check the spelling)."
+        )
+    own = {key: data.pop(key) for key in OWN_KEYS if key in data}
+    if data.get("literal_enums") is not True:
+        raise ConfigError(f"{path}: `literal_enums: true` is required (the lenient models rely on Literal enums)")
+    if data.get("post_hooks") != []:
+        raise ConfigError(f"{path}: `post_hooks: []` is required (the driver runs the pinned ruff itself)")
+    spec = own.get("spec")
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"{path}: `spec` must name the OpenAPI file, relative to the repository root")
+    replacements: Any = own.get("unasync_replacements") or {}
+    if not isinstance(replacements, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.isidentifier() and v.isidentifier()
+        for k, v in replacements.items()
+    ):
+        raise ConfigError(f"{path}: `unasync_replacements` must map identifiers to identifiers")
+    try:
+        generator = ConfigFile(**data)
+    except Exception as exc:  # pydantic's ValidationError: report it as a config error
+        raise ConfigError(f"{path}: {exc}") from exc
+    return CodegenConfig(generator=generator, spec=spec, unasync_replacements=dict(replacements))

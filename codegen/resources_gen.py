@@ -1,0 +1,475 @@
+"""The resource classes: one per node of the `x-apertis-resource` tree, one method per operation."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from openapi_python_client import strings
+from openapi_python_client.parser.bodies import BodyType
+from openapi_python_client.parser.properties import ModelProperty
+from openapi_python_client.parser.properties.file import FileProperty
+from openapi_python_client.parser.properties.list_property import ListProperty
+
+from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
+
+__all__ = ["Operation", "ResourceTree", "build_resource_modules"]
+
+# Keyword arguments every method has; a body field with one of these names needs `x-apertis-argument`.
+RESERVED_ARGUMENTS = {"self", "extra_headers", "extra_query", "extra_body", "timeout", "files", "result"}
+
+KIND_WORDS = {
+    "path": "path parameter", "query": "query parameter", "header": "header", "body": "field of the request body",
+    "data": "form field", "file": "file upload", "file_list": "file uploads",
+}  # fmt: skip
+
+RESPONSE_KINDS = {"json", "binary", "text-or-json"}
+
+
+@dataclass
+class Operation:
+    """One operation of the spec with its `x-apertis-*` extensions (read from the raw YAML)."""
+
+    path: str
+    method: str
+    raw: dict[str, Any]
+    resource: str
+    name: str
+    stream: Optional[dict[str, str]]
+    response: str
+    host_root: bool
+
+    @property
+    def where(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+def read_operations(spec: dict[str, Any]) -> list[Operation]:
+    """Every operation with its extensions; a missing or malformed extension is an error naming the operation."""
+    operations = []
+    errors = []
+    for path, item in (spec.get("paths") or {}).items():
+        for method in ("get", "put", "post", "delete", "patch", "head", "options", "trace"):
+            raw = item.get(method)
+            if raw is None:
+                continue
+            where = f"{method.upper()} {path}"
+            resource = raw.get("x-apertis-resource")
+            name = raw.get("x-apertis-method")
+            if not isinstance(resource, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", resource):
+                errors.append(
+                    f"{where}: missing or invalid x-apertis-resource (a dotted attribute path like `chat.completions`)"
+                )
+                continue
+            if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+                errors.append(f"{where}: missing or invalid x-apertis-method (a method name like `create`)")
+                continue
+            stream = raw.get("x-apertis-stream")
+            if stream is not None and (
+                not isinstance(stream, dict)
+                or set(stream) != {"class", "event"}
+                or not all(isinstance(v, str) for v in stream.values())
+            ):
+                errors.append(f"{where}: x-apertis-stream must be {{class: <StreamClass>, event: <EventSchema>}}")
+                continue
+            response = raw.get("x-apertis-response", "json")
+            if response not in RESPONSE_KINDS:
+                errors.append(f"{where}: x-apertis-response must be one of {', '.join(sorted(RESPONSE_KINDS))}")
+                continue
+            host_root = raw.get("x-apertis-host-root", False)
+            if not isinstance(host_root, bool):
+                errors.append(f"{where}: x-apertis-host-root must be true or false")
+                continue
+            operations.append(Operation(path, method, raw, resource, name, stream, response, host_root))
+    if errors:
+        raise CodegenError("\n".join(errors))
+    seen: dict[tuple[str, str], str] = {}
+    for op in operations:
+        key = (op.resource, op.name)
+        if key in seen:
+            raise CodegenError(f"{op.where} and {seen[key]} both define `{op.resource}.{op.name}`")
+        seen[key] = op.where
+    return operations
+
+
+def doc_text(value: Any) -> str:
+    """Spec prose made safe for a docstring: paragraphs kept, each on one line, no escapes or closing quotes."""
+    text = text_of(value).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def one_line(value: Any) -> str:
+    return " ".join(doc_text(value).split())
+
+
+def docstring(text: str, indent: str) -> str:
+    """Docstring body: one line stays one line, more lines get the closing quotes on their own line."""
+    text = text.strip()
+    if text.endswith('"'):
+        text += " "
+    if "\n" not in text:
+        return text
+    lines = [(indent + line) if line else "" for line in text.split("\n")]
+    return lines[0].lstrip() + "\n" + "\n".join(lines[1:]) + "\n" + indent
+
+
+def class_name(segment: str) -> str:
+    return "Async" + "".join(part[:1].upper() + part[1:] for part in segment.split("_"))
+
+
+@dataclass
+class Arg:
+    name: str
+    wire: str
+    annotation: str
+    required: bool
+    doc: str
+    kind: str  # body | data | file | file_list | query | header
+    is_stream: bool = False
+
+
+@dataclass
+class Method:
+    name: str
+    http_method: str
+    path_expr: str
+    path_params: list[Arg]
+    args: list[Arg]
+    return_type: str
+    stream: Optional[str]
+    doc: str
+    prelude: list[str]
+    request_args: list[str]
+    headers_expr: str
+
+
+@dataclass
+class Node:
+    path: str
+    cls: str
+    children: dict[str, Node] = field(default_factory=dict)
+    methods: list[Method] = field(default_factory=list)
+    operations: list[Operation] = field(default_factory=list)
+
+
+@dataclass
+class ResourceTree:
+    """The resource nodes by top-level attribute, and every class name (for unasync and the re-exports)."""
+
+    tops: dict[str, Node]
+    modules: dict[str, dict[str, Any]]  # top attr -> module view
+    class_names: list[str]
+    stream_classes: list[str]
+
+
+def _resolve(spec: dict[str, Any], node: Any) -> tuple[Optional[str], dict[str, Any]]:
+    if isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        prefix = "#/components/schemas/"
+        if not ref.startswith(prefix):
+            raise CodegenError(f"unsupported reference {ref}: only {prefix}<Name> is supported")
+        name = ref[len(prefix) :]
+        return name, spec["components"]["schemas"][name]
+    return None, node if isinstance(node, dict) else {}
+
+
+def argument_name(prop: Any, raw_props: dict[str, Any], where: str) -> str:
+    wire = text_of(prop.name)
+    override = (raw_props.get(wire) or {}).get("x-apertis-argument")
+    if override is not None:
+        if not isinstance(override, str) or not override.isidentifier() or keyword.iskeyword(override):
+            raise CodegenError(f"{where}: x-apertis-argument of `{wire}` must be a Python identifier")
+        return override
+    if wire.isidentifier() and not keyword.iskeyword(wire):
+        return wire
+    return str(prop.python_name)
+
+
+class ResourceBuilder:
+    """Builds the module views of the async resources from the operations and the parsed endpoints."""
+
+    def __init__(self, spec: dict[str, Any], registry: TypeRegistry, endpoints: dict[tuple[str, str], Any]):
+        self.spec = spec
+        self.registry = registry
+        self.endpoints = endpoints
+
+    def build(self, operations: list[Operation]) -> ResourceTree:
+        tops: dict[str, Node] = {}
+        for op in operations:
+            segments = op.resource.split(".")
+            nodes = tops
+            node: Optional[Node] = None
+            for depth, segment in enumerate(segments):
+                if segment not in nodes:
+                    nodes[segment] = Node(path=".".join(segments[: depth + 1]), cls=class_name(segment))
+                node = nodes[segment]
+                nodes = node.children
+            assert node is not None
+            node.operations.append(op)
+        seen: dict[str, str] = {}
+        for node in self._walk(tops.values()):
+            if node.cls in seen:
+                raise CodegenError(
+                    f"resources `{seen[node.cls]}` and `{node.path}` would both be class {node.cls}: rename one"
+                )
+            seen[node.cls] = node.path
+            for child in node.children:
+                if any(op.name == child for op in node.operations):
+                    raise CodegenError(f"`{node.path}.{child}` is both a method and a sub-resource")
+        modules = {}
+        stream_classes: set[str] = set()
+        for attr, top in tops.items():
+            imports = Imports()
+            classes = []
+            for node in self._walk([top]):
+                methods = [self._method(op, imports) for op in node.operations]
+                for op in node.operations:
+                    if op.stream:
+                        stream_classes.add(op.stream["class"])
+                classes.append(
+                    {
+                        "name": node.cls,
+                        "doc": self._node_doc(node),
+                        "children": [
+                            {"attr": a, "cls": c.cls, "doc": self._node_doc(c)} for a, c in node.children.items()
+                        ],
+                        "methods": methods,
+                    }
+                )
+            runtime, typing_only = imports.finalize()
+            modules[attr] = {
+                "top": attr,
+                "doc": "",
+                "classes": classes,
+                "runtime_imports": [self._import_line(m, n) for m, n in runtime],
+                "typing_imports": [self._import_line(m, n) for m, n in typing_only],
+            }
+        return ResourceTree(
+            tops=tops,
+            modules=modules,
+            class_names=sorted(seen),
+            stream_classes=sorted(stream_classes),
+        )
+
+    @staticmethod
+    def _import_line(module: str, names: list[str]) -> str:
+        if module.startswith("."):
+            return f"from {module} import {', '.join(names)}"
+        return f"from ...types.{module} import {', '.join(names)}"
+
+    def _walk(self, nodes: Any) -> list[Node]:
+        out = []
+        for node in nodes:
+            out.append(node)
+            out.extend(self._walk(node.children.values()))
+        return out
+
+    @staticmethod
+    def _node_doc(node: Node) -> str:
+        parts = [f"`{op.name}`" for op in node.operations] + [f"`{c}`" for c in node.children]
+        return f"The `{node.path}` endpoints: {', '.join(parts)}."
+
+    # --------------------------------------------------------------------------------------- methods
+    def _method(self, op: Operation, imports: Imports) -> Method:
+        endpoint = self.endpoints.get((op.path, op.method))
+        if endpoint is None:
+            raise CodegenError(f"{op.where}: the generator skipped this operation (see its warnings)")
+        path_params = [
+            Arg(name=str(p.python_name), wire=text_of(p.name), annotation="str", required=True,
+                doc=one_line(p.description), kind="path")
+            for p in endpoint.path_parameters
+        ]  # fmt: skip
+        path = op.path
+        for p in path_params:
+            path = path.replace("{" + p.wire + "}", "{quote(" + p.name + ', safe="")}')
+        path_expr = f'f"{path}"' if path_params else f'"{path}"'
+        if re.search(r"\{(?!quote\()", path):
+            raise CodegenError(f"{op.where}: the path has a parameter that is not declared `in: path`")
+
+        args: list[Arg] = []
+        body_kind = None
+        if endpoint.bodies:
+            body = endpoint.bodies[0]
+            if len(endpoint.bodies) > 1:
+                raise CodegenError(f"{op.where}: one request body content type is supported, found several")
+            if not isinstance(body.prop, ModelProperty):
+                raise CodegenError(f"{op.where}: the request body must be an object schema")
+            body_kind = "multipart" if body.body_type in (BodyType.FILES, BodyType.DATA) else "json"
+            content = (op.raw.get("requestBody") or {}).get("content") or {}
+            raw_schema = next(iter(content.values()), {}).get("schema")
+            _, raw_body = _resolve(self.spec, raw_schema)
+            raw_props = raw_body.get("properties") or {}
+            model = self.registry.canonical(body.prop)
+            for required, props in ((True, model.required_properties or []), (False, model.optional_properties or [])):
+                args.extend(
+                    self._body_arg(op, prop, required, raw_props, body_kind=body_kind, imports=imports)
+                    for prop in props
+                )
+        for param, kind in [(p, "query") for p in endpoint.query_parameters] + [
+            (p, "header") for p in endpoint.header_parameters
+        ]:
+            annotation = self.registry.annotation(param, imports, arg=True)
+            args.append(
+                Arg(name=str(param.python_name), wire=text_of(param.name),
+                    annotation=annotation if param.required else self._optional(annotation),
+                    required=param.required, doc=one_line(param.description), kind=kind)
+            )  # fmt: skip
+        args.sort(key=lambda a: not a.required)  # stable: spec order within the two groups
+        names = [a.name for a in path_params + args]
+        for name in names:
+            if name in RESERVED_ARGUMENTS:
+                raise CodegenError(
+                    f"{op.where}: argument `{name}` collides with a built-in argument; give it an x-apertis-argument"
+                )
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise CodegenError(f"{op.where}: duplicate argument(s) {', '.join(duplicates)}")
+
+        stream_cls = None
+        if op.stream:
+            stream_args = [a for a in args if a.wire == "stream" and a.kind == "body"]
+            if not stream_args:
+                raise CodegenError(f"{op.where}: x-apertis-stream is set but the body has no `stream` property")
+            stream_args[0].is_stream = True
+            stream_args[0].name = "stream"
+            event = op.stream["event"]
+            if event not in (self.spec.get("components", {}).get("schemas") or {}):
+                raise CodegenError(f"{op.where}: x-apertis-stream event `{event}` is not a schema in components")
+            stream_cls = "Async" + op.stream["class"]
+            imports.add(".._streaming", stream_cls, runtime=True)
+
+        request_args, prelude = self._request_args(op, args, body_kind)
+        return_type, cast_to = self._response(op, imports)
+        if cast_to:
+            request_args.append(f"cast_to={cast_to}")
+        if op.response != "json":
+            request_args.append(f'response_kind="{op.response}"')
+        if op.host_root:
+            request_args.append("host_root=True")
+        if stream_cls:
+            request_args += ["stream=stream is True", f"stream_cls={stream_cls}"]
+        headers = [a for a in args if a.kind == "header"]
+        headers_expr = "extra_headers"
+        if headers:
+            items = ", ".join(f'"{a.wire}": {a.name}' for a in headers)
+            headers_expr = f"{{**build_body({{{items}}}), **(extra_headers or {{}})}}"
+        return Method(
+            name=op.name, http_method=op.method.upper(), path_expr=path_expr, path_params=path_params, args=args,
+            return_type=return_type, stream=stream_cls, doc=self._doc(op, path_params + args, stream_cls),
+            prelude=prelude, request_args=request_args, headers_expr=headers_expr,
+        )  # fmt: skip
+
+    @staticmethod
+    def _optional(annotation: str) -> str:
+        parts = [p for p in split_union(annotation) if p != "None"] + ["NotGiven"]
+        if "None" in split_union(annotation):
+            parts.append("None")
+        return f"Union[{', '.join(parts)}]"
+
+    def _body_arg(
+        self, op: Operation, prop: Any, required: bool, raw_props: dict[str, Any], *, body_kind: str, imports: Imports
+    ) -> Arg:
+        name = argument_name(prop, raw_props, op.where)
+        kind = "body" if body_kind == "json" else "data"
+        if isinstance(prop, FileProperty):
+            kind = "file"
+        elif isinstance(prop, ListProperty) and isinstance(prop.inner_property, FileProperty):
+            kind = "file_list"
+        if kind.startswith("file") and body_kind != "multipart":
+            raise CodegenError(f"{op.where}: binary property `{text_of(prop.name)}` outside a multipart body")
+        annotation = self.registry.annotation(prop, imports, arg=True)
+        return Arg(
+            name=name, wire=text_of(prop.name), annotation=annotation if required else self._optional(annotation),
+            required=required, doc=one_line(prop.description), kind=kind,
+        )  # fmt: skip
+
+    @staticmethod
+    def _request_args(op: Operation, args: list[Arg], body_kind: Optional[str]) -> tuple[list[str], list[str]]:
+        def mapping(kind: str) -> str:
+            items = ", ".join(f'"{a.wire}": {a.name}' for a in args if a.kind == kind)
+            return f"build_body({{{items}}})"
+
+        out = []
+        prelude: list[str] = []
+        if body_kind == "json":
+            out.append(f"body={mapping('body')}")
+        elif body_kind == "multipart":
+            out.append(f"data={mapping('data')}")
+            files = [a for a in args if a.kind in ("file", "file_list")]
+            if files and all(a.kind == "file" and a.required for a in files):
+                out.append("files=[" + ", ".join(f'("{a.wire}", {a.name})' for a in files) + "]")
+            elif files:
+                prelude.append("files: List[Tuple[str, FileTypes]] = []")
+                for a in files:
+                    guard = "" if a.required else f"if not isinstance({a.name}, NotGiven): "
+                    if a.kind == "file":
+                        prelude.append(f'{guard}files.append(("{a.wire}", {a.name}))')
+                    else:
+                        prelude.append(f'{guard}files.extend(("{a.wire}", f) for f in {a.name})')
+                out.append("files=files")
+        if any(a.kind == "query" for a in args):
+            out.append(f"query={mapping('query')}")
+        return out, prelude
+
+    def _response(self, op: Operation, imports: Imports) -> tuple[str, Optional[str]]:
+        if op.response == "binary":
+            imports.add(".._response", "AsyncBinaryResponse", runtime=False)
+            return "AsyncBinaryResponse", None
+        responses = op.raw.get("responses") or {}
+        success = [code for code in responses if str(code).startswith("2")]
+        if not success:
+            raise CodegenError(f"{op.where}: no 2xx response")
+        content = (responses[success[0]] or {}).get("content") or {}
+        json_content = content.get("application/json")
+        if json_content is None:
+            raise CodegenError(f"{op.where}: the 2xx response has no application/json content (use x-apertis-response)")
+        name, _ = _resolve(self.spec, json_content.get("schema"))
+        if name is None:
+            raise CodegenError(f"{op.where}: the JSON response schema must be a $ref to a named schema")
+        if name in self.registry.named_unions:
+            module = self.registry.union_module(name)
+            parser = self.registry.union_parser(name)
+            imports.add(module, parser, runtime=True)
+            imports.add(module, name, runtime=False)
+            cast_to = parser
+        elif name in self.registry.models:
+            model = self.registry.models[name]
+            imports.add(str(model.class_info.module_name), name, runtime=True)
+            cast_to = f"{name}.from_dict"
+        else:
+            raise CodegenError(f"{op.where}: response schema {name} is not an object or a union of objects")
+        if op.response == "text-or-json":
+            return f"Union[{name}, str]", cast_to
+        return name, cast_to
+
+    @staticmethod
+    def _doc(op: Operation, args: list[Arg], stream_cls: Optional[str]) -> str:
+        summary = one_line(op.raw.get("summary")) or f"`{op.resource}.{op.name}`."
+        parts = [summary]
+        description = doc_text(op.raw.get("description"))
+        if description:
+            parts.append(description)
+        lines = ["Args:"]
+        lines += [f"    {a.name}: {a.doc or f'The `{a.wire}` {KIND_WORDS[a.kind]}.'}" for a in args]
+        lines += [
+            "    extra_headers: Headers to add to this request; a None value removes a header the client would send.",
+            "    extra_query: Query parameters to add to this request.",
+            "    extra_body: Fields to merge into the top level of the request body.",
+            "    timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.",
+        ]
+        parts.append("\n".join(lines))
+        return docstring("\n\n".join(parts), " " * 8)
+
+
+def module_name_of_top(attr: str) -> str:
+    return str(strings.PythonIdentifier(attr, prefix="resource"))
+
+
+def build_resource_modules(
+    spec: dict[str, Any], registry: TypeRegistry, endpoints: dict[tuple[str, str], Any], operations: list[Operation]
+) -> ResourceTree:
+    """The async resource modules (one per top-level attribute) as template views."""
+    return ResourceBuilder(spec, registry, endpoints).build(operations)
