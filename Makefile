@@ -44,5 +44,18 @@ test-all: install
 demo: install
 	$(BIN)/python -m apertis.testing.demo
 
+BENCH_VENV ?= .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[aiohttp]' -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+# The side-by-side benchmark (docs/benchmarks.md): its own environment, never part of `make test`.
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/run.py
+
 clean:
-	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BENCH_VENV) .nox .pytest_cache .mypy_cache .ruff_cache build dist
