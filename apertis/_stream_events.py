@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any, Dict, Mapping, Optional
+import threading
+from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional
 
 import httpx
 from typing_extensions import Protocol
@@ -11,7 +13,11 @@ from typing_extensions import Protocol
 from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, status_error_class
 
 __all__ = [
+    "DRAIN_BUDGET",
+    "DRAIN_LIMIT",
     "AsyncCloseAlias",
+    "AsyncDrain",
+    "SyncDrain",
     "SyncCloseAlias",
     "UnknownStreamEvent",
     "error_event_status",
@@ -45,6 +51,97 @@ class SyncCloseAlias:
     """The sync counterpart of `AsyncCloseAlias`: sync streams have `close()` only, so it adds nothing."""
 
     __slots__ = ()
+
+
+# After its terminator a stream still reads the end of the HTTP body (the last empty chunk of a chunked
+# response), so the connection can go back to the pool instead of being torn down. A server that keeps sending,
+# or keeps the body open, after the terminator is misbehaving: past this many bytes or this many seconds the
+# connection is dropped instead, so it can never hold the caller.
+DRAIN_LIMIT = 64 * 1024
+DRAIN_BUDGET = 0.5
+
+
+async def _drain_async(chunks: AsyncIterator[bytes]) -> None:
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > DRAIN_LIMIT:
+            return
+
+
+class AsyncDrain:
+    """Reads what is left of a stream's body after its terminator, within DRAIN_LIMIT and DRAIN_BUDGET.
+
+    Lives outside apertis/_async because the two twins bound the time differently: here the read is cancelled
+    after the budget (asyncio), in `SyncDrain` a watchdog shuts the socket down.
+    """
+
+    @staticmethod
+    async def drain(chunks: AsyncIterator[bytes], response: httpx.Response) -> None:
+        """Read the rest of the body so the connection can be reused; give up quietly past the limits."""
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # another async library (trio): no asyncio timer to bound it with
+            with contextlib.suppress(httpx.HTTPError):
+                await _drain_async(chunks)
+            return
+        # On timeout or a transport error the answer is still complete; this connection just cannot be reused.
+        with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
+            await asyncio.wait_for(_drain_async(chunks), DRAIN_BUDGET)
+
+
+class _Watchdog:
+    """Shuts a socket down when a blocking read on it outlives the drain budget (which wakes the read)."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._timer = threading.Timer(DRAIN_BUDGET, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        import socket
+
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            with contextlib.suppress(OSError):  # already closed: nothing left to wake
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        # Under the lock, so the timer cannot shut down a socket that has already gone back to the pool.
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()
+
+
+class SyncDrain:
+    """The blocking counterpart of `AsyncDrain`: the same limits, the time enforced by a watchdog thread."""
+
+    @staticmethod
+    def drain(chunks: Iterator[bytes], response: httpx.Response) -> None:
+        """Read the rest of the body so the connection can be reused; give up quietly past the limits."""
+        sock = None
+        network_stream = response.extensions.get("network_stream")
+        if network_stream is not None:
+            sock = network_stream.get_extra_info("socket")
+        watchdog = _Watchdog(sock) if sock is not None else None
+        try:
+            received = 0
+            for chunk in chunks:
+                received += len(chunk)
+                if received > DRAIN_LIMIT:
+                    return
+        except httpx.HTTPError:
+            pass  # cut by the watchdog, or by the server: the connection just cannot be reused
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
 
 
 class UnknownStreamEvent:

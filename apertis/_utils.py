@@ -29,6 +29,16 @@ class AsyncRuntime:
 
         await asyncio.sleep(seconds)
 
+    @staticmethod
+    def current_loop() -> object:
+        """The running asyncio event loop, or None under another async library (trio), where none is tracked."""
+        import asyncio
+
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+
 
 class SyncRuntime:
     """The blocking flavour, used by the generated sync code."""
@@ -37,6 +47,11 @@ class SyncRuntime:
     def sleep(seconds: float) -> None:
         """Block the calling thread for `seconds`."""
         time.sleep(seconds)
+
+    @staticmethod
+    def current_loop() -> object:
+        """Always None: blocking code has no event loop to be bound to."""
+        return None
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float] = None) -> Optional[float]:

@@ -2,6 +2,12 @@
 
 Both read the same 20,000-chunk SSE body from an in-memory transport (one network chunk per event, as servers
 flush them), so the figure is client CPU only. Run: `.venv/bin/python bench/stream_cpu.py [--chunks N]`.
+It also times `ChatCompletion.from_dict` on a 100-choice completion (the non-streaming parse cost).
+
+Timings are best-of-N process time, which a busy machine still skews. For exact figures count instructions:
+`--only raw|sdk|none` runs one pass and nothing else, so under
+`valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python bench/stream_cpu.py --only sdk`
+the difference between `sdk` (or `raw`) and `none` is the cost of reading the stream.
 """
 
 from __future__ import annotations
@@ -9,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Callable, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import httpx
 
 from apertis._sync._streaming import ChatCompletionStream
+from apertis.types import ChatCompletion
 
 
 def make_body(n: int) -> List[bytes]:
@@ -78,13 +85,30 @@ def measure(fn: Callable[[httpx.Client], int], client: httpx.Client, repeats: in
     return best
 
 
+def completion_with_choices(n: int) -> Dict[str, Any]:
+    choice = {"message": {"role": "assistant", "content": "Hello there.", "refusal": None}, "finish_reason": "stop"}
+    return {
+        "id": "chatcmpl-abc123",
+        "object": "chat.completion",
+        "created": 1704067200,
+        "model": "gpt-4.1-mini",
+        "choices": [{"index": i, **choice, "logprobs": None} for i in range(n)],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 300, "total_tokens": 310},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--only", choices=["raw", "sdk", "none"], help="one pass of one side, for callgrind")
     args = parser.parse_args()
     events = make_body(args.chunks)
     client = client_for(events)
+    if args.only is not None:
+        if args.only != "none":
+            assert (raw_httpx if args.only == "raw" else sdk)(client) == args.chunks
+        return
     assert raw_httpx(client) == sdk(client) == args.chunks
     raw = measure(raw_httpx, client, args.repeats)
     ours = measure(sdk, client, args.repeats)
@@ -92,6 +116,14 @@ def main() -> None:
     print(f"raw httpx iter_lines + json.loads: {raw * per:6.2f} us/chunk")
     print(f"apertis ChatCompletionStream:      {ours * per:6.2f} us/chunk")
     print(f"ratio: {ours / raw:.2f}x")
+    data = completion_with_choices(100)
+    best = float("inf")
+    for _ in range(args.repeats):
+        started = time.process_time()
+        for _ in range(100):
+            ChatCompletion.from_dict(data)
+        best = min(best, time.process_time() - started)
+    print(f"ChatCompletion.from_dict, 100 choices: {best * 1e4:6.1f} us")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 __all__ = ["CodegenConfig", "ConfigError", "load_config"]
 
 # Our own keys, next to openapi-python-client's.
-OWN_KEYS = {"spec", "unasync_replacements"}
+OWN_KEYS = {"spec", "unasync_replacements", "model_mixins", "extra_type_exports"}
 
 
 class ConfigError(Exception):
@@ -27,6 +27,10 @@ class CodegenConfig:
     generator: ConfigFile
     spec: str
     unasync_replacements: dict[str, str] = field(default_factory=dict)
+    # schema name -> class in apertis/_model_mixins.py that the generated model inherits (hand-written helpers)
+    model_mixins: dict[str, str] = field(default_factory=dict)
+    # public name -> module relative to apertis.types (`.._stream_events`) for hand-written names in apertis.types
+    extra_type_exports: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(path: Path) -> CodegenConfig:
@@ -57,8 +61,32 @@ def load_config(path: Path) -> CodegenConfig:
         for k, v in replacements.items()
     ):
         raise ConfigError(f"{path}: `unasync_replacements` must map identifiers to identifiers")
+    mixins: Any = own.get("model_mixins") or {}
+    if not isinstance(mixins, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.isidentifier() and v.isidentifier() for k, v in mixins.items()
+    ):
+        raise ConfigError(f"{path}: `model_mixins` must map schema names to class names in apertis/_model_mixins.py")
+    exports: Any = own.get("extra_type_exports") or {}
+    if not isinstance(exports, dict) or not all(
+        isinstance(k, str)
+        and isinstance(v, str)
+        and k.isidentifier()
+        and v.startswith("..")
+        and all(part.isidentifier() for part in v.lstrip(".").split("."))
+        for k, v in exports.items()
+    ):
+        raise ConfigError(
+            f"{path}: `extra_type_exports` must map public names to modules relative to apertis.types, "
+            "such as `UnknownStreamEvent: .._stream_events`"
+        )
     try:
         generator = ConfigFile(**data)
     except Exception as exc:  # pydantic's ValidationError: report it as a config error
         raise ConfigError(f"{path}: {exc}") from exc
-    return CodegenConfig(generator=generator, spec=spec, unasync_replacements=dict(replacements))
+    return CodegenConfig(
+        generator=generator,
+        spec=spec,
+        unasync_replacements=dict(replacements),
+        model_mixins=dict(mixins),
+        extra_type_exports=dict(exports),
+    )

@@ -105,8 +105,13 @@ def _format_errors(errors: list[Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ the views
-def model_views(registry: TypeRegistry, spec: dict[str, Any]) -> list[dict[str, Any]]:
+def model_views(
+    registry: TypeRegistry, spec: dict[str, Any], mixins: Optional[dict[str, str]] = None
+) -> list[dict[str, Any]]:
     """One view per generated model class (free-form dict objects are plain Dict fields instead)."""
+    from openapi_python_client.parser.properties.list_property import ListProperty
+
+    mixins = mixins or {}
     views = []
     components = (spec.get("components") or {}).get("schemas") or {}
     for name, model in registry.models.items():
@@ -137,6 +142,9 @@ def model_views(registry: TypeRegistry, spec: dict[str, Any]) -> list[dict[str, 
                         "doc": " ".join(doc_text(prop.description).split()).rstrip('"'),
                         "local": f"v_{attr}",
                         "parse": conv(f"v_{attr}") if conv else None,
+                        # A required array the server left out (or sent as null) reads as [], so it is always
+                        # iterable; a nullable array (a union with null) keeps its None.
+                        "empty_list": required and isinstance(prop, ListProperty),
                         "dump": f"serialize(self.{attr})" if conv else f"self.{attr}",
                     }
                 )
@@ -150,6 +158,8 @@ def model_views(registry: TypeRegistry, spec: dict[str, Any]) -> list[dict[str, 
                 "doc": _docstring(doc or f"The `{name}` object of the Apertis API.", "    "),
                 "fields": fields,
                 "field_names": ", ".join(json.dumps(f["attr"]) for f in fields) + ("," if len(fields) == 1 else ""),
+                "known_keys": ", ".join(f["wire_literal"] for f in fields) + ("," if len(fields) == 1 else ""),
+                "mixin": mixins.get(name),
                 "functions": list(functions.values()),
                 "runtime_imports": runtime,
                 "typing_imports": typing_only,
@@ -265,6 +275,68 @@ def check_import_cycles(views: list[dict[str, Any]]) -> None:
             visit(node)
 
 
+def _defined_names(path: Path) -> Optional[set[str]]:
+    """The top-level names a hand-written module defines (classes, functions, assignments), or None if absent."""
+    import ast
+
+    if not path.is_file():
+        return None
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+MIXINS_MODULE = "apertis/_model_mixins.py"
+
+
+def check_model_mixins(root: Path, registry: TypeRegistry, mixins: dict[str, str]) -> None:
+    """Every `model_mixins` entry names a generated model and a class defined in apertis/_model_mixins.py."""
+    if not mixins:
+        return
+    models = {name for name, model in registry.models.items() if not registry.is_dict_model(model)}
+    problems = [
+        f"model_mixins: `{schema}` is not a generated model (components/schemas of the spec with properties)"
+        for schema in sorted(set(mixins) - models)
+    ]
+    defined = _defined_names(root / MIXINS_MODULE)
+    if defined is None:
+        problems.append(f"model_mixins: {MIXINS_MODULE} does not exist; define the mixin classes there")
+    else:
+        for schema, mixin in sorted(mixins.items()):
+            if mixin not in defined:
+                problems.append(f"model_mixins: class `{mixin}` (for `{schema}`) is not defined in {MIXINS_MODULE}")
+    if problems:
+        raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
+
+
+def check_extra_exports(root: Path, exports: dict[str, str], generated: set[str]) -> list[tuple[str, str]]:
+    """The `extra_type_exports` as (name, module) pairs, after checking each module defines its name."""
+    out = []
+    problems = []
+    for name, module in sorted(exports.items()):
+        if name in generated:
+            problems.append(f"extra_type_exports: `{name}` is already a generated type")
+            continue
+        # `..x.y` relative to apertis.types is apertis/x/y.py
+        path = root / "apertis" / Path(*module[2:].split(".")).with_suffix(".py")
+        defined = _defined_names(path)
+        if defined is None:
+            problems.append(f"extra_type_exports: `{name}`: module {module} ({path.relative_to(root)}) does not exist")
+        elif name not in defined:
+            problems.append(f"extra_type_exports: `{name}` is not defined in {path.relative_to(root)}")
+        else:
+            out.append((name, module))
+    if problems:
+        raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ rendering
 def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str], ResourceTree]:
     """Render every generated file into `stage` (a mirror of the repository); returns their relative paths."""
@@ -295,7 +367,8 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
         target.write_text(text, encoding="utf-8")
         written.append(rel)
 
-    models = model_views(registry, raw)
+    check_model_mixins(root, registry, config.model_mixins)
+    models = model_views(registry, raw, config.model_mixins)
     unions = union_views(registry, raw)
     referenced_enums: set[str] = set()
     for view in models + unions:
@@ -322,7 +395,9 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
         if view["module"] in modules:
             raise GenerationFailed(f"two types would share the module apertis/types/{view['module']}.py")
         modules[view["module"]] = view["name"]
-    exports = sorted((name, module) for module, name in modules.items())
+    exports = sorted((name, f".{module}") for module, name in modules.items())
+    exports += check_extra_exports(root, config.extra_type_exports, {name for name, _ in exports})
+    exports.sort()
     write("apertis/types/__init__.py", env.get_template("types_init.py.jinja").render(header=HEADER, exports=exports))
 
     resource_template = env.get_template("resource_module.py.jinja")

@@ -129,6 +129,7 @@ class Arg:
     doc: str
     kind: str  # body | data | file | file_list | query | header
     is_stream: bool = False
+    schema: Optional[dict[str, Any]] = None  # the raw spec schema of a body field, for the argument checks
 
 
 @dataclass
@@ -144,6 +145,8 @@ class Method:
     prelude: list[str]
     request_args: list[str]
     headers_expr: str
+    display_name: str = ""
+    checks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -356,10 +359,12 @@ class ResourceBuilder:
         if headers:
             items = ", ".join(f'"{a.wire}": {a.name}' for a in headers)
             headers_expr = f"{{**build_body({{{items}}}), **(extra_headers or {{}})}}"
+        checks = [line for a in args if a.required for line in self._checks(a)]
         return Method(
             name=op.name, http_method=op.method.upper(), path_expr=path_expr, path_params=path_params, args=args,
             return_type=return_type, stream=stream_cls, doc=self._doc(op, path_params + args, stream_cls),
             prelude=prelude, request_args=request_args, headers_expr=headers_expr,
+            display_name=f"{op.resource}.{op.name}", checks=checks,
         )  # fmt: skip
 
     @staticmethod
@@ -383,8 +388,81 @@ class ResourceBuilder:
         annotation = self.registry.annotation(prop, imports, arg=True)
         return Arg(
             name=name, wire=text_of(prop.name), annotation=annotation if required else self._optional(annotation),
-            required=required, doc=one_line(prop.description), kind=kind,
+            required=required, doc=one_line(prop.description), kind=kind, schema=raw_props.get(text_of(prop.name)),
         )  # fmt: skip
+
+    # ------------------------------------------------------------------------------ argument checks
+    def _shape(self, schema: Any) -> Optional[tuple[list[str], list[str], Optional[str]]]:
+        """What a value of `schema` may be at runtime: (Python types, words for the message, the name of the
+        object schema its list elements must match, if any). None when the schema is too loose to check.
+        """
+        name, node = _resolve(self.spec, schema)
+        variants = node.get("oneOf") or node.get("anyOf")
+        if variants:
+            types: list[str] = []
+            words: list[str] = []
+            item_name: Optional[str] = None
+            for variant in variants:
+                shape = self._shape(variant)
+                if shape is None:
+                    return None
+                types += [t for t in shape[0] if t not in types]
+                words += [w for w in shape[1] if w not in words]
+                item_name = item_name or shape[2]
+            return types, words, item_name
+        kind = node.get("type")
+        if kind == "string" and node.get("format") != "binary":
+            return ["str"], ["a str"], None
+        if kind == "integer":
+            return ["int"], ["an int"], None
+        if kind == "number":
+            return ["int", "float"], ["a number"], None
+        if kind == "boolean":
+            return ["bool"], ["a bool"], None
+        if kind == "array":
+            item_ref, item = _resolve(self.spec, node.get("items") or {})
+            if item_ref is not None and (item.get("type") == "object" or item.get("oneOf") or item.get("anyOf")):
+                return ["list", "tuple"], [f"a list of {item_ref} (dicts or models)"], item_ref
+            return ["list", "tuple"], ["a list"], None
+        if name is not None and node.get("type") == "object":
+            return ["Mapping", "BaseModel"], [f"a {name} (a dict or the model)"], None
+        return None
+
+    def _checks(self, arg: Arg) -> list[str]:
+        """Generated lines that reject a required argument of the wrong type before the request is built.
+
+        Only the outer type is checked (plus the elements of a list of objects): enough to catch the usual
+        mistakes (None, a dict for a list, a str for a list of messages) at the price of one isinstance.
+        """
+        if arg.kind not in ("body", "data") or arg.schema is None:
+            return []
+        shape = self._shape(arg.schema)
+        if shape is None:
+            return []
+        types, words, item_name = shape
+        expected = " or ".join(words)
+        error = f'raise invalid_argument("{arg.name}", {arg.name}, "{expected}")'
+        numeric = "int" in types and "bool" not in types
+        scalar = [t for t in types if t not in ("list", "tuple")] if item_name else types
+        if not scalar:
+            # Only a list of objects is accepted: check the list, then its elements.
+            return [
+                f"if not isinstance({arg.name}, (list, tuple)):",
+                f"    {error}",
+                f'check_objects("{arg.name}", {arg.name}, "a {item_name}")',
+            ]
+        test = f"not isinstance({arg.name}, {scalar[0] if len(scalar) == 1 else '(' + ', '.join(scalar) + ')'})"
+        if numeric:
+            # bool is an int subclass, but True is never a meaningful token count or temperature.
+            test = f"{test} or isinstance({arg.name}, bool)"
+        if item_name is None:
+            return [f"if {test}:", f"    {error}"]
+        return [
+            f"if isinstance({arg.name}, (list, tuple)):",
+            f'    check_objects("{arg.name}", {arg.name}, "a {item_name}")',
+            f"elif {test}:",
+            f"    {error}",
+        ]
 
     @staticmethod
     def _request_args(op: Operation, args: list[Arg], body_kind: Optional[str]) -> tuple[list[str], list[str]]:
@@ -458,7 +536,8 @@ class ResourceBuilder:
             "    extra_headers: Headers to add to this request; a None value removes a header the client would send.",
             "    extra_query: Query parameters to add to this request.",
             "    extra_body: Fields to merge into the top level of the request body.",
-            "    timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.",
+            "    timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the"
+            " client's; None means no limit at all.",
         ]
         parts.append("\n".join(lines))
         return docstring("\n\n".join(parts), " " * 8)

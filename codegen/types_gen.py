@@ -275,12 +275,30 @@ class TypeRegistry:
                 parser = self.union_parser(named)
                 imports.add(self.union_module(named), parser, runtime=True)
                 return lambda v: f"{parser}({v})"
+            inline = self._single_model_union(prop)
+            if inline is not None:
+                # `anyOf: [Model, null]` and the like: parsed inline, saving a function call per field.
+                model_name = str(inline.class_info.name)
+                imports.add(str(inline.class_info.module_name), model_name, runtime=True)
+                return lambda v: f"{model_name}.from_dict({v}) if isinstance({v}, dict) else {v}"
             function = self.union_function(prop, f"_parse_{context}", imports, functions)
             if function is None:
                 return None
             functions[function.name] = function
             return lambda v: f"{function.name}({v})"
         return None
+
+    def _single_model_union(self, prop: UnionProperty) -> Optional[ModelProperty]:
+        """The model of a union whose only variant needing conversion is one model (the rest scalars or null)."""
+        models = []
+        for inner in self._flatten(prop):
+            if isinstance(inner, ModelProperty):
+                if self.is_dict_model(inner):
+                    return None  # a free-form object next to the model: the dispatch must tell them apart
+                models.append(self.canonical(inner))
+            elif isinstance(inner, ListProperty) and self.converter(inner, Imports(), {}, "probe") is not None:
+                return None
+        return models[0] if len(models) == 1 else None
 
     def _union_needs_parsing(self, prop: UnionProperty) -> bool:
         for inner in self._flatten(prop):

@@ -254,8 +254,8 @@ def test_models_parse_leniently_and_round_trip() -> None:
     assert "surprise" in repr(completion)
     missing = ChatCompletion.from_dict({})
     assert missing.model is None  # required: None when missing
-    assert missing.choices is None
-    assert missing.to_dict()["choices"] is None
+    assert missing.choices == []  # a required array: always iterable
+    assert missing.to_dict()["choices"] == []
 
 
 def test_union_dispatch_keeps_unknown_variants_raw() -> None:

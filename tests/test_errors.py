@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 from typing import Any, Callable
 
@@ -236,3 +237,64 @@ def test_0_4_1_names_and_attributes() -> None:
     legacy = apertis.APIError("custom", status_code=500, response=None)
     assert legacy.status_code == 500
     assert apertis.APIConnectionError("boom", cause=ValueError("x")).cause is not None
+
+
+@pytest.mark.parametrize("status", [status for status, _ in STATUS_CLASSES])
+async def test_no_status_error_shows_the_key(
+    status: int, make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock, sleeps: Any
+) -> None:
+    httpx_mock.add_response(
+        status_code=status,
+        json={"error": {"message": f"key {API_KEY}", "param": API_KEY}},
+        headers={"x-should-retry": "false"},
+    )
+    with pytest.raises(apertis.APIStatusError) as info:
+        await call(make_client().get, "/models")
+    assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+    assert API_KEY not in str(pickle.loads(pickle.dumps(info.value)))
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        httpx.ConnectError(f"cannot connect with Authorization: Bearer {API_KEY}"),
+        httpx.ReadTimeout(f"timed out reading https://api.test/v1/models?key={API_KEY}"),
+        httpx.RemoteProtocolError(f"bad header x-api-key: {API_KEY}"),
+        httpx.ProxyError(f"proxy refused {API_KEY}"),
+    ],
+    ids=["connect", "timeout", "protocol", "proxy"],
+)
+async def test_no_connection_error_shows_the_key(
+    exception: Exception, make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_exception(exception)
+    with pytest.raises(apertis.APIConnectionError) as info:
+        await call(make_client(max_retries=0).get, "/models")
+    assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+    assert "<redacted>" in str(info.value)
+    assert API_KEY not in str(pickle.loads(pickle.dumps(info.value)))
+
+
+async def test_no_validation_error_shows_the_key(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(content=f"<html>key {API_KEY}</html>".encode(), headers={"content-type": "text/html"})
+    with pytest.raises(apertis.APIResponseValidationError) as info:
+        await call(make_client().get, "/models")
+    assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+
+
+async def test_a_full_retry_sequence_logs_nothing_secret(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock, sleeps: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpx_mock.add_response(status_code=500, json={"error": {"message": f"upstream saw {API_KEY}"}})
+    httpx_mock.add_exception(httpx.ReadError(f"reset while sending Bearer {API_KEY}"))
+    httpx_mock.add_response(status_code=429, headers={"retry-after": "0.01"})
+    httpx_mock.add_response(json={"ok": True})
+    client = make_client(max_retries=3, default_headers={"x-api-key": API_KEY, "api-key": API_KEY})
+    with caplog.at_level(logging.DEBUG, logger="apertis"):
+        assert await call(client.post, "/chat/completions", body={"prompt": "PRIVATE-PROMPT"}) == {"ok": True}
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("Retrying" in message for message in messages) == 3
+    assert sum("Request:" in message for message in messages) == 4
+    assert API_KEY not in caplog.text and "PRIVATE-PROMPT" not in caplog.text

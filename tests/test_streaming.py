@@ -1,4 +1,5 @@
-"""Streams of the three APIs, sync and async: typed events, errors, lifecycle and connection reuse."""
+"""Streams of the three APIs, sync and async, through the public API (`create(..., stream=True)`): typed events,
+final results, errors, lifecycle, connection reuse and the drain after the terminator."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock, IteratorStream
 
+import apertis
 from apertis import _exceptions as errors
-from apertis._async import _streaming as async_streaming
-from apertis._stream_events import UnknownStreamEvent
-from apertis._sync import _streaming as sync_streaming
+from apertis import _stream_events as stream_events
+from apertis.types import UnknownStreamEvent
 
-URL = "http://test.invalid/v1/stream"
+BASE_URL = "http://test.invalid/v1"
+API_KEY = "sk-test-streaming"
 TWINS = ["sync", "async"]
 
 
@@ -168,40 +170,32 @@ RESPONSE_BODY = [
     sse({"type": "response.completed", "sequence_number": 9, "response": FINAL_RESPONSE}, "response.completed"),
 ]
 
-STREAM_CLASSES = {
-    "chat": "ChatCompletionStream",
-    "messages": "MessageStream",
-    "responses": "ResponseStream",
-}
+APIS = ["chat", "messages", "responses"]
 BODIES = {"chat": CHAT_BODY, "messages": MESSAGE_BODY, "responses": RESPONSE_BODY}
+PATHS = {"chat": "/chat/completions", "messages": "/messages", "responses": "/responses"}
+STREAM_CLASSES = {"chat": "ChatCompletionStream", "messages": "MessageStream", "responses": "ResponseStream"}
 
 
-def stream_class(twin: str, api: str) -> Any:
-    name = STREAM_CLASSES[api]
-    return getattr(async_streaming, "Async" + name) if twin == "async" else getattr(sync_streaming, name)
+def start_stream(api: str, client: Any, **kwargs: Any) -> Any:
+    """The public call that starts a stream of `api` (awaitable on the async client)."""
+    if api == "chat":
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True, **kwargs
+        )
+    if api == "messages":
+        return client.messages.create(
+            model="claude-sonnet-4", max_tokens=64, messages=[{"role": "user", "content": "hi"}], stream=True, **kwargs
+        )
+    return client.responses.create(model="gpt-4.1", input="hi", stream=True, **kwargs)
 
 
-async def open_stream(twin: str, api: str, client: Any) -> Any:
-    cls = stream_class(twin, api)
-    request = client.build_request("POST", URL)
+async def open_stream(twin: str, api: str, client: Any, **kwargs: Any) -> Any:
+    stream = start_stream(api, client, **kwargs)
     if twin == "async":
-        response = await client.send(request, stream=True)
-    else:
-        response = client.send(request, stream=True)
-    return cls(response, client=client)
-
-
-def output_text(response: Any) -> str:
-    # Response.output_text is the model's convenience property; joined by hand while it is not generated yet.
-    if hasattr(response, "output_text"):
-        return response.output_text
-    return "".join(
-        part.text
-        for item in response.output
-        if item.type == "message"
-        for part in item.content
-        if part.type == "output_text"
-    )
+        stream = await stream
+    expected = ("Async" if twin == "async" else "") + STREAM_CLASSES[api]
+    assert type(stream).__name__ == expected
+    return stream
 
 
 async def collect(twin: str, stream: Any) -> List[Any]:
@@ -211,18 +205,18 @@ async def collect(twin: str, stream: Any) -> List[Any]:
 
 
 class Clients:
-    """One httpx client per twin, closed at the end of the test."""
+    """One SDK client per twin (no retries unless a test asks), closed at the end of the test."""
 
     def __init__(self) -> None:
-        self.sync = httpx.Client()
-        self.async_ = httpx.AsyncClient()
+        self.sync = apertis.Apertis(api_key=API_KEY, base_url=BASE_URL, max_retries=0)
+        self.async_ = apertis.AsyncApertis(api_key=API_KEY, base_url=BASE_URL, max_retries=0)
 
     def get(self, twin: str) -> Any:
         return self.async_ if twin == "async" else self.sync
 
     async def close(self) -> None:
         self.sync.close()
-        await self.async_.aclose()
+        await self.async_.close()
 
 
 @pytest.fixture
@@ -234,7 +228,7 @@ async def clients() -> Any:
 
 def add_stream(httpx_mock: HTTPXMock, chunks: List[bytes], status: int = 200) -> None:
     httpx_mock.add_response(
-        url=URL, status_code=status, stream=IteratorStream(chunks), headers={"content-type": "text/event-stream"}
+        method="POST", status_code=status, stream=IteratorStream(chunks), headers={"content-type": "text/event-stream"}
     )
 
 
@@ -379,7 +373,7 @@ async def test_responses_stream_typed_events_final_response_and_text(
     add_stream(httpx_mock, RESPONSE_BODY)
     stream = await open_stream(twin, "responses", clients.get(twin))
     final = await stream.get_final_response() if twin == "async" else stream.get_final_response()
-    assert output_text(final) == "The capital"
+    assert final.output_text == "The capital"
     assert final.usage.total_tokens == 20
 
     add_stream(httpx_mock, RESPONSE_BODY)
@@ -399,7 +393,7 @@ async def test_responses_stream_ending_with_done_is_assembled_from_deltas(
     add_stream(httpx_mock, body)
     stream = await open_stream(twin, "responses", clients.get(twin))
     final = await stream.get_final_response() if twin == "async" else stream.get_final_response()
-    assert output_text(final) == "Converted"
+    assert final.output_text == "Converted"
 
 
 @pytest.mark.parametrize("twin", TWINS)
@@ -500,7 +494,7 @@ async def test_placeholder_error_object_is_not_an_error(twin: str, httpx_mock: H
 
 
 @pytest.mark.parametrize("twin", TWINS)
-@pytest.mark.parametrize("api", list(STREAM_CLASSES))
+@pytest.mark.parametrize("api", APIS)
 async def test_missing_terminator_raises(twin: str, api: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
     add_stream(httpx_mock, BODIES[api][:-1])
     stream = await open_stream(twin, api, clients.get(twin))
@@ -537,7 +531,7 @@ def _failing(chunks: List[bytes], exc: Exception) -> Iterator[bytes]:
 async def test_transport_errors_mid_stream_are_wrapped(
     twin: str, exc: Exception, cls: type, httpx_mock: HTTPXMock, clients: Clients
 ) -> None:
-    httpx_mock.add_response(url=URL, stream=IteratorStream(_failing(CHAT_BODY[:2], exc)))
+    httpx_mock.add_response(method="POST", stream=IteratorStream(_failing(CHAT_BODY[:2], exc)))
     stream = await open_stream(twin, "chat", clients.get(twin))
     received = []
     with pytest.raises(cls) as info:
@@ -646,7 +640,7 @@ async def test_cancelling_the_task_closes_the_response(httpx_mock: HTTPXMock, cl
             async for chunk in slow_body():
                 yield chunk
 
-    httpx_mock.add_response(url=URL, stream=SlowStream())
+    httpx_mock.add_response(method="POST", stream=SlowStream())
     stream = await open_stream("async", "chat", clients.get("async"))
     received = []
 
@@ -680,14 +674,81 @@ async def test_ten_thousand_chunks(twin: str, httpx_mock: HTTPXMock, clients: Cl
 
 
 @pytest.mark.parametrize("twin", TWINS)
-async def test_error_status_before_the_first_byte_is_not_a_stream_concern(
-    twin: str, httpx_mock: HTTPXMock, clients: Clients
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(401, errors.AuthenticationError), (400, errors.BadRequestError), (429, errors.RateLimitError)],
+)
+async def test_http_error_before_the_first_byte_raises_like_a_plain_call(
+    twin: str, api: str, status: int, cls: type, httpx_mock: HTTPXMock, clients: Clients, call: Any
 ) -> None:
-    # The request loop maps non-2xx before building a stream; a stream handed an SSE body always parses it.
-    add_stream(httpx_mock, [sse({"error": {"message": "nope", "type": "authentication_error"}})])
-    stream = await open_stream(twin, "chat", clients.get(twin))
-    with pytest.raises(errors.AuthenticationError, match="nope"):
-        await collect(twin, stream)
+    body = {"error": {"message": "no way", "type": "invalid_request_error"}}
+    httpx_mock.add_response(method="POST", status_code=status, json=body, headers={"x-should-retry": "false"})
+    httpx_mock.add_response(method="POST", status_code=status, json=body, headers={"x-should-retry": "false"})
+    with pytest.raises(cls, match="no way") as streamed:
+        await open_stream(twin, api, clients.get(twin))
+    client = clients.get(twin)
+    plain = {
+        "chat": lambda: client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]),
+        "messages": lambda: client.messages.create(
+            model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        ),
+        "responses": lambda: client.responses.create(model="m", input="hi"),
+    }[api]
+    with pytest.raises(cls) as not_streamed:
+        await call(plain)
+    assert type(streamed.value) is type(not_streamed.value)
+    assert streamed.value.status_code == not_streamed.value.status_code == status
+    assert streamed.value.body == not_streamed.value.body
+    requests = httpx_mock.get_requests()
+    assert requests[0].headers["accept"] == "text/event-stream"
+    assert json.loads(requests[0].content)["stream"] is True
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", APIS)
+async def test_http_error_before_the_first_byte_is_retried(
+    twin: str, api: str, httpx_mock: HTTPXMock, sleeps: List[float]
+) -> None:
+    httpx_mock.add_response(method="POST", status_code=503, json={"error": {"message": "busy"}})
+    httpx_mock.add_response(method="POST", status_code=429, json={"error": {"message": "slow"}})
+    add_stream(httpx_mock, BODIES[api])
+    cls = apertis.AsyncApertis if twin == "async" else apertis.Apertis
+    client = cls(api_key=API_KEY, base_url=BASE_URL, max_retries=2)
+    try:
+        stream = await open_stream(twin, api, client)
+        items = await collect(twin, stream)
+    finally:
+        await _close_client(client)
+    assert len(items) >= 3 and stream.completed
+    requests = httpx_mock.get_requests()
+    assert len(requests) == 3
+    assert [r.headers["x-apertis-retry-count"] for r in requests] == ["0", "1", "2"]
+    assert len(sleeps) == 2
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", APIS)
+async def test_retries_exhausted_before_the_first_byte_raise_the_status_error(
+    twin: str, api: str, httpx_mock: HTTPXMock, sleeps: List[float]
+) -> None:
+    for _ in range(2):
+        httpx_mock.add_response(method="POST", status_code=500, json={"error": {"message": "down"}})
+    cls = apertis.AsyncApertis if twin == "async" else apertis.Apertis
+    client = cls(api_key=API_KEY, base_url=BASE_URL, max_retries=1)
+    try:
+        with pytest.raises(errors.InternalServerError, match="down") as info:
+            await open_stream(twin, api, client)
+    finally:
+        await _close_client(client)
+    assert info.value.retries_taken == 1
+    assert len(httpx_mock.get_requests()) == 2
+
+
+async def _close_client(client: Any) -> None:
+    result = client.close()
+    if result is not None:
+        await result
 
 
 # ---------------------------------------------------------------------------------------------- real sockets
@@ -696,9 +757,12 @@ async def test_error_status_before_the_first_byte_is_not_a_stream_concern(
 class LoopbackSSEServer:
     """A tiny HTTP/1.1 keep-alive server on 127.0.0.1 that streams chunked SSE and counts connections."""
 
-    def __init__(self, body: List[bytes], *, pause_before_end: float = 0.0, stall: float = 0.0) -> None:
+    def __init__(
+        self, body: List[bytes], *, pause_before_end: float = 0.0, stall: float = 0.0, hold_open: float = 0.0
+    ) -> None:
         self.body = body
         self.pause_before_end = pause_before_end
+        self.hold_open = hold_open
         self.stall = stall
         self.connections = 0
         self.requests = 0
@@ -712,8 +776,8 @@ class LoopbackSSEServer:
         self._accept_thread.start()
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/stream"
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def _accept(self) -> None:
         while not self._closing:
@@ -722,6 +786,8 @@ class LoopbackSSEServer:
             except OSError:
                 return
             self.connections += 1
+            # As real servers and proxies do: without it, Nagle's algorithm can hold the body's last bytes back.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -759,6 +825,12 @@ class LoopbackSSEServer:
                             return
                     if self.pause_before_end:
                         time.sleep(self.pause_before_end)
+                    if self.hold_open:
+                        # The body stays open after the terminator, then the connection is dropped.
+                        deadline = time.monotonic() + self.hold_open
+                        while not self._closing and time.monotonic() < deadline:
+                            time.sleep(0.02)
+                        return
                     conn.sendall(b"0\r\n\r\n")
                 except OSError:
                     return
@@ -782,60 +854,87 @@ def server_factory() -> Any:
         server.close()
 
 
+def sdk_client(twin: str, server: LoopbackSSEServer, **kwargs: Any) -> Any:
+    cls = apertis.AsyncApertis if twin == "async" else apertis.Apertis
+    return cls(api_key=API_KEY, base_url=server.base_url, max_retries=0, **kwargs)
+
+
 @pytest.mark.parametrize("twin", TWINS)
-@pytest.mark.parametrize("api", list(STREAM_CLASSES))
-async def test_connection_is_reused_after_a_full_stream(twin: str, api: str, server_factory: Any) -> None:
+@pytest.mark.parametrize("api", APIS)
+async def test_connection_is_reused_after_a_full_stream(
+    twin: str, api: str, server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The end of the chunked body comes a little after the terminator event, as through a real proxy: closing
-    # the response at the terminator, before that end arrived, would throw the connection away.
+    # the response at the terminator, before that end arrived, would throw the connection away. The drain budget
+    # is raised because on a loaded machine the server thread can take longer than it to send that end.
+    monkeypatch.setattr(stream_events, "DRAIN_BUDGET", 30.0)
     server = server_factory(BODIES[api], pause_before_end=0.05)
-    cls = stream_class(twin, api)
-    if twin == "async":
-        async with httpx.AsyncClient() as client:
-            for _ in range(3):
-                response = await client.send(client.build_request("POST", server.url, json={}), stream=True)
-                assert len([item async for item in cls(response, client=client)]) >= 3
-    else:
-        with httpx.Client() as client:
-            for _ in range(3):
-                response = client.send(client.build_request("POST", server.url, json={}), stream=True)
-                assert len(list(cls(response, client=client))) >= 3
+    client = sdk_client(twin, server)
+    try:
+        for _ in range(3):
+            stream = await open_stream(twin, api, client)
+            assert len(await collect(twin, stream)) >= 3
+            assert stream.completed and stream.response.is_closed
+    finally:
+        await _close_client(client)
     assert server.requests == 3
-    assert server.connections == 1
+    assert server.connections == 1  # the second and third calls opened no new connection
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", APIS)
+async def test_a_body_kept_open_after_the_terminator_does_not_hold_the_caller(
+    twin: str, api: str, server_factory: Any
+) -> None:
+    server = server_factory(BODIES[api], hold_open=20.0)
+    client = sdk_client(twin, server, timeout=30.0)
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            stream = await open_stream(twin, api, client)
+            assert len(await collect(twin, stream)) >= 3
+            # The drain budget, plus generous room for a loaded machine; far below the 20 s the server holds.
+            assert time.monotonic() - started < stream_events.DRAIN_BUDGET + 5.0
+            assert stream.completed and stream.response.is_closed
+    finally:
+        await _close_client(client)
+    assert server.requests == 2
+    assert server.connections == 2  # the held connection was dropped, not reused
 
 
 @pytest.mark.parametrize("twin", TWINS)
 async def test_a_stalled_stream_raises_a_timeout(twin: str, server_factory: Any) -> None:
     server = server_factory(CHAT_BODY, stall=10.0)
-    cls = stream_class(twin, "chat")
-    timeout = httpx.Timeout(5.0, read=0.3)
+    client = sdk_client(twin, server, timeout=httpx.Timeout(5.0, read=0.3))
     received: List[Any] = []
     started = time.monotonic()
-    with pytest.raises(errors.APITimeoutError, match="stalled"):
-        if twin == "async":
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                response = await client.send(client.build_request("POST", server.url, json={}), stream=True)
-                async for item in cls(response, client=client):
+    try:
+        stream = await open_stream(twin, "chat", client)
+        with pytest.raises(errors.APITimeoutError, match="stalled"):
+            if twin == "async":
+                async for item in stream:
                     received.append(item)  # noqa: PERF401 (items before the error are kept)
-        else:
-            with httpx.Client(timeout=timeout) as client:
-                response = client.send(client.build_request("POST", server.url, json={}), stream=True)
-                for item in cls(response, client=client):
+            else:
+                for item in stream:
                     received.append(item)  # noqa: PERF402 (items before the error are kept)
+    finally:
+        await _close_client(client)
     assert len(received) == 1
+    assert stream.response.is_closed
     assert time.monotonic() - started < 8.0  # the read timeout fired, not the server's end
 
 
 @pytest.mark.parametrize("twin", TWINS)
-async def test_a_connection_cut_mid_stream_raises_connection_error(twin: str, server_factory: Any) -> None:
-    server = server_factory(CHAT_BODY, stall=0.01)  # sends one event, then closes without the chunked end
-    cls = stream_class(twin, "chat")
-    with pytest.raises(errors.APIConnectionError) as info:
-        if twin == "async":
-            async with httpx.AsyncClient() as client:
-                response = await client.send(client.build_request("POST", server.url, json={}), stream=True)
-                await collect(twin, cls(response, client=client))
-        else:
-            with httpx.Client() as client:
-                response = client.send(client.build_request("POST", server.url, json={}), stream=True)
-                await collect(twin, cls(response, client=client))
+@pytest.mark.parametrize("api", APIS)
+async def test_a_connection_cut_mid_stream_raises_connection_error(twin: str, api: str, server_factory: Any) -> None:
+    server = server_factory(BODIES[api], stall=0.01)  # sends one event, then closes without the chunked end
+    client = sdk_client(twin, server)
+    try:
+        stream = await open_stream(twin, api, client)
+        with pytest.raises(errors.APIConnectionError) as info:
+            await collect(twin, stream)
+    finally:
+        await _close_client(client)
     assert not isinstance(info.value, errors.APITimeoutError)
+    assert not isinstance(info.value, httpx.HTTPError)
+    assert stream.response.is_closed

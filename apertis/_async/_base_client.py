@@ -9,8 +9,22 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 import httpx
 from typing_extensions import Literal, Self
@@ -28,7 +42,7 @@ from .._files import PreparedFiles, prepare_files
 from .._logging import logger, redact_headers
 from .._models import serialize
 from .._types import NOT_GIVEN, NotGiven
-from .._utils import backoff_delay, parse_retry_after
+from .._utils import AsyncRuntime, backoff_delay, parse_retry_after
 from .._version import __version__
 from . import _sleep
 from ._response import AsyncBinaryResponse
@@ -62,6 +76,15 @@ def coerce_timeout(value: object, *, name: str = "timeout") -> httpx.Timeout:
     if value is None:
         return httpx.Timeout(None)
     if isinstance(value, httpx.Timeout):
+        for phase in ("connect", "read", "write", "pool"):
+            limit = getattr(value, phase)
+            if limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, (int, float)) or not math.isfinite(limit) or limit <= 0
+            ):
+                raise ValueError(
+                    f"{name}: the {phase} limit of an httpx.Timeout must be a positive number of seconds or None "
+                    f"(no limit), got {limit!r}"
+                )
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(
@@ -70,6 +93,47 @@ def coerce_timeout(value: object, *, name: str = "timeout") -> httpx.Timeout:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds (or None for no limit); got {value!r}")
     return httpx.Timeout(float(value))
+
+
+class _Pool:
+    """The HTTP client a client and its `with_options()` copies share, and the event loop it was last used on.
+
+    Shared through this holder (not the httpx client itself) so that when the pool must be replaced, because an
+    async client moved to another event loop, the copies move with it.
+    """
+
+    __slots__ = ("client", "loop", "replaceable")
+
+    def __init__(self, client: httpx.AsyncClient, replaceable: bool) -> None:
+        self.client = client
+        self.replaceable = replaceable  # created by the SDK, so the SDK may swap it for a fresh one
+        self.loop: object = None
+
+
+class _DeadlineStream(httpx.AsyncByteStream):
+    """A response body that fails with ReadTimeout once the attempt has run past its read timeout.
+
+    httpx's read timeout limits each wait for bytes, so a server trickling a byte now and then could hold a call
+    forever; this bounds a whole non-streaming attempt to about the read timeout (plus at most one more wait).
+    """
+
+    def __init__(self, inner: Any, deadline: float, limit: float, request: httpx.Request) -> None:
+        self._inner = inner
+        self._deadline = deadline
+        self._limit = limit
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(
+                    f"the response was still arriving when the {self._limit:g} s read timeout ran out",
+                    request=self._request,
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class _Plan:
@@ -131,6 +195,7 @@ class AsyncAPIClient:
         default_query: Optional[Mapping[str, object]],
         http_client: Optional[httpx.AsyncClient],
         owns_http_client: bool,
+        connection_limits: Optional[httpx.Limits] = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -141,15 +206,52 @@ class AsyncAPIClient:
         self._default_query: Dict[str, object] = dict(default_query or {})
         url = httpx.URL(base_url)
         self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-        self._client = http_client if http_client is not None else self._make_http_client()
+        if connection_limits is None:
+            from .._constants import DEFAULT_CONNECTION_LIMITS
+
+            connection_limits = DEFAULT_CONNECTION_LIMITS
+        self._connection_limits = connection_limits
+        if http_client is not None:
+            self._pool = _Pool(http_client, replaceable=False)
+        else:
+            self._pool = _Pool(self._make_http_client(), replaceable=True)
         self._owns_http_client = owns_http_client
 
-    def _make_http_client(self) -> httpx.AsyncClient:
-        from .._constants import DEFAULT_CONNECTION_LIMITS
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        return self._pool.client
 
+    @property
+    def connection_limits(self) -> httpx.Limits:
+        """The limits of the connection pool the SDK creates (ignored when an `http_client` was passed)."""
+        return self._connection_limits
+
+    def _make_http_client(self) -> httpx.AsyncClient:
         # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
         # POST into a GET (301/302) or carry the request somewhere the user did not configure.
-        return httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_CONNECTION_LIMITS, follow_redirects=False)
+        return httpx.AsyncClient(timeout=self.timeout, limits=self._connection_limits, follow_redirects=False)
+
+    def _use_current_loop(self, loop: object) -> None:
+        """Called when a request runs on another event loop than the pool's last one (or the first time).
+
+        Pooled connections belong to the loop they were opened on; reusing them from another one fails deep in
+        asyncio ("Event loop is closed", or a hang). A pool the SDK created is replaced by a fresh one; the old
+        pool's connections cannot be closed from this loop and are released when it is garbage-collected.
+        """
+        pool = self._pool
+        if pool.loop is None:
+            pool.loop = loop
+            return
+        if not pool.replaceable:
+            raise RuntimeError(
+                "This client's http_client was used on another event loop (for example in an earlier "
+                "asyncio.run()), and its pooled connections belong to that loop. Create the httpx.AsyncClient and "
+                "the apertis client inside the event loop that uses them, or let the SDK create its own pool "
+                "(omit http_client): it then opens fresh connections when the loop changes."
+            )
+        logger.debug("The event loop changed; this client opens a new connection pool for the new loop")
+        pool.client = self._make_http_client()
+        pool.loop = loop
 
     @property
     def default_headers(self) -> Dict[str, str]:
@@ -170,6 +272,13 @@ class AsyncAPIClient:
     async def close(self) -> None:
         """Close the connection pool, unless it was passed in as `http_client` (then its owner closes it)."""
         if self._owns_http_client:
+            pool = self._pool
+            loop = AsyncRuntime.current_loop()
+            if pool.replaceable and pool.loop is not None and loop is not pool.loop:
+                # The connections belong to another (usually finished) event loop and cannot be closed from this
+                # one; drop them (they are released when collected) and close an empty pool instead.
+                pool.client = self._make_http_client()
+                pool.loop = loop
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:
@@ -407,17 +516,25 @@ class AsyncAPIClient:
             raise RuntimeError(
                 "This client has been closed; create a new one (a client closes at the end of its `with` block)"
             )
+        loop = AsyncRuntime.current_loop()
+        if loop is not self._pool.loop:
+            self._use_current_loop(loop)
+        http_client = self._client
+        read_limit = None if stream else plan.timeout.read
         max_retries = self.max_retries
         retries_taken = 0
         while True:
             request = self._build_attempt(plan, retries_taken)
             response: Optional[httpx.Response] = None
             try:
-                response = await self._client.send(request, stream=True)
+                started = time.monotonic()
+                response = await http_client.send(request, stream=True)
                 if not stream or not response.is_success:
                     # Error bodies are small and read now, so the message can quote them; success bodies of
                     # non-streaming calls are read inside the loop, so a connection that breaks mid-body is
                     # retried like one that breaks before the headers.
+                    if read_limit is not None:
+                        response.stream = _DeadlineStream(response.stream, started + read_limit, read_limit, request)
                     await response.aread()
             except httpx.HTTPError as exc:
                 if response is not None:
@@ -428,7 +545,7 @@ class AsyncAPIClient:
                     logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, plan.url)
                     raise self._transport_error(exc, request, retries_taken) from exc
                 delay = backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
-                self._log_retry(plan, retries_taken, max_retries, delay, _describe_exception(exc))
+                self._log_retry(plan, retries_taken, max_retries, delay, self._redact(_describe_exception(exc)))
                 await _sleep.sleep(delay)
                 retries_taken += 1
                 continue
@@ -611,12 +728,17 @@ class AsyncAPIClient:
 
     def _transport_error(self, exc: httpx.HTTPError, request: httpx.Request, retries_taken: int) -> APIConnectionError:
         error: APIConnectionError
+        # Transport messages can quote a URL or a header the server or a proxy echoed: never the key.
+        detail = self._redact(_describe_exception(exc))
         if isinstance(exc, httpx.TimeoutException):
-            error = APITimeoutError(f"Request timed out ({_describe_exception(exc)}).", request=request, cause=exc)
+            error = APITimeoutError(f"Request timed out ({detail}).", request=request, cause=exc)
         else:
-            error = APIConnectionError(f"Connection error: {_describe_exception(exc)}.", request=request, cause=exc)
+            error = APIConnectionError(f"Connection error: {detail}.", request=request, cause=exc)
         error.retries_taken = retries_taken
         return error
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.api_key, "<redacted>") if self.api_key in text else text
 
     @staticmethod
     def _log_retry(plan: _Plan, retries_taken: int, max_retries: int, delay: float, reason: str) -> None:

@@ -7,8 +7,9 @@ parses each event into the generated model, and guarantees three things:
 - it never ends quietly on half an answer: a transport failure mid-stream raises APIConnectionError or
   APITimeoutError, and a body that ends before the API's terminator raises APIConnectionError;
 - an error reported inside the stream raises the APIStatusError subclass of the status it stands for;
-- the response is always released: a fully read stream drains the body's last bytes so the connection goes back
-  to the pool, and breaking out of the loop, an exception, a cancelled task or `close()` closes it.
+- the response is always released: a fully read stream drains the body's last bytes (within a size and time
+  budget, see `_stream_events.DRAIN_BUDGET`) so the connection goes back to the pool, and breaking out of the
+  loop, an exception, a cancelled task or `close()` closes it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, Respons
 from .._sse import ServerSentEvent, SSEDecoder
 from .._stream_events import (
     AsyncCloseAlias,
+    AsyncDrain,
     UnknownStreamEvent,
     is_error_payload,
     stream_error,
@@ -75,11 +77,6 @@ _T = TypeVar("_T")
 
 # Returned by an event handler for an event that produces no item (the terminator, a ping, a non-JSON line).
 _SKIP: Any = object()
-
-# After the terminator the server still has to finish the body (the last empty chunk of a chunked response).
-# Reading it lets the connection go back to the pool; a server that keeps sending after its terminator is
-# misbehaving, and past this many bytes the connection is dropped instead.
-_DRAIN_LIMIT = 64 * 1024
 
 _loads = json.loads
 
@@ -196,14 +193,7 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
                 raise transport_error(exc, response) from exc
             if not self._done:
                 raise truncated_stream_error(self._terminator, response)
-            received = 0
-            try:
-                async for chunk in chunks:
-                    received += len(chunk)
-                    if received > _DRAIN_LIMIT:
-                        break
-            except httpx.HTTPError:
-                pass  # the answer is complete; this connection just cannot be reused
+            await AsyncDrain.drain(chunks, response)
         finally:
             await _close_iterator(chunks)
             await response.aclose()

@@ -8,10 +8,12 @@ import os
 from typing import Any, Mapping, Optional, Union
 
 import httpx
+from typing_extensions import Never
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
 from .._logging import setup_logging
 from .._types import NOT_GIVEN, NotGiven
+from .._validation import unexpected_arguments
 from ._base_client import SyncAPIClient, coerce_timeout
 from .resources import ResourcesMixin
 
@@ -37,11 +39,15 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     - `max_retry_after`: a server asking to wait longer than this many seconds (Retry-After) makes the call
       raise at once instead of sleeping (default 60).
     - `default_headers`, `default_query`: sent with every request; a header value of None removes a header.
-    - `http_client`: your own `httpx.Client`, for proxies, pool limits or transports. The SDK never
-      closes a client it did not create.
+    - `http_client`: your own `httpx.Client`, for proxies or transports. The SDK never closes a client it
+      did not create.
+    - `connection_limits`: an `httpx.Limits` for the pool the SDK creates (default: 1000 connections, 100 kept
+      alive), for when `http_client` is not given.
 
     The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
-    variant that shares the connection pool.
+    variant that shares the connection pool. An async client whose pool the SDK created may be used from one
+    event loop after another (several `asyncio.run()` calls): on a new loop it opens fresh connections. With your
+    own `http_client` it raises a RuntimeError instead, as that client's connections belong to the first loop.
     """
 
     def __init__(
@@ -55,7 +61,11 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         default_headers: Optional[Mapping[str, Optional[str]]] = None,
         default_query: Optional[Mapping[str, object]] = None,
         http_client: Optional[httpx.Client] = None,
+        connection_limits: Optional[httpx.Limits] = None,
+        **unexpected: Never,
     ) -> None:
+        if unexpected:
+            raise unexpected_arguments(type(self).__init__, type(self).__name__, unexpected, api_call=False)
         setup_logging()
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise TypeError(f"http_client must be an httpx.{httpx.Client.__name__}, got {type(http_client).__name__}")
@@ -68,6 +78,14 @@ class Apertis(ResourcesMixin, SyncAPIClient):
                 resolved_timeout = DEFAULT_TIMEOUT
         else:
             resolved_timeout = coerce_timeout(timeout)
+        if connection_limits is not None:
+            if not isinstance(connection_limits, httpx.Limits):
+                raise TypeError(f"connection_limits must be an httpx.Limits, got {type(connection_limits).__name__}")
+            if http_client is not None:
+                raise ValueError(
+                    "connection_limits applies to the pool the SDK creates; with your own http_client, "
+                    "set limits= on that client instead"
+                )
         super().__init__(
             api_key=_resolve_api_key(api_key),
             base_url=_resolve_base_url(base_url),
@@ -78,6 +96,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             default_query=_check_query(default_query),
             http_client=http_client,
             owns_http_client=http_client is None,
+            connection_limits=connection_limits,
         )
 
     def with_options(
@@ -91,6 +110,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         default_headers: Union[Mapping[str, Optional[str]], NotGiven] = NOT_GIVEN,
         default_query: Union[Mapping[str, object], NotGiven] = NOT_GIVEN,
         http_client: Union[httpx.Client, NotGiven] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Apertis:
         """A copy of this client with some settings changed, sharing its connection pool.
 
@@ -98,13 +118,15 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         settings without touching `client`. Headers and query parameters are merged into the current ones (a
         None header value removes one). The copy never closes the shared pool; closing the original does.
         """
+        if unexpected:
+            raise unexpected_arguments(self.with_options, "with_options", unexpected, api_call=False)
         headers: dict[str, Optional[str]] = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
             headers.update(_check_headers(default_headers, "default_headers") or {})
         query: dict[str, object] = dict(self._default_query)
         if not isinstance(default_query, NotGiven):
             query.update(_check_query(default_query) or {})
-        return type(self)(
+        copy = type(self)(
             api_key=self.api_key if isinstance(api_key, NotGiven) else api_key,
             base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,
             timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
@@ -114,6 +136,12 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             default_query=query,
             http_client=self._client if isinstance(http_client, NotGiven) else http_client,
         )
+        if isinstance(http_client, NotGiven):
+            # Share the holder, not just today's httpx client: a pool replaced on a loop change is replaced
+            # for every copy at once.
+            copy._pool = self._pool
+            copy._connection_limits = self._connection_limits
+        return copy
 
     copy = with_options
 

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["ApproximateLocation"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("country", "city", "region", "timezone"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ApproximateLocation(BaseModel):
@@ -35,19 +40,24 @@ class ApproximateLocation(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_country = d.pop("country", UNSET)
-        v_city = d.pop("city", UNSET)
-        v_region = d.pop("region", UNSET)
-        v_timezone = d.pop("timezone", UNSET)
-        return cls(
-            country=v_country,
-            city=v_city,
-            region=v_region,
-            timezone=v_timezone,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_country: Any = src_dict.get("country", UNSET)
+        v_city: Any = src_dict.get("city", UNSET)
+        v_region: Any = src_dict.get("region", UNSET)
+        v_timezone: Any = src_dict.get("timezone", UNSET)
+        self = _new(cls)
+        self.country = v_country
+        self.city = v_city
+        self.region = v_region
+        self.timezone = v_timezone
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

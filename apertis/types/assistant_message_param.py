@@ -16,6 +16,11 @@ from .tool_call import ToolCall
 
 __all__ = ["AssistantMessageParam"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("role", "content", "name", "tool_calls", "reasoning_details", "reasoning_content"))
+
 
 def _parse_content(data: Any) -> Any:
     if isinstance(data, list):
@@ -54,29 +59,34 @@ class AssistantMessageParam(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_role = d.pop("role", None)
-        v_content = d.pop("content", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_role: Any = src_dict.get("role")
+        v_content: Any = src_dict.get("content", UNSET)
         v_content = _parse_content(v_content)
-        v_name = d.pop("name", UNSET)
-        v_tool_calls = d.pop("tool_calls", UNSET)
+        v_name: Any = src_dict.get("name", UNSET)
+        v_tool_calls: Any = src_dict.get("tool_calls", UNSET)
         v_tool_calls = (
             [ToolCall.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
             if isinstance(v_tool_calls, list)
             else v_tool_calls
         )
-        v_reasoning_details = d.pop("reasoning_details", UNSET)
-        v_reasoning_content = d.pop("reasoning_content", UNSET)
-        return cls(
-            role=v_role,
-            content=v_content,
-            name=v_name,
-            tool_calls=v_tool_calls,
-            reasoning_details=v_reasoning_details,
-            reasoning_content=v_reasoning_content,
-            additional_properties=d,
-        )
+        v_reasoning_details: Any = src_dict.get("reasoning_details", UNSET)
+        v_reasoning_content: Any = src_dict.get("reasoning_content", UNSET)
+        self = _new(cls)
+        self.role = v_role
+        self.content = v_content
+        self.name = v_name
+        self.tool_calls = v_tool_calls
+        self.reasoning_details = v_reasoning_details
+        self.reasoning_content = v_reasoning_content
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["AudioConfig"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("voice", "format"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class AudioConfig(BaseModel):
@@ -35,15 +40,20 @@ class AudioConfig(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_voice = d.pop("voice", UNSET)
-        v_format = d.pop("format", UNSET)
-        return cls(
-            voice=v_voice,
-            format=v_format,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_voice: Any = src_dict.get("voice", UNSET)
+        v_format: Any = src_dict.get("format", UNSET)
+        self = _new(cls)
+        self.voice = v_voice
+        self.format = v_format
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["AudioData"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("id", "data", "expires_at", "transcript"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class AudioData(BaseModel):
@@ -35,19 +40,24 @@ class AudioData(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_data = d.pop("data", None)
-        v_expires_at = d.pop("expires_at", UNSET)
-        v_transcript = d.pop("transcript", UNSET)
-        return cls(
-            id=v_id,
-            data=v_data,
-            expires_at=v_expires_at,
-            transcript=v_transcript,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_data: Any = src_dict.get("data")
+        v_expires_at: Any = src_dict.get("expires_at", UNSET)
+        v_transcript: Any = src_dict.get("transcript", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.data = v_data
+        self.expires_at = v_expires_at
+        self.transcript = v_transcript
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["Character"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("id", "username", "permalink", "profile_picture_url"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Character(BaseModel):
@@ -35,19 +40,24 @@ class Character(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_username = d.pop("username", UNSET)
-        v_permalink = d.pop("permalink", UNSET)
-        v_profile_picture_url = d.pop("profile_picture_url", UNSET)
-        return cls(
-            id=v_id,
-            username=v_username,
-            permalink=v_permalink,
-            profile_picture_url=v_profile_picture_url,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_username: Any = src_dict.get("username", UNSET)
+        v_permalink: Any = src_dict.get("permalink", UNSET)
+        v_profile_picture_url: Any = src_dict.get("profile_picture_url", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.username = v_username
+        self.permalink = v_permalink
+        self.profile_picture_url = v_profile_picture_url
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -18,6 +18,24 @@ from .web_source import WebSource
 
 __all__ = ["ChatCompletion"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "model",
+        "choices",
+        "id",
+        "object",
+        "created",
+        "system_fingerprint",
+        "usage",
+        "web_sources",
+        "service_tier",
+        "error",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ChatCompletion(BaseModel):
@@ -62,43 +80,50 @@ class ChatCompletion(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_choices = d.pop("choices", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_choices: Any = src_dict.get("choices")
         v_choices = (
             [ChatCompletionChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
             if isinstance(v_choices, list)
             else v_choices
         )
-        v_id = d.pop("id", UNSET)
-        v_object = d.pop("object", UNSET)
-        v_created = d.pop("created", UNSET)
-        v_system_fingerprint = d.pop("system_fingerprint", UNSET)
-        v_usage = d.pop("usage", UNSET)
+        if v_choices is None:
+            v_choices = []
+        v_id: Any = src_dict.get("id", UNSET)
+        v_object: Any = src_dict.get("object", UNSET)
+        v_created: Any = src_dict.get("created", UNSET)
+        v_system_fingerprint: Any = src_dict.get("system_fingerprint", UNSET)
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_web_sources = d.pop("web_sources", UNSET)
+        v_web_sources: Any = src_dict.get("web_sources", UNSET)
         v_web_sources = (
             [WebSource.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_web_sources]
             if isinstance(v_web_sources, list)
             else v_web_sources
         )
-        v_service_tier = d.pop("service_tier", UNSET)
-        v_error = d.pop("error", UNSET)
+        v_service_tier: Any = src_dict.get("service_tier", UNSET)
+        v_error: Any = src_dict.get("error", UNSET)
         v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
-        return cls(
-            model=v_model,
-            choices=v_choices,
-            id=v_id,
-            object=v_object,
-            created=v_created,
-            system_fingerprint=v_system_fingerprint,
-            usage=v_usage,
-            web_sources=v_web_sources,
-            service_tier=v_service_tier,
-            error=v_error,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.model = v_model
+        self.choices = v_choices
+        self.id = v_id
+        self.object = v_object
+        self.created = v_created
+        self.system_fingerprint = v_system_fingerprint
+        self.usage = v_usage
+        self.web_sources = v_web_sources
+        self.service_tier = v_service_tier
+        self.error = v_error
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

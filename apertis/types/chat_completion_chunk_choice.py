@@ -19,11 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatCompletionChunkChoice"]
 
+_new = object.__new__
 
-def _parse_logprobs(data: Any) -> Any:
-    if isinstance(data, dict):
-        return ChoiceLogprobs.from_dict(data)
-    return data
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("index", "delta", "finish_reason", "logprobs"))
 
 
 @_attrs_define(repr=False, kw_only=True)
@@ -46,21 +45,26 @@ class ChatCompletionChunkChoice(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_index = d.pop("index", UNSET)
-        v_delta = d.pop("delta", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_index: Any = src_dict.get("index", UNSET)
+        v_delta: Any = src_dict.get("delta", UNSET)
         v_delta = ChatCompletionDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
-        v_finish_reason = d.pop("finish_reason", UNSET)
-        v_logprobs = d.pop("logprobs", UNSET)
-        v_logprobs = _parse_logprobs(v_logprobs)
-        return cls(
-            index=v_index,
-            delta=v_delta,
-            finish_reason=v_finish_reason,
-            logprobs=v_logprobs,
-            additional_properties=d,
-        )
+        v_finish_reason: Any = src_dict.get("finish_reason", UNSET)
+        v_logprobs: Any = src_dict.get("logprobs", UNSET)
+        v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
+        self = _new(cls)
+        self.index = v_index
+        self.delta = v_delta
+        self.finish_reason = v_finish_reason
+        self.logprobs = v_logprobs
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

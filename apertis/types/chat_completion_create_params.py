@@ -32,6 +32,49 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatCompletionCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "temperature",
+        "top_p",
+        "top_k",
+        "n",
+        "stop",
+        "max_tokens",
+        "max_completion_tokens",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "seed",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "modalities",
+        "audio",
+        "reasoning",
+        "reasoning_effort",
+        "thinking",
+        "web_results_count",
+        "web_content_length",
+        "web_search_options",
+        "fallback_models",
+        "fallback_timeout",
+        "fallback_enabled",
+        "compression",
+        "extra_body",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ChatCompletionCreateParams(BaseModel):
@@ -151,105 +194,112 @@ class ChatCompletionCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_messages = d.pop("messages", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_messages: Any = src_dict.get("messages")
         v_messages = (
             [parse_chat_completion_message_param(i0) for i0 in v_messages]
             if isinstance(v_messages, list)
             else v_messages
         )
-        v_stream = d.pop("stream", UNSET)
-        v_stream_options = d.pop("stream_options", UNSET)
+        if v_messages is None:
+            v_messages = []
+        v_stream: Any = src_dict.get("stream", UNSET)
+        v_stream_options: Any = src_dict.get("stream_options", UNSET)
         v_stream_options = (
             StreamOptions.from_dict(v_stream_options) if isinstance(v_stream_options, dict) else v_stream_options
         )
-        v_temperature = d.pop("temperature", UNSET)
-        v_top_p = d.pop("top_p", UNSET)
-        v_top_k = d.pop("top_k", UNSET)
-        v_n = d.pop("n", UNSET)
-        v_stop = d.pop("stop", UNSET)
-        v_max_tokens = d.pop("max_tokens", UNSET)
-        v_max_completion_tokens = d.pop("max_completion_tokens", UNSET)
-        v_presence_penalty = d.pop("presence_penalty", UNSET)
-        v_frequency_penalty = d.pop("frequency_penalty", UNSET)
-        v_logit_bias = d.pop("logit_bias", UNSET)
-        v_logprobs = d.pop("logprobs", UNSET)
-        v_top_logprobs = d.pop("top_logprobs", UNSET)
-        v_user = d.pop("user", UNSET)
-        v_seed = d.pop("seed", UNSET)
-        v_response_format = d.pop("response_format", UNSET)
+        v_temperature: Any = src_dict.get("temperature", UNSET)
+        v_top_p: Any = src_dict.get("top_p", UNSET)
+        v_top_k: Any = src_dict.get("top_k", UNSET)
+        v_n: Any = src_dict.get("n", UNSET)
+        v_stop: Any = src_dict.get("stop", UNSET)
+        v_max_tokens: Any = src_dict.get("max_tokens", UNSET)
+        v_max_completion_tokens: Any = src_dict.get("max_completion_tokens", UNSET)
+        v_presence_penalty: Any = src_dict.get("presence_penalty", UNSET)
+        v_frequency_penalty: Any = src_dict.get("frequency_penalty", UNSET)
+        v_logit_bias: Any = src_dict.get("logit_bias", UNSET)
+        v_logprobs: Any = src_dict.get("logprobs", UNSET)
+        v_top_logprobs: Any = src_dict.get("top_logprobs", UNSET)
+        v_user: Any = src_dict.get("user", UNSET)
+        v_seed: Any = src_dict.get("seed", UNSET)
+        v_response_format: Any = src_dict.get("response_format", UNSET)
         v_response_format = parse_response_format(v_response_format)
-        v_tools = d.pop("tools", UNSET)
+        v_tools: Any = src_dict.get("tools", UNSET)
         v_tools = (
             [ChatCompletionToolParam.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
             if isinstance(v_tools, list)
             else v_tools
         )
-        v_tool_choice = d.pop("tool_choice", UNSET)
+        v_tool_choice: Any = src_dict.get("tool_choice", UNSET)
         v_tool_choice = parse_chat_completion_tool_choice(v_tool_choice)
-        v_parallel_tool_calls = d.pop("parallel_tool_calls", UNSET)
-        v_modalities = d.pop("modalities", UNSET)
-        v_audio = d.pop("audio", UNSET)
+        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls", UNSET)
+        v_modalities: Any = src_dict.get("modalities", UNSET)
+        v_audio: Any = src_dict.get("audio", UNSET)
         v_audio = AudioConfig.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
-        v_reasoning = d.pop("reasoning", UNSET)
+        v_reasoning: Any = src_dict.get("reasoning", UNSET)
         v_reasoning = ReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
-        v_reasoning_effort = d.pop("reasoning_effort", UNSET)
-        v_thinking = d.pop("thinking", UNSET)
+        v_reasoning_effort: Any = src_dict.get("reasoning_effort", UNSET)
+        v_thinking: Any = src_dict.get("thinking", UNSET)
         v_thinking = ThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
-        v_web_results_count = d.pop("web_results_count", UNSET)
-        v_web_content_length = d.pop("web_content_length", UNSET)
-        v_web_search_options = d.pop("web_search_options", UNSET)
+        v_web_results_count: Any = src_dict.get("web_results_count", UNSET)
+        v_web_content_length: Any = src_dict.get("web_content_length", UNSET)
+        v_web_search_options: Any = src_dict.get("web_search_options", UNSET)
         v_web_search_options = (
             WebSearchOptions.from_dict(v_web_search_options)
             if isinstance(v_web_search_options, dict)
             else v_web_search_options
         )
-        v_fallback_models = d.pop("fallback_models", UNSET)
-        v_fallback_timeout = d.pop("fallback_timeout", UNSET)
-        v_fallback_enabled = d.pop("fallback_enabled", UNSET)
-        v_compression = d.pop("compression", UNSET)
+        v_fallback_models: Any = src_dict.get("fallback_models", UNSET)
+        v_fallback_timeout: Any = src_dict.get("fallback_timeout", UNSET)
+        v_fallback_enabled: Any = src_dict.get("fallback_enabled", UNSET)
+        v_compression: Any = src_dict.get("compression", UNSET)
         v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
-        v_extra_body = d.pop("extra_body", UNSET)
-        return cls(
-            model=v_model,
-            messages=v_messages,
-            stream=v_stream,
-            stream_options=v_stream_options,
-            temperature=v_temperature,
-            top_p=v_top_p,
-            top_k=v_top_k,
-            n=v_n,
-            stop=v_stop,
-            max_tokens=v_max_tokens,
-            max_completion_tokens=v_max_completion_tokens,
-            presence_penalty=v_presence_penalty,
-            frequency_penalty=v_frequency_penalty,
-            logit_bias=v_logit_bias,
-            logprobs=v_logprobs,
-            top_logprobs=v_top_logprobs,
-            user=v_user,
-            seed=v_seed,
-            response_format=v_response_format,
-            tools=v_tools,
-            tool_choice=v_tool_choice,
-            parallel_tool_calls=v_parallel_tool_calls,
-            modalities=v_modalities,
-            audio=v_audio,
-            reasoning=v_reasoning,
-            reasoning_effort=v_reasoning_effort,
-            thinking=v_thinking,
-            web_results_count=v_web_results_count,
-            web_content_length=v_web_content_length,
-            web_search_options=v_web_search_options,
-            fallback_models=v_fallback_models,
-            fallback_timeout=v_fallback_timeout,
-            fallback_enabled=v_fallback_enabled,
-            compression=v_compression,
-            extra_body=v_extra_body,
-            additional_properties=d,
-        )
+        v_extra_body: Any = src_dict.get("extra_body", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.messages = v_messages
+        self.stream = v_stream
+        self.stream_options = v_stream_options
+        self.temperature = v_temperature
+        self.top_p = v_top_p
+        self.top_k = v_top_k
+        self.n = v_n
+        self.stop = v_stop
+        self.max_tokens = v_max_tokens
+        self.max_completion_tokens = v_max_completion_tokens
+        self.presence_penalty = v_presence_penalty
+        self.frequency_penalty = v_frequency_penalty
+        self.logit_bias = v_logit_bias
+        self.logprobs = v_logprobs
+        self.top_logprobs = v_top_logprobs
+        self.user = v_user
+        self.seed = v_seed
+        self.response_format = v_response_format
+        self.tools = v_tools
+        self.tool_choice = v_tool_choice
+        self.parallel_tool_calls = v_parallel_tool_calls
+        self.modalities = v_modalities
+        self.audio = v_audio
+        self.reasoning = v_reasoning
+        self.reasoning_effort = v_reasoning_effort
+        self.thinking = v_thinking
+        self.web_results_count = v_web_results_count
+        self.web_content_length = v_web_content_length
+        self.web_search_options = v_web_search_options
+        self.fallback_models = v_fallback_models
+        self.fallback_timeout = v_fallback_timeout
+        self.fallback_enabled = v_fallback_enabled
+        self.compression = v_compression
+        self.extra_body = v_extra_body
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

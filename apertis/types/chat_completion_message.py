@@ -17,6 +17,13 @@ from .url_citation import URLCitation
 
 __all__ = ["ChatCompletionMessage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    ("role", "content", "refusal", "tool_calls", "annotations", "audio", "reasoning_content", "reasoning_details")
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ChatCompletionMessage(BaseModel):
@@ -55,38 +62,43 @@ class ChatCompletionMessage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_role = d.pop("role", None)
-        v_content = d.pop("content", UNSET)
-        v_refusal = d.pop("refusal", UNSET)
-        v_tool_calls = d.pop("tool_calls", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_role: Any = src_dict.get("role")
+        v_content: Any = src_dict.get("content", UNSET)
+        v_refusal: Any = src_dict.get("refusal", UNSET)
+        v_tool_calls: Any = src_dict.get("tool_calls", UNSET)
         v_tool_calls = (
             [ToolCall.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
             if isinstance(v_tool_calls, list)
             else v_tool_calls
         )
-        v_annotations = d.pop("annotations", UNSET)
+        v_annotations: Any = src_dict.get("annotations", UNSET)
         v_annotations = (
             [URLCitation.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_annotations]
             if isinstance(v_annotations, list)
             else v_annotations
         )
-        v_audio = d.pop("audio", UNSET)
+        v_audio: Any = src_dict.get("audio", UNSET)
         v_audio = AudioData.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
-        v_reasoning_content = d.pop("reasoning_content", UNSET)
-        v_reasoning_details = d.pop("reasoning_details", UNSET)
-        return cls(
-            role=v_role,
-            content=v_content,
-            refusal=v_refusal,
-            tool_calls=v_tool_calls,
-            annotations=v_annotations,
-            audio=v_audio,
-            reasoning_content=v_reasoning_content,
-            reasoning_details=v_reasoning_details,
-            additional_properties=d,
-        )
+        v_reasoning_content: Any = src_dict.get("reasoning_content", UNSET)
+        v_reasoning_details: Any = src_dict.get("reasoning_details", UNSET)
+        self = _new(cls)
+        self.role = v_role
+        self.content = v_content
+        self.refusal = v_refusal
+        self.tool_calls = v_tool_calls
+        self.annotations = v_annotations
+        self.audio = v_audio
+        self.reasoning_content = v_reasoning_content
+        self.reasoning_details = v_reasoning_details
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .token_logprob import TokenLogprob
 
 __all__ = ["ChoiceLogprobs"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("content", "refusal"))
+
 
 def _parse_content(data: Any) -> Any:
     if isinstance(data, list):
@@ -44,17 +49,22 @@ class ChoiceLogprobs(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_content = d.pop("content", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_content: Any = src_dict.get("content", UNSET)
         v_content = _parse_content(v_content)
-        v_refusal = d.pop("refusal", UNSET)
+        v_refusal: Any = src_dict.get("refusal", UNSET)
         v_refusal = _parse_refusal(v_refusal)
-        return cls(
-            content=v_content,
-            refusal=v_refusal,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.content = v_content
+        self.refusal = v_refusal
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

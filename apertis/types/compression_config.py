@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CompressionConfig"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("enabled", "strategy", "threshold", "keep_turns", "model"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class CompressionConfig(BaseModel):
@@ -40,21 +45,26 @@ class CompressionConfig(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_enabled = d.pop("enabled", None)
-        v_strategy = d.pop("strategy", UNSET)
-        v_threshold = d.pop("threshold", UNSET)
-        v_keep_turns = d.pop("keep_turns", UNSET)
-        v_model = d.pop("model", UNSET)
-        return cls(
-            enabled=v_enabled,
-            strategy=v_strategy,
-            threshold=v_threshold,
-            keep_turns=v_keep_turns,
-            model=v_model,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_enabled: Any = src_dict.get("enabled")
+        v_strategy: Any = src_dict.get("strategy", UNSET)
+        v_threshold: Any = src_dict.get("threshold", UNSET)
+        v_keep_turns: Any = src_dict.get("keep_turns", UNSET)
+        v_model: Any = src_dict.get("model", UNSET)
+        self = _new(cls)
+        self.enabled = v_enabled
+        self.strategy = v_strategy
+        self.threshold = v_threshold
+        self.keep_turns = v_keep_turns
+        self.model = v_model
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

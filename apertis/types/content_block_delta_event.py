@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ContentBlockDeltaEvent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("index", "delta", "type"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ContentBlockDeltaEvent(BaseModel):
@@ -36,18 +41,23 @@ class ContentBlockDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_index = d.pop("index", None)
-        v_delta = d.pop("delta", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_index: Any = src_dict.get("index")
+        v_delta: Any = src_dict.get("delta")
         v_delta = parse_content_block_delta(v_delta)
-        v_type = d.pop("type", None)
-        return cls(
-            index=v_index,
-            delta=v_delta,
-            type=v_type,
-            additional_properties=d,
-        )
+        v_type: Any = src_dict.get("type")
+        self = _new(cls)
+        self.index = v_index
+        self.delta = v_delta
+        self.type = v_type
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["EmbeddingCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("model", "input", "encoding_format", "dimensions", "user", "task"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class EmbeddingCreateParams(BaseModel):
@@ -43,23 +48,28 @@ class EmbeddingCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_input = d.pop("input", None)
-        v_encoding_format = d.pop("encoding_format", UNSET)
-        v_dimensions = d.pop("dimensions", UNSET)
-        v_user = d.pop("user", UNSET)
-        v_task = d.pop("task", UNSET)
-        return cls(
-            model=v_model,
-            input=v_input,
-            encoding_format=v_encoding_format,
-            dimensions=v_dimensions,
-            user=v_user,
-            task=v_task,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_input: Any = src_dict.get("input")
+        v_encoding_format: Any = src_dict.get("encoding_format", UNSET)
+        v_dimensions: Any = src_dict.get("dimensions", UNSET)
+        v_user: Any = src_dict.get("user", UNSET)
+        v_task: Any = src_dict.get("task", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.input = v_input
+        self.encoding_format = v_encoding_format
+        self.dimensions = v_dimensions
+        self.user = v_user
+        self.task = v_task
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -16,6 +16,11 @@ from .embedding_usage import EmbeddingUsage
 
 __all__ = ["EmbeddingResponse"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("data", "model", "object", "usage"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class EmbeddingResponse(BaseModel):
@@ -37,25 +42,32 @@ class EmbeddingResponse(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_data = d.pop("data", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_data: Any = src_dict.get("data")
         v_data = (
             [Embedding.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
             if isinstance(v_data, list)
             else v_data
         )
-        v_model = d.pop("model", None)
-        v_object = d.pop("object", UNSET)
-        v_usage = d.pop("usage", UNSET)
+        if v_data is None:
+            v_data = []
+        v_model: Any = src_dict.get("model")
+        v_object: Any = src_dict.get("object", UNSET)
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = EmbeddingUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        return cls(
-            data=v_data,
-            model=v_model,
-            object=v_object,
-            usage=v_usage,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.data = v_data
+        self.model = v_model
+        self.object = v_object
+        self.usage = v_usage
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

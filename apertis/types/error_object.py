@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["ErrorObject"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("message", "type", "param", "code"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ErrorObject(BaseModel):
@@ -35,19 +40,24 @@ class ErrorObject(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_message = d.pop("message", None)
-        v_type = d.pop("type", UNSET)
-        v_param = d.pop("param", UNSET)
-        v_code = d.pop("code", UNSET)
-        return cls(
-            message=v_message,
-            type=v_type,
-            param=v_param,
-            code=v_code,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_message: Any = src_dict.get("message")
+        v_type: Any = src_dict.get("type", UNSET)
+        v_param: Any = src_dict.get("param", UNSET)
+        v_code: Any = src_dict.get("code", UNSET)
+        self = _new(cls)
+        self.message = v_message
+        self.type = v_type
+        self.param = v_param
+        self.code = v_code
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

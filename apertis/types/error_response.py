@@ -14,6 +14,11 @@ from .error_object import ErrorObject
 
 __all__ = ["ErrorResponse"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("error",))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ErrorResponse(BaseModel):
@@ -29,14 +34,19 @@ class ErrorResponse(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_error = d.pop("error", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_error: Any = src_dict.get("error")
         v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
-        return cls(
-            error=v_error,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.error = v_error
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -13,6 +13,11 @@ from .._models import BaseModel
 
 __all__ = ["Function"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("name", "arguments"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Function(BaseModel):
@@ -30,15 +35,20 @@ class Function(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_name = d.pop("name", None)
-        v_arguments = d.pop("arguments", None)
-        return cls(
-            name=v_name,
-            arguments=v_arguments,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_name: Any = src_dict.get("name")
+        v_arguments: Any = src_dict.get("arguments")
+        self = _new(cls)
+        self.name = v_name
+        self.arguments = v_arguments
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

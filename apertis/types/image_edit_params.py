@@ -22,6 +22,28 @@ if TYPE_CHECKING:
 
 __all__ = ["ImageEditParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "image",
+        "prompt",
+        "mask",
+        "model",
+        "n",
+        "size",
+        "quality",
+        "response_format",
+        "user",
+        "background",
+        "moderation",
+        "output_format",
+        "output_compression",
+        "input_fidelity",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ImageEditParams(BaseModel):
@@ -78,39 +100,44 @@ class ImageEditParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_image = d.pop("image", None)
-        v_prompt = d.pop("prompt", None)
-        v_mask = d.pop("mask", UNSET)
-        v_model = d.pop("model", UNSET)
-        v_n = d.pop("n", UNSET)
-        v_size = d.pop("size", UNSET)
-        v_quality = d.pop("quality", UNSET)
-        v_response_format = d.pop("response_format", UNSET)
-        v_user = d.pop("user", UNSET)
-        v_background = d.pop("background", UNSET)
-        v_moderation = d.pop("moderation", UNSET)
-        v_output_format = d.pop("output_format", UNSET)
-        v_output_compression = d.pop("output_compression", UNSET)
-        v_input_fidelity = d.pop("input_fidelity", UNSET)
-        return cls(
-            image=v_image,
-            prompt=v_prompt,
-            mask=v_mask,
-            model=v_model,
-            n=v_n,
-            size=v_size,
-            quality=v_quality,
-            response_format=v_response_format,
-            user=v_user,
-            background=v_background,
-            moderation=v_moderation,
-            output_format=v_output_format,
-            output_compression=v_output_compression,
-            input_fidelity=v_input_fidelity,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_image: Any = src_dict.get("image")
+        v_prompt: Any = src_dict.get("prompt")
+        v_mask: Any = src_dict.get("mask", UNSET)
+        v_model: Any = src_dict.get("model", UNSET)
+        v_n: Any = src_dict.get("n", UNSET)
+        v_size: Any = src_dict.get("size", UNSET)
+        v_quality: Any = src_dict.get("quality", UNSET)
+        v_response_format: Any = src_dict.get("response_format", UNSET)
+        v_user: Any = src_dict.get("user", UNSET)
+        v_background: Any = src_dict.get("background", UNSET)
+        v_moderation: Any = src_dict.get("moderation", UNSET)
+        v_output_format: Any = src_dict.get("output_format", UNSET)
+        v_output_compression: Any = src_dict.get("output_compression", UNSET)
+        v_input_fidelity: Any = src_dict.get("input_fidelity", UNSET)
+        self = _new(cls)
+        self.image = v_image
+        self.prompt = v_prompt
+        self.mask = v_mask
+        self.model = v_model
+        self.n = v_n
+        self.size = v_size
+        self.quality = v_quality
+        self.response_format = v_response_format
+        self.user = v_user
+        self.background = v_background
+        self.moderation = v_moderation
+        self.output_format = v_output_format
+        self.output_compression = v_output_compression
+        self.input_fidelity = v_input_fidelity
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -16,6 +16,11 @@ from .image_usage import ImageUsage
 
 __all__ = ["ImagesResponse"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("data", "created", "usage", "background", "output_format", "quality", "size"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ImagesResponse(BaseModel):
@@ -51,31 +56,38 @@ class ImagesResponse(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_data = d.pop("data", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_data: Any = src_dict.get("data")
         v_data = (
             [Image.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
             if isinstance(v_data, list)
             else v_data
         )
-        v_created = d.pop("created", UNSET)
-        v_usage = d.pop("usage", UNSET)
+        if v_data is None:
+            v_data = []
+        v_created: Any = src_dict.get("created", UNSET)
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = ImageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_background = d.pop("background", UNSET)
-        v_output_format = d.pop("output_format", UNSET)
-        v_quality = d.pop("quality", UNSET)
-        v_size = d.pop("size", UNSET)
-        return cls(
-            data=v_data,
-            created=v_created,
-            usage=v_usage,
-            background=v_background,
-            output_format=v_output_format,
-            quality=v_quality,
-            size=v_size,
-            additional_properties=d,
-        )
+        v_background: Any = src_dict.get("background", UNSET)
+        v_output_format: Any = src_dict.get("output_format", UNSET)
+        v_quality: Any = src_dict.get("quality", UNSET)
+        v_size: Any = src_dict.get("size", UNSET)
+        self = _new(cls)
+        self.data = v_data
+        self.created = v_created
+        self.usage = v_usage
+        self.background = v_background
+        self.output_format = v_output_format
+        self.quality = v_quality
+        self.size = v_size
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .input_audio_detail import InputAudioDetail
 
 __all__ = ["InputAudioContentPart"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("input_audio", "type"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class InputAudioContentPart(BaseModel):
@@ -31,16 +36,21 @@ class InputAudioContentPart(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_input_audio = d.pop("input_audio", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_input_audio: Any = src_dict.get("input_audio")
         v_input_audio = InputAudioDetail.from_dict(v_input_audio) if isinstance(v_input_audio, dict) else v_input_audio
-        v_type = d.pop("type", None)
-        return cls(
-            input_audio=v_input_audio,
-            type=v_type,
-            additional_properties=d,
-        )
+        v_type: Any = src_dict.get("type")
+        self = _new(cls)
+        self.input_audio = v_input_audio
+        self.type = v_type
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

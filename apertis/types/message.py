@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Message"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("id", "content", "model", "type", "role", "stop_reason", "stop_sequence", "usage"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Message(BaseModel):
@@ -58,29 +63,36 @@ class Message(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_content = d.pop("content", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_content: Any = src_dict.get("content")
         v_content = [parse_content_block(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
-        v_model = d.pop("model", None)
-        v_type = d.pop("type", None)
-        v_role = d.pop("role", None)
-        v_stop_reason = d.pop("stop_reason", UNSET)
-        v_stop_sequence = d.pop("stop_sequence", UNSET)
-        v_usage = d.pop("usage", UNSET)
+        if v_content is None:
+            v_content = []
+        v_model: Any = src_dict.get("model")
+        v_type: Any = src_dict.get("type")
+        v_role: Any = src_dict.get("role")
+        v_stop_reason: Any = src_dict.get("stop_reason", UNSET)
+        v_stop_sequence: Any = src_dict.get("stop_sequence", UNSET)
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = MessageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        return cls(
-            id=v_id,
-            content=v_content,
-            model=v_model,
-            type=v_type,
-            role=v_role,
-            stop_reason=v_stop_reason,
-            stop_sequence=v_stop_sequence,
-            usage=v_usage,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.id = v_id
+        self.content = v_content
+        self.model = v_model
+        self.type = v_type
+        self.role = v_role
+        self.stop_reason = v_stop_reason
+        self.stop_sequence = v_stop_sequence
+        self.usage = v_usage
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

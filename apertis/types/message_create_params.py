@@ -26,6 +26,36 @@ if TYPE_CHECKING:
 
 __all__ = ["MessageCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stream",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "thinking",
+        "compression",
+        "n",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "user",
+        "response_format",
+        "seed",
+    )
+)
+
 
 def _parse_system(data: Any) -> Any:
     if isinstance(data, list):
@@ -112,71 +142,78 @@ class MessageCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_messages = d.pop("messages", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_messages: Any = src_dict.get("messages")
         v_messages = (
             [MessageParam.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_messages]
             if isinstance(v_messages, list)
             else v_messages
         )
-        v_max_tokens = d.pop("max_tokens", None)
-        v_system = d.pop("system", UNSET)
+        if v_messages is None:
+            v_messages = []
+        v_max_tokens: Any = src_dict.get("max_tokens")
+        v_system: Any = src_dict.get("system", UNSET)
         v_system = _parse_system(v_system)
-        v_temperature = d.pop("temperature", UNSET)
-        v_top_p = d.pop("top_p", UNSET)
-        v_top_k = d.pop("top_k", UNSET)
-        v_stream = d.pop("stream", UNSET)
-        v_stop_sequences = d.pop("stop_sequences", UNSET)
-        v_tools = d.pop("tools", UNSET)
+        v_temperature: Any = src_dict.get("temperature", UNSET)
+        v_top_p: Any = src_dict.get("top_p", UNSET)
+        v_top_k: Any = src_dict.get("top_k", UNSET)
+        v_stream: Any = src_dict.get("stream", UNSET)
+        v_stop_sequences: Any = src_dict.get("stop_sequences", UNSET)
+        v_tools: Any = src_dict.get("tools", UNSET)
         v_tools = (
             [ToolDefinition.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
             if isinstance(v_tools, list)
             else v_tools
         )
-        v_tool_choice = d.pop("tool_choice", UNSET)
+        v_tool_choice: Any = src_dict.get("tool_choice", UNSET)
         v_tool_choice = parse_message_tool_choice(v_tool_choice)
-        v_metadata = d.pop("metadata", UNSET)
+        v_metadata: Any = src_dict.get("metadata", UNSET)
         v_metadata = MessageMetadata.from_dict(v_metadata) if isinstance(v_metadata, dict) else v_metadata
-        v_thinking = d.pop("thinking", UNSET)
+        v_thinking: Any = src_dict.get("thinking", UNSET)
         v_thinking = MessageThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
-        v_compression = d.pop("compression", UNSET)
+        v_compression: Any = src_dict.get("compression", UNSET)
         v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
-        v_n = d.pop("n", UNSET)
-        v_stop = d.pop("stop", UNSET)
-        v_presence_penalty = d.pop("presence_penalty", UNSET)
-        v_frequency_penalty = d.pop("frequency_penalty", UNSET)
-        v_logit_bias = d.pop("logit_bias", UNSET)
-        v_user = d.pop("user", UNSET)
-        v_response_format = d.pop("response_format", UNSET)
+        v_n: Any = src_dict.get("n", UNSET)
+        v_stop: Any = src_dict.get("stop", UNSET)
+        v_presence_penalty: Any = src_dict.get("presence_penalty", UNSET)
+        v_frequency_penalty: Any = src_dict.get("frequency_penalty", UNSET)
+        v_logit_bias: Any = src_dict.get("logit_bias", UNSET)
+        v_user: Any = src_dict.get("user", UNSET)
+        v_response_format: Any = src_dict.get("response_format", UNSET)
         v_response_format = parse_response_format(v_response_format)
-        v_seed = d.pop("seed", UNSET)
-        return cls(
-            model=v_model,
-            messages=v_messages,
-            max_tokens=v_max_tokens,
-            system=v_system,
-            temperature=v_temperature,
-            top_p=v_top_p,
-            top_k=v_top_k,
-            stream=v_stream,
-            stop_sequences=v_stop_sequences,
-            tools=v_tools,
-            tool_choice=v_tool_choice,
-            metadata=v_metadata,
-            thinking=v_thinking,
-            compression=v_compression,
-            n=v_n,
-            stop=v_stop,
-            presence_penalty=v_presence_penalty,
-            frequency_penalty=v_frequency_penalty,
-            logit_bias=v_logit_bias,
-            user=v_user,
-            response_format=v_response_format,
-            seed=v_seed,
-            additional_properties=d,
-        )
+        v_seed: Any = src_dict.get("seed", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.messages = v_messages
+        self.max_tokens = v_max_tokens
+        self.system = v_system
+        self.temperature = v_temperature
+        self.top_p = v_top_p
+        self.top_k = v_top_k
+        self.stream = v_stream
+        self.stop_sequences = v_stop_sequences
+        self.tools = v_tools
+        self.tool_choice = v_tool_choice
+        self.metadata = v_metadata
+        self.thinking = v_thinking
+        self.compression = v_compression
+        self.n = v_n
+        self.stop = v_stop
+        self.presence_penalty = v_presence_penalty
+        self.frequency_penalty = v_frequency_penalty
+        self.logit_bias = v_logit_bias
+        self.user = v_user
+        self.response_format = v_response_format
+        self.seed = v_seed
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

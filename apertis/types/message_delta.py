@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MessageDelta"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("stop_reason", "stop_sequence"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class MessageDelta(BaseModel):
@@ -34,15 +39,20 @@ class MessageDelta(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_stop_reason = d.pop("stop_reason", UNSET)
-        v_stop_sequence = d.pop("stop_sequence", UNSET)
-        return cls(
-            stop_reason=v_stop_reason,
-            stop_sequence=v_stop_sequence,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_stop_reason: Any = src_dict.get("stop_reason", UNSET)
+        v_stop_sequence: Any = src_dict.get("stop_sequence", UNSET)
+        self = _new(cls)
+        self.stop_reason = v_stop_reason
+        self.stop_sequence = v_stop_sequence
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

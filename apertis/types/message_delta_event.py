@@ -16,6 +16,11 @@ from .message_delta_usage import MessageDeltaUsage
 
 __all__ = ["MessageDeltaEvent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("delta", "type", "usage"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class MessageDeltaEvent(BaseModel):
@@ -35,19 +40,24 @@ class MessageDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_delta = d.pop("delta", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_delta: Any = src_dict.get("delta")
         v_delta = MessageDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
-        v_type = d.pop("type", None)
-        v_usage = d.pop("usage", UNSET)
+        v_type: Any = src_dict.get("type")
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = MessageDeltaUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        return cls(
-            delta=v_delta,
-            type=v_type,
-            usage=v_usage,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.delta = v_delta
+        self.type = v_type
+        self.usage = v_usage
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

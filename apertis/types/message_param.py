@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MessageParam"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("role", "content"))
+
 
 def _parse_content(data: Any) -> Any:
     if isinstance(data, list):
@@ -41,16 +46,21 @@ class MessageParam(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_role = d.pop("role", None)
-        v_content = d.pop("content", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_role: Any = src_dict.get("role")
+        v_content: Any = src_dict.get("content")
         v_content = _parse_content(v_content)
-        return cls(
-            role=v_role,
-            content=v_content,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.role = v_role
+        self.content = v_content
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

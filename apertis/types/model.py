@@ -17,6 +17,25 @@ if TYPE_CHECKING:
 
 __all__ = ["Model"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "id",
+        "object",
+        "created",
+        "owned_by",
+        "root",
+        "parent",
+        "permission",
+        "multiplier",
+        "tier",
+        "context_length",
+        "name",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Model(BaseModel):
@@ -64,33 +83,38 @@ class Model(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_object = d.pop("object", UNSET)
-        v_created = d.pop("created", UNSET)
-        v_owned_by = d.pop("owned_by", UNSET)
-        v_root = d.pop("root", UNSET)
-        v_parent = d.pop("parent", UNSET)
-        v_permission = d.pop("permission", UNSET)
-        v_multiplier = d.pop("multiplier", UNSET)
-        v_tier = d.pop("tier", UNSET)
-        v_context_length = d.pop("context_length", UNSET)
-        v_name = d.pop("name", UNSET)
-        return cls(
-            id=v_id,
-            object=v_object,
-            created=v_created,
-            owned_by=v_owned_by,
-            root=v_root,
-            parent=v_parent,
-            permission=v_permission,
-            multiplier=v_multiplier,
-            tier=v_tier,
-            context_length=v_context_length,
-            name=v_name,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_object: Any = src_dict.get("object", UNSET)
+        v_created: Any = src_dict.get("created", UNSET)
+        v_owned_by: Any = src_dict.get("owned_by", UNSET)
+        v_root: Any = src_dict.get("root", UNSET)
+        v_parent: Any = src_dict.get("parent", UNSET)
+        v_permission: Any = src_dict.get("permission", UNSET)
+        v_multiplier: Any = src_dict.get("multiplier", UNSET)
+        v_tier: Any = src_dict.get("tier", UNSET)
+        v_context_length: Any = src_dict.get("context_length", UNSET)
+        v_name: Any = src_dict.get("name", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.object = v_object
+        self.created = v_created
+        self.owned_by = v_owned_by
+        self.root = v_root
+        self.parent = v_parent
+        self.permission = v_permission
+        self.multiplier = v_multiplier
+        self.tier = v_tier
+        self.context_length = v_context_length
+        self.name = v_name
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

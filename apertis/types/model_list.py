@@ -15,6 +15,11 @@ from .model import Model
 
 __all__ = ["ModelList"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("data", "object"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ModelList(BaseModel):
@@ -32,20 +37,27 @@ class ModelList(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_data = d.pop("data", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_data: Any = src_dict.get("data")
         v_data = (
             [Model.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
             if isinstance(v_data, list)
             else v_data
         )
-        v_object = d.pop("object", UNSET)
-        return cls(
-            data=v_data,
-            object=v_object,
-            additional_properties=d,
-        )
+        if v_data is None:
+            v_data = []
+        v_object: Any = src_dict.get("object", UNSET)
+        self = _new(cls)
+        self.data = v_data
+        self.object = v_object
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

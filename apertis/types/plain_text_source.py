@@ -13,6 +13,11 @@ from .._models import BaseModel
 
 __all__ = ["PlainTextSource"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("data", "type", "media_type"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class PlainTextSource(BaseModel):
@@ -32,17 +37,22 @@ class PlainTextSource(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_data = d.pop("data", None)
-        v_type = d.pop("type", None)
-        v_media_type = d.pop("media_type", None)
-        return cls(
-            data=v_data,
-            type=v_type,
-            media_type=v_media_type,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_data: Any = src_dict.get("data")
+        v_type: Any = src_dict.get("type")
+        v_media_type: Any = src_dict.get("media_type")
+        self = _new(cls)
+        self.data = v_data
+        self.type = v_type
+        self.media_type = v_media_type
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

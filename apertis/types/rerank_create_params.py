@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["RerankCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("model", "query", "documents", "top_n", "return_documents"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class RerankCreateParams(BaseModel):
@@ -37,21 +42,28 @@ class RerankCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_query = d.pop("query", None)
-        v_documents = d.pop("documents", None)
-        v_top_n = d.pop("top_n", UNSET)
-        v_return_documents = d.pop("return_documents", UNSET)
-        return cls(
-            model=v_model,
-            query=v_query,
-            documents=v_documents,
-            top_n=v_top_n,
-            return_documents=v_return_documents,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_query: Any = src_dict.get("query")
+        v_documents: Any = src_dict.get("documents")
+        if v_documents is None:
+            v_documents = []
+        v_top_n: Any = src_dict.get("top_n", UNSET)
+        v_return_documents: Any = src_dict.get("return_documents", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.query = v_query
+        self.documents = v_documents
+        self.top_n = v_top_n
+        self.return_documents = v_return_documents
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -16,6 +16,11 @@ from .rerank_usage import RerankUsage
 
 __all__ = ["RerankResponse"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("results", "id", "object", "model", "usage"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class RerankResponse(BaseModel):
@@ -39,27 +44,34 @@ class RerankResponse(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_results = d.pop("results", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_results: Any = src_dict.get("results")
         v_results = (
             [RerankResult.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_results]
             if isinstance(v_results, list)
             else v_results
         )
-        v_id = d.pop("id", UNSET)
-        v_object = d.pop("object", UNSET)
-        v_model = d.pop("model", UNSET)
-        v_usage = d.pop("usage", UNSET)
+        if v_results is None:
+            v_results = []
+        v_id: Any = src_dict.get("id", UNSET)
+        v_object: Any = src_dict.get("object", UNSET)
+        v_model: Any = src_dict.get("model", UNSET)
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = RerankUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        return cls(
-            results=v_results,
-            id=v_id,
-            object=v_object,
-            model=v_model,
-            usage=v_usage,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.results = v_results
+        self.id = v_id
+        self.object = v_object
+        self.model = v_model
+        self.usage = v_usage
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

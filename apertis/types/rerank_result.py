@@ -15,13 +15,10 @@ from .rerank_document import RerankDocument
 
 __all__ = ["RerankResult"]
 
+_new = object.__new__
 
-def _parse_document(data: Any) -> Any:
-    if isinstance(data, dict):
-        if "text" in data:
-            return RerankDocument.from_dict(data)
-        return data
-    return data
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("index", "relevance_score", "document"))
 
 
 @_attrs_define(repr=False, kw_only=True)
@@ -42,18 +39,23 @@ class RerankResult(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_index = d.pop("index", None)
-        v_relevance_score = d.pop("relevance_score", None)
-        v_document = d.pop("document", UNSET)
-        v_document = _parse_document(v_document)
-        return cls(
-            index=v_index,
-            relevance_score=v_relevance_score,
-            document=v_document,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_index: Any = src_dict.get("index")
+        v_relevance_score: Any = src_dict.get("relevance_score")
+        v_document: Any = src_dict.get("document", UNSET)
+        v_document = RerankDocument.from_dict(v_document) if isinstance(v_document, dict) else v_document
+        self = _new(cls)
+        self.index = v_index
+        self.relevance_score = v_relevance_score
+        self.document = v_document
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

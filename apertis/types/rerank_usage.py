@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["RerankUsage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("total_tokens",))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class RerankUsage(BaseModel):
@@ -29,13 +34,18 @@ class RerankUsage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_total_tokens = d.pop("total_tokens", UNSET)
-        return cls(
-            total_tokens=v_total_tokens,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_total_tokens: Any = src_dict.get("total_tokens", UNSET)
+        self = _new(cls)
+        self.total_tokens = v_total_tokens
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -9,6 +9,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
+from .._model_mixins import ResponseMixin
 from .._models import BaseModel, serialize
 from .._types import UNSET, Unset
 from .response_error import ResponseError
@@ -22,21 +23,29 @@ if TYPE_CHECKING:
 
 __all__ = ["Response"]
 
+_new = object.__new__
 
-def _parse_error(data: Any) -> Any:
-    if isinstance(data, dict):
-        return ResponseError.from_dict(data)
-    return data
-
-
-def _parse_incomplete_details(data: Any) -> Any:
-    if isinstance(data, dict):
-        return ResponseIncompleteDetails.from_dict(data)
-    return data
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "id",
+        "model",
+        "output",
+        "object",
+        "created_at",
+        "status",
+        "usage",
+        "error",
+        "incomplete_details",
+        "instructions",
+        "previous_response_id",
+        "metadata",
+    )
+)
 
 
 @_attrs_define(repr=False, kw_only=True)
-class Response(BaseModel):
+class Response(ResponseMixin, BaseModel):
     """A model response. `status` and the items' `id`/`status` are optional because responses converted by the gateway (non-native models) may omit them. Use the SDK's `output_text` to get all output text joined."""
 
     id: str
@@ -84,39 +93,50 @@ class Response(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_model = d.pop("model", None)
-        v_output = d.pop("output", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_model: Any = src_dict.get("model")
+        v_output: Any = src_dict.get("output")
         v_output = [parse_response_output_item(i0) for i0 in v_output] if isinstance(v_output, list) else v_output
-        v_object = d.pop("object", UNSET)
-        v_created_at = d.pop("created_at", UNSET)
-        v_status = d.pop("status", UNSET)
-        v_usage = d.pop("usage", UNSET)
+        if v_output is None:
+            v_output = []
+        v_object: Any = src_dict.get("object", UNSET)
+        v_created_at: Any = src_dict.get("created_at", UNSET)
+        v_status: Any = src_dict.get("status", UNSET)
+        v_usage: Any = src_dict.get("usage", UNSET)
         v_usage = ResponseUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_error = d.pop("error", UNSET)
-        v_error = _parse_error(v_error)
-        v_incomplete_details = d.pop("incomplete_details", UNSET)
-        v_incomplete_details = _parse_incomplete_details(v_incomplete_details)
-        v_instructions = d.pop("instructions", UNSET)
-        v_previous_response_id = d.pop("previous_response_id", UNSET)
-        v_metadata = d.pop("metadata", UNSET)
-        return cls(
-            id=v_id,
-            model=v_model,
-            output=v_output,
-            object=v_object,
-            created_at=v_created_at,
-            status=v_status,
-            usage=v_usage,
-            error=v_error,
-            incomplete_details=v_incomplete_details,
-            instructions=v_instructions,
-            previous_response_id=v_previous_response_id,
-            metadata=v_metadata,
-            additional_properties=d,
+        v_error: Any = src_dict.get("error", UNSET)
+        v_error = ResponseError.from_dict(v_error) if isinstance(v_error, dict) else v_error
+        v_incomplete_details: Any = src_dict.get("incomplete_details", UNSET)
+        v_incomplete_details = (
+            ResponseIncompleteDetails.from_dict(v_incomplete_details)
+            if isinstance(v_incomplete_details, dict)
+            else v_incomplete_details
         )
+        v_instructions: Any = src_dict.get("instructions", UNSET)
+        v_previous_response_id: Any = src_dict.get("previous_response_id", UNSET)
+        v_metadata: Any = src_dict.get("metadata", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.model = v_model
+        self.output = v_output
+        self.object = v_object
+        self.created_at = v_created_at
+        self.status = v_status
+        self.usage = v_usage
+        self.error = v_error
+        self.incomplete_details = v_incomplete_details
+        self.instructions = v_instructions
+        self.previous_response_id = v_previous_response_id
+        self.metadata = v_metadata
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -26,6 +26,33 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "model",
+        "input",
+        "instructions",
+        "stream",
+        "temperature",
+        "top_p",
+        "max_output_tokens",
+        "max_tokens",
+        "tools",
+        "tool_choice",
+        "max_tool_calls",
+        "parallel_tool_calls",
+        "reasoning",
+        "text",
+        "store",
+        "previous_response_id",
+        "truncation",
+        "metadata",
+        "compression",
+    )
+)
+
 
 def _parse_input(data: Any) -> Any:
     if isinstance(data, list):
@@ -103,55 +130,60 @@ class ResponseCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_input = d.pop("input", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_input: Any = src_dict.get("input")
         v_input = _parse_input(v_input)
-        v_instructions = d.pop("instructions", UNSET)
-        v_stream = d.pop("stream", UNSET)
-        v_temperature = d.pop("temperature", UNSET)
-        v_top_p = d.pop("top_p", UNSET)
-        v_max_output_tokens = d.pop("max_output_tokens", UNSET)
-        v_max_tokens = d.pop("max_tokens", UNSET)
-        v_tools = d.pop("tools", UNSET)
+        v_instructions: Any = src_dict.get("instructions", UNSET)
+        v_stream: Any = src_dict.get("stream", UNSET)
+        v_temperature: Any = src_dict.get("temperature", UNSET)
+        v_top_p: Any = src_dict.get("top_p", UNSET)
+        v_max_output_tokens: Any = src_dict.get("max_output_tokens", UNSET)
+        v_max_tokens: Any = src_dict.get("max_tokens", UNSET)
+        v_tools: Any = src_dict.get("tools", UNSET)
         v_tools = [parse_response_tool_param(i0) for i0 in v_tools] if isinstance(v_tools, list) else v_tools
-        v_tool_choice = d.pop("tool_choice", UNSET)
+        v_tool_choice: Any = src_dict.get("tool_choice", UNSET)
         v_tool_choice = parse_response_tool_choice(v_tool_choice)
-        v_max_tool_calls = d.pop("max_tool_calls", UNSET)
-        v_parallel_tool_calls = d.pop("parallel_tool_calls", UNSET)
-        v_reasoning = d.pop("reasoning", UNSET)
+        v_max_tool_calls: Any = src_dict.get("max_tool_calls", UNSET)
+        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls", UNSET)
+        v_reasoning: Any = src_dict.get("reasoning", UNSET)
         v_reasoning = ResponseReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
-        v_text = d.pop("text", UNSET)
+        v_text: Any = src_dict.get("text", UNSET)
         v_text = ResponseTextConfig.from_dict(v_text) if isinstance(v_text, dict) else v_text
-        v_store = d.pop("store", UNSET)
-        v_previous_response_id = d.pop("previous_response_id", UNSET)
-        v_truncation = d.pop("truncation", UNSET)
-        v_metadata = d.pop("metadata", UNSET)
-        v_compression = d.pop("compression", UNSET)
+        v_store: Any = src_dict.get("store", UNSET)
+        v_previous_response_id: Any = src_dict.get("previous_response_id", UNSET)
+        v_truncation: Any = src_dict.get("truncation", UNSET)
+        v_metadata: Any = src_dict.get("metadata", UNSET)
+        v_compression: Any = src_dict.get("compression", UNSET)
         v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
-        return cls(
-            model=v_model,
-            input=v_input,
-            instructions=v_instructions,
-            stream=v_stream,
-            temperature=v_temperature,
-            top_p=v_top_p,
-            max_output_tokens=v_max_output_tokens,
-            max_tokens=v_max_tokens,
-            tools=v_tools,
-            tool_choice=v_tool_choice,
-            max_tool_calls=v_max_tool_calls,
-            parallel_tool_calls=v_parallel_tool_calls,
-            reasoning=v_reasoning,
-            text=v_text,
-            store=v_store,
-            previous_response_id=v_previous_response_id,
-            truncation=v_truncation,
-            metadata=v_metadata,
-            compression=v_compression,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.model = v_model
+        self.input = v_input
+        self.instructions = v_instructions
+        self.stream = v_stream
+        self.temperature = v_temperature
+        self.top_p = v_top_p
+        self.max_output_tokens = v_max_output_tokens
+        self.max_tokens = v_max_tokens
+        self.tools = v_tools
+        self.tool_choice = v_tool_choice
+        self.max_tool_calls = v_max_tool_calls
+        self.parallel_tool_calls = v_parallel_tool_calls
+        self.reasoning = v_reasoning
+        self.text = v_text
+        self.store = v_store
+        self.previous_response_id = v_previous_response_id
+        self.truncation = v_truncation
+        self.metadata = v_metadata
+        self.compression = v_compression
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["ResponseErrorEvent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "sequence_number", "code", "message", "param"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseErrorEvent(BaseModel):
@@ -37,21 +42,26 @@ class ResponseErrorEvent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_sequence_number = d.pop("sequence_number", UNSET)
-        v_code = d.pop("code", UNSET)
-        v_message = d.pop("message", UNSET)
-        v_param = d.pop("param", UNSET)
-        return cls(
-            type=v_type,
-            sequence_number=v_sequence_number,
-            code=v_code,
-            message=v_message,
-            param=v_param,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_sequence_number: Any = src_dict.get("sequence_number", UNSET)
+        v_code: Any = src_dict.get("code", UNSET)
+        v_message: Any = src_dict.get("message", UNSET)
+        v_param: Any = src_dict.get("param", UNSET)
+        self = _new(cls)
+        self.type = v_type
+        self.sequence_number = v_sequence_number
+        self.code = v_code
+        self.message = v_message
+        self.param = v_param
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .response import Response
 
 __all__ = ["ResponseFailedEvent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "sequence_number", "response"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseFailedEvent(BaseModel):
@@ -34,18 +39,23 @@ class ResponseFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_sequence_number = d.pop("sequence_number", UNSET)
-        v_response = d.pop("response", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_sequence_number: Any = src_dict.get("sequence_number", UNSET)
+        v_response: Any = src_dict.get("response", UNSET)
         v_response = Response.from_dict(v_response) if isinstance(v_response, dict) else v_response
-        return cls(
-            type=v_type,
-            sequence_number=v_sequence_number,
-            response=v_response,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.type = v_type
+        self.sequence_number = v_sequence_number
+        self.response = v_response
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["ResponseFunctionCallArgumentsDoneEvent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "sequence_number", "item_id", "output_index", "name", "arguments"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
@@ -46,23 +51,28 @@ class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_sequence_number = d.pop("sequence_number", UNSET)
-        v_item_id = d.pop("item_id", UNSET)
-        v_output_index = d.pop("output_index", UNSET)
-        v_name = d.pop("name", UNSET)
-        v_arguments = d.pop("arguments", UNSET)
-        return cls(
-            type=v_type,
-            sequence_number=v_sequence_number,
-            item_id=v_item_id,
-            output_index=v_output_index,
-            name=v_name,
-            arguments=v_arguments,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_sequence_number: Any = src_dict.get("sequence_number", UNSET)
+        v_item_id: Any = src_dict.get("item_id", UNSET)
+        v_output_index: Any = src_dict.get("output_index", UNSET)
+        v_name: Any = src_dict.get("name", UNSET)
+        v_arguments: Any = src_dict.get("arguments", UNSET)
+        self = _new(cls)
+        self.type = v_type
+        self.sequence_number = v_sequence_number
+        self.item_id = v_item_id
+        self.output_index = v_output_index
+        self.name = v_name
+        self.arguments = v_arguments
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

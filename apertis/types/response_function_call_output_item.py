@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseFunctionCallOutputItem"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("call_id", "output", "type", "id", "status"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseFunctionCallOutputItem(BaseModel):
@@ -40,21 +45,26 @@ class ResponseFunctionCallOutputItem(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_call_id = d.pop("call_id", None)
-        v_output = d.pop("output", None)
-        v_type = d.pop("type", None)
-        v_id = d.pop("id", UNSET)
-        v_status = d.pop("status", UNSET)
-        return cls(
-            call_id=v_call_id,
-            output=v_output,
-            type=v_type,
-            id=v_id,
-            status=v_status,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_call_id: Any = src_dict.get("call_id")
+        v_output: Any = src_dict.get("output")
+        v_type: Any = src_dict.get("type")
+        v_id: Any = src_dict.get("id", UNSET)
+        v_status: Any = src_dict.get("status", UNSET)
+        self = _new(cls)
+        self.call_id = v_call_id
+        self.output = v_output
+        self.type = v_type
+        self.id = v_id
+        self.status = v_status
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["ResponseInputFile"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "file_id", "file_data", "file_url", "filename"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseInputFile(BaseModel):
@@ -37,21 +42,26 @@ class ResponseInputFile(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_file_id = d.pop("file_id", UNSET)
-        v_file_data = d.pop("file_data", UNSET)
-        v_file_url = d.pop("file_url", UNSET)
-        v_filename = d.pop("filename", UNSET)
-        return cls(
-            type=v_type,
-            file_id=v_file_id,
-            file_data=v_file_data,
-            file_url=v_file_url,
-            filename=v_filename,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_file_id: Any = src_dict.get("file_id", UNSET)
+        v_file_data: Any = src_dict.get("file_data", UNSET)
+        v_file_url: Any = src_dict.get("file_url", UNSET)
+        v_filename: Any = src_dict.get("filename", UNSET)
+        self = _new(cls)
+        self.type = v_type
+        self.file_id = v_file_id
+        self.file_data = v_file_data
+        self.file_url = v_file_url
+        self.filename = v_filename
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

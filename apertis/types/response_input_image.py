@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseInputImage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "image_url", "file_id", "detail"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseInputImage(BaseModel):
@@ -38,19 +43,24 @@ class ResponseInputImage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_image_url = d.pop("image_url", UNSET)
-        v_file_id = d.pop("file_id", UNSET)
-        v_detail = d.pop("detail", UNSET)
-        return cls(
-            type=v_type,
-            image_url=v_image_url,
-            file_id=v_file_id,
-            detail=v_detail,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_image_url: Any = src_dict.get("image_url", UNSET)
+        v_file_id: Any = src_dict.get("file_id", UNSET)
+        v_detail: Any = src_dict.get("detail", UNSET)
+        self = _new(cls)
+        self.type = v_type
+        self.image_url = v_image_url
+        self.file_id = v_file_id
+        self.detail = v_detail
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseOutputMessage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("content", "type", "role", "id", "status"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseOutputMessage(BaseModel):
@@ -42,22 +47,29 @@ class ResponseOutputMessage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_content = d.pop("content", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_content: Any = src_dict.get("content")
         v_content = [parse_response_content(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
-        v_type = d.pop("type", None)
-        v_role = d.pop("role", None)
-        v_id = d.pop("id", UNSET)
-        v_status = d.pop("status", UNSET)
-        return cls(
-            content=v_content,
-            type=v_type,
-            role=v_role,
-            id=v_id,
-            status=v_status,
-            additional_properties=d,
-        )
+        if v_content is None:
+            v_content = []
+        v_type: Any = src_dict.get("type")
+        v_role: Any = src_dict.get("role")
+        v_id: Any = src_dict.get("id", UNSET)
+        v_status: Any = src_dict.get("status", UNSET)
+        self = _new(cls)
+        self.content = v_content
+        self.type = v_type
+        self.role = v_role
+        self.id = v_id
+        self.status = v_status
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseReasoningConfig"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("effort", "summary"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseReasoningConfig(BaseModel):
@@ -35,15 +40,20 @@ class ResponseReasoningConfig(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_effort = d.pop("effort", UNSET)
-        v_summary = d.pop("summary", UNSET)
-        return cls(
-            effort=v_effort,
-            summary=v_summary,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_effort: Any = src_dict.get("effort", UNSET)
+        v_summary: Any = src_dict.get("summary", UNSET)
+        self = _new(cls)
+        self.effort = v_effort
+        self.summary = v_summary
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .response_reasoning_summary_part import ResponseReasoningSummaryPart
 
 __all__ = ["ResponseReasoningContent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "summary"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseReasoningContent(BaseModel):
@@ -32,20 +37,25 @@ class ResponseReasoningContent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_summary = d.pop("summary", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_summary: Any = src_dict.get("summary", UNSET)
         v_summary = (
             [ResponseReasoningSummaryPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_summary]
             if isinstance(v_summary, list)
             else v_summary
         )
-        return cls(
-            type=v_type,
-            summary=v_summary,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.type = v_type
+        self.summary = v_summary
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

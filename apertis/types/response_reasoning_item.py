@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseReasoningItem"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "id", "summary", "content", "encrypted_content", "status"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseReasoningItem(BaseModel):
@@ -44,33 +49,38 @@ class ResponseReasoningItem(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_id = d.pop("id", UNSET)
-        v_summary = d.pop("summary", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_id: Any = src_dict.get("id", UNSET)
+        v_summary: Any = src_dict.get("summary", UNSET)
         v_summary = (
             [ResponseReasoningSummaryPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_summary]
             if isinstance(v_summary, list)
             else v_summary
         )
-        v_content = d.pop("content", UNSET)
+        v_content: Any = src_dict.get("content", UNSET)
         v_content = (
             [ResponseReasoningTextPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_content]
             if isinstance(v_content, list)
             else v_content
         )
-        v_encrypted_content = d.pop("encrypted_content", UNSET)
-        v_status = d.pop("status", UNSET)
-        return cls(
-            type=v_type,
-            id=v_id,
-            summary=v_summary,
-            content=v_content,
-            encrypted_content=v_encrypted_content,
-            status=v_status,
-            additional_properties=d,
-        )
+        v_encrypted_content: Any = src_dict.get("encrypted_content", UNSET)
+        v_status: Any = src_dict.get("status", UNSET)
+        self = _new(cls)
+        self.type = v_type
+        self.id = v_id
+        self.summary = v_summary
+        self.content = v_content
+        self.encrypted_content = v_encrypted_content
+        self.status = v_status
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

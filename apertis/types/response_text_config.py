@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseTextConfig"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("format", "verbosity"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseTextConfig(BaseModel):
@@ -35,16 +40,21 @@ class ResponseTextConfig(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_format = d.pop("format", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_format: Any = src_dict.get("format", UNSET)
         v_format = parse_response_text_format(v_format)
-        v_verbosity = d.pop("verbosity", UNSET)
-        return cls(
-            format=v_format,
-            verbosity=v_verbosity,
-            additional_properties=d,
-        )
+        v_verbosity: Any = src_dict.get("verbosity", UNSET)
+        self = _new(cls)
+        self.format = v_format
+        self.verbosity = v_verbosity
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

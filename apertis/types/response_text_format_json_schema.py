@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["ResponseTextFormatJSONSchema"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("name", "schema", "type", "description", "strict"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseTextFormatJSONSchema(BaseModel):
@@ -37,21 +42,26 @@ class ResponseTextFormatJSONSchema(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_name = d.pop("name", None)
-        v_schema = d.pop("schema", None)
-        v_type = d.pop("type", None)
-        v_description = d.pop("description", UNSET)
-        v_strict = d.pop("strict", UNSET)
-        return cls(
-            name=v_name,
-            schema=v_schema,
-            type=v_type,
-            description=v_description,
-            strict=v_strict,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_name: Any = src_dict.get("name")
+        v_schema: Any = src_dict.get("schema")
+        v_type: Any = src_dict.get("type")
+        v_description: Any = src_dict.get("description", UNSET)
+        v_strict: Any = src_dict.get("strict", UNSET)
+        self = _new(cls)
+        self.name = v_name
+        self.schema = v_schema
+        self.type = v_type
+        self.description = v_description
+        self.strict = v_strict
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -16,6 +16,13 @@ from .response_output_tokens_details import ResponseOutputTokensDetails
 
 __all__ = ["ResponseUsage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    ("input_tokens", "output_tokens", "total_tokens", "input_tokens_details", "output_tokens_details")
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseUsage(BaseModel):
@@ -45,31 +52,36 @@ class ResponseUsage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_input_tokens = d.pop("input_tokens", UNSET)
-        v_output_tokens = d.pop("output_tokens", UNSET)
-        v_total_tokens = d.pop("total_tokens", UNSET)
-        v_input_tokens_details = d.pop("input_tokens_details", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_input_tokens: Any = src_dict.get("input_tokens", UNSET)
+        v_output_tokens: Any = src_dict.get("output_tokens", UNSET)
+        v_total_tokens: Any = src_dict.get("total_tokens", UNSET)
+        v_input_tokens_details: Any = src_dict.get("input_tokens_details", UNSET)
         v_input_tokens_details = (
             ResponseInputTokensDetails.from_dict(v_input_tokens_details)
             if isinstance(v_input_tokens_details, dict)
             else v_input_tokens_details
         )
-        v_output_tokens_details = d.pop("output_tokens_details", UNSET)
+        v_output_tokens_details: Any = src_dict.get("output_tokens_details", UNSET)
         v_output_tokens_details = (
             ResponseOutputTokensDetails.from_dict(v_output_tokens_details)
             if isinstance(v_output_tokens_details, dict)
             else v_output_tokens_details
         )
-        return cls(
-            input_tokens=v_input_tokens,
-            output_tokens=v_output_tokens,
-            total_tokens=v_total_tokens,
-            input_tokens_details=v_input_tokens_details,
-            output_tokens_details=v_output_tokens_details,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.input_tokens = v_input_tokens
+        self.output_tokens = v_output_tokens
+        self.total_tokens = v_total_tokens
+        self.input_tokens_details = v_input_tokens_details
+        self.output_tokens_details = v_output_tokens_details
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

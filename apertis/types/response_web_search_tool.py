@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseWebSearchTool"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "search_context_size", "user_location"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ResponseWebSearchTool(BaseModel):
@@ -37,20 +42,25 @@ class ResponseWebSearchTool(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_search_context_size = d.pop("search_context_size", UNSET)
-        v_user_location = d.pop("user_location", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_search_context_size: Any = src_dict.get("search_context_size", UNSET)
+        v_user_location: Any = src_dict.get("user_location", UNSET)
         v_user_location = (
             UserLocation.from_dict(v_user_location) if isinstance(v_user_location, dict) else v_user_location
         )
-        return cls(
-            type=v_type,
-            search_context_size=v_search_context_size,
-            user_location=v_user_location,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.type = v_type
+        self.search_context_size = v_search_context_size
+        self.user_location = v_user_location
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SpeechCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("model", "input", "voice", "response_format", "speed", "instructions"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class SpeechCreateParams(BaseModel):
@@ -42,23 +47,28 @@ class SpeechCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_input = d.pop("input", None)
-        v_voice = d.pop("voice", None)
-        v_response_format = d.pop("response_format", UNSET)
-        v_speed = d.pop("speed", UNSET)
-        v_instructions = d.pop("instructions", UNSET)
-        return cls(
-            model=v_model,
-            input=v_input,
-            voice=v_voice,
-            response_format=v_response_format,
-            speed=v_speed,
-            instructions=v_instructions,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_input: Any = src_dict.get("input")
+        v_voice: Any = src_dict.get("voice")
+        v_response_format: Any = src_dict.get("response_format", UNSET)
+        v_speed: Any = src_dict.get("speed", UNSET)
+        v_instructions: Any = src_dict.get("instructions", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.input = v_input
+        self.voice = v_voice
+        self.response_format = v_response_format
+        self.speed = v_speed
+        self.instructions = v_instructions
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .text_content_part import TextContentPart
 
 __all__ = ["SystemMessageParam"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("content", "role", "name"))
+
 
 def _parse_content(data: Any) -> Any:
     if isinstance(data, list):
@@ -40,18 +45,23 @@ class SystemMessageParam(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_content = d.pop("content", None)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_content: Any = src_dict.get("content")
         v_content = _parse_content(v_content)
-        v_role = d.pop("role", None)
-        v_name = d.pop("name", UNSET)
-        return cls(
-            content=v_content,
-            role=v_role,
-            name=v_name,
-            additional_properties=d,
-        )
+        v_role: Any = src_dict.get("role")
+        v_name: Any = src_dict.get("name", UNSET)
+        self = _new(cls)
+        self.content = v_content
+        self.role = v_role
+        self.name = v_name
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

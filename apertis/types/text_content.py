@@ -15,6 +15,11 @@ from .cache_control import CacheControl
 
 __all__ = ["TextContent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("text", "type", "cache_control"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class TextContent(BaseModel):
@@ -34,20 +39,25 @@ class TextContent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_text = d.pop("text", None)
-        v_type = d.pop("type", None)
-        v_cache_control = d.pop("cache_control", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_text: Any = src_dict.get("text")
+        v_type: Any = src_dict.get("type")
+        v_cache_control: Any = src_dict.get("cache_control", UNSET)
         v_cache_control = (
             CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
         )
-        return cls(
-            text=v_text,
-            type=v_type,
-            cache_control=v_cache_control,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.text = v_text
+        self.type = v_type
+        self.cache_control = v_cache_control
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .top_logprob import TopLogprob
 
 __all__ = ["TokenLogprob"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("token", "logprob", "bytes", "top_logprobs"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class TokenLogprob(BaseModel):
@@ -36,24 +41,29 @@ class TokenLogprob(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_token = d.pop("token", None)
-        v_logprob = d.pop("logprob", None)
-        v_bytes = d.pop("bytes", UNSET)
-        v_top_logprobs = d.pop("top_logprobs", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_token: Any = src_dict.get("token")
+        v_logprob: Any = src_dict.get("logprob")
+        v_bytes: Any = src_dict.get("bytes", UNSET)
+        v_top_logprobs: Any = src_dict.get("top_logprobs", UNSET)
         v_top_logprobs = (
             [TopLogprob.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_top_logprobs]
             if isinstance(v_top_logprobs, list)
             else v_top_logprobs
         )
-        return cls(
-            token=v_token,
-            logprob=v_logprob,
-            bytes=v_bytes,
-            top_logprobs=v_top_logprobs,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.token = v_token
+        self.logprob = v_logprob
+        self.bytes = v_bytes
+        self.top_logprobs = v_top_logprobs
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .function_delta import FunctionDelta
 
 __all__ = ["ToolCallDelta"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("index", "id", "type", "function"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ToolCallDelta(BaseModel):
@@ -36,20 +41,25 @@ class ToolCallDelta(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_index = d.pop("index", None)
-        v_id = d.pop("id", UNSET)
-        v_type = d.pop("type", UNSET)
-        v_function = d.pop("function", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_index: Any = src_dict.get("index")
+        v_id: Any = src_dict.get("id", UNSET)
+        v_type: Any = src_dict.get("type", UNSET)
+        v_function: Any = src_dict.get("function", UNSET)
         v_function = FunctionDelta.from_dict(v_function) if isinstance(v_function, dict) else v_function
-        return cls(
-            index=v_index,
-            id=v_id,
-            type=v_type,
-            function=v_function,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.index = v_index
+        self.id = v_id
+        self.type = v_type
+        self.function = v_function
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

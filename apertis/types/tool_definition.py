@@ -15,6 +15,11 @@ from .cache_control import CacheControl
 
 __all__ = ["ToolDefinition"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("name", "description", "input_schema", "cache_control"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ToolDefinition(BaseModel):
@@ -36,22 +41,27 @@ class ToolDefinition(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_name = d.pop("name", None)
-        v_description = d.pop("description", UNSET)
-        v_input_schema = d.pop("input_schema", UNSET)
-        v_cache_control = d.pop("cache_control", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_name: Any = src_dict.get("name")
+        v_description: Any = src_dict.get("description", UNSET)
+        v_input_schema: Any = src_dict.get("input_schema", UNSET)
+        v_cache_control: Any = src_dict.get("cache_control", UNSET)
         v_cache_control = (
             CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
         )
-        return cls(
-            name=v_name,
-            description=v_description,
-            input_schema=v_input_schema,
-            cache_control=v_cache_control,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.name = v_name
+        self.description = v_description
+        self.input_schema = v_input_schema
+        self.cache_control = v_cache_control
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

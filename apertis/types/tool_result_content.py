@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ToolResultContent"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("tool_use_id", "type", "content", "is_error", "cache_control"))
+
 
 def _parse_content(data: Any) -> Any:
     if isinstance(data, list):
@@ -48,25 +53,30 @@ class ToolResultContent(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_tool_use_id = d.pop("tool_use_id", None)
-        v_type = d.pop("type", None)
-        v_content = d.pop("content", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_tool_use_id: Any = src_dict.get("tool_use_id")
+        v_type: Any = src_dict.get("type")
+        v_content: Any = src_dict.get("content", UNSET)
         v_content = _parse_content(v_content)
-        v_is_error = d.pop("is_error", UNSET)
-        v_cache_control = d.pop("cache_control", UNSET)
+        v_is_error: Any = src_dict.get("is_error", UNSET)
+        v_cache_control: Any = src_dict.get("cache_control", UNSET)
         v_cache_control = (
             CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
         )
-        return cls(
-            tool_use_id=v_tool_use_id,
-            type=v_type,
-            content=v_content,
-            is_error=v_is_error,
-            cache_control=v_cache_control,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.tool_use_id = v_tool_use_id
+        self.type = v_type
+        self.content = v_content
+        self.is_error = v_is_error
+        self.cache_control = v_cache_control
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

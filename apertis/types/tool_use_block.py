@@ -13,6 +13,11 @@ from .._models import BaseModel
 
 __all__ = ["ToolUseBlock"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("id", "name", "input", "type"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class ToolUseBlock(BaseModel):
@@ -34,19 +39,24 @@ class ToolUseBlock(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_name = d.pop("name", None)
-        v_input = d.pop("input", None)
-        v_type = d.pop("type", None)
-        return cls(
-            id=v_id,
-            name=v_name,
-            input=v_input,
-            type=v_type,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_name: Any = src_dict.get("name")
+        v_input: Any = src_dict.get("input")
+        v_type: Any = src_dict.get("type")
+        self = _new(cls)
+        self.id = v_id
+        self.name = v_name
+        self.input = v_input
+        self.type = v_type
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

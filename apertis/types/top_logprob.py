@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["TopLogprob"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("token", "logprob", "bytes"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class TopLogprob(BaseModel):
@@ -33,17 +38,22 @@ class TopLogprob(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_token = d.pop("token", None)
-        v_logprob = d.pop("logprob", None)
-        v_bytes = d.pop("bytes", UNSET)
-        return cls(
-            token=v_token,
-            logprob=v_logprob,
-            bytes=v_bytes,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_token: Any = src_dict.get("token")
+        v_logprob: Any = src_dict.get("logprob")
+        v_bytes: Any = src_dict.get("bytes", UNSET)
+        self = _new(cls)
+        self.token = v_token
+        self.logprob = v_logprob
+        self.bytes = v_bytes
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

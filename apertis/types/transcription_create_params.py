@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
 __all__ = ["TranscriptionCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    ("file", "model", "language", "prompt", "response_format", "temperature", "timestamp_granularities[]")
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class TranscriptionCreateParams(BaseModel):
@@ -53,25 +60,30 @@ class TranscriptionCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_file = d.pop("file", None)
-        v_model = d.pop("model", None)
-        v_language = d.pop("language", UNSET)
-        v_prompt = d.pop("prompt", UNSET)
-        v_response_format = d.pop("response_format", UNSET)
-        v_temperature = d.pop("temperature", UNSET)
-        v_timestamp_granularities = d.pop("timestamp_granularities[]", UNSET)
-        return cls(
-            file=v_file,
-            model=v_model,
-            language=v_language,
-            prompt=v_prompt,
-            response_format=v_response_format,
-            temperature=v_temperature,
-            timestamp_granularities=v_timestamp_granularities,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_file: Any = src_dict.get("file")
+        v_model: Any = src_dict.get("model")
+        v_language: Any = src_dict.get("language", UNSET)
+        v_prompt: Any = src_dict.get("prompt", UNSET)
+        v_response_format: Any = src_dict.get("response_format", UNSET)
+        v_temperature: Any = src_dict.get("temperature", UNSET)
+        v_timestamp_granularities: Any = src_dict.get("timestamp_granularities[]", UNSET)
+        self = _new(cls)
+        self.file = v_file
+        self.model = v_model
+        self.language = v_language
+        self.prompt = v_prompt
+        self.response_format = v_response_format
+        self.temperature = v_temperature
+        self.timestamp_granularities = v_timestamp_granularities
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,24 @@ from .._types import UNSET, Unset
 
 __all__ = ["TranscriptionSegment"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "id",
+        "seek",
+        "start",
+        "end",
+        "text",
+        "tokens",
+        "temperature",
+        "avg_logprob",
+        "compression_ratio",
+        "no_speech_prob",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class TranscriptionSegment(BaseModel):
@@ -58,31 +76,36 @@ class TranscriptionSegment(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", UNSET)
-        v_seek = d.pop("seek", UNSET)
-        v_start = d.pop("start", UNSET)
-        v_end = d.pop("end", UNSET)
-        v_text = d.pop("text", UNSET)
-        v_tokens = d.pop("tokens", UNSET)
-        v_temperature = d.pop("temperature", UNSET)
-        v_avg_logprob = d.pop("avg_logprob", UNSET)
-        v_compression_ratio = d.pop("compression_ratio", UNSET)
-        v_no_speech_prob = d.pop("no_speech_prob", UNSET)
-        return cls(
-            id=v_id,
-            seek=v_seek,
-            start=v_start,
-            end=v_end,
-            text=v_text,
-            tokens=v_tokens,
-            temperature=v_temperature,
-            avg_logprob=v_avg_logprob,
-            compression_ratio=v_compression_ratio,
-            no_speech_prob=v_no_speech_prob,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id", UNSET)
+        v_seek: Any = src_dict.get("seek", UNSET)
+        v_start: Any = src_dict.get("start", UNSET)
+        v_end: Any = src_dict.get("end", UNSET)
+        v_text: Any = src_dict.get("text", UNSET)
+        v_tokens: Any = src_dict.get("tokens", UNSET)
+        v_temperature: Any = src_dict.get("temperature", UNSET)
+        v_avg_logprob: Any = src_dict.get("avg_logprob", UNSET)
+        v_compression_ratio: Any = src_dict.get("compression_ratio", UNSET)
+        v_no_speech_prob: Any = src_dict.get("no_speech_prob", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.seek = v_seek
+        self.start = v_start
+        self.end = v_end
+        self.text = v_text
+        self.tokens = v_tokens
+        self.temperature = v_temperature
+        self.avg_logprob = v_avg_logprob
+        self.compression_ratio = v_compression_ratio
+        self.no_speech_prob = v_no_speech_prob
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

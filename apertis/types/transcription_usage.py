@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["TranscriptionUsage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "input_tokens", "output_tokens", "total_tokens", "seconds"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class TranscriptionUsage(BaseModel):
@@ -37,21 +42,26 @@ class TranscriptionUsage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", UNSET)
-        v_input_tokens = d.pop("input_tokens", UNSET)
-        v_output_tokens = d.pop("output_tokens", UNSET)
-        v_total_tokens = d.pop("total_tokens", UNSET)
-        v_seconds = d.pop("seconds", UNSET)
-        return cls(
-            type=v_type,
-            input_tokens=v_input_tokens,
-            output_tokens=v_output_tokens,
-            total_tokens=v_total_tokens,
-            seconds=v_seconds,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type", UNSET)
+        v_input_tokens: Any = src_dict.get("input_tokens", UNSET)
+        v_output_tokens: Any = src_dict.get("output_tokens", UNSET)
+        v_total_tokens: Any = src_dict.get("total_tokens", UNSET)
+        v_seconds: Any = src_dict.get("seconds", UNSET)
+        self = _new(cls)
+        self.type = v_type
+        self.input_tokens = v_input_tokens
+        self.output_tokens = v_output_tokens
+        self.total_tokens = v_total_tokens
+        self.seconds = v_seconds
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

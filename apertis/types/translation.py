@@ -15,6 +15,11 @@ from .transcription_segment import TranscriptionSegment
 
 __all__ = ["Translation"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("text", "task", "language", "duration", "segments"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Translation(BaseModel):
@@ -38,26 +43,31 @@ class Translation(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_text = d.pop("text", None)
-        v_task = d.pop("task", UNSET)
-        v_language = d.pop("language", UNSET)
-        v_duration = d.pop("duration", UNSET)
-        v_segments = d.pop("segments", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_text: Any = src_dict.get("text")
+        v_task: Any = src_dict.get("task", UNSET)
+        v_language: Any = src_dict.get("language", UNSET)
+        v_duration: Any = src_dict.get("duration", UNSET)
+        v_segments: Any = src_dict.get("segments", UNSET)
         v_segments = (
             [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
             if isinstance(v_segments, list)
             else v_segments
         )
-        return cls(
-            text=v_text,
-            task=v_task,
-            language=v_language,
-            duration=v_duration,
-            segments=v_segments,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.text = v_text
+        self.task = v_task
+        self.language = v_language
+        self.duration = v_duration
+        self.segments = v_segments
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .url_citation_detail import URLCitationDetail
 
 __all__ = ["URLCitation"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "start_index", "end_index", "url", "title", "url_citation"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class URLCitation(BaseModel):
@@ -40,26 +45,31 @@ class URLCitation(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", None)
-        v_start_index = d.pop("start_index", UNSET)
-        v_end_index = d.pop("end_index", UNSET)
-        v_url = d.pop("url", UNSET)
-        v_title = d.pop("title", UNSET)
-        v_url_citation = d.pop("url_citation", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type")
+        v_start_index: Any = src_dict.get("start_index", UNSET)
+        v_end_index: Any = src_dict.get("end_index", UNSET)
+        v_url: Any = src_dict.get("url", UNSET)
+        v_title: Any = src_dict.get("title", UNSET)
+        v_url_citation: Any = src_dict.get("url_citation", UNSET)
         v_url_citation = (
             URLCitationDetail.from_dict(v_url_citation) if isinstance(v_url_citation, dict) else v_url_citation
         )
-        return cls(
-            type=v_type,
-            start_index=v_start_index,
-            end_index=v_end_index,
-            url=v_url,
-            title=v_title,
-            url_citation=v_url_citation,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.type = v_type
+        self.start_index = v_start_index
+        self.end_index = v_end_index
+        self.url = v_url
+        self.title = v_title
+        self.url_citation = v_url_citation
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

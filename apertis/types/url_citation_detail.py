@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["URLCitationDetail"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("start_index", "end_index", "url", "title"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class URLCitationDetail(BaseModel):
@@ -35,19 +40,24 @@ class URLCitationDetail(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_start_index = d.pop("start_index", UNSET)
-        v_end_index = d.pop("end_index", UNSET)
-        v_url = d.pop("url", UNSET)
-        v_title = d.pop("title", UNSET)
-        return cls(
-            start_index=v_start_index,
-            end_index=v_end_index,
-            url=v_url,
-            title=v_title,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_start_index: Any = src_dict.get("start_index", UNSET)
+        v_end_index: Any = src_dict.get("end_index", UNSET)
+        v_url: Any = src_dict.get("url", UNSET)
+        v_title: Any = src_dict.get("title", UNSET)
+        self = _new(cls)
+        self.start_index = v_start_index
+        self.end_index = v_end_index
+        self.url = v_url
+        self.title = v_title
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -16,6 +16,13 @@ from .prompt_tokens_details import PromptTokensDetails
 
 __all__ = ["Usage"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details")
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Usage(BaseModel):
@@ -45,31 +52,36 @@ class Usage(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_prompt_tokens = d.pop("prompt_tokens", UNSET)
-        v_completion_tokens = d.pop("completion_tokens", UNSET)
-        v_total_tokens = d.pop("total_tokens", UNSET)
-        v_prompt_tokens_details = d.pop("prompt_tokens_details", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_prompt_tokens: Any = src_dict.get("prompt_tokens", UNSET)
+        v_completion_tokens: Any = src_dict.get("completion_tokens", UNSET)
+        v_total_tokens: Any = src_dict.get("total_tokens", UNSET)
+        v_prompt_tokens_details: Any = src_dict.get("prompt_tokens_details", UNSET)
         v_prompt_tokens_details = (
             PromptTokensDetails.from_dict(v_prompt_tokens_details)
             if isinstance(v_prompt_tokens_details, dict)
             else v_prompt_tokens_details
         )
-        v_completion_tokens_details = d.pop("completion_tokens_details", UNSET)
+        v_completion_tokens_details: Any = src_dict.get("completion_tokens_details", UNSET)
         v_completion_tokens_details = (
             CompletionTokensDetails.from_dict(v_completion_tokens_details)
             if isinstance(v_completion_tokens_details, dict)
             else v_completion_tokens_details
         )
-        return cls(
-            prompt_tokens=v_prompt_tokens,
-            completion_tokens=v_completion_tokens,
-            total_tokens=v_total_tokens,
-            prompt_tokens_details=v_prompt_tokens_details,
-            completion_tokens_details=v_completion_tokens_details,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.prompt_tokens = v_prompt_tokens
+        self.completion_tokens = v_completion_tokens
+        self.total_tokens = v_total_tokens
+        self.prompt_tokens_details = v_prompt_tokens_details
+        self.completion_tokens_details = v_completion_tokens_details
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -15,6 +15,11 @@ from .approximate_location import ApproximateLocation
 
 __all__ = ["UserLocation"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("type", "approximate"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class UserLocation(BaseModel):
@@ -32,18 +37,23 @@ class UserLocation(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_type = d.pop("type", UNSET)
-        v_approximate = d.pop("approximate", UNSET)
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_type: Any = src_dict.get("type", UNSET)
+        v_approximate: Any = src_dict.get("approximate", UNSET)
         v_approximate = (
             ApproximateLocation.from_dict(v_approximate) if isinstance(v_approximate, dict) else v_approximate
         )
-        return cls(
-            type=v_type,
-            approximate=v_approximate,
-            additional_properties=d,
-        )
+        self = _new(cls)
+        self.type = v_type
+        self.approximate = v_approximate
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

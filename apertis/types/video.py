@@ -17,6 +17,27 @@ if TYPE_CHECKING:
 
 __all__ = ["Video"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "id",
+        "object",
+        "model",
+        "status",
+        "progress",
+        "created_at",
+        "completed_at",
+        "seconds",
+        "size",
+        "video_url",
+        "enhanced_prompt",
+        "status_update_time",
+        "error",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class Video(BaseModel):
@@ -70,37 +91,42 @@ class Video(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_object = d.pop("object", UNSET)
-        v_model = d.pop("model", UNSET)
-        v_status = d.pop("status", UNSET)
-        v_progress = d.pop("progress", UNSET)
-        v_created_at = d.pop("created_at", UNSET)
-        v_completed_at = d.pop("completed_at", UNSET)
-        v_seconds = d.pop("seconds", UNSET)
-        v_size = d.pop("size", UNSET)
-        v_video_url = d.pop("video_url", UNSET)
-        v_enhanced_prompt = d.pop("enhanced_prompt", UNSET)
-        v_status_update_time = d.pop("status_update_time", UNSET)
-        v_error = d.pop("error", UNSET)
-        return cls(
-            id=v_id,
-            object=v_object,
-            model=v_model,
-            status=v_status,
-            progress=v_progress,
-            created_at=v_created_at,
-            completed_at=v_completed_at,
-            seconds=v_seconds,
-            size=v_size,
-            video_url=v_video_url,
-            enhanced_prompt=v_enhanced_prompt,
-            status_update_time=v_status_update_time,
-            error=v_error,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_object: Any = src_dict.get("object", UNSET)
+        v_model: Any = src_dict.get("model", UNSET)
+        v_status: Any = src_dict.get("status", UNSET)
+        v_progress: Any = src_dict.get("progress", UNSET)
+        v_created_at: Any = src_dict.get("created_at", UNSET)
+        v_completed_at: Any = src_dict.get("completed_at", UNSET)
+        v_seconds: Any = src_dict.get("seconds", UNSET)
+        v_size: Any = src_dict.get("size", UNSET)
+        v_video_url: Any = src_dict.get("video_url", UNSET)
+        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt", UNSET)
+        v_status_update_time: Any = src_dict.get("status_update_time", UNSET)
+        v_error: Any = src_dict.get("error", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.object = v_object
+        self.model = v_model
+        self.status = v_status
+        self.progress = v_progress
+        self.created_at = v_created_at
+        self.completed_at = v_completed_at
+        self.seconds = v_seconds
+        self.size = v_size
+        self.video_url = v_video_url
+        self.enhanced_prompt = v_enhanced_prompt
+        self.status_update_time = v_status_update_time
+        self.error = v_error
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -18,6 +18,27 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "model",
+        "prompt",
+        "seconds",
+        "size",
+        "input_reference",
+        "watermark",
+        "private",
+        "style",
+        "metadata",
+        "character_url",
+        "character_timestamps",
+        "character_from_task",
+        "character_create",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class VideoCreateParams(BaseModel):
@@ -71,37 +92,42 @@ class VideoCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_prompt = d.pop("prompt", None)
-        v_seconds = d.pop("seconds", UNSET)
-        v_size = d.pop("size", UNSET)
-        v_input_reference = d.pop("input_reference", UNSET)
-        v_watermark = d.pop("watermark", UNSET)
-        v_private = d.pop("private", UNSET)
-        v_style = d.pop("style", UNSET)
-        v_metadata = d.pop("metadata", UNSET)
-        v_character_url = d.pop("character_url", UNSET)
-        v_character_timestamps = d.pop("character_timestamps", UNSET)
-        v_character_from_task = d.pop("character_from_task", UNSET)
-        v_character_create = d.pop("character_create", UNSET)
-        return cls(
-            model=v_model,
-            prompt=v_prompt,
-            seconds=v_seconds,
-            size=v_size,
-            input_reference=v_input_reference,
-            watermark=v_watermark,
-            private=v_private,
-            style=v_style,
-            metadata=v_metadata,
-            character_url=v_character_url,
-            character_timestamps=v_character_timestamps,
-            character_from_task=v_character_from_task,
-            character_create=v_character_create,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_prompt: Any = src_dict.get("prompt")
+        v_seconds: Any = src_dict.get("seconds", UNSET)
+        v_size: Any = src_dict.get("size", UNSET)
+        v_input_reference: Any = src_dict.get("input_reference", UNSET)
+        v_watermark: Any = src_dict.get("watermark", UNSET)
+        v_private: Any = src_dict.get("private", UNSET)
+        v_style: Any = src_dict.get("style", UNSET)
+        v_metadata: Any = src_dict.get("metadata", UNSET)
+        v_character_url: Any = src_dict.get("character_url", UNSET)
+        v_character_timestamps: Any = src_dict.get("character_timestamps", UNSET)
+        v_character_from_task: Any = src_dict.get("character_from_task", UNSET)
+        v_character_create: Any = src_dict.get("character_create", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.prompt = v_prompt
+        self.seconds = v_seconds
+        self.size = v_size
+        self.input_reference = v_input_reference
+        self.watermark = v_watermark
+        self.private = v_private
+        self.style = v_style
+        self.metadata = v_metadata
+        self.character_url = v_character_url
+        self.character_timestamps = v_character_timestamps
+        self.character_from_task = v_character_from_task
+        self.character_create = v_character_create
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

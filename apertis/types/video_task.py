@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoTask"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("id", "status", "status_update_time", "enhanced_prompt", "video_url", "error"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class VideoTask(BaseModel):
@@ -49,23 +54,28 @@ class VideoTask(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_id = d.pop("id", None)
-        v_status = d.pop("status", UNSET)
-        v_status_update_time = d.pop("status_update_time", UNSET)
-        v_enhanced_prompt = d.pop("enhanced_prompt", UNSET)
-        v_video_url = d.pop("video_url", UNSET)
-        v_error = d.pop("error", UNSET)
-        return cls(
-            id=v_id,
-            status=v_status,
-            status_update_time=v_status_update_time,
-            enhanced_prompt=v_enhanced_prompt,
-            video_url=v_video_url,
-            error=v_error,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_id: Any = src_dict.get("id")
+        v_status: Any = src_dict.get("status", UNSET)
+        v_status_update_time: Any = src_dict.get("status_update_time", UNSET)
+        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt", UNSET)
+        v_video_url: Any = src_dict.get("video_url", UNSET)
+        v_error: Any = src_dict.get("error", UNSET)
+        self = _new(cls)
+        self.id = v_id
+        self.status = v_status
+        self.status_update_time = v_status_update_time
+        self.enhanced_prompt = v_enhanced_prompt
+        self.video_url = v_video_url
+        self.error = v_error
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -19,6 +19,27 @@ if TYPE_CHECKING:
 
 __all__ = ["VideoTaskCreateParams"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(
+    (
+        "model",
+        "prompt",
+        "images",
+        "enhance_prompt",
+        "enable_upsample",
+        "aspect_ratio",
+        "orientation",
+        "size",
+        "duration",
+        "watermark",
+        "private",
+        "character_url",
+        "character_timestamps",
+    )
+)
+
 
 @_attrs_define(repr=False, kw_only=True)
 class VideoTaskCreateParams(BaseModel):
@@ -72,37 +93,42 @@ class VideoTaskCreateParams(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_model = d.pop("model", None)
-        v_prompt = d.pop("prompt", None)
-        v_images = d.pop("images", UNSET)
-        v_enhance_prompt = d.pop("enhance_prompt", UNSET)
-        v_enable_upsample = d.pop("enable_upsample", UNSET)
-        v_aspect_ratio = d.pop("aspect_ratio", UNSET)
-        v_orientation = d.pop("orientation", UNSET)
-        v_size = d.pop("size", UNSET)
-        v_duration = d.pop("duration", UNSET)
-        v_watermark = d.pop("watermark", UNSET)
-        v_private = d.pop("private", UNSET)
-        v_character_url = d.pop("character_url", UNSET)
-        v_character_timestamps = d.pop("character_timestamps", UNSET)
-        return cls(
-            model=v_model,
-            prompt=v_prompt,
-            images=v_images,
-            enhance_prompt=v_enhance_prompt,
-            enable_upsample=v_enable_upsample,
-            aspect_ratio=v_aspect_ratio,
-            orientation=v_orientation,
-            size=v_size,
-            duration=v_duration,
-            watermark=v_watermark,
-            private=v_private,
-            character_url=v_character_url,
-            character_timestamps=v_character_timestamps,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_model: Any = src_dict.get("model")
+        v_prompt: Any = src_dict.get("prompt")
+        v_images: Any = src_dict.get("images", UNSET)
+        v_enhance_prompt: Any = src_dict.get("enhance_prompt", UNSET)
+        v_enable_upsample: Any = src_dict.get("enable_upsample", UNSET)
+        v_aspect_ratio: Any = src_dict.get("aspect_ratio", UNSET)
+        v_orientation: Any = src_dict.get("orientation", UNSET)
+        v_size: Any = src_dict.get("size", UNSET)
+        v_duration: Any = src_dict.get("duration", UNSET)
+        v_watermark: Any = src_dict.get("watermark", UNSET)
+        v_private: Any = src_dict.get("private", UNSET)
+        v_character_url: Any = src_dict.get("character_url", UNSET)
+        v_character_timestamps: Any = src_dict.get("character_timestamps", UNSET)
+        self = _new(cls)
+        self.model = v_model
+        self.prompt = v_prompt
+        self.images = v_images
+        self.enhance_prompt = v_enhance_prompt
+        self.enable_upsample = v_enable_upsample
+        self.aspect_ratio = v_aspect_ratio
+        self.orientation = v_orientation
+        self.size = v_size
+        self.duration = v_duration
+        self.watermark = v_watermark
+        self.private = v_private
+        self.character_url = v_character_url
+        self.character_timestamps = v_character_timestamps
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

@@ -14,6 +14,11 @@ from .._types import UNSET, Unset
 
 __all__ = ["WebSource"]
 
+_new = object.__new__
+
+# The wire names from_dict reads; any other key goes to additional_properties.
+_KNOWN_KEYS = frozenset(("title", "url", "snippet"))
+
 
 @_attrs_define(repr=False, kw_only=True)
 class WebSource(BaseModel):
@@ -33,17 +38,22 @@ class WebSource(BaseModel):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        an unknown enum value or union variant is kept as it came, unknown keys go to additional_properties."""
-        d = dict(src_dict)
-        v_title = d.pop("title", None)
-        v_url = d.pop("url", None)
-        v_snippet = d.pop("snippet", UNSET)
-        return cls(
-            title=v_title,
-            url=v_url,
-            snippet=v_snippet,
-            additional_properties=d,
-        )
+        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
+        unknown keys go to additional_properties."""
+        # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
+        # payloads have no unknown keys (checked in one C-level pass).
+        v_title: Any = src_dict.get("title")
+        v_url: Any = src_dict.get("url")
+        v_snippet: Any = src_dict.get("snippet", UNSET)
+        self = _new(cls)
+        self.title = v_title
+        self.url = v_url
+        self.snippet = v_snippet
+        if _KNOWN_KEYS.issuperset(src_dict):
+            self.additional_properties = {}
+        else:
+            self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        return self
 
     def to_dict(self) -> Dict[str, Any]:
         """The model as JSON-ready data: unset fields left out, unknown fields included."""

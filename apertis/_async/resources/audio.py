@@ -7,9 +7,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
+from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
+from ..._validation import invalid_argument, unexpected_arguments
 from ...types.transcription import Transcription
 from ...types.translation import Translation
 from .._resource import AsyncAPIResource
@@ -59,6 +61,7 @@ class AsyncTranscriptions(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Union[Transcription, str]:
         """Transcribe audio into text.
 
@@ -75,8 +78,12 @@ class AsyncTranscriptions(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "audio.transcriptions.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
         result: Union[Transcription, str] = await self._client._request(
             "POST",
             "/audio/transcriptions",
@@ -116,6 +123,7 @@ class AsyncTranslations(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Union[Translation, str]:
         """Translate audio into English text.
 
@@ -130,8 +138,12 @@ class AsyncTranslations(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "audio.translations.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
         result: Union[Translation, str] = await self._client._request(
             "POST",
             "/audio/translations",
@@ -165,6 +177,7 @@ class AsyncSpeech(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> AsyncBinaryResponse:
         """Generate speech audio from text.
 
@@ -180,8 +193,16 @@ class AsyncSpeech(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "audio.speech.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if not isinstance(input, str):
+            raise invalid_argument("input", input, "a str")
+        if not isinstance(voice, str):
+            raise invalid_argument("voice", voice, "a str")
         result: AsyncBinaryResponse = await self._client._request(
             "POST",
             "/audio/speech",

@@ -7,10 +7,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, overload
 
 import httpx
-from typing_extensions import Literal
+from typing_extensions import Literal, Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
+from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.chat_completion import ChatCompletion
 from .._resource import AsyncAPIResource
 from .._streaming import AsyncChatCompletionStream
@@ -222,6 +223,7 @@ class AsyncCompletions(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Union[ChatCompletion, AsyncChatCompletionStream]:
         """Create a chat completion.
 
@@ -268,8 +270,15 @@ class AsyncCompletions(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "chat.completions.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if not isinstance(messages, (list, tuple)):
+            raise invalid_argument("messages", messages, "a list of ChatCompletionMessageParam (dicts or models)")
+        check_objects("messages", messages, "a ChatCompletionMessageParam")
         result: Union[ChatCompletion, AsyncChatCompletionStream] = await self._client._request(
             "POST",
             "/chat/completions",

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, overload
 
 import httpx
-from typing_extensions import Literal
+from typing_extensions import Literal, Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
+from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.message import Message
 from .._resource import AsyncAPIResource
 from .._streaming import AsyncMessageStream
@@ -155,6 +156,7 @@ class AsyncMessages(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Union[Message, AsyncMessageStream]:
         """Create a message (Anthropic Messages API).
 
@@ -188,8 +190,17 @@ class AsyncMessages(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "messages.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if not isinstance(messages, (list, tuple)):
+            raise invalid_argument("messages", messages, "a list of MessageParam (dicts or models)")
+        check_objects("messages", messages, "a MessageParam")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+            raise invalid_argument("max_tokens", max_tokens, "an int")
         result: Union[Message, AsyncMessageStream] = await self._client._request(
             "POST",
             "/messages",

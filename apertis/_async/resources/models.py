@@ -7,8 +7,10 @@ from typing import Optional, Union
 from urllib.parse import quote
 
 import httpx
+from typing_extensions import Never
 
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
+from ..._validation import invalid_path_parameter, unexpected_arguments
 from ...types.model import Model
 from ...types.model_list import ModelList
 from .._resource import AsyncAPIResource
@@ -26,6 +28,7 @@ class AsyncModels(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> ModelList:
         """List the available models.
 
@@ -35,8 +38,10 @@ class AsyncModels(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.list, "models.list", unexpected)
         result: ModelList = await self._client._request(
             "GET",
             "/models",
@@ -56,6 +61,7 @@ class AsyncModels(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Model:
         """Get one model.
 
@@ -66,10 +72,12 @@ class AsyncModels(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
-        if not model:
-            raise ValueError(f"Expected a non-empty value for `model` but received {model!r}")
+        if unexpected:
+            raise unexpected_arguments(self.retrieve, "models.retrieve", unexpected)
+        if not isinstance(model, str) or not model:
+            raise invalid_path_parameter("model", model)
         result: Model = await self._client._request(
             "GET",
             f"/models/{quote(model, safe='')}",

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, overload
 
 import httpx
-from typing_extensions import Literal
+from typing_extensions import Literal, Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
+from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.response import Response
 from .._resource import AsyncAPIResource
 from .._streaming import AsyncResponseStream
@@ -142,6 +143,7 @@ class AsyncResponses(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Union[Response, AsyncResponseStream]:
         """Create a model response (OpenAI Responses API).
 
@@ -172,8 +174,16 @@ class AsyncResponses(AsyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "responses.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if isinstance(input, (list, tuple)):
+            check_objects("input", input, "a ResponseInputItemParam")
+        elif not isinstance(input, str):
+            raise invalid_argument("input", input, "a str or a list of ResponseInputItemParam (dicts or models)")
         result: Union[Response, AsyncResponseStream] = await self._client._request(
             "POST",
             "/responses",

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
+from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
+from ..._validation import invalid_argument, unexpected_arguments
 from ...types.embedding_response import EmbeddingResponse
 from .._resource import SyncAPIResource
 
@@ -35,6 +37,7 @@ class Embeddings(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> EmbeddingResponse:
         """Create embeddings.
 
@@ -50,8 +53,14 @@ class Embeddings(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "embeddings.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if not isinstance(input, (str, list, tuple)):
+            raise invalid_argument("input", input, "a str or a list")
         result: EmbeddingResponse = self._client._request(
             "POST",
             "/embeddings",

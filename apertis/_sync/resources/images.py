@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
 import httpx
+from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
+from ..._validation import invalid_argument, unexpected_arguments
 from ...types.images_response import ImagesResponse
 from .._resource import SyncAPIResource
 
@@ -47,6 +49,7 @@ class Images(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> ImagesResponse:
         """Generate images from a text prompt.
 
@@ -68,8 +71,12 @@ class Images(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.generate, "images.generate", unexpected)
+        if not isinstance(prompt, str):
+            raise invalid_argument("prompt", prompt, "a str")
         result: ImagesResponse = self._client._request(
             "POST",
             "/images/generations",
@@ -118,6 +125,7 @@ class Images(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> ImagesResponse:
         """Edit an image from a prompt.
 
@@ -141,8 +149,12 @@ class Images(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.edit, "images.edit", unexpected)
+        if not isinstance(prompt, str):
+            raise invalid_argument("prompt", prompt, "a str")
         files: List[Tuple[str, FileTypes]] = []
         files.append(("image", image))
         if not isinstance(mask, NotGiven):

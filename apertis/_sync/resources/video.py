@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
+from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
+from ..._validation import invalid_argument, unexpected_arguments
 from ...types.video_task import VideoTask
 from .._resource import SyncAPIResource
 
@@ -43,6 +45,7 @@ class Video(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> VideoTask:
         """Start a video generation task (Veo, Sora).
 
@@ -65,8 +68,14 @@ class Video(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "video.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if not isinstance(prompt, str):
+            raise invalid_argument("prompt", prompt, "a str")
         result: VideoTask = self._client._request(
             "POST",
             "/video/create",
@@ -103,6 +112,7 @@ class Video(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> VideoTask:
         """Get the status of a video generation task.
 
@@ -113,8 +123,10 @@ class Video(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.query, "video.query", unexpected)
         result: VideoTask = self._client._request(
             "GET",
             "/video/query",

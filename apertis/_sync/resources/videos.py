@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 from urllib.parse import quote
 
 import httpx
+from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
+from ..._validation import invalid_argument, invalid_path_parameter, unexpected_arguments
 from ...types.character import Character
 from ...types.video import Video
 from .._resource import SyncAPIResource
@@ -51,6 +53,7 @@ class Videos(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Video:
         """Create a video (OpenAI-style videos API, multipart).
 
@@ -73,8 +76,14 @@ class Videos(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "videos.create", unexpected)
+        if not isinstance(model, str):
+            raise invalid_argument("model", model, "a str")
+        if not isinstance(prompt, str):
+            raise invalid_argument("prompt", prompt, "a str")
         files: List[Tuple[str, FileTypes]] = []
         if not isinstance(input_reference, NotGiven):
             files.append(("input_reference", input_reference))
@@ -114,6 +123,7 @@ class Videos(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Video:
         """Get a video job.
 
@@ -124,10 +134,12 @@ class Videos(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
-        if not video_id:
-            raise ValueError(f"Expected a non-empty value for `video_id` but received {video_id!r}")
+        if unexpected:
+            raise unexpected_arguments(self.retrieve, "videos.retrieve", unexpected)
+        if not isinstance(video_id, str) or not video_id:
+            raise invalid_path_parameter("video_id", video_id)
         result: Video = self._client._request(
             "GET",
             f"/videos/{quote(video_id, safe='')}",
@@ -147,6 +159,7 @@ class Videos(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> BinaryResponse:
         """Download the video file of a finished job.
 
@@ -157,10 +170,12 @@ class Videos(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
-        if not video_id:
-            raise ValueError(f"Expected a non-empty value for `video_id` but received {video_id!r}")
+        if unexpected:
+            raise unexpected_arguments(self.download_content, "videos.download_content", unexpected)
+        if not isinstance(video_id, str) or not video_id:
+            raise invalid_path_parameter("video_id", video_id)
         result: BinaryResponse = self._client._request(
             "GET",
             f"/videos/{quote(video_id, safe='')}/content",
@@ -182,6 +197,7 @@ class Videos(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Video:
         """Remix a finished Sora video with a new prompt.
 
@@ -194,10 +210,14 @@ class Videos(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
-        if not video_id:
-            raise ValueError(f"Expected a non-empty value for `video_id` but received {video_id!r}")
+        if unexpected:
+            raise unexpected_arguments(self.remix, "videos.remix", unexpected)
+        if not isinstance(video_id, str) or not video_id:
+            raise invalid_path_parameter("video_id", video_id)
+        if not isinstance(prompt, str):
+            raise invalid_argument("prompt", prompt, "a str")
         result: Video = self._client._request(
             "POST",
             f"/videos/{quote(video_id, safe='')}/remix",
@@ -224,6 +244,7 @@ class Characters(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
     ) -> Character:
         """Create a reusable Sora character.
 
@@ -236,8 +257,10 @@ class Characters(SyncAPIResource):
             extra_headers: Headers to add to this request; a None value removes a header the client would send.
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
-            timeout: Timeout of this request in seconds (or an httpx.Timeout), overriding the client's.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
         """
+        if unexpected:
+            raise unexpected_arguments(self.create, "videos.characters.create", unexpected)
         result: Character = self._client._request(
             "POST",
             "/sora/v1/characters",

@@ -1,0 +1,72 @@
+"""Argument checks the generated methods run before anything touches the network.
+
+The generated code does the cheap part inline (an `isinstance` on each required argument) and calls in here
+only to build the error, or to look inside a list of objects, so a correct call pays next to nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Collection, Mapping
+
+from ._models import BaseModel
+
+__all__ = ["check_objects", "invalid_argument", "invalid_path_parameter", "unexpected_arguments"]
+
+# What "an object" may be in a request: a plain dict (checked first, the common case), any mapping, or a model.
+_OBJECT_TYPES = (dict, Mapping, BaseModel)
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}" if value is not None else "None"
+
+
+def invalid_argument(name: str, value: object, expected: str) -> TypeError:
+    """The error for a required argument of the wrong type (None included)."""
+    return TypeError(f"`{name}` must be {expected}, got {_describe(value)}")
+
+
+def invalid_path_parameter(name: str, value: object) -> Exception:
+    """The error for a path parameter that is not a non-empty str (it would build a wrong URL)."""
+    if isinstance(value, str):
+        return ValueError(f"Expected a non-empty value for `{name}` but received {value!r}")
+    return TypeError(f"`{name}` must be a non-empty str, got {_describe(value)}")
+
+
+def check_objects(name: str, items: Collection[Any], expected: str) -> None:
+    """Raise a TypeError naming the position when an element of the list `items` is not a mapping or a model."""
+    for index, item in enumerate(items):
+        if not isinstance(item, _OBJECT_TYPES):
+            raise TypeError(
+                f"`{name}[{index}]` must be {expected} (a dict or the model), got {_describe(item)}; "
+                f"`{name}` is a list of such objects"
+            )
+
+
+def unexpected_arguments(
+    method: Callable[..., Any], display_name: str, unexpected: Mapping[str, Any], *, api_call: bool = True
+) -> TypeError:
+    """The error for keyword arguments the method does not have, suggesting the closest real ones.
+
+    Runs only when a call already failed, so reading the signature here costs nothing on correct calls.
+    """
+    known = [
+        parameter.name
+        for parameter in inspect.signature(method).parameters.values()
+        if parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    ]
+    lines = []
+    for name in unexpected:
+        matches = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(match) for match in matches)}?" if matches else ""
+        lines.append(f"{display_name}() got an unexpected keyword argument {name!r}.{hint}")
+    if api_call:
+        lines.append(
+            "To send a field this SDK version does not know, pass it in extra_body={...} "
+            "(or extra_query / extra_headers)."
+        )
+    return TypeError(" ".join(lines))
