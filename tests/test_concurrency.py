@@ -116,7 +116,7 @@ async def test_connection_limits_are_configurable(kind: str, loopback: Callable[
     else:
         with ThreadPoolExecutor(max_workers=20) as pool:
             list(pool.map(lambda _: client.get("/models"), range(60)))
-    assert len(server.requests) == 60
+    assert len(server.requests) >= 60  # a request on a connection the server dropped is retried
     assert server.accepted <= 3
     copy = client.with_options(max_retries=0)
     assert copy.connection_limits == client.connection_limits
