@@ -16,7 +16,13 @@ __all__ = ["BaseModel", "serialize", "build_body"]
 
 
 class BaseModel:
-    """Behaviour shared by every response and request model: a readable repr, dict and JSON conversion."""
+    """Behaviour shared by every response and request model: a readable repr, dict and JSON conversion, pickling.
+
+    An optional field reads as None both when the server sent null and when it left the field out. A parsed
+    model keeps a reference to the mapping it was built from (`_source`, no copy), which is how `to_dict()`
+    still gives back exactly the keys the server sent; a model built in code has no source and leaves its None
+    optional fields out of `to_dict()`.
+    """
 
     __slots__ = ()
     _field_names: ClassVar[tuple[str, ...]] = ()
@@ -29,11 +35,11 @@ class BaseModel:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def __repr__(self) -> str:
-        # Only the fields that are set: a chat completion has dozens of optional fields, mostly absent.
+        # Only the fields that are not None: a chat completion has dozens of optional fields, mostly absent.
         parts = []
         for name in self._field_names:
             value = getattr(self, name)
-            if value is not NOT_GIVEN:
+            if value is not None:
                 parts.append(f"{name}={value!r}")
         extra = getattr(self, "additional_properties", None)
         if extra:
@@ -43,8 +49,23 @@ class BaseModel:
     def __rich_repr__(self) -> Any:  # pragma: no cover - only used when rich is installed
         for name in self._field_names:
             value = getattr(self, name)
-            if value is not NOT_GIVEN:
+            if value is not None:
                 yield name, value
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The generated classes are slotted attrs classes built with getstate_setstate=False, so pickle and copy
+        # come here. Of the source mapping only what to_dict reads is kept (which keys there were, and which were
+        # null): the whole mapping would store the payload twice, and need not be picklable (any Mapping is).
+        fields = getattr(type(self), "__attrs_attrs__", ())
+        state = {field.name: getattr(self, field.name) for field in fields}
+        source = state.get("_source")
+        if source is not None:
+            state["_source"] = {key: None if value is None else True for key, value in source.items()}
+        return state
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
 
 def serialize(value: Any) -> Any:

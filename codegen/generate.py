@@ -29,7 +29,15 @@ from .resources_gen import (
     read_operations,
 )
 from .sync_gen import unasync_tree
-from .types_gen import CodegenError, Imports, TypeRegistry, UnionFunction, attribute_name, split_union, text_of
+from .types_gen import (
+    CodegenError,
+    Imports,
+    TypeRegistry,
+    UnionFunction,
+    attribute_name,
+    optional_annotation,
+    text_of,
+)
 
 __all__ = ["GENERATED_MARK", "HEADER", "main", "run"]
 
@@ -125,11 +133,11 @@ def model_views(
                 attr = attribute_name(prop)
                 annotation = registry.annotation(prop, imports)
                 if not required:
-                    annotation = _add_parts(annotation, ["Unset", "None"])
+                    annotation = optional_annotation(annotation)
                 conv = registry.converter(prop, imports, functions, attr)
                 default = None
                 if not required:
-                    default = "UNSET"
+                    default = "None"
                 elif type(prop).__name__ == "ConstProperty":
                     default = repr(prop.value.raw_value)
                 fields.append(
@@ -166,18 +174,6 @@ def model_views(
             }
         )
     return views
-
-
-def _add_parts(annotation: str, extra: list[str]) -> str:
-    """`annotation` widened with `extra` (e.g. Unset, None), None kept last as ruff wants it."""
-    parts = split_union(annotation)
-    for part in extra:
-        if part not in parts:
-            parts.append(part)
-    if "None" in parts:
-        parts.remove("None")
-        parts.append("None")
-    return parts[0] if len(parts) == 1 else f"Union[{', '.join(parts)}]"
 
 
 def _docstring(text: str, indent: str) -> str:

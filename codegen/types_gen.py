@@ -30,7 +30,15 @@ from openapi_python_client.parser.properties.string import StringProperty
 from openapi_python_client.parser.properties.union import UnionProperty
 from openapi_python_client.parser.properties.uuid import UuidProperty
 
-__all__ = ["CodegenError", "Imports", "TypeRegistry", "attribute_name", "split_union", "text_of"]
+__all__ = [
+    "CodegenError",
+    "Imports",
+    "TypeRegistry",
+    "attribute_name",
+    "optional_annotation",
+    "split_union",
+    "text_of",
+]
 
 # Discriminator keys tried first, in this order; any other const key is tried after them.
 PREFERRED_DISCRIMINATORS = ("type", "role", "object", "event")
@@ -40,7 +48,7 @@ PREFERRED_DISCRIMINATORS = ("type", "role", "object", "event")
 RESERVED_NAMES = {
     "Any", "Dict", "List", "Literal", "Mapping", "Optional", "Sequence", "Union", "Unset", "UNSET", "Self",
     "ClassVar", "BaseModel", "bool", "dict", "float", "int", "isinstance", "list", "str", "serialize",
-    "additional_properties", "from_dict", "to_dict", "to_json", "cls", "self",
+    "additional_properties", "from_dict", "to_dict", "to_json", "cls", "self", "_source",
 }  # fmt: skip
 
 
@@ -59,6 +67,18 @@ def split_union(annotation: str) -> list[str]:
         current += char
     parts.append(current.strip())
     return parts
+
+
+def optional_annotation(annotation: str) -> str:
+    """The annotation of an optional field: `Optional[X]`, or `Union[A, B, None]`, None last as ruff wants it.
+
+    An optional field the server did not send reads as None, like one it sent as null: there is no third
+    "unset" state in the public types (to_dict tells the two apart from the source mapping).
+    """
+    parts = [part for part in split_union(annotation) if part != "None"]
+    if len(parts) == 1:
+        return f"Optional[{parts[0]}]"
+    return f"Union[{', '.join(parts)}, None]"
 
 
 class CodegenError(Exception):

@@ -1,25 +1,38 @@
-"""Generated models: lenient parsing, required arrays, Response.output_text, public type exports, and the
-codegen keys behind them (model_mixins, extra_type_exports)."""
+"""Generated models: lenient parsing, required arrays, Response.output_text, public type exports.
+
+The codegen keys behind them (model_mixins, extra_type_exports) are tested in test_codegen.py, which needs the
+generator (Python >= 3.11); these tests run on every supported Python."""
 
 from __future__ import annotations
 
 import copy
 import json
+import pickle
+import subprocess
+import sys
+import typing
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
-from pytest_httpx import HTTPXMock
+from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
 from apertis import types
-from apertis.types import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, Message, ModelList, Response
-
-# The driver's config checks need openapi-python-client, which needs Python >= 3.11 (see test_codegen.py).
-pytest.importorskip("openapi_python_client", reason="the generator needs Python >= 3.11 and the dev extra")
-
-from codegen.config import ConfigError, load_config
-from codegen.generate import GenerationFailed, check_extra_exports, check_model_mixins
+from apertis.types import (
+    AssistantMessageParam,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionDelta,
+    ChatCompletionToolParam,
+    EmbeddingResponse,
+    FunctionDefinition,
+    Message,
+    ModelList,
+    Response,
+    ToolCall,
+    UserMessageParam,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,13 +129,23 @@ def test_a_required_array_left_out_or_null_reads_as_empty_list(cls: Any, data: d
     assert list(getattr(model, field)) == []
 
 
-def test_required_scalars_stay_none_and_optional_fields_unset() -> None:
+def test_required_scalars_and_optional_fields_left_out_read_as_none() -> None:
     completion = ChatCompletion.from_dict({"choices": [{"index": 0, "message": {"role": "assistant"}}]})
     assert completion.model is None
-    assert completion.id is apertis.NOT_GIVEN
-    assert completion.choices[0].message.content is apertis.NOT_GIVEN
+    assert completion.id is None
+    assert completion.choices[0].message.content is None
     nullable = ChatCompletion.from_dict({"model": "m", "choices": [], "usage": None})
     assert nullable.usage is None
+
+
+@pytest.mark.parametrize("missing", ["absent", "null"])
+def test_a_required_array_round_trips_as_it_came(missing: str) -> None:
+    data: Dict[str, Any] = {"model": "m"} if missing == "absent" else {"model": "m", "choices": None}
+    completion = ChatCompletion.from_dict(data)
+    assert completion.choices == []
+    assert completion.to_dict() == data
+    completion.choices.append(None)  # changed after parsing: now it is sent whatever the source said
+    assert completion.to_dict() == {**data, "choices": [None]}
 
 
 def test_a_required_array_of_the_wrong_type_is_kept_as_it_came() -> None:
@@ -167,6 +190,240 @@ def test_models_keep_their_readable_repr() -> None:
     )
 
 
+# ---------------------------------------------------------------------------------------------- absent and null
+
+# A chunk as servers send it: `refusal` explicitly null, `content` left out of the role delta, `logprobs` absent.
+CHUNK: Dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": "m",
+    "system_fingerprint": None,
+    "choices": [{"index": 0, "delta": {"role": "assistant", "refusal": None}, "finish_reason": None}],
+}
+
+
+def test_an_optional_field_left_out_reads_as_none_like_one_sent_as_null() -> None:
+    chunk = ChatCompletionChunk.from_dict(CHUNK)
+    delta = chunk.choices[0].delta
+    assert delta.content is None  # absent
+    assert delta.refusal is None  # null
+    assert chunk.usage is None and chunk.service_tier is None  # absent
+    assert chunk.system_fingerprint is None  # null
+    assert chunk.choices[0].logprobs is None
+    assert ChatCompletionDelta().content is None  # built in code: the default
+
+
+def test_to_dict_gives_back_exactly_the_keys_that_were_sent() -> None:
+    original = copy.deepcopy(CHUNK)
+    data = ChatCompletionChunk.from_dict(CHUNK).to_dict()
+    assert data == original
+    assert data["system_fingerprint"] is None  # null stays null
+    assert "usage" not in data and "service_tier" not in data  # absent stays absent
+    delta = data["choices"][0]["delta"]
+    assert "refusal" in delta and delta["refusal"] is None
+    assert "content" not in delta
+    assert original == CHUNK  # the source is referenced, never modified
+
+
+def test_a_field_changed_after_parsing_is_serialised_with_its_new_value() -> None:
+    chunk = ChatCompletionChunk.from_dict(CHUNK)
+    chunk.choices[0].delta.content = "hi"  # was absent
+    chunk.system_fingerprint = "fp"  # was null
+    chunk.model = None  # was sent: now sent as null
+    data = chunk.to_dict()
+    assert data["choices"][0]["delta"]["content"] == "hi"
+    assert data["system_fingerprint"] == "fp"
+    assert data["model"] is None
+
+
+def test_public_model_types_have_no_unset_state() -> None:
+    hints = typing.get_type_hints(ChatCompletionDelta)
+    assert hints["content"] == typing.Optional[str]
+    assert hints["tool_calls"] == typing.Optional[typing.List[apertis.types.ToolCallDelta]]
+    generated = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "apertis" / "types").glob("*.py"))
+    assert "Unset" not in generated
+    assert "UNSET" not in generated
+    assert "NOT_GIVEN" not in generated
+
+
+def test_a_model_built_in_code_leaves_its_none_fields_out() -> None:
+    assert UserMessageParam(content="hi").to_dict() == {"role": "user", "content": "hi"}
+    assistant = AssistantMessageParam(
+        tool_calls=[ToolCall(id="c1", function=apertis.types.Function(name="f", arguments="{}"))]
+    )
+    assert assistant.to_dict() == {
+        "role": "assistant",
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    tool = ChatCompletionToolParam(function=FunctionDefinition(name="f", parameters={"type": "object"}))
+    assert tool.to_dict() == {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+async def test_a_request_built_from_models_sends_no_nulls(
+    httpx_mock: HTTPXMock, make_client: Any, call: Any, kind: str
+) -> None:
+    httpx_mock.add_response(method="POST", json={"model": "m", "choices": []})
+    client = make_client(max_retries=0)
+    try:
+        await call(
+            client.chat.completions.create,
+            model="m",
+            messages=[UserMessageParam(content="hi"), AssistantMessageParam(content="hello")],
+            tools=[ChatCompletionToolParam(function=FunctionDefinition(name="f"))],
+        )
+    finally:
+        await call(client.close)
+    body = json.loads(httpx_mock.get_requests()[0].content)
+    assert body["messages"] == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    assert body["tools"] == [{"type": "function", "function": {"name": "f"}}]
+    assert "null" not in httpx_mock.get_requests()[0].content.decode()
+
+
+def _sse(payload: Dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+async def test_the_is_not_none_pattern_of_openai_python_reads_the_text(
+    httpx_mock: HTTPXMock, make_client: Any, call: Any, kind: str
+) -> None:
+    def chunk(delta: Dict[str, Any], finish_reason: Any = None) -> Dict[str, Any]:
+        return {**CHUNK, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+    body = [
+        _sse(chunk({"role": "assistant"})),  # no content key at all
+        _sse(chunk({"content": "Hel"})),
+        _sse(chunk({"content": None})),
+        _sse(chunk({"content": "lo"})),
+        _sse(chunk({}, "stop")),
+        _sse({**CHUNK, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}),
+        b"data: [DONE]\n\n",
+    ]
+    httpx_mock.add_response(method="POST", stream=IteratorStream(body), headers={"content-type": "text/event-stream"})
+    client = make_client(max_retries=0)
+    try:
+        stream = await call(
+            client.chat.completions.create, model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        chunks = [c async for c in stream] if kind == "async" else list(stream)
+    finally:
+        await call(client.close)
+    printed = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content is not None]
+    assert printed == ["Hel", "lo"]
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 3
+    assert chunks[0].usage is None
+
+
+# ---------------------------------------------------------------------------------------------- pickle and copy
+
+
+@pytest.mark.parametrize("clone", ["pickle", "copy", "deepcopy"])
+def test_parsed_models_survive_pickle_and_copy_with_their_null_and_absent_keys(clone: str) -> None:
+    from types import MappingProxyType
+
+    cloners = {
+        "pickle": lambda m: pickle.loads(pickle.dumps(m)),
+        "copy": copy.copy,
+        "deepcopy": copy.deepcopy,
+    }
+    chunk = ChatCompletionChunk.from_dict({**CHUNK, "brand_new": [1]})
+    twin = cloners[clone](chunk)
+    assert type(twin) is ChatCompletionChunk
+    assert twin == chunk
+    assert twin.to_dict() == {**CHUNK, "brand_new": [1]}
+    assert twin.choices[0].delta.content is None
+    # A model parsed from any Mapping (not only a dict) can be pickled.
+    completion = ChatCompletion.from_dict(MappingProxyType({"model": "m", "choices": None, "usage": None}))
+    assert cloners[clone](completion).to_dict() == {"model": "m", "choices": None, "usage": None}
+    built = UserMessageParam(content="hi")
+    assert cloners[clone](built) == built
+    assert cloners[clone](built).to_dict() == {"role": "user", "content": "hi"}
+
+
+def test_the_source_takes_no_part_in_equality_or_repr() -> None:
+    sent_null = ChatCompletionChunk.from_dict({"id": "c", "usage": None})
+    left_out = ChatCompletionChunk.from_dict({"id": "c"})
+    assert sent_null == left_out == ChatCompletionChunk(id="c")
+    assert sent_null.to_dict() != left_out.to_dict()
+    assert repr(sent_null) == repr(left_out) == "ChatCompletionChunk(id='c')"
+    assert "_source" not in repr(ChatCompletionChunk.from_dict(CHUNK))
+
+
+# ---------------------------------------------------------------------------------------------- import cost
+
+_IMPORTS_SCRIPT = """
+import asyncio, json, sys
+import httpx
+from apertis import Apertis, AsyncApertis
+
+def handler(request):
+    body = json.loads(request.content)
+    if not body.get("stream"):
+        return httpx.Response(200, json={"model": "m", "choices": []})
+    done = b"data: [DONE]\\n\\n"
+    if "/messages" in request.url.path:
+        done = b'data: {"type": "message_stop"}\\n\\n'
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=done)
+
+def loaded():
+    return {
+        "messages": "apertis.types.message_start_event" in sys.modules,
+        "responses": "apertis.types.response_created_event" in sys.modules,
+        "chunk": "apertis.types.chat_completion_chunk" in sys.modules,
+    }
+
+async def main(kind):
+    seen = []
+    if kind == "sync":
+        client = Apertis(api_key="k", http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+        run = lambda x: x
+    else:
+        client = AsyncApertis(api_key="k", http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+        async def run(x):
+            return await x
+    await maybe(run(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])))
+    seen.append(loaded())
+    stream = await maybe(run(client.chat.completions.create(model="m", messages=[], stream=True)))
+    await drain(stream)
+    seen.append(loaded())
+    stream = await maybe(run(client.messages.create(model="m", max_tokens=1, messages=[], stream=True)))
+    await drain(stream)
+    seen.append(loaded())
+    print(json.dumps(seen))
+
+async def maybe(x):
+    return await x if asyncio.iscoroutine(x) else x
+
+async def drain(stream):
+    if hasattr(stream, "__aiter__"):
+        return [e async for e in stream]
+    return list(stream)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_each_apis_stream_event_models_load_when_its_first_stream_is_built(kind: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_SCRIPT, kind], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    after_call, after_chat_stream, after_messages_stream = json.loads(result.stdout)
+    assert after_call == {"messages": False, "responses": False, "chunk": False}
+    assert after_chat_stream == {"messages": False, "responses": False, "chunk": True}
+    assert after_messages_stream == {"messages": True, "responses": False, "chunk": True}
+
+
+def test_the_stream_event_unions_stay_importable_from_the_stream_module() -> None:
+    from apertis._async import _streaming
+
+    assert types.MessageStartEvent in _streaming.MessageStreamEvent.__args__
+    assert types.UnknownStreamEvent in _streaming.ResponseStreamEvent.__args__
+    assert types.ResponseCompletedEvent in _streaming.ResponseStreamEvent.__args__
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _streaming.Nope  # noqa: B018
+
+
 # ---------------------------------------------------------------------------------------------- exports
 
 
@@ -180,60 +437,3 @@ def test_stream_event_types_are_exported_from_apertis_types() -> None:
     response_event = types.ResponseStreamEvent
     assert types.MessageStartEvent in message_event.__args__
     assert types.ResponseCompletedEvent in response_event.__args__
-
-
-# ---------------------------------------------------------------------------------------------- codegen keys
-
-
-class _Registry:
-    """The two things the mixin check asks of the generator's TypeRegistry."""
-
-    def __init__(self, models: Dict[str, bool]) -> None:
-        self.models = models  # name -> is a free-form dict
-
-    def is_dict_model(self, model: bool) -> bool:
-        return model
-
-
-def test_model_mixins_must_name_a_generated_model_and_a_defined_class(tmp_path: Path) -> None:
-    registry: Any = _Registry({"Response": False, "Metadata": True})
-    check_model_mixins(ROOT, registry, {"Response": "ResponseMixin"})
-    with pytest.raises(GenerationFailed, match="`Respons` is not a generated model"):
-        check_model_mixins(ROOT, registry, {"Respons": "ResponseMixin"})
-    with pytest.raises(GenerationFailed, match="`Metadata` is not a generated model"):
-        check_model_mixins(ROOT, registry, {"Metadata": "ResponseMixin"})
-    with pytest.raises(GenerationFailed, match=r"class `NoSuchMixin` .* is not defined in apertis/_model_mixins\.py"):
-        check_model_mixins(ROOT, registry, {"Response": "NoSuchMixin"})
-    with pytest.raises(GenerationFailed, match="does not exist"):
-        check_model_mixins(tmp_path, registry, {"Response": "ResponseMixin"})
-
-
-def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
-    assert check_extra_exports(ROOT, {"UnknownStreamEvent": ".._stream_events"}, set()) == [
-        ("UnknownStreamEvent", ".._stream_events")
-    ]
-    with pytest.raises(GenerationFailed, match=r"`Nope` is not defined in apertis/_stream_events\.py"):
-        check_extra_exports(ROOT, {"Nope": ".._stream_events"}, set())
-    with pytest.raises(GenerationFailed, match="does not exist"):
-        check_extra_exports(ROOT, {"X": ".._no_such_module"}, set())
-    with pytest.raises(GenerationFailed, match="already a generated type"):
-        check_extra_exports(ROOT, {"Response": ".._stream_events"}, {"Response"})
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        ("model_mixins: [Response]\n", "model_mixins"),
-        ("model_mixins:\n  Response: not-a-class\n", "model_mixins"),
-        ("extra_type_exports:\n  UnknownStreamEvent: _stream_events\n", "extra_type_exports"),
-        ("extra_type_exports:\n  UnknownStreamEvent: ..bad-module\n", "extra_type_exports"),
-    ],
-)
-def test_config_rejects_malformed_model_keys(tmp_path: Path, extra: str, message: str) -> None:
-    base = "literal_enums: true\npost_hooks: []\nspec: spec/apertis.openapi.yaml\n"
-    path = tmp_path / "config.yaml"
-    path.write_text(base + extra, encoding="utf-8")
-    with pytest.raises(ConfigError, match=message):
-        load_config(path)
-    path.write_text(base + "model_mixins:\n  Response: ResponseMixin\n", encoding="utf-8")
-    assert load_config(path).model_mixins == {"Response": "ResponseMixin"}

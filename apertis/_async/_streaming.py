@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Dict, Generic, Optional, TypeVar, Union
 
 import httpx
+from typing_extensions import Literal
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
 from .._sse import ServerSentEvent, SSEDecoder
@@ -31,35 +32,35 @@ from .._stream_events import (
     transport_error,
     truncated_stream_error,
 )
-from ..types import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ContentBlockDeltaEvent,
-    ContentBlockStartEvent,
-    ContentBlockStopEvent,
-    Message,
-    MessageDeltaEvent,
-    MessageStartEvent,
-    MessageStopEvent,
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseFailedEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
-    ResponseIncompleteEvent,
-    ResponseInProgressEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputTextDeltaEvent,
-    ResponseOutputTextDoneEvent,
-    ResponseReasoningSummaryTextDeltaEvent,
-    ResponseReasoningSummaryTextDoneEvent,
-)
 
 if TYPE_CHECKING:
+    from ..types import (
+        ChatCompletion,
+        ChatCompletionChunk,
+        ContentBlockDeltaEvent,
+        ContentBlockStartEvent,
+        ContentBlockStopEvent,
+        Message,
+        MessageDeltaEvent,
+        MessageStartEvent,
+        MessageStopEvent,
+        Response,
+        ResponseCompletedEvent,
+        ResponseContentPartAddedEvent,
+        ResponseContentPartDoneEvent,
+        ResponseCreatedEvent,
+        ResponseFailedEvent,
+        ResponseFunctionCallArgumentsDeltaEvent,
+        ResponseFunctionCallArgumentsDoneEvent,
+        ResponseIncompleteEvent,
+        ResponseInProgressEvent,
+        ResponseOutputItemAddedEvent,
+        ResponseOutputItemDoneEvent,
+        ResponseOutputTextDeltaEvent,
+        ResponseOutputTextDoneEvent,
+        ResponseReasoningSummaryTextDeltaEvent,
+        ResponseReasoningSummaryTextDoneEvent,
+    )
     from ._base_client import AsyncAPIClient
 
 __all__ = [
@@ -80,63 +81,98 @@ _SKIP: Any = object()
 
 _loads = json.loads
 
-MessageStreamEvent = Union[
-    MessageStartEvent,
-    ContentBlockStartEvent,
-    ContentBlockDeltaEvent,
-    ContentBlockStopEvent,
-    MessageDeltaEvent,
-    MessageStopEvent,
-    UnknownStreamEvent,
-]
-"""An event of a Messages API stream (`ping` keep-alives are skipped; unknown types arrive as UnknownStreamEvent)."""
+# The event models of each API are imported when its first stream is built (see `_event_parsers`), not with this
+# module: every resource module imports it, and a chat call has no use for the forty-odd Messages and Responses
+# event modules.
+_Parser = Callable[[Dict[str, Any]], Any]
+_parsers: Dict[str, Dict[str, _Parser]] = {}
 
-ResponseStreamEvent = Union[
-    ResponseCreatedEvent,
-    ResponseInProgressEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseOutputTextDeltaEvent,
-    ResponseOutputTextDoneEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
-    ResponseReasoningSummaryTextDeltaEvent,
-    ResponseReasoningSummaryTextDoneEvent,
-    ResponseCompletedEvent,
-    ResponseFailedEvent,
-    ResponseIncompleteEvent,
-    UnknownStreamEvent,
-]
-"""An event of a Responses API stream (unknown types arrive as UnknownStreamEvent)."""
+if TYPE_CHECKING:
+    MessageStreamEvent = Union[
+        MessageStartEvent,
+        ContentBlockStartEvent,
+        ContentBlockDeltaEvent,
+        ContentBlockStopEvent,
+        MessageDeltaEvent,
+        MessageStopEvent,
+        UnknownStreamEvent,
+    ]
+    """An event of a Messages API stream (`ping` keep-alives are skipped; unknown types arrive as
+    UnknownStreamEvent)."""
 
-_MESSAGE_EVENTS: Dict[str, Callable[[Dict[str, Any]], Any]] = {
-    "message_start": MessageStartEvent.from_dict,
-    "content_block_start": ContentBlockStartEvent.from_dict,
-    "content_block_delta": ContentBlockDeltaEvent.from_dict,
-    "content_block_stop": ContentBlockStopEvent.from_dict,
-    "message_delta": MessageDeltaEvent.from_dict,
-    "message_stop": MessageStopEvent.from_dict,
-}
+    ResponseStreamEvent = Union[
+        ResponseCreatedEvent,
+        ResponseInProgressEvent,
+        ResponseOutputItemAddedEvent,
+        ResponseOutputItemDoneEvent,
+        ResponseContentPartAddedEvent,
+        ResponseContentPartDoneEvent,
+        ResponseOutputTextDeltaEvent,
+        ResponseOutputTextDoneEvent,
+        ResponseFunctionCallArgumentsDeltaEvent,
+        ResponseFunctionCallArgumentsDoneEvent,
+        ResponseReasoningSummaryTextDeltaEvent,
+        ResponseReasoningSummaryTextDoneEvent,
+        ResponseCompletedEvent,
+        ResponseFailedEvent,
+        ResponseIncompleteEvent,
+        UnknownStreamEvent,
+    ]
+    """An event of a Responses API stream (unknown types arrive as UnknownStreamEvent)."""
+else:
 
-_RESPONSE_EVENTS: Dict[str, Callable[[Dict[str, Any]], Any]] = {
-    "response.created": ResponseCreatedEvent.from_dict,
-    "response.in_progress": ResponseInProgressEvent.from_dict,
-    "response.output_item.added": ResponseOutputItemAddedEvent.from_dict,
-    "response.output_item.done": ResponseOutputItemDoneEvent.from_dict,
-    "response.content_part.added": ResponseContentPartAddedEvent.from_dict,
-    "response.content_part.done": ResponseContentPartDoneEvent.from_dict,
-    "response.output_text.delta": ResponseOutputTextDeltaEvent.from_dict,
-    "response.output_text.done": ResponseOutputTextDoneEvent.from_dict,
-    "response.function_call_arguments.delta": ResponseFunctionCallArgumentsDeltaEvent.from_dict,
-    "response.function_call_arguments.done": ResponseFunctionCallArgumentsDoneEvent.from_dict,
-    "response.reasoning_summary_text.delta": ResponseReasoningSummaryTextDeltaEvent.from_dict,
-    "response.reasoning_summary_text.done": ResponseReasoningSummaryTextDoneEvent.from_dict,
-    "response.completed": ResponseCompletedEvent.from_dict,
-    "response.failed": ResponseFailedEvent.from_dict,
-    "response.incomplete": ResponseIncompleteEvent.from_dict,
-}
+    def __getattr__(name: str) -> Any:
+        # The two unions stay importable from this module at runtime; building them imports their models.
+        if name not in ("MessageStreamEvent", "ResponseStreamEvent"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        api = "messages" if name == "MessageStreamEvent" else "responses"
+        # Each parser is a classmethod bound to its model class.
+        members = (*(parse.__self__ for parse in _event_parsers(api).values()), UnknownStreamEvent)
+        value = Union[members]
+        globals()[name] = value
+        return value
+
+
+def _event_parsers(api: Literal["chat", "messages", "responses"]) -> Dict[str, _Parser]:
+    """The `from_dict` of each event type of `api` ("chat": the chunk under key ""), imported on first use."""
+    parsers = _parsers.get(api)
+    if parsers is not None:
+        return parsers
+    from .. import types
+
+    if api == "chat":
+        parsers = {"": types.ChatCompletionChunk.from_dict}
+    elif api == "messages":
+        parsers = {
+            "message_start": types.MessageStartEvent.from_dict,
+            "content_block_start": types.ContentBlockStartEvent.from_dict,
+            "content_block_delta": types.ContentBlockDeltaEvent.from_dict,
+            "content_block_stop": types.ContentBlockStopEvent.from_dict,
+            "message_delta": types.MessageDeltaEvent.from_dict,
+            "message_stop": types.MessageStopEvent.from_dict,
+        }
+    else:
+        parsers = {
+            "response.created": types.ResponseCreatedEvent.from_dict,
+            "response.in_progress": types.ResponseInProgressEvent.from_dict,
+            "response.output_item.added": types.ResponseOutputItemAddedEvent.from_dict,
+            "response.output_item.done": types.ResponseOutputItemDoneEvent.from_dict,
+            "response.content_part.added": types.ResponseContentPartAddedEvent.from_dict,
+            "response.content_part.done": types.ResponseContentPartDoneEvent.from_dict,
+            "response.output_text.delta": types.ResponseOutputTextDeltaEvent.from_dict,
+            "response.output_text.done": types.ResponseOutputTextDoneEvent.from_dict,
+            "response.function_call_arguments.delta": types.ResponseFunctionCallArgumentsDeltaEvent.from_dict,
+            "response.function_call_arguments.done": types.ResponseFunctionCallArgumentsDoneEvent.from_dict,
+            "response.reasoning_summary_text.delta": types.ResponseReasoningSummaryTextDeltaEvent.from_dict,
+            "response.reasoning_summary_text.done": types.ResponseReasoningSummaryTextDoneEvent.from_dict,
+            "response.completed": types.ResponseCompletedEvent.from_dict,
+            "response.failed": types.ResponseFailedEvent.from_dict,
+            "response.incomplete": types.ResponseIncompleteEvent.from_dict,
+        }
+    # Published whole, in one assignment: a stream built at the same time in another thread sees all or nothing.
+    _parsers[api] = parsers
+    return parsers
+
 
 _RESPONSE_TERMINAL = frozenset(("response.completed", "response.failed", "response.incomplete"))
 
@@ -247,7 +283,7 @@ async def _close_iterator(iterator: object) -> None:
         await close()
 
 
-class AsyncChatCompletionStream(AsyncStream[ChatCompletionChunk]):
+class AsyncChatCompletionStream(AsyncStream["ChatCompletionChunk"]):
     """The `chat.completion.chunk` objects of a streamed chat completion, until `data: [DONE]`.
 
     `text_stream` yields just the text of the first choice; `get_final_completion()` reads the rest of the stream
@@ -258,6 +294,7 @@ class AsyncChatCompletionStream(AsyncStream[ChatCompletionChunk]):
     def __init__(self, response: httpx.Response, *, client: AsyncAPIClient) -> None:
         super().__init__(response, client=client)
         self._accumulator = ChatCompletionAccumulator()
+        self._parse_chunk: Callable[[Dict[str, Any]], ChatCompletionChunk] = _event_parsers("chat")[""]
 
     def _handle(self, event: ServerSentEvent) -> Any:
         data = event.data
@@ -275,7 +312,7 @@ class AsyncChatCompletionStream(AsyncStream[ChatCompletionChunk]):
         if "error" in payload and not payload.get("choices") and is_error_payload(payload):
             raise stream_error(payload, self.response)
         self._text = self._accumulator.add(payload)
-        return ChatCompletionChunk.from_dict(payload)
+        return self._parse_chunk(payload)
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
@@ -287,10 +324,12 @@ class AsyncChatCompletionStream(AsyncStream[ChatCompletionChunk]):
         async for _ in self:
             pass
         self._require_complete("get_final_completion")
+        from ..types import ChatCompletion
+
         return ChatCompletion.from_dict(self._accumulator.result())
 
 
-class AsyncMessageStream(AsyncStream[MessageStreamEvent]):
+class AsyncMessageStream(AsyncStream["MessageStreamEvent"]):
     """The events of a streamed Messages API call, until `message_stop`.
 
     `ping` keep-alives are skipped; an `error` event raises the APIStatusError subclass of its type
@@ -303,6 +342,7 @@ class AsyncMessageStream(AsyncStream[MessageStreamEvent]):
     def __init__(self, response: httpx.Response, *, client: AsyncAPIClient) -> None:
         super().__init__(response, client=client)
         self._accumulator = MessageAccumulator()
+        self._parsers: Dict[str, Callable[[Dict[str, Any]], MessageStreamEvent]] = _event_parsers("messages")
 
     def _handle(self, event: ServerSentEvent) -> Any:
         data = event.data
@@ -323,7 +363,7 @@ class AsyncMessageStream(AsyncStream[MessageStreamEvent]):
             self._done = True
         elif kind == "ping":
             return _SKIP
-        parse = _MESSAGE_EVENTS.get(kind) if isinstance(kind, str) else None
+        parse = self._parsers.get(kind) if isinstance(kind, str) else None
         if parse is None:
             return UnknownStreamEvent(kind if isinstance(kind, str) else event.event, payload, event.event)
         return parse(payload)
@@ -338,10 +378,12 @@ class AsyncMessageStream(AsyncStream[MessageStreamEvent]):
         async for _ in self:
             pass
         self._require_complete("get_final_message")
+        from ..types import Message
+
         return Message.from_dict(self._accumulator.result())
 
 
-class AsyncResponseStream(AsyncStream[ResponseStreamEvent]):
+class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
     """The events of a streamed Responses API call, until `response.completed` (or `.failed`, `.incomplete`).
 
     Events are told apart by their JSON `type`; `event:` lines are ignored. An `error` event, or a gateway
@@ -354,6 +396,7 @@ class AsyncResponseStream(AsyncStream[ResponseStreamEvent]):
     def __init__(self, response: httpx.Response, *, client: AsyncAPIClient) -> None:
         super().__init__(response, client=client)
         self._accumulator = ResponseAccumulator()
+        self._parsers: Dict[str, Callable[[Dict[str, Any]], ResponseStreamEvent]] = _event_parsers("responses")
 
     def _handle(self, event: ServerSentEvent) -> Any:
         data = event.data
@@ -372,7 +415,7 @@ class AsyncResponseStream(AsyncStream[ResponseStreamEvent]):
         self._text = self._accumulator.add(payload)
         if kind in _RESPONSE_TERMINAL:
             self._done = True
-        parse = _RESPONSE_EVENTS.get(kind) if isinstance(kind, str) else None
+        parse = self._parsers.get(kind) if isinstance(kind, str) else None
         if parse is None:
             return UnknownStreamEvent(kind if isinstance(kind, str) else event.event, payload, event.event)
         return parse(payload)
@@ -387,4 +430,6 @@ class AsyncResponseStream(AsyncStream[ResponseStreamEvent]):
         async for _ in self:
             pass
         self._require_complete("get_final_response")
+        from ..types import Response
+
         return Response.from_dict(self._accumulator.result())

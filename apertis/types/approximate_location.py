@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ApproximateLocation"]
 
@@ -20,34 +19,38 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("country", "city", "region", "timezone"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ApproximateLocation(BaseModel):
     """Approximate location fields; all optional."""
 
-    country: Union[str, Unset, None] = UNSET
+    country: Optional[str] = None
     """Two-letter ISO country code, e.g. `US`."""
-    city: Union[str, Unset, None] = UNSET
+    city: Optional[str] = None
     """City name, e.g. `San Francisco`."""
-    region: Union[str, Unset, None] = UNSET
+    region: Optional[str] = None
     """Region or state, e.g. `California`."""
-    timezone: Union[str, Unset, None] = UNSET
+    timezone: Optional[str] = None
     """IANA time zone, e.g. `America/Los_Angeles`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("country", "city", "region", "timezone")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_country: Any = src_dict.get("country", UNSET)
-        v_city: Any = src_dict.get("city", UNSET)
-        v_region: Any = src_dict.get("region", UNSET)
-        v_timezone: Any = src_dict.get("timezone", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_country: Any = src_dict.get("country")
+        v_city: Any = src_dict.get("city")
+        v_region: Any = src_dict.get("region")
+        v_timezone: Any = src_dict.get("timezone")
         self = _new(cls)
         self.country = v_country
         self.city = v_city
@@ -57,19 +60,31 @@ class ApproximateLocation(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.country is not UNSET:
+        src = self._source
+        if self.country is not None:
             d["country"] = self.country
-        if self.city is not UNSET:
+        elif src is not None and "country" in src:
+            d["country"] = None
+        if self.city is not None:
             d["city"] = self.city
-        if self.region is not UNSET:
+        elif src is not None and "city" in src:
+            d["city"] = None
+        if self.region is not None:
             d["region"] = self.region
-        if self.timezone is not UNSET:
+        elif src is not None and "region" in src:
+            d["region"] = None
+        if self.timezone is not None:
             d["timezone"] = self.timezone
+        elif src is not None and "timezone" in src:
+            d["timezone"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

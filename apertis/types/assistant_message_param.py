@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .text_content_part import TextContentPart
 from .tool_call import ToolCall
 
@@ -28,24 +27,27 @@ def _parse_content(data: Any) -> Any:
     return data
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class AssistantMessageParam(BaseModel):
     """An earlier assistant turn. Pass an assistant message back verbatim, including `tool_calls` and `reasoning_details` (needed for multi-turn reasoning with GLM models)."""
 
     role: Literal["assistant"] = "assistant"
     """Always `assistant`."""
-    content: Union[str, List[TextContentPart], Unset, None] = UNSET
+    content: Union[str, List[TextContentPart], None] = None
     """The text of the reply; null when the turn only called tools."""
-    name: Union[str, Unset, None] = UNSET
+    name: Optional[str] = None
     """Optional participant name."""
-    tool_calls: Union[List[ToolCall], Unset, None] = UNSET
+    tool_calls: Optional[List[ToolCall]] = None
     """The tool calls the assistant made."""
-    reasoning_details: Union[List[Any], Unset, None] = UNSET
+    reasoning_details: Optional[List[Any]] = None
     """Reasoning details returned by a reasoning-mode model, passed back unchanged."""
-    reasoning_content: Union[str, Unset, None] = UNSET
+    reasoning_content: Optional[str] = None
     """Reasoning text returned by a DeepSeek-style model (usually not sent back)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "role",
@@ -58,23 +60,24 @@ class AssistantMessageParam(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_role: Any = src_dict.get("role")
-        v_content: Any = src_dict.get("content", UNSET)
+        v_content: Any = src_dict.get("content")
         v_content = _parse_content(v_content)
-        v_name: Any = src_dict.get("name", UNSET)
-        v_tool_calls: Any = src_dict.get("tool_calls", UNSET)
+        v_name: Any = src_dict.get("name")
+        v_tool_calls: Any = src_dict.get("tool_calls")
         v_tool_calls = (
             [ToolCall.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
             if isinstance(v_tool_calls, list)
             else v_tool_calls
         )
-        v_reasoning_details: Any = src_dict.get("reasoning_details", UNSET)
-        v_reasoning_content: Any = src_dict.get("reasoning_content", UNSET)
+        v_reasoning_details: Any = src_dict.get("reasoning_details")
+        v_reasoning_content: Any = src_dict.get("reasoning_content")
         self = _new(cls)
         self.role = v_role
         self.content = v_content
@@ -86,22 +89,37 @@ class AssistantMessageParam(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["role"] = self.role
-        if self.content is not UNSET:
+        src = self._source
+        if self.role is not None or src is None or "role" in src:
+            d["role"] = self.role
+        if self.content is not None:
             d["content"] = serialize(self.content)
-        if self.name is not UNSET:
+        elif src is not None and "content" in src:
+            d["content"] = None
+        if self.name is not None:
             d["name"] = self.name
-        if self.tool_calls is not UNSET:
+        elif src is not None and "name" in src:
+            d["name"] = None
+        if self.tool_calls is not None:
             d["tool_calls"] = serialize(self.tool_calls)
-        if self.reasoning_details is not UNSET:
+        elif src is not None and "tool_calls" in src:
+            d["tool_calls"] = None
+        if self.reasoning_details is not None:
             d["reasoning_details"] = self.reasoning_details
-        if self.reasoning_content is not UNSET:
+        elif src is not None and "reasoning_details" in src:
+            d["reasoning_details"] = None
+        if self.reasoning_content is not None:
             d["reasoning_content"] = self.reasoning_content
+        elif src is not None and "reasoning_content" in src:
+            d["reasoning_content"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

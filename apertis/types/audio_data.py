@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["AudioData"]
 
@@ -20,7 +19,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("id", "data", "expires_at", "transcript"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class AudioData(BaseModel):
     """Spoken output of an audio-output model."""
 
@@ -28,26 +29,28 @@ class AudioData(BaseModel):
     """Audio id (reference it in later turns)."""
     data: str
     """The audio, base64-encoded in the requested format."""
-    expires_at: Union[int, Unset, None] = UNSET
+    expires_at: Optional[int] = None
     """Unix time (seconds) after which the audio can no longer be referenced."""
-    transcript: Union[str, Unset, None] = UNSET
+    transcript: Optional[str] = None
     """Transcript of the spoken audio."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("id", "data", "expires_at", "transcript")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
         v_data: Any = src_dict.get("data")
-        v_expires_at: Any = src_dict.get("expires_at", UNSET)
-        v_transcript: Any = src_dict.get("transcript", UNSET)
+        v_expires_at: Any = src_dict.get("expires_at")
+        v_transcript: Any = src_dict.get("transcript")
         self = _new(cls)
         self.id = v_id
         self.data = v_data
@@ -57,17 +60,27 @@ class AudioData(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        d["data"] = self.data
-        if self.expires_at is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if self.data is not None or src is None or "data" in src:
+            d["data"] = self.data
+        if self.expires_at is not None:
             d["expires_at"] = self.expires_at
-        if self.transcript is not UNSET:
+        elif src is not None and "expires_at" in src:
+            d["expires_at"] = None
+        if self.transcript is not None:
             d["transcript"] = self.transcript
+        elif src is not None and "transcript" in src:
+            d["transcript"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

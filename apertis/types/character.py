@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["Character"]
 
@@ -20,34 +19,38 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("id", "username", "permalink", "profile_picture_url"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Character(BaseModel):
     """A reusable Sora character; mention it in prompts as `@username`."""
 
     id: str
     """Character id, `char_...`."""
-    username: Union[str, Unset, None] = UNSET
+    username: Optional[str] = None
     """The name to mention in prompts (`@username`)."""
-    permalink: Union[str, Unset, None] = UNSET
+    permalink: Optional[str] = None
     """Public page of the character."""
-    profile_picture_url: Union[str, Unset, None] = UNSET
+    profile_picture_url: Optional[str] = None
     """Profile picture URL."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("id", "username", "permalink", "profile_picture_url")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
-        v_username: Any = src_dict.get("username", UNSET)
-        v_permalink: Any = src_dict.get("permalink", UNSET)
-        v_profile_picture_url: Any = src_dict.get("profile_picture_url", UNSET)
+        v_username: Any = src_dict.get("username")
+        v_permalink: Any = src_dict.get("permalink")
+        v_profile_picture_url: Any = src_dict.get("profile_picture_url")
         self = _new(cls)
         self.id = v_id
         self.username = v_username
@@ -57,18 +60,29 @@ class Character(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        if self.username is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if self.username is not None:
             d["username"] = self.username
-        if self.permalink is not UNSET:
+        elif src is not None and "username" in src:
+            d["username"] = None
+        if self.permalink is not None:
             d["permalink"] = self.permalink
-        if self.profile_picture_url is not UNSET:
+        elif src is not None and "permalink" in src:
+            d["permalink"] = None
+        if self.profile_picture_url is not None:
             d["profile_picture_url"] = self.profile_picture_url
+        elif src is not None and "profile_picture_url" in src:
+            d["profile_picture_url"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["CharacterCreateParams"]
 
@@ -20,31 +19,35 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("url", "from_task", "timestamps"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class CharacterCreateParams(BaseModel):
     """The body of `POST /sora/v1/characters`; give exactly one of `url` and `from_task`."""
 
-    url: Union[str, Unset, None] = UNSET
+    url: Optional[str] = None
     """URL of a 1-3 second video clip showing the character."""
-    from_task: Union[str, Unset, None] = UNSET
+    from_task: Optional[str] = None
     """Id of an earlier Sora task to take the character from."""
-    timestamps: Union[str, Unset, None] = UNSET
+    timestamps: Optional[str] = None
     """The clip range as `"start,end"` seconds, e.g. `"0,3"`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("url", "from_task", "timestamps")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_url: Any = src_dict.get("url", UNSET)
-        v_from_task: Any = src_dict.get("from_task", UNSET)
-        v_timestamps: Any = src_dict.get("timestamps", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_url: Any = src_dict.get("url")
+        v_from_task: Any = src_dict.get("from_task")
+        v_timestamps: Any = src_dict.get("timestamps")
         self = _new(cls)
         self.url = v_url
         self.from_task = v_from_task
@@ -53,17 +56,27 @@ class CharacterCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.url is not UNSET:
+        src = self._source
+        if self.url is not None:
             d["url"] = self.url
-        if self.from_task is not UNSET:
+        elif src is not None and "url" in src:
+            d["url"] = None
+        if self.from_task is not None:
             d["from_task"] = self.from_task
-        if self.timestamps is not UNSET:
+        elif src is not None and "from_task" in src:
+            d["from_task"] = None
+        if self.timestamps is not None:
             d["timestamps"] = self.timestamps
+        elif src is not None and "timestamps" in src:
+            d["timestamps"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .chat_completion_message import ChatCompletionMessage
 from .choice_logprobs import ChoiceLogprobs
 
@@ -25,7 +24,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("index", "message", "finish_reason", "logprobs"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChatCompletionChoice(BaseModel):
     """One generated choice."""
 
@@ -33,27 +34,29 @@ class ChatCompletionChoice(BaseModel):
     """Position of this choice in `choices`."""
     message: ChatCompletionMessage
     """The assistant message of a choice."""
-    finish_reason: Union[FinishReason, Unset, None] = UNSET
+    finish_reason: Optional[FinishReason] = None
     """Why generation stopped; null while unknown."""
-    logprobs: Union[ChoiceLogprobs, Unset, None] = UNSET
+    logprobs: Optional[ChoiceLogprobs] = None
     """Token log-probabilities when `logprobs` was requested, else null."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("index", "message", "finish_reason", "logprobs")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_index: Any = src_dict.get("index")
         v_message: Any = src_dict.get("message")
         v_message = ChatCompletionMessage.from_dict(v_message) if isinstance(v_message, dict) else v_message
-        v_finish_reason: Any = src_dict.get("finish_reason", UNSET)
-        v_logprobs: Any = src_dict.get("logprobs", UNSET)
+        v_finish_reason: Any = src_dict.get("finish_reason")
+        v_logprobs: Any = src_dict.get("logprobs")
         v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
         self = _new(cls)
         self.index = v_index
@@ -64,17 +67,27 @@ class ChatCompletionChoice(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["index"] = self.index
-        d["message"] = serialize(self.message)
-        if self.finish_reason is not UNSET:
+        src = self._source
+        if self.index is not None or src is None or "index" in src:
+            d["index"] = self.index
+        if self.message is not None or src is None or "message" in src:
+            d["message"] = serialize(self.message)
+        if self.finish_reason is not None:
             d["finish_reason"] = self.finish_reason
-        if self.logprobs is not UNSET:
+        elif src is not None and "finish_reason" in src:
+            d["finish_reason"] = None
+        if self.logprobs is not None:
             d["logprobs"] = serialize(self.logprobs)
+        elif src is not None and "logprobs" in src:
+            d["logprobs"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .chat_completion_chunk_choice import ChatCompletionChunkChoice
 from .error_object import ErrorObject
 from .usage import Usage
@@ -37,32 +36,35 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChatCompletionChunk(BaseModel):
     """One Server-Sent Event of a streamed chat completion. Every field is optional: the `:web` search indicator chunk has `id` `web-search` and an empty `model` (its text `🔍 Web searching...` is part of the content stream; skip chunks whose `id` is `web-search` to drop it); Sora progress chunks have only `choices[].delta.content`; a final chunk may carry only `usage` (with `stream_options.include_usage`), and an older web-search revision sent a trailing chunk with only `web_sources`. A chunk with an `error` object and no `choices` reports a mid-stream error."""
 
-    id: Union[str, Unset, None] = UNSET
+    id: Optional[str] = None
     """Completion id, the same for every chunk of one completion (`web-search` on the indicator chunk)."""
-    object: Union[Literal["chat.completion.chunk"], Unset, None] = UNSET
+    object: Optional[Literal["chat.completion.chunk"]] = None
     """Always `chat.completion.chunk` when present."""
-    created: Union[int, Unset, None] = UNSET
+    created: Optional[int] = None
     """Unix time (seconds) of creation."""
-    model: Union[str, Unset, None] = UNSET
+    model: Optional[str] = None
     """The model (empty on the web-search indicator chunk)."""
-    system_fingerprint: Union[str, Unset, None] = UNSET
+    system_fingerprint: Optional[str] = None
     """Backend configuration fingerprint, when available."""
-    choices: Union[List[ChatCompletionChunkChoice], Unset, None] = UNSET
+    choices: Optional[List[ChatCompletionChunkChoice]] = None
     """The choice deltas; empty or absent on a usage-only or sources-only chunk."""
-    usage: Union[Usage, Unset, None] = UNSET
+    usage: Optional[Usage] = None
     """Usage of the whole request, on the final chunk when `stream_options.include_usage` is true."""
-    web_sources: Union[List[WebSource], Unset, None] = UNSET
+    web_sources: Optional[List[WebSource]] = None
     """Sources of a `:web` request, on a trailing chunk without `choices`."""
-    service_tier: Union[str, Unset, None] = UNSET
+    service_tier: Optional[str] = None
     """The service tier that served the request (OpenAI upstreams)."""
-    error: Union[ErrorObject, Unset, None] = UNSET
+    error: Optional[ErrorObject] = None
     """The error details of an OpenAI-style error body. Inside a successful `:web` chat completion the gateway also sends an empty placeholder (`message: ""`, `code: null`); only a non-2xx status (or, in a stream, a non-empty error) means failure."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -79,32 +81,33 @@ class ChatCompletionChunk(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_id: Any = src_dict.get("id", UNSET)
-        v_object: Any = src_dict.get("object", UNSET)
-        v_created: Any = src_dict.get("created", UNSET)
-        v_model: Any = src_dict.get("model", UNSET)
-        v_system_fingerprint: Any = src_dict.get("system_fingerprint", UNSET)
-        v_choices: Any = src_dict.get("choices", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_id: Any = src_dict.get("id")
+        v_object: Any = src_dict.get("object")
+        v_created: Any = src_dict.get("created")
+        v_model: Any = src_dict.get("model")
+        v_system_fingerprint: Any = src_dict.get("system_fingerprint")
+        v_choices: Any = src_dict.get("choices")
         v_choices = (
             [ChatCompletionChunkChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
             if isinstance(v_choices, list)
             else v_choices
         )
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_usage: Any = src_dict.get("usage")
         v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_web_sources: Any = src_dict.get("web_sources", UNSET)
+        v_web_sources: Any = src_dict.get("web_sources")
         v_web_sources = (
             [WebSource.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_web_sources]
             if isinstance(v_web_sources, list)
             else v_web_sources
         )
-        v_service_tier: Any = src_dict.get("service_tier", UNSET)
-        v_error: Any = src_dict.get("error", UNSET)
+        v_service_tier: Any = src_dict.get("service_tier")
+        v_error: Any = src_dict.get("error")
         v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
         self = _new(cls)
         self.id = v_id
@@ -121,31 +124,55 @@ class ChatCompletionChunk(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.id is not UNSET:
+        src = self._source
+        if self.id is not None:
             d["id"] = self.id
-        if self.object is not UNSET:
+        elif src is not None and "id" in src:
+            d["id"] = None
+        if self.object is not None:
             d["object"] = self.object
-        if self.created is not UNSET:
+        elif src is not None and "object" in src:
+            d["object"] = None
+        if self.created is not None:
             d["created"] = self.created
-        if self.model is not UNSET:
+        elif src is not None and "created" in src:
+            d["created"] = None
+        if self.model is not None:
             d["model"] = self.model
-        if self.system_fingerprint is not UNSET:
+        elif src is not None and "model" in src:
+            d["model"] = None
+        if self.system_fingerprint is not None:
             d["system_fingerprint"] = self.system_fingerprint
-        if self.choices is not UNSET:
+        elif src is not None and "system_fingerprint" in src:
+            d["system_fingerprint"] = None
+        if self.choices is not None:
             d["choices"] = serialize(self.choices)
-        if self.usage is not UNSET:
+        elif src is not None and "choices" in src:
+            d["choices"] = None
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
-        if self.web_sources is not UNSET:
+        elif src is not None and "usage" in src:
+            d["usage"] = None
+        if self.web_sources is not None:
             d["web_sources"] = serialize(self.web_sources)
-        if self.service_tier is not UNSET:
+        elif src is not None and "web_sources" in src:
+            d["web_sources"] = None
+        if self.service_tier is not None:
             d["service_tier"] = self.service_tier
-        if self.error is not UNSET:
+        elif src is not None and "service_tier" in src:
+            d["service_tier"] = None
+        if self.error is not None:
             d["error"] = serialize(self.error)
+        elif src is not None and "error" in src:
+            d["error"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

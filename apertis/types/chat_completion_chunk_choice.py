@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .chat_completion_delta import ChatCompletionDelta
 from .choice_logprobs import ChoiceLogprobs
 
@@ -25,35 +24,39 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("index", "delta", "finish_reason", "logprobs"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChatCompletionChunkChoice(BaseModel):
     """The delta of one choice in a chunk."""
 
-    index: Union[int, Unset, None] = UNSET
+    index: Optional[int] = None
     """Position of the choice (absent on Sora progress chunks; treat as 0)."""
-    delta: Union[ChatCompletionDelta, Unset, None] = UNSET
+    delta: Optional[ChatCompletionDelta] = None
     """The new part of the assistant message carried by one chunk; concatenate the deltas."""
-    finish_reason: Union[FinishReason, Unset, None] = UNSET
+    finish_reason: Optional[FinishReason] = None
     """Set on the last chunk of the choice; null before."""
-    logprobs: Union[ChoiceLogprobs, Unset, None] = UNSET
+    logprobs: Optional[ChoiceLogprobs] = None
     """Token log-probabilities of this delta when requested."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("index", "delta", "finish_reason", "logprobs")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_index: Any = src_dict.get("index", UNSET)
-        v_delta: Any = src_dict.get("delta", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_index: Any = src_dict.get("index")
+        v_delta: Any = src_dict.get("delta")
         v_delta = ChatCompletionDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
-        v_finish_reason: Any = src_dict.get("finish_reason", UNSET)
-        v_logprobs: Any = src_dict.get("logprobs", UNSET)
+        v_finish_reason: Any = src_dict.get("finish_reason")
+        v_logprobs: Any = src_dict.get("logprobs")
         v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
         self = _new(cls)
         self.index = v_index
@@ -64,19 +67,31 @@ class ChatCompletionChunkChoice(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.index is not UNSET:
+        src = self._source
+        if self.index is not None:
             d["index"] = self.index
-        if self.delta is not UNSET:
+        elif src is not None and "index" in src:
+            d["index"] = None
+        if self.delta is not None:
             d["delta"] = serialize(self.delta)
-        if self.finish_reason is not UNSET:
+        elif src is not None and "delta" in src:
+            d["delta"] = None
+        if self.finish_reason is not None:
             d["finish_reason"] = self.finish_reason
-        if self.logprobs is not UNSET:
+        elif src is not None and "finish_reason" in src:
+            d["finish_reason"] = None
+        if self.logprobs is not None:
             d["logprobs"] = serialize(self.logprobs)
+        elif src is not None and "logprobs" in src:
+            d["logprobs"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .audio_config import AudioConfig
 from .chat_completion_message_param import parse_chat_completion_message_param
 from .chat_completion_tool_choice import parse_chat_completion_tool_choice
@@ -76,7 +75,9 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChatCompletionCreateParams(BaseModel):
     """The body of `POST /chat/completions`."""
 
@@ -84,74 +85,75 @@ class ChatCompletionCreateParams(BaseModel):
     """Model id, e.g. `gpt-4.1-mini`, `claude-sonnet-4.5`, `gemini-3-pro-preview`, `deepseek-reasoner`. Append `:web` to any non-free model (e.g. `gpt-4.1-mini:web`) to let the gateway search the web first: results are injected into the prompt and returned in `web_sources` (tune with `web_results_count` and `web_content_length`). Ids ending in `:free` are free-tier variants and reject `:web`."""
     messages: List[ChatCompletionMessageParam]
     """The conversation so far, oldest first."""
-    stream: Union[bool, Unset, None] = UNSET
+    stream: Optional[bool] = None
     """Stream the reply as Server-Sent Events of `ChatCompletionChunk` (server default false)."""
-    stream_options: Union[StreamOptions, Unset, None] = UNSET
+    stream_options: Optional[StreamOptions] = None
     """Options for streaming responses."""
-    temperature: Union[float, Unset, None] = UNSET
+    temperature: Optional[float] = None
     """Sampling temperature, 0 to 2 (server default 1). Higher is more random."""
-    top_p: Union[float, Unset, None] = UNSET
+    top_p: Optional[float] = None
     """Nucleus sampling probability mass, 0 to 1."""
-    top_k: Union[int, Unset, None] = UNSET
+    top_k: Optional[int] = None
     """Sample only from the k most likely tokens (provider-specific extension; ignored where unsupported)."""
-    n: Union[int, Unset, None] = UNSET
+    n: Optional[int] = None
     """Number of choices to generate, 1 to 128 (server default 1)."""
-    stop: Union[str, List[str], Unset, None] = UNSET
+    stop: Union[str, List[str], None] = None
     """Up to 4 sequences where generation stops."""
-    max_tokens: Union[int, Unset, None] = UNSET
+    max_tokens: Optional[int] = None
     """Maximum number of tokens to generate."""
-    max_completion_tokens: Union[int, Unset, None] = UNSET
+    max_completion_tokens: Optional[int] = None
     """Upper bound on generated tokens including reasoning tokens (newer OpenAI models prefer it over `max_tokens`)."""
-    presence_penalty: Union[float, Unset, None] = UNSET
+    presence_penalty: Optional[float] = None
     """-2.0 to 2.0 (server default 0); positive values favour new topics."""
-    frequency_penalty: Union[float, Unset, None] = UNSET
+    frequency_penalty: Optional[float] = None
     """-2.0 to 2.0 (server default 0); positive values discourage repetition."""
-    logit_bias: Union[Dict[str, int], Unset, None] = UNSET
+    logit_bias: Optional[Dict[str, int]] = None
     """Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`."""
-    logprobs: Union[bool, Unset, None] = UNSET
+    logprobs: Optional[bool] = None
     """Return log-probabilities of the output tokens in `choices[].logprobs`."""
-    top_logprobs: Union[int, Unset, None] = UNSET
+    top_logprobs: Optional[int] = None
     """Number of most likely tokens (0-20) to return at each position; needs `logprobs`."""
-    user: Union[str, Unset, None] = UNSET
+    user: Optional[str] = None
     """A stable identifier of your end user, for abuse monitoring."""
-    seed: Union[int, Unset, None] = UNSET
+    seed: Optional[int] = None
     """Best-effort deterministic sampling seed."""
-    response_format: Union[ResponseFormat, Unset, None] = UNSET
+    response_format: Optional[ResponseFormat] = None
     """The output format (chat completions). The JSON arrives as a string in `message.content`."""
-    tools: Union[List[ChatCompletionToolParam], Unset, None] = UNSET
+    tools: Optional[List[ChatCompletionToolParam]] = None
     """Function tools the model may call."""
-    tool_choice: Union[ChatCompletionToolChoice, Unset, None] = UNSET
+    tool_choice: Optional[ChatCompletionToolChoice] = None
     """Which tool the model must call, if any. A mode string or a named function."""
-    parallel_tool_calls: Union[bool, Unset, None] = UNSET
+    parallel_tool_calls: Optional[bool] = None
     """Allow several tool calls in one assistant turn."""
-    modalities: Union[List[ChatModality], Unset, None] = UNSET
+    modalities: Optional[List[ChatModality]] = None
     """Output modalities, server default `["text"]`. Use `["text", "audio"]` with an audio-output model (e.g. `gpt-4o-audio-preview`) together with `audio`; audio output needs a pay-as-you-go key and cannot be streamed."""
-    audio: Union[AudioConfig, Unset, None] = UNSET
+    audio: Optional[AudioConfig] = None
     """Voice and format of spoken output (with `modalities=["text", "audio"]`)."""
-    reasoning: Union[ReasoningConfig, Unset, None] = UNSET
+    reasoning: Optional[ReasoningConfig] = None
     """Reasoning mode (documented for GLM models such as `glm-4.6`, `glm-5.1`); replies carry `reasoning_details`."""
-    reasoning_effort: Union[ReasoningEffort, Unset, None] = UNSET
+    reasoning_effort: Optional[ReasoningEffort] = None
     """How much effort a reasoning model spends thinking. Documented values `low`, `medium`, `high`; upstreams may accept others (e.g. `minimal`)."""
-    thinking: Union[ThinkingConfig, Unset, None] = UNSET
+    thinking: Optional[ThinkingConfig] = None
     """Extended thinking for chat completions (Claude, Gemini and other thinking models). For Claude, `budget_tokens` sets the thinking budget and must be smaller than `max_tokens`."""
-    web_results_count: Union[int, Unset, None] = UNSET
+    web_results_count: Optional[int] = None
     """Number of web results to retrieve, 1 to 10 (server default 5). Only meaningful with a `:web` model."""
-    web_content_length: Union[WebContentLength, Unset, None] = UNSET
+    web_content_length: Optional[WebContentLength] = None
     """How much page text each web result contributes (`short`, `medium` (server default) or `full`). Only with a `:web` model."""
-    web_search_options: Union[WebSearchOptions, Unset, None] = UNSET
+    web_search_options: Optional[WebSearchOptions] = None
     """Legacy OpenAI-style search options for dedicated search models (`gpt-5-search-api`, `gpt-4o-search-preview`, `gpt-4o-mini-search-preview`); no effect on other models. Citations come back in `message.annotations`. For search on any model use the `:web` model suffix instead; do not combine the two mechanisms."""
-    fallback_models: Union[List[str], Unset, None] = UNSET
+    fallback_models: Optional[List[str]] = None
     """Up to 5 model ids tried in order when the primary model fails (timeout, connection error, model error or any non-200 upstream status). Needs `fallback_enabled=True`. The `X-Actual-Model` response header names the model that served; each is billed at its own rate."""
-    fallback_timeout: Union[int, Unset, None] = UNSET
+    fallback_timeout: Optional[int] = None
     """Per-model timeout in milliseconds before falling back, 5000 to 300000. The server default is 30 s (15 s in later docs) and is capped by the remaining `X-Timeout` budget."""
-    fallback_enabled: Union[bool, Unset, None] = UNSET
+    fallback_enabled: Optional[bool] = None
     """Enable request-level fallback (server default false)."""
-    compression: Union[CompressionConfig, Unset, None] = UNSET
+    compression: Optional[CompressionConfig] = None
     """Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it."""
-    extra_body: Union[Any, Unset, None] = UNSET
+    extra_body: Optional[Any] = None
     """A literal `extra_body` object forwarded to upstream providers, e.g. `{"enable_thinking": true}` or `{"google": {"thinking_config": {"thinking_budget": 10240}}}`. In the SDK this is the `provider_extra_body` argument; the SDK's own `extra_body` argument instead merges keys into the top level of the request."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "model",
@@ -193,11 +195,12 @@ class ChatCompletionCreateParams(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_messages: Any = src_dict.get("messages")
         v_messages = (
@@ -207,58 +210,58 @@ class ChatCompletionCreateParams(BaseModel):
         )
         if v_messages is None:
             v_messages = []
-        v_stream: Any = src_dict.get("stream", UNSET)
-        v_stream_options: Any = src_dict.get("stream_options", UNSET)
+        v_stream: Any = src_dict.get("stream")
+        v_stream_options: Any = src_dict.get("stream_options")
         v_stream_options = (
             StreamOptions.from_dict(v_stream_options) if isinstance(v_stream_options, dict) else v_stream_options
         )
-        v_temperature: Any = src_dict.get("temperature", UNSET)
-        v_top_p: Any = src_dict.get("top_p", UNSET)
-        v_top_k: Any = src_dict.get("top_k", UNSET)
-        v_n: Any = src_dict.get("n", UNSET)
-        v_stop: Any = src_dict.get("stop", UNSET)
-        v_max_tokens: Any = src_dict.get("max_tokens", UNSET)
-        v_max_completion_tokens: Any = src_dict.get("max_completion_tokens", UNSET)
-        v_presence_penalty: Any = src_dict.get("presence_penalty", UNSET)
-        v_frequency_penalty: Any = src_dict.get("frequency_penalty", UNSET)
-        v_logit_bias: Any = src_dict.get("logit_bias", UNSET)
-        v_logprobs: Any = src_dict.get("logprobs", UNSET)
-        v_top_logprobs: Any = src_dict.get("top_logprobs", UNSET)
-        v_user: Any = src_dict.get("user", UNSET)
-        v_seed: Any = src_dict.get("seed", UNSET)
-        v_response_format: Any = src_dict.get("response_format", UNSET)
+        v_temperature: Any = src_dict.get("temperature")
+        v_top_p: Any = src_dict.get("top_p")
+        v_top_k: Any = src_dict.get("top_k")
+        v_n: Any = src_dict.get("n")
+        v_stop: Any = src_dict.get("stop")
+        v_max_tokens: Any = src_dict.get("max_tokens")
+        v_max_completion_tokens: Any = src_dict.get("max_completion_tokens")
+        v_presence_penalty: Any = src_dict.get("presence_penalty")
+        v_frequency_penalty: Any = src_dict.get("frequency_penalty")
+        v_logit_bias: Any = src_dict.get("logit_bias")
+        v_logprobs: Any = src_dict.get("logprobs")
+        v_top_logprobs: Any = src_dict.get("top_logprobs")
+        v_user: Any = src_dict.get("user")
+        v_seed: Any = src_dict.get("seed")
+        v_response_format: Any = src_dict.get("response_format")
         v_response_format = parse_response_format(v_response_format)
-        v_tools: Any = src_dict.get("tools", UNSET)
+        v_tools: Any = src_dict.get("tools")
         v_tools = (
             [ChatCompletionToolParam.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
             if isinstance(v_tools, list)
             else v_tools
         )
-        v_tool_choice: Any = src_dict.get("tool_choice", UNSET)
+        v_tool_choice: Any = src_dict.get("tool_choice")
         v_tool_choice = parse_chat_completion_tool_choice(v_tool_choice)
-        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls", UNSET)
-        v_modalities: Any = src_dict.get("modalities", UNSET)
-        v_audio: Any = src_dict.get("audio", UNSET)
+        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
+        v_modalities: Any = src_dict.get("modalities")
+        v_audio: Any = src_dict.get("audio")
         v_audio = AudioConfig.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
-        v_reasoning: Any = src_dict.get("reasoning", UNSET)
+        v_reasoning: Any = src_dict.get("reasoning")
         v_reasoning = ReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
-        v_reasoning_effort: Any = src_dict.get("reasoning_effort", UNSET)
-        v_thinking: Any = src_dict.get("thinking", UNSET)
+        v_reasoning_effort: Any = src_dict.get("reasoning_effort")
+        v_thinking: Any = src_dict.get("thinking")
         v_thinking = ThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
-        v_web_results_count: Any = src_dict.get("web_results_count", UNSET)
-        v_web_content_length: Any = src_dict.get("web_content_length", UNSET)
-        v_web_search_options: Any = src_dict.get("web_search_options", UNSET)
+        v_web_results_count: Any = src_dict.get("web_results_count")
+        v_web_content_length: Any = src_dict.get("web_content_length")
+        v_web_search_options: Any = src_dict.get("web_search_options")
         v_web_search_options = (
             WebSearchOptions.from_dict(v_web_search_options)
             if isinstance(v_web_search_options, dict)
             else v_web_search_options
         )
-        v_fallback_models: Any = src_dict.get("fallback_models", UNSET)
-        v_fallback_timeout: Any = src_dict.get("fallback_timeout", UNSET)
-        v_fallback_enabled: Any = src_dict.get("fallback_enabled", UNSET)
-        v_compression: Any = src_dict.get("compression", UNSET)
+        v_fallback_models: Any = src_dict.get("fallback_models")
+        v_fallback_timeout: Any = src_dict.get("fallback_timeout")
+        v_fallback_enabled: Any = src_dict.get("fallback_enabled")
+        v_compression: Any = src_dict.get("compression")
         v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
-        v_extra_body: Any = src_dict.get("extra_body", UNSET)
+        v_extra_body: Any = src_dict.get("extra_body")
         self = _new(cls)
         self.model = v_model
         self.messages = v_messages
@@ -299,79 +302,155 @@ class ChatCompletionCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["messages"] = serialize(self.messages)
-        if self.stream is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if src is None:
+            d["messages"] = serialize(self.messages)
+        elif "messages" in src:
+            d["messages"] = None if src["messages"] is None and self.messages == [] else serialize(self.messages)
+        elif self.messages != []:
+            d["messages"] = serialize(self.messages)
+        if self.stream is not None:
             d["stream"] = self.stream
-        if self.stream_options is not UNSET:
+        elif src is not None and "stream" in src:
+            d["stream"] = None
+        if self.stream_options is not None:
             d["stream_options"] = serialize(self.stream_options)
-        if self.temperature is not UNSET:
+        elif src is not None and "stream_options" in src:
+            d["stream_options"] = None
+        if self.temperature is not None:
             d["temperature"] = self.temperature
-        if self.top_p is not UNSET:
+        elif src is not None and "temperature" in src:
+            d["temperature"] = None
+        if self.top_p is not None:
             d["top_p"] = self.top_p
-        if self.top_k is not UNSET:
+        elif src is not None and "top_p" in src:
+            d["top_p"] = None
+        if self.top_k is not None:
             d["top_k"] = self.top_k
-        if self.n is not UNSET:
+        elif src is not None and "top_k" in src:
+            d["top_k"] = None
+        if self.n is not None:
             d["n"] = self.n
-        if self.stop is not UNSET:
+        elif src is not None and "n" in src:
+            d["n"] = None
+        if self.stop is not None:
             d["stop"] = self.stop
-        if self.max_tokens is not UNSET:
+        elif src is not None and "stop" in src:
+            d["stop"] = None
+        if self.max_tokens is not None:
             d["max_tokens"] = self.max_tokens
-        if self.max_completion_tokens is not UNSET:
+        elif src is not None and "max_tokens" in src:
+            d["max_tokens"] = None
+        if self.max_completion_tokens is not None:
             d["max_completion_tokens"] = self.max_completion_tokens
-        if self.presence_penalty is not UNSET:
+        elif src is not None and "max_completion_tokens" in src:
+            d["max_completion_tokens"] = None
+        if self.presence_penalty is not None:
             d["presence_penalty"] = self.presence_penalty
-        if self.frequency_penalty is not UNSET:
+        elif src is not None and "presence_penalty" in src:
+            d["presence_penalty"] = None
+        if self.frequency_penalty is not None:
             d["frequency_penalty"] = self.frequency_penalty
-        if self.logit_bias is not UNSET:
+        elif src is not None and "frequency_penalty" in src:
+            d["frequency_penalty"] = None
+        if self.logit_bias is not None:
             d["logit_bias"] = self.logit_bias
-        if self.logprobs is not UNSET:
+        elif src is not None and "logit_bias" in src:
+            d["logit_bias"] = None
+        if self.logprobs is not None:
             d["logprobs"] = self.logprobs
-        if self.top_logprobs is not UNSET:
+        elif src is not None and "logprobs" in src:
+            d["logprobs"] = None
+        if self.top_logprobs is not None:
             d["top_logprobs"] = self.top_logprobs
-        if self.user is not UNSET:
+        elif src is not None and "top_logprobs" in src:
+            d["top_logprobs"] = None
+        if self.user is not None:
             d["user"] = self.user
-        if self.seed is not UNSET:
+        elif src is not None and "user" in src:
+            d["user"] = None
+        if self.seed is not None:
             d["seed"] = self.seed
-        if self.response_format is not UNSET:
+        elif src is not None and "seed" in src:
+            d["seed"] = None
+        if self.response_format is not None:
             d["response_format"] = serialize(self.response_format)
-        if self.tools is not UNSET:
+        elif src is not None and "response_format" in src:
+            d["response_format"] = None
+        if self.tools is not None:
             d["tools"] = serialize(self.tools)
-        if self.tool_choice is not UNSET:
+        elif src is not None and "tools" in src:
+            d["tools"] = None
+        if self.tool_choice is not None:
             d["tool_choice"] = serialize(self.tool_choice)
-        if self.parallel_tool_calls is not UNSET:
+        elif src is not None and "tool_choice" in src:
+            d["tool_choice"] = None
+        if self.parallel_tool_calls is not None:
             d["parallel_tool_calls"] = self.parallel_tool_calls
-        if self.modalities is not UNSET:
+        elif src is not None and "parallel_tool_calls" in src:
+            d["parallel_tool_calls"] = None
+        if self.modalities is not None:
             d["modalities"] = self.modalities
-        if self.audio is not UNSET:
+        elif src is not None and "modalities" in src:
+            d["modalities"] = None
+        if self.audio is not None:
             d["audio"] = serialize(self.audio)
-        if self.reasoning is not UNSET:
+        elif src is not None and "audio" in src:
+            d["audio"] = None
+        if self.reasoning is not None:
             d["reasoning"] = serialize(self.reasoning)
-        if self.reasoning_effort is not UNSET:
+        elif src is not None and "reasoning" in src:
+            d["reasoning"] = None
+        if self.reasoning_effort is not None:
             d["reasoning_effort"] = self.reasoning_effort
-        if self.thinking is not UNSET:
+        elif src is not None and "reasoning_effort" in src:
+            d["reasoning_effort"] = None
+        if self.thinking is not None:
             d["thinking"] = serialize(self.thinking)
-        if self.web_results_count is not UNSET:
+        elif src is not None and "thinking" in src:
+            d["thinking"] = None
+        if self.web_results_count is not None:
             d["web_results_count"] = self.web_results_count
-        if self.web_content_length is not UNSET:
+        elif src is not None and "web_results_count" in src:
+            d["web_results_count"] = None
+        if self.web_content_length is not None:
             d["web_content_length"] = self.web_content_length
-        if self.web_search_options is not UNSET:
+        elif src is not None and "web_content_length" in src:
+            d["web_content_length"] = None
+        if self.web_search_options is not None:
             d["web_search_options"] = serialize(self.web_search_options)
-        if self.fallback_models is not UNSET:
+        elif src is not None and "web_search_options" in src:
+            d["web_search_options"] = None
+        if self.fallback_models is not None:
             d["fallback_models"] = self.fallback_models
-        if self.fallback_timeout is not UNSET:
+        elif src is not None and "fallback_models" in src:
+            d["fallback_models"] = None
+        if self.fallback_timeout is not None:
             d["fallback_timeout"] = self.fallback_timeout
-        if self.fallback_enabled is not UNSET:
+        elif src is not None and "fallback_timeout" in src:
+            d["fallback_timeout"] = None
+        if self.fallback_enabled is not None:
             d["fallback_enabled"] = self.fallback_enabled
-        if self.compression is not UNSET:
+        elif src is not None and "fallback_enabled" in src:
+            d["fallback_enabled"] = None
+        if self.compression is not None:
             d["compression"] = serialize(self.compression)
-        if self.extra_body is not UNSET:
+        elif src is not None and "compression" in src:
+            d["compression"] = None
+        if self.extra_body is not None:
             d["extra_body"] = self.extra_body
+        elif src is not None and "extra_body" in src:
+            d["extra_body"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .audio_data import AudioData
 from .tool_call import ToolCall
 from .url_citation import URLCitation
@@ -25,28 +24,31 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChatCompletionMessage(BaseModel):
     """The assistant message of a choice."""
 
     role: Literal["assistant"] = "assistant"
     """Always `assistant`."""
-    content: Union[str, Unset, None] = UNSET
+    content: Optional[str] = None
     """The reply text; null when the model only called tools."""
-    refusal: Union[str, Unset, None] = UNSET
+    refusal: Optional[str] = None
     """The refusal text when the model declined (OpenAI upstreams)."""
-    tool_calls: Union[List[ToolCall], Unset, None] = UNSET
+    tool_calls: Optional[List[ToolCall]] = None
     """The tool calls the model made."""
-    annotations: Union[List[URLCitation], Unset, None] = UNSET
+    annotations: Optional[List[URLCitation]] = None
     """URL citations from legacy search models (`web_search_options`)."""
-    audio: Union[AudioData, Unset, None] = UNSET
+    audio: Optional[AudioData] = None
     """Spoken output of an audio-output model."""
-    reasoning_content: Union[str, Unset, None] = UNSET
+    reasoning_content: Optional[str] = None
     """Reasoning text of DeepSeek-style reasoning models (`deepseek-reasoner`), separate from `content`."""
-    reasoning_details: Union[List[Any], Unset, None] = UNSET
+    reasoning_details: Optional[List[Any]] = None
     """Reasoning details of reasoning-mode models (GLM); send them back unchanged in the next assistant turn."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "role",
@@ -61,30 +63,31 @@ class ChatCompletionMessage(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_role: Any = src_dict.get("role")
-        v_content: Any = src_dict.get("content", UNSET)
-        v_refusal: Any = src_dict.get("refusal", UNSET)
-        v_tool_calls: Any = src_dict.get("tool_calls", UNSET)
+        v_content: Any = src_dict.get("content")
+        v_refusal: Any = src_dict.get("refusal")
+        v_tool_calls: Any = src_dict.get("tool_calls")
         v_tool_calls = (
             [ToolCall.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
             if isinstance(v_tool_calls, list)
             else v_tool_calls
         )
-        v_annotations: Any = src_dict.get("annotations", UNSET)
+        v_annotations: Any = src_dict.get("annotations")
         v_annotations = (
             [URLCitation.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_annotations]
             if isinstance(v_annotations, list)
             else v_annotations
         )
-        v_audio: Any = src_dict.get("audio", UNSET)
+        v_audio: Any = src_dict.get("audio")
         v_audio = AudioData.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
-        v_reasoning_content: Any = src_dict.get("reasoning_content", UNSET)
-        v_reasoning_details: Any = src_dict.get("reasoning_details", UNSET)
+        v_reasoning_content: Any = src_dict.get("reasoning_content")
+        v_reasoning_details: Any = src_dict.get("reasoning_details")
         self = _new(cls)
         self.role = v_role
         self.content = v_content
@@ -98,26 +101,45 @@ class ChatCompletionMessage(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["role"] = self.role
-        if self.content is not UNSET:
+        src = self._source
+        if self.role is not None or src is None or "role" in src:
+            d["role"] = self.role
+        if self.content is not None:
             d["content"] = self.content
-        if self.refusal is not UNSET:
+        elif src is not None and "content" in src:
+            d["content"] = None
+        if self.refusal is not None:
             d["refusal"] = self.refusal
-        if self.tool_calls is not UNSET:
+        elif src is not None and "refusal" in src:
+            d["refusal"] = None
+        if self.tool_calls is not None:
             d["tool_calls"] = serialize(self.tool_calls)
-        if self.annotations is not UNSET:
+        elif src is not None and "tool_calls" in src:
+            d["tool_calls"] = None
+        if self.annotations is not None:
             d["annotations"] = serialize(self.annotations)
-        if self.audio is not UNSET:
+        elif src is not None and "annotations" in src:
+            d["annotations"] = None
+        if self.audio is not None:
             d["audio"] = serialize(self.audio)
-        if self.reasoning_content is not UNSET:
+        elif src is not None and "audio" in src:
+            d["audio"] = None
+        if self.reasoning_content is not None:
             d["reasoning_content"] = self.reasoning_content
-        if self.reasoning_details is not UNSET:
+        elif src is not None and "reasoning_content" in src:
+            d["reasoning_content"] = None
+        if self.reasoning_details is not None:
             d["reasoning_details"] = self.reasoning_details
+        elif src is not None and "reasoning_details" in src:
+            d["reasoning_details"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .token_logprob import TokenLogprob
 
 __all__ = ["ChoiceLogprobs"]
@@ -33,29 +32,33 @@ def _parse_refusal(data: Any) -> Any:
     return data
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChoiceLogprobs(BaseModel):
     """Log-probability information of a choice."""
 
-    content: Union[List[TokenLogprob], Unset, None] = UNSET
+    content: Optional[List[TokenLogprob]] = None
     """Per-token log-probabilities of the content."""
-    refusal: Union[List[TokenLogprob], Unset, None] = UNSET
+    refusal: Optional[List[TokenLogprob]] = None
     """Per-token log-probabilities of the refusal."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("content", "refusal")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_content: Any = src_dict.get("content", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_content: Any = src_dict.get("content")
         v_content = _parse_content(v_content)
-        v_refusal: Any = src_dict.get("refusal", UNSET)
+        v_refusal: Any = src_dict.get("refusal")
         v_refusal = _parse_refusal(v_refusal)
         self = _new(cls)
         self.content = v_content
@@ -64,15 +67,23 @@ class ChoiceLogprobs(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.content is not UNSET:
+        src = self._source
+        if self.content is not None:
             d["content"] = serialize(self.content)
-        if self.refusal is not UNSET:
+        elif src is not None and "content" in src:
+            d["content"] = None
+        if self.refusal is not None:
             d["refusal"] = serialize(self.refusal)
+        elif src is not None and "refusal" in src:
+            d["refusal"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .compression_config_strategy import CompressionConfigStrategy
@@ -23,37 +22,41 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("enabled", "strategy", "threshold", "keep_turns", "model"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class CompressionConfig(BaseModel):
     """Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it."""
 
     enabled: bool
     """Turn compression on (server default false)."""
-    strategy: Union[CompressionConfigStrategy, Unset, None] = UNSET
+    strategy: Optional[CompressionConfigStrategy] = None
     """`on` (server default, keeps 6 turns), `conservative` (keeps 8) or `aggressive` (keeps 3). Other values may appear."""
-    threshold: Union[int, Unset, None] = UNSET
+    threshold: Optional[int] = None
     """Minimum conversation size in tokens before compressing (server default 8000)."""
-    keep_turns: Union[int, Unset, None] = UNSET
+    keep_turns: Optional[int] = None
     """Most recent turns always kept verbatim (server default depends on `strategy`)."""
-    model: Union[str, Unset, None] = UNSET
+    model: Optional[str] = None
     """Summariser model id, or `auto` (server default; a small Claude or GPT model matching the target)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("enabled", "strategy", "threshold", "keep_turns", "model")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_enabled: Any = src_dict.get("enabled")
-        v_strategy: Any = src_dict.get("strategy", UNSET)
-        v_threshold: Any = src_dict.get("threshold", UNSET)
-        v_keep_turns: Any = src_dict.get("keep_turns", UNSET)
-        v_model: Any = src_dict.get("model", UNSET)
+        v_strategy: Any = src_dict.get("strategy")
+        v_threshold: Any = src_dict.get("threshold")
+        v_keep_turns: Any = src_dict.get("keep_turns")
+        v_model: Any = src_dict.get("model")
         self = _new(cls)
         self.enabled = v_enabled
         self.strategy = v_strategy
@@ -64,20 +67,33 @@ class CompressionConfig(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["enabled"] = self.enabled
-        if self.strategy is not UNSET:
+        src = self._source
+        if self.enabled is not None or src is None or "enabled" in src:
+            d["enabled"] = self.enabled
+        if self.strategy is not None:
             d["strategy"] = self.strategy
-        if self.threshold is not UNSET:
+        elif src is not None and "strategy" in src:
+            d["strategy"] = None
+        if self.threshold is not None:
             d["threshold"] = self.threshold
-        if self.keep_turns is not UNSET:
+        elif src is not None and "threshold" in src:
+            d["threshold"] = None
+        if self.keep_turns is not None:
             d["keep_turns"] = self.keep_turns
-        if self.model is not UNSET:
+        elif src is not None and "keep_turns" in src:
+            d["keep_turns"] = None
+        if self.model is not None:
             d["model"] = self.model
+        elif src is not None and "model" in src:
+            d["model"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["Embedding"]
 
@@ -20,7 +19,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("index", "embedding", "object"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Embedding(BaseModel):
     """The embedding of one input."""
 
@@ -28,23 +29,25 @@ class Embedding(BaseModel):
     """Position of the input."""
     embedding: Union[List[float], str]
     """The vector, a list of floats; a base64 string of float32 values with `encoding_format="base64"`."""
-    object: Union[Literal["embedding"], Unset, None] = UNSET
+    object: Optional[Literal["embedding"]] = None
     """Always `embedding`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("index", "embedding", "object")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_index: Any = src_dict.get("index")
         v_embedding: Any = src_dict.get("embedding")
-        v_object: Any = src_dict.get("object", UNSET)
+        v_object: Any = src_dict.get("object")
         self = _new(cls)
         self.index = v_index
         self.embedding = v_embedding
@@ -53,15 +56,23 @@ class Embedding(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["index"] = self.index
-        d["embedding"] = self.embedding
-        if self.object is not UNSET:
+        src = self._source
+        if self.index is not None or src is None or "index" in src:
+            d["index"] = self.index
+        if self.embedding is not None or src is None or "embedding" in src:
+            d["embedding"] = self.embedding
+        if self.object is not None:
             d["object"] = self.object
+        elif src is not None and "object" in src:
+            d["object"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .embedding_create_params_encoding_format import EmbeddingCreateParamsEncodingFormat
@@ -24,7 +23,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("model", "input", "encoding_format", "dimensions", "user", "task"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class EmbeddingCreateParams(BaseModel):
     """The body of `POST /embeddings`."""
 
@@ -32,32 +33,34 @@ class EmbeddingCreateParams(BaseModel):
     """Embedding model id: `text-embedding-3-small` (1536 dimensions), `text-embedding-3-large` (3072), `text-embedding-ada-002` (1536), or a Jina model (`jina-embeddings-v3`, `jina-clip-v2`, ...)."""
     input: Union[str, List[str], List[int], List[List[int]]]
     """A text, a list of texts, or token ids; each input at most 8191 tokens."""
-    encoding_format: Union[EmbeddingCreateParamsEncodingFormat, Unset, None] = UNSET
+    encoding_format: Optional[EmbeddingCreateParamsEncodingFormat] = None
     """`float` (server default: lists of floats) or `base64` (each embedding is a base64 string of little-endian float32 values, about a quarter of the JSON size)."""
-    dimensions: Union[int, Unset, None] = UNSET
+    dimensions: Optional[int] = None
     """Output size for `text-embedding-3-*` models, e.g. 256 or 1024."""
-    user: Union[str, Unset, None] = UNSET
+    user: Optional[str] = None
     """End-user identifier."""
-    task: Union[EmbeddingCreateParamsTask, Unset, None] = UNSET
+    task: Optional[EmbeddingCreateParamsTask] = None
     """Jina `jina-embeddings-v3` only: the downstream task (`retrieval.query`, `retrieval.passage`, `separation`, `classification`, `text-matching`, `none`). Other values may appear."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("model", "input", "encoding_format", "dimensions", "user", "task")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_input: Any = src_dict.get("input")
-        v_encoding_format: Any = src_dict.get("encoding_format", UNSET)
-        v_dimensions: Any = src_dict.get("dimensions", UNSET)
-        v_user: Any = src_dict.get("user", UNSET)
-        v_task: Any = src_dict.get("task", UNSET)
+        v_encoding_format: Any = src_dict.get("encoding_format")
+        v_dimensions: Any = src_dict.get("dimensions")
+        v_user: Any = src_dict.get("user")
+        v_task: Any = src_dict.get("task")
         self = _new(cls)
         self.model = v_model
         self.input = v_input
@@ -69,21 +72,35 @@ class EmbeddingCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["input"] = self.input
-        if self.encoding_format is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.input is not None or src is None or "input" in src:
+            d["input"] = self.input
+        if self.encoding_format is not None:
             d["encoding_format"] = self.encoding_format
-        if self.dimensions is not UNSET:
+        elif src is not None and "encoding_format" in src:
+            d["encoding_format"] = None
+        if self.dimensions is not None:
             d["dimensions"] = self.dimensions
-        if self.user is not UNSET:
+        elif src is not None and "dimensions" in src:
+            d["dimensions"] = None
+        if self.user is not None:
             d["user"] = self.user
-        if self.task is not UNSET:
+        elif src is not None and "user" in src:
+            d["user"] = None
+        if self.task is not None:
             d["task"] = self.task
+        elif src is not None and "task" in src:
+            d["task"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ErrorObject"]
 
@@ -20,34 +19,38 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("message", "type", "param", "code"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ErrorObject(BaseModel):
     """The error details of an OpenAI-style error body. Inside a successful `:web` chat completion the gateway also sends an empty placeholder (`message: ""`, `code: null`); only a non-2xx status (or, in a stream, a non-empty error) means failure."""
 
     message: str
     """Human-readable description of the error."""
-    type: Union[str, Unset, None] = UNSET
+    type: Optional[str] = None
     """Error category, e.g. `invalid_request_error`, `authentication_error`, `billing_error`, `permission_error`, `rate_limit_error`, `server_error`, `timeout`; other values may appear."""
-    param: Union[str, Unset, None] = UNSET
+    param: Optional[str] = None
     """The request parameter at fault, when there is one."""
-    code: Union[str, int, Unset, None] = UNSET
+    code: Union[str, int, None] = None
     """Specific error code, e.g. `invalid_api_key`, `model_not_found`, `context_length_exceeded`, `quota_exceeded`, `rate_limit_exceeded`; may be null."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("message", "type", "param", "code")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_message: Any = src_dict.get("message")
-        v_type: Any = src_dict.get("type", UNSET)
-        v_param: Any = src_dict.get("param", UNSET)
-        v_code: Any = src_dict.get("code", UNSET)
+        v_type: Any = src_dict.get("type")
+        v_param: Any = src_dict.get("param")
+        v_code: Any = src_dict.get("code")
         self = _new(cls)
         self.message = v_message
         self.type = v_type
@@ -57,18 +60,29 @@ class ErrorObject(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["message"] = self.message
-        if self.type is not UNSET:
+        src = self._source
+        if self.message is not None or src is None or "message" in src:
+            d["message"] = self.message
+        if self.type is not None:
             d["type"] = self.type
-        if self.param is not UNSET:
+        elif src is not None and "type" in src:
+            d["type"] = None
+        if self.param is not None:
             d["param"] = self.param
-        if self.code is not UNSET:
+        elif src is not None and "param" in src:
+            d["param"] = None
+        if self.code is not None:
             d["code"] = self.code
+        elif src is not None and "code" in src:
+            d["code"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["FunctionDelta"]
 
@@ -20,28 +19,32 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("name", "arguments"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class FunctionDelta(BaseModel):
     """A fragment of a streamed function call."""
 
-    name: Union[str, Unset, None] = UNSET
+    name: Optional[str] = None
     """Function name (first fragment only)."""
-    arguments: Union[str, Unset, None] = UNSET
+    arguments: Optional[str] = None
     """The next piece of the JSON-encoded arguments."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("name", "arguments")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_name: Any = src_dict.get("name", UNSET)
-        v_arguments: Any = src_dict.get("arguments", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_name: Any = src_dict.get("name")
+        v_arguments: Any = src_dict.get("arguments")
         self = _new(cls)
         self.name = v_name
         self.arguments = v_arguments
@@ -49,15 +52,23 @@ class FunctionDelta(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.name is not UNSET:
+        src = self._source
+        if self.name is not None:
             d["name"] = self.name
-        if self.arguments is not UNSET:
+        elif src is not None and "name" in src:
+            d["name"] = None
+        if self.arguments is not None:
             d["arguments"] = self.arguments
+        elif src is not None and "arguments" in src:
+            d["arguments"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

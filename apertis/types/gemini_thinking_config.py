@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["GeminiThinkingConfig"]
 
@@ -20,38 +19,48 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("thinking_budget",))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class GeminiThinkingConfig(BaseModel):
     """Gemini thinking options. Send them through the literal provider body, e.g. `provider_extra_body={"google": {"thinking_config": {"thinking_budget": 10240}}}`, or use `thinking`."""
 
-    thinking_budget: Union[int, Unset, None] = UNSET
+    thinking_budget: Optional[int] = None
     """Token budget for thinking."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("thinking_budget",)
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_thinking_budget: Any = src_dict.get("thinking_budget", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_thinking_budget: Any = src_dict.get("thinking_budget")
         self = _new(cls)
         self.thinking_budget = v_thinking_budget
         if _KNOWN_KEYS.issuperset(src_dict):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.thinking_budget is not UNSET:
+        src = self._source
+        if self.thinking_budget is not None:
             d["thinking_budget"] = self.thinking_budget
+        elif src is not None and "thinking_budget" in src:
+            d["thinking_budget"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

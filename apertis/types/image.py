@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["Image"]
 
@@ -20,31 +19,35 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("url", "b64_json", "revised_prompt"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Image(BaseModel):
     """One image. Exactly one of `url` and `b64_json` is normally set; GPT image models never send `url`."""
 
-    url: Union[str, Unset, None] = UNSET
+    url: Optional[str] = None
     """Image URL, valid for 60 minutes (DALL-E with `response_format="url"`)."""
-    b64_json: Union[str, Unset, None] = UNSET
+    b64_json: Optional[str] = None
     """The image, base64-encoded."""
-    revised_prompt: Union[str, Unset, None] = UNSET
+    revised_prompt: Optional[str] = None
     """The prompt the model actually used (`dall-e-3`)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("url", "b64_json", "revised_prompt")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_url: Any = src_dict.get("url", UNSET)
-        v_b64_json: Any = src_dict.get("b64_json", UNSET)
-        v_revised_prompt: Any = src_dict.get("revised_prompt", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_url: Any = src_dict.get("url")
+        v_b64_json: Any = src_dict.get("b64_json")
+        v_revised_prompt: Any = src_dict.get("revised_prompt")
         self = _new(cls)
         self.url = v_url
         self.b64_json = v_b64_json
@@ -53,17 +56,27 @@ class Image(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.url is not UNSET:
+        src = self._source
+        if self.url is not None:
             d["url"] = self.url
-        if self.b64_json is not UNSET:
+        elif src is not None and "url" in src:
+            d["url"] = None
+        if self.b64_json is not None:
             d["b64_json"] = self.b64_json
-        if self.revised_prompt is not UNSET:
+        elif src is not None and "b64_json" in src:
+            d["b64_json"] = None
+        if self.revised_prompt is not None:
             d["revised_prompt"] = self.revised_prompt
+        elif src is not None and "revised_prompt" in src:
+            d["revised_prompt"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, FileTypes, Unset
+from .._types import FileTypes
 
 if TYPE_CHECKING:
     from .image_background import ImageBackground
@@ -45,7 +45,9 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ImageEditParams(BaseModel):
     """The multipart form of `POST /images/edits`."""
 
@@ -53,32 +55,33 @@ class ImageEditParams(BaseModel):
     """The image to edit (PNG, WebP or JPG; under 50 MB for GPT image models)."""
     prompt: str
     """The edit to make (at most 32000 characters for GPT image models)."""
-    mask: Union[FileTypes, Unset, None] = UNSET
+    mask: Optional[FileTypes] = None
     """A PNG under 4 MB, same size as `image`, whose transparent pixels mark the region to edit."""
-    model: Union[str, Unset, None] = UNSET
+    model: Optional[str] = None
     """`gpt-image-1`, `gpt-image-1.5`, `flux-kontext-pro` or `flux-kontext-max`."""
-    n: Union[int, Unset, None] = UNSET
+    n: Optional[int] = None
     """Number of images, 1 to 10 (server default 1)."""
-    size: Union[str, Unset, None] = UNSET
+    size: Optional[str] = None
     """`1024x1024`, `1536x1024`, `1024x1536` or `auto` (server default)."""
-    quality: Union[ImageEditParamsQuality, Unset, None] = UNSET
+    quality: Optional[ImageEditParamsQuality] = None
     """`high`, `medium`, `low` or `auto` (server default). Other values may appear."""
-    response_format: Union[ImageResponseFormat, Unset, None] = UNSET
+    response_format: Optional[ImageResponseFormat] = None
     """`url` (server default for DALL-E; valid 60 minutes) or `b64_json`. GPT image models always return `b64_json`."""
-    user: Union[str, Unset, None] = UNSET
+    user: Optional[str] = None
     """End-user identifier."""
-    background: Union[ImageBackground, Unset, None] = UNSET
+    background: Optional[ImageBackground] = None
     """GPT image models: `transparent`, `opaque` or `auto` (server default)."""
-    moderation: Union[ImageModeration, Unset, None] = UNSET
+    moderation: Optional[ImageModeration] = None
     """GPT image models: content moderation level, `auto` (server default) or `low`. Other values may appear."""
-    output_format: Union[ImageOutputFormat, Unset, None] = UNSET
+    output_format: Optional[ImageOutputFormat] = None
     """GPT image models: `png` (server default), `jpeg` or `webp`."""
-    output_compression: Union[int, Unset, None] = UNSET
+    output_compression: Optional[int] = None
     """GPT image models with `jpeg` or `webp`: compression 0-100 (server default 100)."""
-    input_fidelity: Union[ImageEditParamsInputFidelity, Unset, None] = UNSET
+    input_fidelity: Optional[ImageEditParamsInputFidelity] = None
     """`gpt-image-1` only: how closely to keep the input's features, `high` or `low` (server default)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "image",
@@ -99,25 +102,26 @@ class ImageEditParams(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_image: Any = src_dict.get("image")
         v_prompt: Any = src_dict.get("prompt")
-        v_mask: Any = src_dict.get("mask", UNSET)
-        v_model: Any = src_dict.get("model", UNSET)
-        v_n: Any = src_dict.get("n", UNSET)
-        v_size: Any = src_dict.get("size", UNSET)
-        v_quality: Any = src_dict.get("quality", UNSET)
-        v_response_format: Any = src_dict.get("response_format", UNSET)
-        v_user: Any = src_dict.get("user", UNSET)
-        v_background: Any = src_dict.get("background", UNSET)
-        v_moderation: Any = src_dict.get("moderation", UNSET)
-        v_output_format: Any = src_dict.get("output_format", UNSET)
-        v_output_compression: Any = src_dict.get("output_compression", UNSET)
-        v_input_fidelity: Any = src_dict.get("input_fidelity", UNSET)
+        v_mask: Any = src_dict.get("mask")
+        v_model: Any = src_dict.get("model")
+        v_n: Any = src_dict.get("n")
+        v_size: Any = src_dict.get("size")
+        v_quality: Any = src_dict.get("quality")
+        v_response_format: Any = src_dict.get("response_format")
+        v_user: Any = src_dict.get("user")
+        v_background: Any = src_dict.get("background")
+        v_moderation: Any = src_dict.get("moderation")
+        v_output_format: Any = src_dict.get("output_format")
+        v_output_compression: Any = src_dict.get("output_compression")
+        v_input_fidelity: Any = src_dict.get("input_fidelity")
         self = _new(cls)
         self.image = v_image
         self.prompt = v_prompt
@@ -137,37 +141,67 @@ class ImageEditParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["image"] = self.image
-        d["prompt"] = self.prompt
-        if self.mask is not UNSET:
+        src = self._source
+        if self.image is not None or src is None or "image" in src:
+            d["image"] = self.image
+        if self.prompt is not None or src is None or "prompt" in src:
+            d["prompt"] = self.prompt
+        if self.mask is not None:
             d["mask"] = self.mask
-        if self.model is not UNSET:
+        elif src is not None and "mask" in src:
+            d["mask"] = None
+        if self.model is not None:
             d["model"] = self.model
-        if self.n is not UNSET:
+        elif src is not None and "model" in src:
+            d["model"] = None
+        if self.n is not None:
             d["n"] = self.n
-        if self.size is not UNSET:
+        elif src is not None and "n" in src:
+            d["n"] = None
+        if self.size is not None:
             d["size"] = self.size
-        if self.quality is not UNSET:
+        elif src is not None and "size" in src:
+            d["size"] = None
+        if self.quality is not None:
             d["quality"] = self.quality
-        if self.response_format is not UNSET:
+        elif src is not None and "quality" in src:
+            d["quality"] = None
+        if self.response_format is not None:
             d["response_format"] = self.response_format
-        if self.user is not UNSET:
+        elif src is not None and "response_format" in src:
+            d["response_format"] = None
+        if self.user is not None:
             d["user"] = self.user
-        if self.background is not UNSET:
+        elif src is not None and "user" in src:
+            d["user"] = None
+        if self.background is not None:
             d["background"] = self.background
-        if self.moderation is not UNSET:
+        elif src is not None and "background" in src:
+            d["background"] = None
+        if self.moderation is not None:
             d["moderation"] = self.moderation
-        if self.output_format is not UNSET:
+        elif src is not None and "moderation" in src:
+            d["moderation"] = None
+        if self.output_format is not None:
             d["output_format"] = self.output_format
-        if self.output_compression is not UNSET:
+        elif src is not None and "output_format" in src:
+            d["output_format"] = None
+        if self.output_compression is not None:
             d["output_compression"] = self.output_compression
-        if self.input_fidelity is not UNSET:
+        elif src is not None and "output_compression" in src:
+            d["output_compression"] = None
+        if self.input_fidelity is not None:
             d["input_fidelity"] = self.input_fidelity
+        elif src is not None and "input_fidelity" in src:
+            d["input_fidelity"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .image import Image
 from .image_usage import ImageUsage
 
@@ -22,26 +21,29 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("data", "created", "usage", "background", "output_format", "quality", "size"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ImagesResponse(BaseModel):
     """Generated or edited images."""
 
     data: List[Image]
     """The images."""
-    created: Union[int, Unset, None] = UNSET
+    created: Optional[int] = None
     """Unix time (seconds) of creation."""
-    usage: Union[ImageUsage, Unset, None] = UNSET
+    usage: Optional[ImageUsage] = None
     """Token usage (GPT image models only)."""
-    background: Union[str, Unset, None] = UNSET
+    background: Optional[str] = None
     """Background used (GPT image models)."""
-    output_format: Union[str, Unset, None] = UNSET
+    output_format: Optional[str] = None
     """Output format used (GPT image models)."""
-    quality: Union[str, Unset, None] = UNSET
+    quality: Optional[str] = None
     """Quality used (GPT image models)."""
-    size: Union[str, Unset, None] = UNSET
+    size: Optional[str] = None
     """Size used (GPT image models)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "data",
@@ -55,11 +57,12 @@ class ImagesResponse(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_data: Any = src_dict.get("data")
         v_data = (
             [Image.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
@@ -68,13 +71,13 @@ class ImagesResponse(BaseModel):
         )
         if v_data is None:
             v_data = []
-        v_created: Any = src_dict.get("created", UNSET)
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_created: Any = src_dict.get("created")
+        v_usage: Any = src_dict.get("usage")
         v_usage = ImageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_background: Any = src_dict.get("background", UNSET)
-        v_output_format: Any = src_dict.get("output_format", UNSET)
-        v_quality: Any = src_dict.get("quality", UNSET)
-        v_size: Any = src_dict.get("size", UNSET)
+        v_background: Any = src_dict.get("background")
+        v_output_format: Any = src_dict.get("output_format")
+        v_quality: Any = src_dict.get("quality")
+        v_size: Any = src_dict.get("size")
         self = _new(cls)
         self.data = v_data
         self.created = v_created
@@ -87,24 +90,45 @@ class ImagesResponse(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["data"] = serialize(self.data)
-        if self.created is not UNSET:
+        src = self._source
+        if src is None:
+            d["data"] = serialize(self.data)
+        elif "data" in src:
+            d["data"] = None if src["data"] is None and self.data == [] else serialize(self.data)
+        elif self.data != []:
+            d["data"] = serialize(self.data)
+        if self.created is not None:
             d["created"] = self.created
-        if self.usage is not UNSET:
+        elif src is not None and "created" in src:
+            d["created"] = None
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
-        if self.background is not UNSET:
+        elif src is not None and "usage" in src:
+            d["usage"] = None
+        if self.background is not None:
             d["background"] = self.background
-        if self.output_format is not UNSET:
+        elif src is not None and "background" in src:
+            d["background"] = None
+        if self.output_format is not None:
             d["output_format"] = self.output_format
-        if self.quality is not UNSET:
+        elif src is not None and "output_format" in src:
+            d["output_format"] = None
+        if self.quality is not None:
             d["quality"] = self.quality
-        if self.size is not UNSET:
+        elif src is not None and "quality" in src:
+            d["quality"] = None
+        if self.size is not None:
             d["size"] = self.size
+        elif src is not None and "size" in src:
+            d["size"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .content_block import parse_content_block
 from .message_usage import MessageUsage
 
@@ -26,7 +25,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("id", "content", "model", "type", "role", "stop_reason", "stop_sequence", "usage"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Message(BaseModel):
     """A message from Claude."""
 
@@ -40,14 +41,15 @@ class Message(BaseModel):
     """Always `message`."""
     role: Literal["assistant"] = "assistant"
     """Always `assistant`."""
-    stop_reason: Union[StopReason, Unset, None] = UNSET
+    stop_reason: Optional[StopReason] = None
     """Why the model stopped (null in `message_start`)."""
-    stop_sequence: Union[str, Unset, None] = UNSET
+    stop_sequence: Optional[str] = None
     """The stop sequence that matched, if any."""
-    usage: Union[MessageUsage, Unset, None] = UNSET
+    usage: Optional[MessageUsage] = None
     """Token usage of a message. Anthropic may add counters (e.g. `service_tier`), which are kept."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -62,11 +64,12 @@ class Message(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
         v_content: Any = src_dict.get("content")
         v_content = [parse_content_block(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
@@ -75,9 +78,9 @@ class Message(BaseModel):
         v_model: Any = src_dict.get("model")
         v_type: Any = src_dict.get("type")
         v_role: Any = src_dict.get("role")
-        v_stop_reason: Any = src_dict.get("stop_reason", UNSET)
-        v_stop_sequence: Any = src_dict.get("stop_sequence", UNSET)
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_stop_reason: Any = src_dict.get("stop_reason")
+        v_stop_sequence: Any = src_dict.get("stop_sequence")
+        v_usage: Any = src_dict.get("usage")
         v_usage = MessageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.id = v_id
@@ -92,22 +95,41 @@ class Message(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        d["content"] = serialize(self.content)
-        d["model"] = self.model
-        d["type"] = self.type
-        d["role"] = self.role
-        if self.stop_reason is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if src is None:
+            d["content"] = serialize(self.content)
+        elif "content" in src:
+            d["content"] = None if src["content"] is None and self.content == [] else serialize(self.content)
+        elif self.content != []:
+            d["content"] = serialize(self.content)
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.role is not None or src is None or "role" in src:
+            d["role"] = self.role
+        if self.stop_reason is not None:
             d["stop_reason"] = self.stop_reason
-        if self.stop_sequence is not UNSET:
+        elif src is not None and "stop_reason" in src:
+            d["stop_reason"] = None
+        if self.stop_sequence is not None:
             d["stop_sequence"] = self.stop_sequence
-        if self.usage is not UNSET:
+        elif src is not None and "stop_sequence" in src:
+            d["stop_sequence"] = None
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
+        elif src is not None and "usage" in src:
+            d["usage"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .compression_config import CompressionConfig
 from .message_metadata import MessageMetadata
 from .message_param import MessageParam
@@ -63,7 +62,9 @@ def _parse_system(data: Any) -> Any:
     return data
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class MessageCreateParams(BaseModel):
     """The body of `POST /messages` (Anthropic Messages API, plus a few OpenAI-compatible extras)."""
 
@@ -73,46 +74,47 @@ class MessageCreateParams(BaseModel):
     """Alternating `user` and `assistant` turns, oldest first."""
     max_tokens: int
     """Maximum number of tokens to generate (required)."""
-    system: Union[str, List[TextContent], Unset, None] = UNSET
+    system: Union[str, List[TextContent], None] = None
     """System prompt, a string or a list of text blocks (top-level, not a message)."""
-    temperature: Union[float, Unset, None] = UNSET
+    temperature: Optional[float] = None
     """Sampling temperature, 0 to 1 (server default 1)."""
-    top_p: Union[float, Unset, None] = UNSET
+    top_p: Optional[float] = None
     """Nucleus sampling probability mass, 0 to 1."""
-    top_k: Union[int, Unset, None] = UNSET
+    top_k: Optional[int] = None
     """Sample only from the k most likely tokens."""
-    stream: Union[bool, Unset, None] = UNSET
+    stream: Optional[bool] = None
     """Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false)."""
-    stop_sequences: Union[List[str], Unset, None] = UNSET
+    stop_sequences: Optional[List[str]] = None
     """Custom sequences that stop generation."""
-    tools: Union[List[ToolDefinition], Unset, None] = UNSET
+    tools: Optional[List[ToolDefinition]] = None
     """Tools the model may use."""
-    tool_choice: Union[MessageToolChoice, Unset, None] = UNSET
+    tool_choice: Optional[MessageToolChoice] = None
     """How the model should use the tools."""
-    metadata: Union[MessageMetadata, Unset, None] = UNSET
+    metadata: Optional[MessageMetadata] = None
     """Request metadata."""
-    thinking: Union[MessageThinkingConfig, Unset, None] = UNSET
+    thinking: Optional[MessageThinkingConfig] = None
     """Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule)."""
-    compression: Union[CompressionConfig, Unset, None] = UNSET
+    compression: Optional[CompressionConfig] = None
     """Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it."""
-    n: Union[int, Unset, None] = UNSET
+    n: Optional[int] = None
     """Number of completions (OpenAI-compatible extension; server default 1)."""
-    stop: Union[str, List[str], Unset, None] = UNSET
+    stop: Union[str, List[str], None] = None
     """Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`)."""
-    presence_penalty: Union[float, Unset, None] = UNSET
+    presence_penalty: Optional[float] = None
     """-2.0 to 2.0 (OpenAI-compatible extension; server default 0)."""
-    frequency_penalty: Union[float, Unset, None] = UNSET
+    frequency_penalty: Optional[float] = None
     """-2.0 to 2.0 (OpenAI-compatible extension; server default 0)."""
-    logit_bias: Union[Dict[str, int], Unset, None] = UNSET
+    logit_bias: Optional[Dict[str, int]] = None
     """Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`."""
-    user: Union[str, Unset, None] = UNSET
+    user: Optional[str] = None
     """End-user identifier (OpenAI-compatible extension)."""
-    response_format: Union[ResponseFormat, Unset, None] = UNSET
+    response_format: Optional[ResponseFormat] = None
     """The output format (chat completions). The JSON arrives as a string in `message.content`."""
-    seed: Union[int, Unset, None] = UNSET
+    seed: Optional[int] = None
     """Best-effort deterministic sampling seed (OpenAI-compatible extension)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "model",
@@ -141,11 +143,12 @@ class MessageCreateParams(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_messages: Any = src_dict.get("messages")
         v_messages = (
@@ -156,36 +159,36 @@ class MessageCreateParams(BaseModel):
         if v_messages is None:
             v_messages = []
         v_max_tokens: Any = src_dict.get("max_tokens")
-        v_system: Any = src_dict.get("system", UNSET)
+        v_system: Any = src_dict.get("system")
         v_system = _parse_system(v_system)
-        v_temperature: Any = src_dict.get("temperature", UNSET)
-        v_top_p: Any = src_dict.get("top_p", UNSET)
-        v_top_k: Any = src_dict.get("top_k", UNSET)
-        v_stream: Any = src_dict.get("stream", UNSET)
-        v_stop_sequences: Any = src_dict.get("stop_sequences", UNSET)
-        v_tools: Any = src_dict.get("tools", UNSET)
+        v_temperature: Any = src_dict.get("temperature")
+        v_top_p: Any = src_dict.get("top_p")
+        v_top_k: Any = src_dict.get("top_k")
+        v_stream: Any = src_dict.get("stream")
+        v_stop_sequences: Any = src_dict.get("stop_sequences")
+        v_tools: Any = src_dict.get("tools")
         v_tools = (
             [ToolDefinition.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
             if isinstance(v_tools, list)
             else v_tools
         )
-        v_tool_choice: Any = src_dict.get("tool_choice", UNSET)
+        v_tool_choice: Any = src_dict.get("tool_choice")
         v_tool_choice = parse_message_tool_choice(v_tool_choice)
-        v_metadata: Any = src_dict.get("metadata", UNSET)
+        v_metadata: Any = src_dict.get("metadata")
         v_metadata = MessageMetadata.from_dict(v_metadata) if isinstance(v_metadata, dict) else v_metadata
-        v_thinking: Any = src_dict.get("thinking", UNSET)
+        v_thinking: Any = src_dict.get("thinking")
         v_thinking = MessageThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
-        v_compression: Any = src_dict.get("compression", UNSET)
+        v_compression: Any = src_dict.get("compression")
         v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
-        v_n: Any = src_dict.get("n", UNSET)
-        v_stop: Any = src_dict.get("stop", UNSET)
-        v_presence_penalty: Any = src_dict.get("presence_penalty", UNSET)
-        v_frequency_penalty: Any = src_dict.get("frequency_penalty", UNSET)
-        v_logit_bias: Any = src_dict.get("logit_bias", UNSET)
-        v_user: Any = src_dict.get("user", UNSET)
-        v_response_format: Any = src_dict.get("response_format", UNSET)
+        v_n: Any = src_dict.get("n")
+        v_stop: Any = src_dict.get("stop")
+        v_presence_penalty: Any = src_dict.get("presence_penalty")
+        v_frequency_penalty: Any = src_dict.get("frequency_penalty")
+        v_logit_bias: Any = src_dict.get("logit_bias")
+        v_user: Any = src_dict.get("user")
+        v_response_format: Any = src_dict.get("response_format")
         v_response_format = parse_response_format(v_response_format)
-        v_seed: Any = src_dict.get("seed", UNSET)
+        v_seed: Any = src_dict.get("seed")
         self = _new(cls)
         self.model = v_model
         self.messages = v_messages
@@ -213,52 +216,101 @@ class MessageCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["messages"] = serialize(self.messages)
-        d["max_tokens"] = self.max_tokens
-        if self.system is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if src is None:
+            d["messages"] = serialize(self.messages)
+        elif "messages" in src:
+            d["messages"] = None if src["messages"] is None and self.messages == [] else serialize(self.messages)
+        elif self.messages != []:
+            d["messages"] = serialize(self.messages)
+        if self.max_tokens is not None or src is None or "max_tokens" in src:
+            d["max_tokens"] = self.max_tokens
+        if self.system is not None:
             d["system"] = serialize(self.system)
-        if self.temperature is not UNSET:
+        elif src is not None and "system" in src:
+            d["system"] = None
+        if self.temperature is not None:
             d["temperature"] = self.temperature
-        if self.top_p is not UNSET:
+        elif src is not None and "temperature" in src:
+            d["temperature"] = None
+        if self.top_p is not None:
             d["top_p"] = self.top_p
-        if self.top_k is not UNSET:
+        elif src is not None and "top_p" in src:
+            d["top_p"] = None
+        if self.top_k is not None:
             d["top_k"] = self.top_k
-        if self.stream is not UNSET:
+        elif src is not None and "top_k" in src:
+            d["top_k"] = None
+        if self.stream is not None:
             d["stream"] = self.stream
-        if self.stop_sequences is not UNSET:
+        elif src is not None and "stream" in src:
+            d["stream"] = None
+        if self.stop_sequences is not None:
             d["stop_sequences"] = self.stop_sequences
-        if self.tools is not UNSET:
+        elif src is not None and "stop_sequences" in src:
+            d["stop_sequences"] = None
+        if self.tools is not None:
             d["tools"] = serialize(self.tools)
-        if self.tool_choice is not UNSET:
+        elif src is not None and "tools" in src:
+            d["tools"] = None
+        if self.tool_choice is not None:
             d["tool_choice"] = serialize(self.tool_choice)
-        if self.metadata is not UNSET:
+        elif src is not None and "tool_choice" in src:
+            d["tool_choice"] = None
+        if self.metadata is not None:
             d["metadata"] = serialize(self.metadata)
-        if self.thinking is not UNSET:
+        elif src is not None and "metadata" in src:
+            d["metadata"] = None
+        if self.thinking is not None:
             d["thinking"] = serialize(self.thinking)
-        if self.compression is not UNSET:
+        elif src is not None and "thinking" in src:
+            d["thinking"] = None
+        if self.compression is not None:
             d["compression"] = serialize(self.compression)
-        if self.n is not UNSET:
+        elif src is not None and "compression" in src:
+            d["compression"] = None
+        if self.n is not None:
             d["n"] = self.n
-        if self.stop is not UNSET:
+        elif src is not None and "n" in src:
+            d["n"] = None
+        if self.stop is not None:
             d["stop"] = self.stop
-        if self.presence_penalty is not UNSET:
+        elif src is not None and "stop" in src:
+            d["stop"] = None
+        if self.presence_penalty is not None:
             d["presence_penalty"] = self.presence_penalty
-        if self.frequency_penalty is not UNSET:
+        elif src is not None and "presence_penalty" in src:
+            d["presence_penalty"] = None
+        if self.frequency_penalty is not None:
             d["frequency_penalty"] = self.frequency_penalty
-        if self.logit_bias is not UNSET:
+        elif src is not None and "frequency_penalty" in src:
+            d["frequency_penalty"] = None
+        if self.logit_bias is not None:
             d["logit_bias"] = self.logit_bias
-        if self.user is not UNSET:
+        elif src is not None and "logit_bias" in src:
+            d["logit_bias"] = None
+        if self.user is not None:
             d["user"] = self.user
-        if self.response_format is not UNSET:
+        elif src is not None and "user" in src:
+            d["user"] = None
+        if self.response_format is not None:
             d["response_format"] = serialize(self.response_format)
-        if self.seed is not UNSET:
+        elif src is not None and "response_format" in src:
+            d["response_format"] = None
+        if self.seed is not None:
             d["seed"] = self.seed
+        elif src is not None and "seed" in src:
+            d["seed"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .message_delta import MessageDelta
 from .message_delta_usage import MessageDeltaUsage
 
@@ -22,7 +21,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("delta", "type", "usage"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class MessageDeltaEvent(BaseModel):
     """Top-level changes at the end of the message (stop reason, final usage)."""
 
@@ -30,24 +31,26 @@ class MessageDeltaEvent(BaseModel):
     """The final stop reason of a streamed message."""
     type: Literal["message_delta"] = "message_delta"
     """Always `message_delta`."""
-    usage: Union[MessageDeltaUsage, Unset, None] = UNSET
+    usage: Optional[MessageDeltaUsage] = None
     """Cumulative usage at the end of a streamed message."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("delta", "type", "usage")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_delta: Any = src_dict.get("delta")
         v_delta = MessageDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
         v_type: Any = src_dict.get("type")
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_usage: Any = src_dict.get("usage")
         v_usage = MessageDeltaUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.delta = v_delta
@@ -57,15 +60,23 @@ class MessageDeltaEvent(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["delta"] = serialize(self.delta)
-        d["type"] = self.type
-        if self.usage is not UNSET:
+        src = self._source
+        if self.delta is not None or src is None or "delta" in src:
+            d["delta"] = serialize(self.delta)
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
+        elif src is not None and "usage" in src:
+            d["usage"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["MessageUsage"]
 
@@ -20,7 +19,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class MessageUsage(BaseModel):
     """Token usage of a message. Anthropic may add counters (e.g. `service_tier`), which are kept."""
 
@@ -28,12 +29,13 @@ class MessageUsage(BaseModel):
     """Input tokens."""
     output_tokens: int
     """Output tokens."""
-    cache_creation_input_tokens: Union[int, Unset, None] = UNSET
+    cache_creation_input_tokens: Optional[int] = None
     """Input tokens written to the prompt cache."""
-    cache_read_input_tokens: Union[int, Unset, None] = UNSET
+    cache_read_input_tokens: Optional[int] = None
     """Input tokens read from the prompt cache."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "input_tokens",
@@ -44,15 +46,16 @@ class MessageUsage(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_input_tokens: Any = src_dict.get("input_tokens")
         v_output_tokens: Any = src_dict.get("output_tokens")
-        v_cache_creation_input_tokens: Any = src_dict.get("cache_creation_input_tokens", UNSET)
-        v_cache_read_input_tokens: Any = src_dict.get("cache_read_input_tokens", UNSET)
+        v_cache_creation_input_tokens: Any = src_dict.get("cache_creation_input_tokens")
+        v_cache_read_input_tokens: Any = src_dict.get("cache_read_input_tokens")
         self = _new(cls)
         self.input_tokens = v_input_tokens
         self.output_tokens = v_output_tokens
@@ -62,17 +65,27 @@ class MessageUsage(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["input_tokens"] = self.input_tokens
-        d["output_tokens"] = self.output_tokens
-        if self.cache_creation_input_tokens is not UNSET:
+        src = self._source
+        if self.input_tokens is not None or src is None or "input_tokens" in src:
+            d["input_tokens"] = self.input_tokens
+        if self.output_tokens is not None or src is None or "output_tokens" in src:
+            d["output_tokens"] = self.output_tokens
+        if self.cache_creation_input_tokens is not None:
             d["cache_creation_input_tokens"] = self.cache_creation_input_tokens
-        if self.cache_read_input_tokens is not UNSET:
+        elif src is not None and "cache_creation_input_tokens" in src:
+            d["cache_creation_input_tokens"] = None
+        if self.cache_read_input_tokens is not None:
             d["cache_read_input_tokens"] = self.cache_read_input_tokens
+        elif src is not None and "cache_read_input_tokens" in src:
+            d["cache_read_input_tokens"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .model_tier import ModelTier
@@ -37,34 +36,37 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Model(BaseModel):
     """A model of the catalogue. Subscription keys also get `multiplier`, `tier` and `context_length`; an older docs revision showed a `name` field."""
 
     id: str
     """Model id (case-sensitive), to pass as `model`."""
-    object: Union[Literal["model"], Unset, None] = UNSET
+    object: Optional[Literal["model"]] = None
     """Always `model` when present."""
-    created: Union[int, Unset, None] = UNSET
+    created: Optional[int] = None
     """Unix time (seconds) the model was added."""
-    owned_by: Union[str, Unset, None] = UNSET
+    owned_by: Optional[str] = None
     """Provider (casing varies, e.g. `openai` or `OpenAI`)."""
-    root: Union[str, Unset, None] = UNSET
+    root: Optional[str] = None
     """Root model id."""
-    parent: Union[str, Unset, None] = UNSET
+    parent: Optional[str] = None
     """Parent model id."""
-    permission: Union[List[Any], Unset, None] = UNSET
+    permission: Optional[List[Any]] = None
     """Permission objects (OpenAI legacy shape)."""
-    multiplier: Union[float, Unset, None] = UNSET
+    multiplier: Optional[float] = None
     """Subscription keys only, quota cost multiplier (0 means free)."""
-    tier: Union[ModelTier, Unset, None] = UNSET
+    tier: Optional[ModelTier] = None
     """Subscription keys only: the lowest plan that includes the model, `free`, `lite`, `pro` or `max`. Other values may appear."""
-    context_length: Union[int, Unset, None] = UNSET
+    context_length: Optional[int] = None
     """Subscription keys only, context window in tokens (when known)."""
-    name: Union[str, Unset, None] = UNSET
+    name: Optional[str] = None
     """Display name (shown by one docs revision)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -82,22 +84,23 @@ class Model(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
-        v_object: Any = src_dict.get("object", UNSET)
-        v_created: Any = src_dict.get("created", UNSET)
-        v_owned_by: Any = src_dict.get("owned_by", UNSET)
-        v_root: Any = src_dict.get("root", UNSET)
-        v_parent: Any = src_dict.get("parent", UNSET)
-        v_permission: Any = src_dict.get("permission", UNSET)
-        v_multiplier: Any = src_dict.get("multiplier", UNSET)
-        v_tier: Any = src_dict.get("tier", UNSET)
-        v_context_length: Any = src_dict.get("context_length", UNSET)
-        v_name: Any = src_dict.get("name", UNSET)
+        v_object: Any = src_dict.get("object")
+        v_created: Any = src_dict.get("created")
+        v_owned_by: Any = src_dict.get("owned_by")
+        v_root: Any = src_dict.get("root")
+        v_parent: Any = src_dict.get("parent")
+        v_permission: Any = src_dict.get("permission")
+        v_multiplier: Any = src_dict.get("multiplier")
+        v_tier: Any = src_dict.get("tier")
+        v_context_length: Any = src_dict.get("context_length")
+        v_name: Any = src_dict.get("name")
         self = _new(cls)
         self.id = v_id
         self.object = v_object
@@ -114,32 +117,57 @@ class Model(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        if self.object is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if self.object is not None:
             d["object"] = self.object
-        if self.created is not UNSET:
+        elif src is not None and "object" in src:
+            d["object"] = None
+        if self.created is not None:
             d["created"] = self.created
-        if self.owned_by is not UNSET:
+        elif src is not None and "created" in src:
+            d["created"] = None
+        if self.owned_by is not None:
             d["owned_by"] = self.owned_by
-        if self.root is not UNSET:
+        elif src is not None and "owned_by" in src:
+            d["owned_by"] = None
+        if self.root is not None:
             d["root"] = self.root
-        if self.parent is not UNSET:
+        elif src is not None and "root" in src:
+            d["root"] = None
+        if self.parent is not None:
             d["parent"] = self.parent
-        if self.permission is not UNSET:
+        elif src is not None and "parent" in src:
+            d["parent"] = None
+        if self.permission is not None:
             d["permission"] = self.permission
-        if self.multiplier is not UNSET:
+        elif src is not None and "permission" in src:
+            d["permission"] = None
+        if self.multiplier is not None:
             d["multiplier"] = self.multiplier
-        if self.tier is not UNSET:
+        elif src is not None and "multiplier" in src:
+            d["multiplier"] = None
+        if self.tier is not None:
             d["tier"] = self.tier
-        if self.context_length is not UNSET:
+        elif src is not None and "tier" in src:
+            d["tier"] = None
+        if self.context_length is not None:
             d["context_length"] = self.context_length
-        if self.name is not UNSET:
+        elif src is not None and "context_length" in src:
+            d["context_length"] = None
+        if self.name is not None:
             d["name"] = self.name
+        elif src is not None and "name" in src:
+            d["name"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .model import Model
 
 __all__ = ["ModelList"]
@@ -21,26 +20,30 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("data", "object"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ModelList(BaseModel):
     """The models available to the calling key."""
 
     data: List[Model]
     """The models."""
-    object: Union[Literal["list"], Unset, None] = UNSET
+    object: Optional[Literal["list"]] = None
     """Always `list` when present."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("data", "object")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_data: Any = src_dict.get("data")
         v_data = (
             [Model.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
@@ -49,7 +52,7 @@ class ModelList(BaseModel):
         )
         if v_data is None:
             v_data = []
-        v_object: Any = src_dict.get("object", UNSET)
+        v_object: Any = src_dict.get("object")
         self = _new(cls)
         self.data = v_data
         self.object = v_object
@@ -57,14 +60,25 @@ class ModelList(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["data"] = serialize(self.data)
-        if self.object is not UNSET:
+        src = self._source
+        if src is None:
+            d["data"] = serialize(self.data)
+        elif "data" in src:
+            d["data"] = None if src["data"] is None and self.data == [] else serialize(self.data)
+        elif self.data != []:
+            d["data"] = serialize(self.data)
+        if self.object is not None:
             d["object"] = self.object
+        elif src is not None and "object" in src:
+            d["object"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

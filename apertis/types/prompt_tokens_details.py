@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["PromptTokensDetails"]
 
@@ -20,28 +19,32 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("cached_tokens", "audio_tokens"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class PromptTokensDetails(BaseModel):
     """Breakdown of prompt tokens (OpenAI upstreams)."""
 
-    cached_tokens: Union[int, Unset, None] = UNSET
+    cached_tokens: Optional[int] = None
     """Prompt tokens served from the provider's prompt cache."""
-    audio_tokens: Union[int, Unset, None] = UNSET
+    audio_tokens: Optional[int] = None
     """Audio input tokens."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("cached_tokens", "audio_tokens")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_cached_tokens: Any = src_dict.get("cached_tokens", UNSET)
-        v_audio_tokens: Any = src_dict.get("audio_tokens", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_cached_tokens: Any = src_dict.get("cached_tokens")
+        v_audio_tokens: Any = src_dict.get("audio_tokens")
         self = _new(cls)
         self.cached_tokens = v_cached_tokens
         self.audio_tokens = v_audio_tokens
@@ -49,15 +52,23 @@ class PromptTokensDetails(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.cached_tokens is not UNSET:
+        src = self._source
+        if self.cached_tokens is not None:
             d["cached_tokens"] = self.cached_tokens
-        if self.audio_tokens is not UNSET:
+        elif src is not None and "cached_tokens" in src:
+            d["cached_tokens"] = None
+        if self.audio_tokens is not None:
             d["audio_tokens"] = self.audio_tokens
+        elif src is not None and "audio_tokens" in src:
+            d["audio_tokens"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .reasoning_effort import ReasoningEffort
@@ -24,31 +23,35 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("enabled", "effort", "summary"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ReasoningConfig(BaseModel):
     """Reasoning mode (documented for GLM models such as `glm-4.6`, `glm-5.1`); replies carry `reasoning_details`."""
 
-    enabled: Union[bool, Unset, None] = UNSET
+    enabled: Optional[bool] = None
     """Turn reasoning mode on."""
-    effort: Union[ReasoningEffort, Unset, None] = UNSET
+    effort: Optional[ReasoningEffort] = None
     """How much effort a reasoning model spends thinking. Documented values `low`, `medium`, `high`; upstreams may accept others (e.g. `minimal`)."""
-    summary: Union[ReasoningSummary, Unset, None] = UNSET
+    summary: Optional[ReasoningSummary] = None
     """Detail level of the reasoning summary. Other values may appear."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("enabled", "effort", "summary")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_enabled: Any = src_dict.get("enabled", UNSET)
-        v_effort: Any = src_dict.get("effort", UNSET)
-        v_summary: Any = src_dict.get("summary", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_enabled: Any = src_dict.get("enabled")
+        v_effort: Any = src_dict.get("effort")
+        v_summary: Any = src_dict.get("summary")
         self = _new(cls)
         self.enabled = v_enabled
         self.effort = v_effort
@@ -57,17 +60,27 @@ class ReasoningConfig(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.enabled is not UNSET:
+        src = self._source
+        if self.enabled is not None:
             d["enabled"] = self.enabled
-        if self.effort is not UNSET:
+        elif src is not None and "enabled" in src:
+            d["enabled"] = None
+        if self.effort is not None:
             d["effort"] = self.effort
-        if self.summary is not UNSET:
+        elif src is not None and "effort" in src:
+            d["effort"] = None
+        if self.summary is not None:
             d["summary"] = self.summary
+        elif src is not None and "summary" in src:
+            d["summary"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["RerankCreateParams"]
 
@@ -20,7 +19,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("model", "query", "documents", "top_n", "return_documents"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class RerankCreateParams(BaseModel):
     """The body of `POST /rerank`."""
 
@@ -30,29 +31,31 @@ class RerankCreateParams(BaseModel):
     """The search query."""
     documents: List[str]
     """The candidate documents (non-empty; an empty list is a 400)."""
-    top_n: Union[int, Unset, None] = UNSET
+    top_n: Optional[int] = None
     """Return only the best N results (server default all)."""
-    return_documents: Union[bool, Unset, None] = UNSET
+    return_documents: Optional[bool] = None
     """Include each document's text in the results (server default false)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("model", "query", "documents", "top_n", "return_documents")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_query: Any = src_dict.get("query")
         v_documents: Any = src_dict.get("documents")
         if v_documents is None:
             v_documents = []
-        v_top_n: Any = src_dict.get("top_n", UNSET)
-        v_return_documents: Any = src_dict.get("return_documents", UNSET)
+        v_top_n: Any = src_dict.get("top_n")
+        v_return_documents: Any = src_dict.get("return_documents")
         self = _new(cls)
         self.model = v_model
         self.query = v_query
@@ -63,18 +66,33 @@ class RerankCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["query"] = self.query
-        d["documents"] = self.documents
-        if self.top_n is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.query is not None or src is None or "query" in src:
+            d["query"] = self.query
+        if src is None:
+            d["documents"] = self.documents
+        elif "documents" in src:
+            d["documents"] = None if src["documents"] is None and self.documents == [] else self.documents
+        elif self.documents != []:
+            d["documents"] = self.documents
+        if self.top_n is not None:
             d["top_n"] = self.top_n
-        if self.return_documents is not UNSET:
+        elif src is not None and "top_n" in src:
+            d["top_n"] = None
+        if self.return_documents is not None:
             d["return_documents"] = self.return_documents
+        elif src is not None and "return_documents" in src:
+            d["return_documents"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .rerank_result import RerankResult
 from .rerank_usage import RerankUsage
 
@@ -22,32 +21,36 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("results", "id", "object", "model", "usage"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class RerankResponse(BaseModel):
     """Reranked results, most relevant first. The docs show only `results`; `object`, `model`, `id` and `usage` appear depending on the upstream."""
 
     results: List[RerankResult]
     """Results sorted by `relevance_score`, highest first."""
-    id: Union[str, Unset, None] = UNSET
+    id: Optional[str] = None
     """Request id, when sent."""
-    object: Union[Literal["list"], Unset, None] = UNSET
+    object: Optional[Literal["list"]] = None
     """Always `list` when present."""
-    model: Union[str, Unset, None] = UNSET
+    model: Optional[str] = None
     """The reranker that answered."""
-    usage: Union[RerankUsage, Unset, None] = UNSET
+    usage: Optional[RerankUsage] = None
     """Token usage of a rerank request."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("results", "id", "object", "model", "usage")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_results: Any = src_dict.get("results")
         v_results = (
             [RerankResult.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_results]
@@ -56,10 +59,10 @@ class RerankResponse(BaseModel):
         )
         if v_results is None:
             v_results = []
-        v_id: Any = src_dict.get("id", UNSET)
-        v_object: Any = src_dict.get("object", UNSET)
-        v_model: Any = src_dict.get("model", UNSET)
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_id: Any = src_dict.get("id")
+        v_object: Any = src_dict.get("object")
+        v_model: Any = src_dict.get("model")
+        v_usage: Any = src_dict.get("usage")
         v_usage = RerankUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.results = v_results
@@ -71,20 +74,37 @@ class RerankResponse(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["results"] = serialize(self.results)
-        if self.id is not UNSET:
+        src = self._source
+        if src is None:
+            d["results"] = serialize(self.results)
+        elif "results" in src:
+            d["results"] = None if src["results"] is None and self.results == [] else serialize(self.results)
+        elif self.results != []:
+            d["results"] = serialize(self.results)
+        if self.id is not None:
             d["id"] = self.id
-        if self.object is not UNSET:
+        elif src is not None and "id" in src:
+            d["id"] = None
+        if self.object is not None:
             d["object"] = self.object
-        if self.model is not UNSET:
+        elif src is not None and "object" in src:
+            d["object"] = None
+        if self.model is not None:
             d["model"] = self.model
-        if self.usage is not UNSET:
+        elif src is not None and "model" in src:
+            d["model"] = None
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
+        elif src is not None and "usage" in src:
+            d["usage"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .rerank_document import RerankDocument
 
 __all__ = ["RerankResult"]
@@ -21,7 +20,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("index", "relevance_score", "document"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class RerankResult(BaseModel):
     """The score of one document."""
 
@@ -29,23 +30,25 @@ class RerankResult(BaseModel):
     """Position of the document in the request's `documents`."""
     relevance_score: float
     """Relevance, 0 to 1, higher is better."""
-    document: Union[RerankDocument, str, Unset, None] = UNSET
+    document: Union[RerankDocument, str, None] = None
     """The document, with `return_documents`; a string, or `{"text": ...}` from Cohere/Jina-style upstreams."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("index", "relevance_score", "document")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_index: Any = src_dict.get("index")
         v_relevance_score: Any = src_dict.get("relevance_score")
-        v_document: Any = src_dict.get("document", UNSET)
+        v_document: Any = src_dict.get("document")
         v_document = RerankDocument.from_dict(v_document) if isinstance(v_document, dict) else v_document
         self = _new(cls)
         self.index = v_index
@@ -55,15 +58,23 @@ class RerankResult(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["index"] = self.index
-        d["relevance_score"] = self.relevance_score
-        if self.document is not UNSET:
+        src = self._source
+        if self.index is not None or src is None or "index" in src:
+            d["index"] = self.index
+        if self.relevance_score is not None or src is None or "relevance_score" in src:
+            d["relevance_score"] = self.relevance_score
+        if self.document is not None:
             d["document"] = serialize(self.document)
+        elif src is not None and "document" in src:
+            d["document"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -11,7 +11,6 @@ from typing_extensions import Literal, Self
 
 from .._model_mixins import ResponseMixin
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .response_error import ResponseError
 from .response_incomplete_details import ResponseIncompleteDetails
 from .response_output_item import parse_response_output_item
@@ -44,7 +43,9 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Response(ResponseMixin, BaseModel):
     """A model response. `status` and the items' `id`/`status` are optional because responses converted by the gateway (non-native models) may omit them. Use the SDK's `output_text` to get all output text joined."""
 
@@ -54,26 +55,27 @@ class Response(ResponseMixin, BaseModel):
     """The model that answered."""
     output: List[ResponseOutputItem]
     """The output items (messages, reasoning, function calls, built-in tool calls) in order."""
-    object: Union[Literal["response"], Unset, None] = UNSET
+    object: Optional[Literal["response"]] = None
     """Always `response`."""
-    created_at: Union[int, Unset, None] = UNSET
+    created_at: Optional[int] = None
     """Unix time (seconds) of creation."""
-    status: Union[ResponseStatus, Unset, None] = UNSET
+    status: Optional[ResponseStatus] = None
     """Status of a response. Other values may appear."""
-    usage: Union[ResponseUsage, Unset, None] = UNSET
+    usage: Optional[ResponseUsage] = None
     """Token usage of a response. Native upstreams may add counters, which are kept."""
-    error: Union[ResponseError, Unset, None] = UNSET
+    error: Optional[ResponseError] = None
     """The error when `status` is `failed`, else null."""
-    incomplete_details: Union[ResponseIncompleteDetails, Unset, None] = UNSET
+    incomplete_details: Optional[ResponseIncompleteDetails] = None
     """Why the response is incomplete, when `status` is `incomplete`."""
-    instructions: Union[str, Unset, None] = UNSET
+    instructions: Optional[str] = None
     """The instructions used."""
-    previous_response_id: Union[str, Unset, None] = UNSET
+    previous_response_id: Optional[str] = None
     """The response this one continues."""
-    metadata: Union[Dict[str, str], Unset, None] = UNSET
+    metadata: Optional[Dict[str, str]] = None
     """Metadata attached to the request."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -92,33 +94,34 @@ class Response(ResponseMixin, BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
         v_model: Any = src_dict.get("model")
         v_output: Any = src_dict.get("output")
         v_output = [parse_response_output_item(i0) for i0 in v_output] if isinstance(v_output, list) else v_output
         if v_output is None:
             v_output = []
-        v_object: Any = src_dict.get("object", UNSET)
-        v_created_at: Any = src_dict.get("created_at", UNSET)
-        v_status: Any = src_dict.get("status", UNSET)
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_object: Any = src_dict.get("object")
+        v_created_at: Any = src_dict.get("created_at")
+        v_status: Any = src_dict.get("status")
+        v_usage: Any = src_dict.get("usage")
         v_usage = ResponseUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_error: Any = src_dict.get("error", UNSET)
+        v_error: Any = src_dict.get("error")
         v_error = ResponseError.from_dict(v_error) if isinstance(v_error, dict) else v_error
-        v_incomplete_details: Any = src_dict.get("incomplete_details", UNSET)
+        v_incomplete_details: Any = src_dict.get("incomplete_details")
         v_incomplete_details = (
             ResponseIncompleteDetails.from_dict(v_incomplete_details)
             if isinstance(v_incomplete_details, dict)
             else v_incomplete_details
         )
-        v_instructions: Any = src_dict.get("instructions", UNSET)
-        v_previous_response_id: Any = src_dict.get("previous_response_id", UNSET)
-        v_metadata: Any = src_dict.get("metadata", UNSET)
+        v_instructions: Any = src_dict.get("instructions")
+        v_previous_response_id: Any = src_dict.get("previous_response_id")
+        v_metadata: Any = src_dict.get("metadata")
         self = _new(cls)
         self.id = v_id
         self.model = v_model
@@ -136,32 +139,61 @@ class Response(ResponseMixin, BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        d["model"] = self.model
-        d["output"] = serialize(self.output)
-        if self.object is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if src is None:
+            d["output"] = serialize(self.output)
+        elif "output" in src:
+            d["output"] = None if src["output"] is None and self.output == [] else serialize(self.output)
+        elif self.output != []:
+            d["output"] = serialize(self.output)
+        if self.object is not None:
             d["object"] = self.object
-        if self.created_at is not UNSET:
+        elif src is not None and "object" in src:
+            d["object"] = None
+        if self.created_at is not None:
             d["created_at"] = self.created_at
-        if self.status is not UNSET:
+        elif src is not None and "created_at" in src:
+            d["created_at"] = None
+        if self.status is not None:
             d["status"] = self.status
-        if self.usage is not UNSET:
+        elif src is not None and "status" in src:
+            d["status"] = None
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
-        if self.error is not UNSET:
+        elif src is not None and "usage" in src:
+            d["usage"] = None
+        if self.error is not None:
             d["error"] = serialize(self.error)
-        if self.incomplete_details is not UNSET:
+        elif src is not None and "error" in src:
+            d["error"] = None
+        if self.incomplete_details is not None:
             d["incomplete_details"] = serialize(self.incomplete_details)
-        if self.instructions is not UNSET:
+        elif src is not None and "incomplete_details" in src:
+            d["incomplete_details"] = None
+        if self.instructions is not None:
             d["instructions"] = self.instructions
-        if self.previous_response_id is not UNSET:
+        elif src is not None and "instructions" in src:
+            d["instructions"] = None
+        if self.previous_response_id is not None:
             d["previous_response_id"] = self.previous_response_id
-        if self.metadata is not UNSET:
+        elif src is not None and "previous_response_id" in src:
+            d["previous_response_id"] = None
+        if self.metadata is not None:
             d["metadata"] = self.metadata
+        elif src is not None and "metadata" in src:
+            d["metadata"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

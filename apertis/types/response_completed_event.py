@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .response import Response
 
 __all__ = ["ResponseCompletedEvent"]
@@ -21,31 +20,35 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "sequence_number", "response"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseCompletedEvent(BaseModel):
     """The response finished; ends the stream. Every field but `type` may be absent on gateway-converted streams."""
 
     type: Literal["response.completed"] = "response.completed"
     """Always `response.completed`."""
-    sequence_number: Union[int, Unset, None] = UNSET
+    sequence_number: Optional[int] = None
     """Position of the event in the stream (absent on gateway-converted streams)."""
-    response: Union[Response, Unset, None] = UNSET
+    response: Optional[Response] = None
     """A model response. `status` and the items' `id`/`status` are optional because responses converted by the gateway (non-native models) may omit them. Use the SDK's `output_text` to get all output text joined."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "sequence_number", "response")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_sequence_number: Any = src_dict.get("sequence_number", UNSET)
-        v_response: Any = src_dict.get("response", UNSET)
+        v_sequence_number: Any = src_dict.get("sequence_number")
+        v_response: Any = src_dict.get("response")
         v_response = Response.from_dict(v_response) if isinstance(v_response, dict) else v_response
         self = _new(cls)
         self.type = v_type
@@ -55,16 +58,25 @@ class ResponseCompletedEvent(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.sequence_number is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.sequence_number is not None:
             d["sequence_number"] = self.sequence_number
-        if self.response is not UNSET:
+        elif src is not None and "sequence_number" in src:
+            d["sequence_number"] = None
+        if self.response is not None:
             d["response"] = serialize(self.response)
+        elif src is not None and "response" in src:
+            d["response"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .compression_config import CompressionConfig
 from .response_input_item_param import parse_response_input_item_param
 from .response_reasoning_config import ResponseReasoningConfig
@@ -60,7 +59,9 @@ def _parse_input(data: Any) -> Any:
     return data
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseCreateParams(BaseModel):
     """The body of `POST /responses`."""
 
@@ -68,42 +69,43 @@ class ResponseCreateParams(BaseModel):
     """Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`."""
     input: Union[str, List[ResponseInputItemParam]]
     """The input, a string or a list of input items (messages, function call outputs, replayed output items)."""
-    instructions: Union[str, Unset, None] = UNSET
+    instructions: Optional[str] = None
     """System-level guidance (instead of a system message)."""
-    stream: Union[bool, Unset, None] = UNSET
+    stream: Optional[bool] = None
     """Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false)."""
-    temperature: Union[float, Unset, None] = UNSET
+    temperature: Optional[float] = None
     """Sampling temperature, 0 to 2 (server default 1)."""
-    top_p: Union[float, Unset, None] = UNSET
+    top_p: Optional[float] = None
     """Nucleus sampling probability mass, 0 to 1."""
-    max_output_tokens: Union[int, Unset, None] = UNSET
+    max_output_tokens: Optional[int] = None
     """Upper bound on generated tokens, including reasoning tokens."""
-    max_tokens: Union[int, Unset, None] = UNSET
+    max_tokens: Optional[int] = None
     """Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`."""
-    tools: Union[List[ResponseToolParam], Unset, None] = UNSET
+    tools: Optional[List[ResponseToolParam]] = None
     """Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`)."""
-    tool_choice: Union[ResponseToolChoice, Unset, None] = UNSET
+    tool_choice: Optional[ResponseToolChoice] = None
     """Which tool the model must call. A mode string or a named function."""
-    max_tool_calls: Union[int, Unset, None] = UNSET
+    max_tool_calls: Optional[int] = None
     """Maximum number of built-in tool calls in the response."""
-    parallel_tool_calls: Union[bool, Unset, None] = UNSET
+    parallel_tool_calls: Optional[bool] = None
     """Allow several tool calls in parallel."""
-    reasoning: Union[ResponseReasoningConfig, Unset, None] = UNSET
+    reasoning: Optional[ResponseReasoningConfig] = None
     """Reasoning options for reasoning models (o-series, GPT-5)."""
-    text: Union[ResponseTextConfig, Unset, None] = UNSET
+    text: Optional[ResponseTextConfig] = None
     """Output text options (structured output goes in `format`)."""
-    store: Union[bool, Unset, None] = UNSET
+    store: Optional[bool] = None
     """Keep the response server-side so it can be continued with `previous_response_id`."""
-    previous_response_id: Union[str, Unset, None] = UNSET
+    previous_response_id: Optional[str] = None
     """Continue the conversation of a stored response."""
-    truncation: Union[ResponseCreateParamsTruncation, Unset, None] = UNSET
+    truncation: Optional[ResponseCreateParamsTruncation] = None
     """`auto` (drop old input to fit the context window) or `disabled`. Other values may appear."""
-    metadata: Union[Dict[str, str], Unset, None] = UNSET
+    metadata: Optional[Dict[str, str]] = None
     """Up to 16 string key/value pairs attached to the object."""
-    compression: Union[CompressionConfig, Unset, None] = UNSET
+    compression: Optional[CompressionConfig] = None
     """Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "model",
@@ -129,35 +131,36 @@ class ResponseCreateParams(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_input: Any = src_dict.get("input")
         v_input = _parse_input(v_input)
-        v_instructions: Any = src_dict.get("instructions", UNSET)
-        v_stream: Any = src_dict.get("stream", UNSET)
-        v_temperature: Any = src_dict.get("temperature", UNSET)
-        v_top_p: Any = src_dict.get("top_p", UNSET)
-        v_max_output_tokens: Any = src_dict.get("max_output_tokens", UNSET)
-        v_max_tokens: Any = src_dict.get("max_tokens", UNSET)
-        v_tools: Any = src_dict.get("tools", UNSET)
+        v_instructions: Any = src_dict.get("instructions")
+        v_stream: Any = src_dict.get("stream")
+        v_temperature: Any = src_dict.get("temperature")
+        v_top_p: Any = src_dict.get("top_p")
+        v_max_output_tokens: Any = src_dict.get("max_output_tokens")
+        v_max_tokens: Any = src_dict.get("max_tokens")
+        v_tools: Any = src_dict.get("tools")
         v_tools = [parse_response_tool_param(i0) for i0 in v_tools] if isinstance(v_tools, list) else v_tools
-        v_tool_choice: Any = src_dict.get("tool_choice", UNSET)
+        v_tool_choice: Any = src_dict.get("tool_choice")
         v_tool_choice = parse_response_tool_choice(v_tool_choice)
-        v_max_tool_calls: Any = src_dict.get("max_tool_calls", UNSET)
-        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls", UNSET)
-        v_reasoning: Any = src_dict.get("reasoning", UNSET)
+        v_max_tool_calls: Any = src_dict.get("max_tool_calls")
+        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
+        v_reasoning: Any = src_dict.get("reasoning")
         v_reasoning = ResponseReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
-        v_text: Any = src_dict.get("text", UNSET)
+        v_text: Any = src_dict.get("text")
         v_text = ResponseTextConfig.from_dict(v_text) if isinstance(v_text, dict) else v_text
-        v_store: Any = src_dict.get("store", UNSET)
-        v_previous_response_id: Any = src_dict.get("previous_response_id", UNSET)
-        v_truncation: Any = src_dict.get("truncation", UNSET)
-        v_metadata: Any = src_dict.get("metadata", UNSET)
-        v_compression: Any = src_dict.get("compression", UNSET)
+        v_store: Any = src_dict.get("store")
+        v_previous_response_id: Any = src_dict.get("previous_response_id")
+        v_truncation: Any = src_dict.get("truncation")
+        v_metadata: Any = src_dict.get("metadata")
+        v_compression: Any = src_dict.get("compression")
         v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
         self = _new(cls)
         self.model = v_model
@@ -183,47 +186,87 @@ class ResponseCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["input"] = serialize(self.input)
-        if self.instructions is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.input is not None or src is None or "input" in src:
+            d["input"] = serialize(self.input)
+        if self.instructions is not None:
             d["instructions"] = self.instructions
-        if self.stream is not UNSET:
+        elif src is not None and "instructions" in src:
+            d["instructions"] = None
+        if self.stream is not None:
             d["stream"] = self.stream
-        if self.temperature is not UNSET:
+        elif src is not None and "stream" in src:
+            d["stream"] = None
+        if self.temperature is not None:
             d["temperature"] = self.temperature
-        if self.top_p is not UNSET:
+        elif src is not None and "temperature" in src:
+            d["temperature"] = None
+        if self.top_p is not None:
             d["top_p"] = self.top_p
-        if self.max_output_tokens is not UNSET:
+        elif src is not None and "top_p" in src:
+            d["top_p"] = None
+        if self.max_output_tokens is not None:
             d["max_output_tokens"] = self.max_output_tokens
-        if self.max_tokens is not UNSET:
+        elif src is not None and "max_output_tokens" in src:
+            d["max_output_tokens"] = None
+        if self.max_tokens is not None:
             d["max_tokens"] = self.max_tokens
-        if self.tools is not UNSET:
+        elif src is not None and "max_tokens" in src:
+            d["max_tokens"] = None
+        if self.tools is not None:
             d["tools"] = serialize(self.tools)
-        if self.tool_choice is not UNSET:
+        elif src is not None and "tools" in src:
+            d["tools"] = None
+        if self.tool_choice is not None:
             d["tool_choice"] = serialize(self.tool_choice)
-        if self.max_tool_calls is not UNSET:
+        elif src is not None and "tool_choice" in src:
+            d["tool_choice"] = None
+        if self.max_tool_calls is not None:
             d["max_tool_calls"] = self.max_tool_calls
-        if self.parallel_tool_calls is not UNSET:
+        elif src is not None and "max_tool_calls" in src:
+            d["max_tool_calls"] = None
+        if self.parallel_tool_calls is not None:
             d["parallel_tool_calls"] = self.parallel_tool_calls
-        if self.reasoning is not UNSET:
+        elif src is not None and "parallel_tool_calls" in src:
+            d["parallel_tool_calls"] = None
+        if self.reasoning is not None:
             d["reasoning"] = serialize(self.reasoning)
-        if self.text is not UNSET:
+        elif src is not None and "reasoning" in src:
+            d["reasoning"] = None
+        if self.text is not None:
             d["text"] = serialize(self.text)
-        if self.store is not UNSET:
+        elif src is not None and "text" in src:
+            d["text"] = None
+        if self.store is not None:
             d["store"] = self.store
-        if self.previous_response_id is not UNSET:
+        elif src is not None and "store" in src:
+            d["store"] = None
+        if self.previous_response_id is not None:
             d["previous_response_id"] = self.previous_response_id
-        if self.truncation is not UNSET:
+        elif src is not None and "previous_response_id" in src:
+            d["previous_response_id"] = None
+        if self.truncation is not None:
             d["truncation"] = self.truncation
-        if self.metadata is not UNSET:
+        elif src is not None and "truncation" in src:
+            d["truncation"] = None
+        if self.metadata is not None:
             d["metadata"] = self.metadata
-        if self.compression is not UNSET:
+        elif src is not None and "metadata" in src:
+            d["metadata"] = None
+        if self.compression is not None:
             d["compression"] = serialize(self.compression)
+        elif src is not None and "compression" in src:
+            d["compression"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ResponseErrorEvent"]
 
@@ -20,37 +19,41 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "sequence_number", "code", "message", "param"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseErrorEvent(BaseModel):
     """An error reported inside a 200 stream (OpenAI shape); ends the stream. The SDK raises it as an API error. The gateway may instead send `{"error": {message, type, code}}` without a top-level `type`; the stream reader handles that shape too."""
 
     type: Literal["error"] = "error"
     """Always `error`."""
-    sequence_number: Union[int, Unset, None] = UNSET
+    sequence_number: Optional[int] = None
     """Position of the event in the stream."""
-    code: Union[str, Unset, None] = UNSET
+    code: Optional[str] = None
     """Error code, e.g. `rate_limit_exceeded`, `server_error`."""
-    message: Union[str, Unset, None] = UNSET
+    message: Optional[str] = None
     """Human-readable description."""
-    param: Union[str, Unset, None] = UNSET
+    param: Optional[str] = None
     """The parameter at fault, when there is one."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "sequence_number", "code", "message", "param")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_sequence_number: Any = src_dict.get("sequence_number", UNSET)
-        v_code: Any = src_dict.get("code", UNSET)
-        v_message: Any = src_dict.get("message", UNSET)
-        v_param: Any = src_dict.get("param", UNSET)
+        v_sequence_number: Any = src_dict.get("sequence_number")
+        v_code: Any = src_dict.get("code")
+        v_message: Any = src_dict.get("message")
+        v_param: Any = src_dict.get("param")
         self = _new(cls)
         self.type = v_type
         self.sequence_number = v_sequence_number
@@ -61,20 +64,33 @@ class ResponseErrorEvent(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.sequence_number is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.sequence_number is not None:
             d["sequence_number"] = self.sequence_number
-        if self.code is not UNSET:
+        elif src is not None and "sequence_number" in src:
+            d["sequence_number"] = None
+        if self.code is not None:
             d["code"] = self.code
-        if self.message is not UNSET:
+        elif src is not None and "code" in src:
+            d["code"] = None
+        if self.message is not None:
             d["message"] = self.message
-        if self.param is not UNSET:
+        elif src is not None and "message" in src:
+            d["message"] = None
+        if self.param is not None:
             d["param"] = self.param
+        elif src is not None and "param" in src:
+            d["param"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ResponseFileSearchTool"]
 
@@ -20,31 +19,35 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "vector_store_ids", "max_num_results"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseFileSearchTool(BaseModel):
     """The built-in file search tool."""
 
     type: Literal["file_search"] = "file_search"
     """Always `file_search`."""
-    vector_store_ids: Union[List[str], Unset, None] = UNSET
+    vector_store_ids: Optional[List[str]] = None
     """Vector stores to search."""
-    max_num_results: Union[int, Unset, None] = UNSET
+    max_num_results: Optional[int] = None
     """Maximum number of results."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "vector_store_ids", "max_num_results")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_vector_store_ids: Any = src_dict.get("vector_store_ids", UNSET)
-        v_max_num_results: Any = src_dict.get("max_num_results", UNSET)
+        v_vector_store_ids: Any = src_dict.get("vector_store_ids")
+        v_max_num_results: Any = src_dict.get("max_num_results")
         self = _new(cls)
         self.type = v_type
         self.vector_store_ids = v_vector_store_ids
@@ -53,16 +56,25 @@ class ResponseFileSearchTool(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.vector_store_ids is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.vector_store_ids is not None:
             d["vector_store_ids"] = self.vector_store_ids
-        if self.max_num_results is not UNSET:
+        elif src is not None and "vector_store_ids" in src:
+            d["vector_store_ids"] = None
+        if self.max_num_results is not None:
             d["max_num_results"] = self.max_num_results
+        elif src is not None and "max_num_results" in src:
+            d["max_num_results"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ResponseInputFile"]
 
@@ -20,37 +19,41 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "file_id", "file_data", "file_url", "filename"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseInputFile(BaseModel):
     """A file part (e.g. a PDF); give one of `file_id`, `file_data` or `file_url`."""
 
     type: Literal["input_file"] = "input_file"
     """Always `input_file`."""
-    file_id: Union[str, Unset, None] = UNSET
+    file_id: Optional[str] = None
     """An uploaded file id."""
-    file_data: Union[str, Unset, None] = UNSET
+    file_data: Optional[str] = None
     """The file as a data URL, e.g. `data:application/pdf;base64,...`."""
-    file_url: Union[str, Unset, None] = UNSET
+    file_url: Optional[str] = None
     """URL of the file."""
-    filename: Union[str, Unset, None] = UNSET
+    filename: Optional[str] = None
     """File name shown to the model."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "file_id", "file_data", "file_url", "filename")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_file_id: Any = src_dict.get("file_id", UNSET)
-        v_file_data: Any = src_dict.get("file_data", UNSET)
-        v_file_url: Any = src_dict.get("file_url", UNSET)
-        v_filename: Any = src_dict.get("filename", UNSET)
+        v_file_id: Any = src_dict.get("file_id")
+        v_file_data: Any = src_dict.get("file_data")
+        v_file_url: Any = src_dict.get("file_url")
+        v_filename: Any = src_dict.get("filename")
         self = _new(cls)
         self.type = v_type
         self.file_id = v_file_id
@@ -61,20 +64,33 @@ class ResponseInputFile(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.file_id is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.file_id is not None:
             d["file_id"] = self.file_id
-        if self.file_data is not UNSET:
+        elif src is not None and "file_id" in src:
+            d["file_id"] = None
+        if self.file_data is not None:
             d["file_data"] = self.file_data
-        if self.file_url is not UNSET:
+        elif src is not None and "file_data" in src:
+            d["file_data"] = None
+        if self.file_url is not None:
             d["file_url"] = self.file_url
-        if self.filename is not UNSET:
+        elif src is not None and "file_url" in src:
+            d["file_url"] = None
+        if self.filename is not None:
             d["filename"] = self.filename
+        elif src is not None and "filename" in src:
+            d["filename"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .response_input_content import parse_response_input_content
 
 if TYPE_CHECKING:
@@ -31,7 +30,9 @@ def _parse_content(data: Any) -> Any:
     return data
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseInputItem(BaseModel):
     """An input message. The Apertis docs send `{role, content}`; the OpenAI format adds `type: "message"`; both are accepted, so `type` is optional."""
 
@@ -39,24 +40,26 @@ class ResponseInputItem(BaseModel):
     """`user`, `assistant`, `system` or `developer`."""
     content: Union[str, List[ResponseInputContent]]
     """The message text, or a list of content parts."""
-    type: Union[Literal["message"], Unset, None] = UNSET
+    type: Optional[Literal["message"]] = None
     """`message` (optional)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("role", "content", "type")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_role: Any = src_dict.get("role")
         v_content: Any = src_dict.get("content")
         v_content = _parse_content(v_content)
-        v_type: Any = src_dict.get("type", UNSET)
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.role = v_role
         self.content = v_content
@@ -65,15 +68,23 @@ class ResponseInputItem(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["role"] = self.role
-        d["content"] = serialize(self.content)
-        if self.type is not UNSET:
+        src = self._source
+        if self.role is not None or src is None or "role" in src:
+            d["role"] = self.role
+        if self.content is not None or src is None or "content" in src:
+            d["content"] = serialize(self.content)
+        if self.type is not None:
             d["type"] = self.type
+        elif src is not None and "type" in src:
+            d["type"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

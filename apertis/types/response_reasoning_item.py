@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .response_reasoning_summary_part import ResponseReasoningSummaryPart
 from .response_reasoning_text_part import ResponseReasoningTextPart
 
@@ -25,50 +24,54 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "id", "summary", "content", "encrypted_content", "status"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseReasoningItem(BaseModel):
     """The model's reasoning (summary, and full text or encrypted content where available)."""
 
     type: Literal["reasoning"] = "reasoning"
     """Always `reasoning`."""
-    id: Union[str, Unset, None] = UNSET
+    id: Optional[str] = None
     """Item id, `rs_...`."""
-    summary: Union[List[ResponseReasoningSummaryPart], Unset, None] = UNSET
+    summary: Optional[List[ResponseReasoningSummaryPart]] = None
     """Reasoning summary parts (may be empty)."""
-    content: Union[List[ResponseReasoningTextPart], Unset, None] = UNSET
+    content: Optional[List[ResponseReasoningTextPart]] = None
     """Full reasoning text parts, where the model exposes them."""
-    encrypted_content: Union[str, Unset, None] = UNSET
+    encrypted_content: Optional[str] = None
     """Encrypted reasoning, to pass back in a later request."""
-    status: Union[ResponseItemStatus, Unset, None] = UNSET
+    status: Optional[ResponseItemStatus] = None
     """Status of an output item. Other values may appear."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "id", "summary", "content", "encrypted_content", "status")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_id: Any = src_dict.get("id", UNSET)
-        v_summary: Any = src_dict.get("summary", UNSET)
+        v_id: Any = src_dict.get("id")
+        v_summary: Any = src_dict.get("summary")
         v_summary = (
             [ResponseReasoningSummaryPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_summary]
             if isinstance(v_summary, list)
             else v_summary
         )
-        v_content: Any = src_dict.get("content", UNSET)
+        v_content: Any = src_dict.get("content")
         v_content = (
             [ResponseReasoningTextPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_content]
             if isinstance(v_content, list)
             else v_content
         )
-        v_encrypted_content: Any = src_dict.get("encrypted_content", UNSET)
-        v_status: Any = src_dict.get("status", UNSET)
+        v_encrypted_content: Any = src_dict.get("encrypted_content")
+        v_status: Any = src_dict.get("status")
         self = _new(cls)
         self.type = v_type
         self.id = v_id
@@ -80,22 +83,37 @@ class ResponseReasoningItem(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.id is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.id is not None:
             d["id"] = self.id
-        if self.summary is not UNSET:
+        elif src is not None and "id" in src:
+            d["id"] = None
+        if self.summary is not None:
             d["summary"] = serialize(self.summary)
-        if self.content is not UNSET:
+        elif src is not None and "summary" in src:
+            d["summary"] = None
+        if self.content is not None:
             d["content"] = serialize(self.content)
-        if self.encrypted_content is not UNSET:
+        elif src is not None and "content" in src:
+            d["content"] = None
+        if self.encrypted_content is not None:
             d["encrypted_content"] = self.encrypted_content
-        if self.status is not UNSET:
+        elif src is not None and "encrypted_content" in src:
+            d["encrypted_content"] = None
+        if self.status is not None:
             d["status"] = self.status
+        elif src is not None and "status" in src:
+            d["status"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ResponseReasoningSummaryTextDoneEvent"]
 
@@ -20,24 +19,27 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "sequence_number", "item_id", "output_index", "summary_index", "text"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseReasoningSummaryTextDoneEvent(BaseModel):
     """A reasoning summary part is complete. Every field but `type` may be absent on gateway-converted streams."""
 
     type: Literal["response.reasoning_summary_text.done"] = "response.reasoning_summary_text.done"
     """Always `response.reasoning_summary_text.done`."""
-    sequence_number: Union[int, Unset, None] = UNSET
+    sequence_number: Optional[int] = None
     """Position of the event in the stream (absent on gateway-converted streams)."""
-    item_id: Union[str, Unset, None] = UNSET
+    item_id: Optional[str] = None
     """Id of the reasoning item."""
-    output_index: Union[int, Unset, None] = UNSET
+    output_index: Optional[int] = None
     """Position of the item in `output`."""
-    summary_index: Union[int, Unset, None] = UNSET
+    summary_index: Optional[int] = None
     """Position of the summary part."""
-    text: Union[str, Unset, None] = UNSET
+    text: Optional[str] = None
     """The full summary text."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "type",
@@ -50,17 +52,18 @@ class ResponseReasoningSummaryTextDoneEvent(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_sequence_number: Any = src_dict.get("sequence_number", UNSET)
-        v_item_id: Any = src_dict.get("item_id", UNSET)
-        v_output_index: Any = src_dict.get("output_index", UNSET)
-        v_summary_index: Any = src_dict.get("summary_index", UNSET)
-        v_text: Any = src_dict.get("text", UNSET)
+        v_sequence_number: Any = src_dict.get("sequence_number")
+        v_item_id: Any = src_dict.get("item_id")
+        v_output_index: Any = src_dict.get("output_index")
+        v_summary_index: Any = src_dict.get("summary_index")
+        v_text: Any = src_dict.get("text")
         self = _new(cls)
         self.type = v_type
         self.sequence_number = v_sequence_number
@@ -72,22 +75,37 @@ class ResponseReasoningSummaryTextDoneEvent(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.sequence_number is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.sequence_number is not None:
             d["sequence_number"] = self.sequence_number
-        if self.item_id is not UNSET:
+        elif src is not None and "sequence_number" in src:
+            d["sequence_number"] = None
+        if self.item_id is not None:
             d["item_id"] = self.item_id
-        if self.output_index is not UNSET:
+        elif src is not None and "item_id" in src:
+            d["item_id"] = None
+        if self.output_index is not None:
             d["output_index"] = self.output_index
-        if self.summary_index is not UNSET:
+        elif src is not None and "output_index" in src:
+            d["output_index"] = None
+        if self.summary_index is not None:
             d["summary_index"] = self.summary_index
-        if self.text is not UNSET:
+        elif src is not None and "summary_index" in src:
+            d["summary_index"] = None
+        if self.text is not None:
             d["text"] = self.text
+        elif src is not None and "text" in src:
+            d["text"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -19,7 +19,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("text", "type"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseReasoningTextPart(BaseModel):
     """One part of the full reasoning text."""
 
@@ -29,16 +31,18 @@ class ResponseReasoningTextPart(BaseModel):
     """Always `reasoning_text`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("text", "type")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_text: Any = src_dict.get("text")
         v_type: Any = src_dict.get("type")
         self = _new(cls)
@@ -48,13 +52,19 @@ class ResponseReasoningTextPart(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["text"] = self.text
-        d["type"] = self.type
+        src = self._source
+        if self.text is not None or src is None or "text" in src:
+            d["text"] = self.text
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .response_text_format import parse_response_text_format
 
 if TYPE_CHECKING:
@@ -24,29 +23,33 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("format", "verbosity"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseTextConfig(BaseModel):
     """Output text options (structured output goes in `format`)."""
 
-    format: Union[ResponseTextFormat, Unset, None] = UNSET
+    format: Optional[ResponseTextFormat] = None
     """The output format (Responses API)."""
-    verbosity: Union[str, Unset, None] = UNSET
+    verbosity: Optional[str] = None
     """Output length. The Apertis docs list `concise`, `normal`, `verbose`; OpenAI-native models use `low`, `medium`, `high`. Passed through as given."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("format", "verbosity")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_format: Any = src_dict.get("format", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_format: Any = src_dict.get("format")
         v_format = parse_response_text_format(v_format)
-        v_verbosity: Any = src_dict.get("verbosity", UNSET)
+        v_verbosity: Any = src_dict.get("verbosity")
         self = _new(cls)
         self.format = v_format
         self.verbosity = v_verbosity
@@ -54,15 +57,23 @@ class ResponseTextConfig(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.format is not UNSET:
+        src = self._source
+        if self.format is not None:
             d["format"] = serialize(self.format)
-        if self.verbosity is not UNSET:
+        elif src is not None and "format" in src:
+            d["format"] = None
+        if self.verbosity is not None:
             d["verbosity"] = self.verbosity
+        elif src is not None and "verbosity" in src:
+            d["verbosity"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

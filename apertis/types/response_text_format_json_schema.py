@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["ResponseTextFormatJSONSchema"]
 
@@ -20,7 +19,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("name", "schema", "type", "description", "strict"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseTextFormatJSONSchema(BaseModel):
     """Structured output constrained by a JSON Schema (flat Responses shape)."""
 
@@ -30,27 +31,29 @@ class ResponseTextFormatJSONSchema(BaseModel):
     """The JSON Schema object the output must match."""
     type: Literal["json_schema"] = "json_schema"
     """Always `json_schema`."""
-    description: Union[str, Unset, None] = UNSET
+    description: Optional[str] = None
     """What the output represents."""
-    strict: Union[bool, Unset, None] = UNSET
+    strict: Optional[bool] = None
     """Enforce the schema exactly."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("name", "schema", "type", "description", "strict")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_name: Any = src_dict.get("name")
         v_schema: Any = src_dict.get("schema")
         v_type: Any = src_dict.get("type")
-        v_description: Any = src_dict.get("description", UNSET)
-        v_strict: Any = src_dict.get("strict", UNSET)
+        v_description: Any = src_dict.get("description")
+        v_strict: Any = src_dict.get("strict")
         self = _new(cls)
         self.name = v_name
         self.schema = v_schema
@@ -61,18 +64,29 @@ class ResponseTextFormatJSONSchema(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["name"] = self.name
-        d["schema"] = self.schema
-        d["type"] = self.type
-        if self.description is not UNSET:
+        src = self._source
+        if self.name is not None or src is None or "name" in src:
+            d["name"] = self.name
+        if self.schema is not None or src is None or "schema" in src:
+            d["schema"] = self.schema
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.description is not None:
             d["description"] = self.description
-        if self.strict is not UNSET:
+        elif src is not None and "description" in src:
+            d["description"] = None
+        if self.strict is not None:
             d["strict"] = self.strict
+        elif src is not None and "strict" in src:
+            d["strict"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .response_input_tokens_details import ResponseInputTokensDetails
 from .response_output_tokens_details import ResponseOutputTokensDetails
 
@@ -24,22 +23,25 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseUsage(BaseModel):
     """Token usage of a response. Native upstreams may add counters, which are kept."""
 
-    input_tokens: Union[int, Unset, None] = UNSET
+    input_tokens: Optional[int] = None
     """Tokens in the input."""
-    output_tokens: Union[int, Unset, None] = UNSET
+    output_tokens: Optional[int] = None
     """Tokens generated, including reasoning."""
-    total_tokens: Union[int, Unset, None] = UNSET
+    total_tokens: Optional[int] = None
     """Sum of input and output tokens."""
-    input_tokens_details: Union[ResponseInputTokensDetails, Unset, None] = UNSET
+    input_tokens_details: Optional[ResponseInputTokensDetails] = None
     """Breakdown of input tokens."""
-    output_tokens_details: Union[ResponseOutputTokensDetails, Unset, None] = UNSET
+    output_tokens_details: Optional[ResponseOutputTokensDetails] = None
     """Breakdown of output tokens."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "input_tokens",
@@ -51,21 +53,22 @@ class ResponseUsage(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_input_tokens: Any = src_dict.get("input_tokens", UNSET)
-        v_output_tokens: Any = src_dict.get("output_tokens", UNSET)
-        v_total_tokens: Any = src_dict.get("total_tokens", UNSET)
-        v_input_tokens_details: Any = src_dict.get("input_tokens_details", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_input_tokens: Any = src_dict.get("input_tokens")
+        v_output_tokens: Any = src_dict.get("output_tokens")
+        v_total_tokens: Any = src_dict.get("total_tokens")
+        v_input_tokens_details: Any = src_dict.get("input_tokens_details")
         v_input_tokens_details = (
             ResponseInputTokensDetails.from_dict(v_input_tokens_details)
             if isinstance(v_input_tokens_details, dict)
             else v_input_tokens_details
         )
-        v_output_tokens_details: Any = src_dict.get("output_tokens_details", UNSET)
+        v_output_tokens_details: Any = src_dict.get("output_tokens_details")
         v_output_tokens_details = (
             ResponseOutputTokensDetails.from_dict(v_output_tokens_details)
             if isinstance(v_output_tokens_details, dict)
@@ -81,21 +84,35 @@ class ResponseUsage(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.input_tokens is not UNSET:
+        src = self._source
+        if self.input_tokens is not None:
             d["input_tokens"] = self.input_tokens
-        if self.output_tokens is not UNSET:
+        elif src is not None and "input_tokens" in src:
+            d["input_tokens"] = None
+        if self.output_tokens is not None:
             d["output_tokens"] = self.output_tokens
-        if self.total_tokens is not UNSET:
+        elif src is not None and "output_tokens" in src:
+            d["output_tokens"] = None
+        if self.total_tokens is not None:
             d["total_tokens"] = self.total_tokens
-        if self.input_tokens_details is not UNSET:
+        elif src is not None and "total_tokens" in src:
+            d["total_tokens"] = None
+        if self.input_tokens_details is not None:
             d["input_tokens_details"] = serialize(self.input_tokens_details)
-        if self.output_tokens_details is not UNSET:
+        elif src is not None and "input_tokens_details" in src:
+            d["input_tokens_details"] = None
+        if self.output_tokens_details is not None:
             d["output_tokens_details"] = serialize(self.output_tokens_details)
+        elif src is not None and "output_tokens_details" in src:
+            d["output_tokens_details"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .response_item_status import ResponseItemStatus
@@ -23,37 +22,41 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "id", "status", "action", "query"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ResponseWebSearchCall(BaseModel):
     """A call of the built-in web search tool."""
 
     type: Literal["web_search_call"] = "web_search_call"
     """Always `web_search_call`."""
-    id: Union[str, Unset, None] = UNSET
+    id: Optional[str] = None
     """Item id."""
-    status: Union[ResponseItemStatus, Unset, None] = UNSET
+    status: Optional[ResponseItemStatus] = None
     """Status of an output item. Other values may appear."""
-    action: Union[Any, Unset, None] = UNSET
+    action: Optional[Any] = None
     """What the search did, e.g. `{"type": "search", "query": "..."}`."""
-    query: Union[str, Unset, None] = UNSET
+    query: Optional[str] = None
     """The search query (some upstreams put it here instead of in `action`)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "id", "status", "action", "query")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_id: Any = src_dict.get("id", UNSET)
-        v_status: Any = src_dict.get("status", UNSET)
-        v_action: Any = src_dict.get("action", UNSET)
-        v_query: Any = src_dict.get("query", UNSET)
+        v_id: Any = src_dict.get("id")
+        v_status: Any = src_dict.get("status")
+        v_action: Any = src_dict.get("action")
+        v_query: Any = src_dict.get("query")
         self = _new(cls)
         self.type = v_type
         self.id = v_id
@@ -64,20 +67,33 @@ class ResponseWebSearchCall(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.id is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.id is not None:
             d["id"] = self.id
-        if self.status is not UNSET:
+        elif src is not None and "id" in src:
+            d["id"] = None
+        if self.status is not None:
             d["status"] = self.status
-        if self.action is not UNSET:
+        elif src is not None and "status" in src:
+            d["status"] = None
+        if self.action is not None:
             d["action"] = self.action
-        if self.query is not UNSET:
+        elif src is not None and "action" in src:
+            d["action"] = None
+        if self.query is not None:
             d["query"] = self.query
+        elif src is not None and "query" in src:
+            d["query"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

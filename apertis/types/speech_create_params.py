@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .speech_response_format import SpeechResponseFormat
@@ -23,7 +22,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("model", "input", "voice", "response_format", "speed", "instructions"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class SpeechCreateParams(BaseModel):
     """The body of `POST /audio/speech`."""
 
@@ -33,30 +34,32 @@ class SpeechCreateParams(BaseModel):
     """The text to speak, at most 4096 characters."""
     voice: str
     """The voice: `alloy`, `echo`, `fable`, `onyx`, `nova`, `shimmer` (OpenAI models); Gemini TTS accepts only `Aoede`, `Charon`, `Fenrir`, `Kore`, `Puck` (others are a 400 `voice_not_supported`)."""
-    response_format: Union[SpeechResponseFormat, Unset, None] = UNSET
+    response_format: Optional[SpeechResponseFormat] = None
     """Audio format of generated speech, `mp3` (server default), `opus`, `aac`, `flac`, `wav` or `pcm`. Other values may appear."""
-    speed: Union[float, Unset, None] = UNSET
+    speed: Optional[float] = None
     """Speaking speed, 0.25 to 4.0 (server default 1.0)."""
-    instructions: Union[str, Unset, None] = UNSET
+    instructions: Optional[str] = None
     """Tone, accent or pacing instructions (steerable models such as `gpt-4o-mini-tts` only)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("model", "input", "voice", "response_format", "speed", "instructions")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_input: Any = src_dict.get("input")
         v_voice: Any = src_dict.get("voice")
-        v_response_format: Any = src_dict.get("response_format", UNSET)
-        v_speed: Any = src_dict.get("speed", UNSET)
-        v_instructions: Any = src_dict.get("instructions", UNSET)
+        v_response_format: Any = src_dict.get("response_format")
+        v_speed: Any = src_dict.get("speed")
+        v_instructions: Any = src_dict.get("instructions")
         self = _new(cls)
         self.model = v_model
         self.input = v_input
@@ -68,20 +71,33 @@ class SpeechCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["input"] = self.input
-        d["voice"] = self.voice
-        if self.response_format is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.input is not None or src is None or "input" in src:
+            d["input"] = self.input
+        if self.voice is not None or src is None or "voice" in src:
+            d["voice"] = self.voice
+        if self.response_format is not None:
             d["response_format"] = self.response_format
-        if self.speed is not UNSET:
+        elif src is not None and "response_format" in src:
+            d["response_format"] = None
+        if self.speed is not None:
             d["speed"] = self.speed
-        if self.instructions is not UNSET:
+        elif src is not None and "speed" in src:
+            d["speed"] = None
+        if self.instructions is not None:
             d["instructions"] = self.instructions
+        elif src is not None and "instructions" in src:
+            d["instructions"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .top_logprob import TopLogprob
 
 __all__ = ["TokenLogprob"]
@@ -21,7 +20,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("token", "logprob", "bytes", "top_logprobs"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class TokenLogprob(BaseModel):
     """The log-probability of one output token and the most likely alternatives."""
 
@@ -29,26 +30,28 @@ class TokenLogprob(BaseModel):
     """The token."""
     logprob: float
     """Its log-probability."""
-    bytes: Union[List[int], Unset, None] = UNSET
+    bytes: Optional[List[int]] = None
     """UTF-8 bytes of the token."""
-    top_logprobs: Union[List[TopLogprob], Unset, None] = UNSET
+    top_logprobs: Optional[List[TopLogprob]] = None
     """The most likely tokens at this position."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("token", "logprob", "bytes", "top_logprobs")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_token: Any = src_dict.get("token")
         v_logprob: Any = src_dict.get("logprob")
-        v_bytes: Any = src_dict.get("bytes", UNSET)
-        v_top_logprobs: Any = src_dict.get("top_logprobs", UNSET)
+        v_bytes: Any = src_dict.get("bytes")
+        v_top_logprobs: Any = src_dict.get("top_logprobs")
         v_top_logprobs = (
             [TopLogprob.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_top_logprobs]
             if isinstance(v_top_logprobs, list)
@@ -63,17 +66,27 @@ class TokenLogprob(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["token"] = self.token
-        d["logprob"] = self.logprob
-        if self.bytes is not UNSET:
+        src = self._source
+        if self.token is not None or src is None or "token" in src:
+            d["token"] = self.token
+        if self.logprob is not None or src is None or "logprob" in src:
+            d["logprob"] = self.logprob
+        if self.bytes is not None:
             d["bytes"] = self.bytes
-        if self.top_logprobs is not UNSET:
+        elif src is not None and "bytes" in src:
+            d["bytes"] = None
+        if self.top_logprobs is not None:
             d["top_logprobs"] = serialize(self.top_logprobs)
+        elif src is not None and "top_logprobs" in src:
+            d["top_logprobs"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .function_delta import FunctionDelta
 
 __all__ = ["ToolCallDelta"]
@@ -21,34 +20,38 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("index", "id", "type", "function"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ToolCallDelta(BaseModel):
     """A fragment of a streamed tool call."""
 
     index: int
     """Which tool call of the message this fragment belongs to."""
-    id: Union[str, Unset, None] = UNSET
+    id: Optional[str] = None
     """Call id (first fragment only)."""
-    type: Union[Literal["function"], Unset, None] = UNSET
+    type: Optional[Literal["function"]] = None
     """`function` (first fragment only)."""
-    function: Union[FunctionDelta, Unset, None] = UNSET
+    function: Optional[FunctionDelta] = None
     """A fragment of a streamed function call."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("index", "id", "type", "function")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_index: Any = src_dict.get("index")
-        v_id: Any = src_dict.get("id", UNSET)
-        v_type: Any = src_dict.get("type", UNSET)
-        v_function: Any = src_dict.get("function", UNSET)
+        v_id: Any = src_dict.get("id")
+        v_type: Any = src_dict.get("type")
+        v_function: Any = src_dict.get("function")
         v_function = FunctionDelta.from_dict(v_function) if isinstance(v_function, dict) else v_function
         self = _new(cls)
         self.index = v_index
@@ -59,18 +62,29 @@ class ToolCallDelta(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["index"] = self.index
-        if self.id is not UNSET:
+        src = self._source
+        if self.index is not None or src is None or "index" in src:
+            d["index"] = self.index
+        if self.id is not None:
             d["id"] = self.id
-        if self.type is not UNSET:
+        elif src is not None and "id" in src:
+            d["id"] = None
+        if self.type is not None:
             d["type"] = self.type
-        if self.function is not UNSET:
+        elif src is not None and "type" in src:
+            d["type"] = None
+        if self.function is not None:
             d["function"] = serialize(self.function)
+        elif src is not None and "function" in src:
+            d["function"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

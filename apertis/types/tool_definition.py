@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .cache_control import CacheControl
 
 __all__ = ["ToolDefinition"]
@@ -21,34 +20,38 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("name", "description", "input_schema", "cache_control"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ToolDefinition(BaseModel):
     """A tool the model may call."""
 
     name: str
     """Tool name."""
-    description: Union[str, Unset, None] = UNSET
+    description: Optional[str] = None
     """What the tool does."""
-    input_schema: Union[Any, Unset, None] = UNSET
+    input_schema: Optional[Any] = None
     """The input as a JSON Schema object, e.g. `{"type": "object", "properties": {...}}`."""
-    cache_control: Union[CacheControl, Unset, None] = UNSET
+    cache_control: Optional[CacheControl] = None
     """Anthropic prompt-caching breakpoint."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("name", "description", "input_schema", "cache_control")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_name: Any = src_dict.get("name")
-        v_description: Any = src_dict.get("description", UNSET)
-        v_input_schema: Any = src_dict.get("input_schema", UNSET)
-        v_cache_control: Any = src_dict.get("cache_control", UNSET)
+        v_description: Any = src_dict.get("description")
+        v_input_schema: Any = src_dict.get("input_schema")
+        v_cache_control: Any = src_dict.get("cache_control")
         v_cache_control = (
             CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
         )
@@ -61,18 +64,29 @@ class ToolDefinition(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["name"] = self.name
-        if self.description is not UNSET:
+        src = self._source
+        if self.name is not None or src is None or "name" in src:
+            d["name"] = self.name
+        if self.description is not None:
             d["description"] = self.description
-        if self.input_schema is not UNSET:
+        elif src is not None and "description" in src:
+            d["description"] = None
+        if self.input_schema is not None:
             d["input_schema"] = self.input_schema
-        if self.cache_control is not UNSET:
+        elif src is not None and "input_schema" in src:
+            d["input_schema"] = None
+        if self.cache_control is not None:
             d["cache_control"] = serialize(self.cache_control)
+        elif src is not None and "cache_control" in src:
+            d["cache_control"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

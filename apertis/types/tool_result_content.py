@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .cache_control import CacheControl
 from .tool_result_content_block import parse_tool_result_content_block
 
@@ -31,7 +30,9 @@ def _parse_content(data: Any) -> Any:
     return data
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ToolResultContent(BaseModel):
     """The result of a tool call, in a user turn."""
 
@@ -39,30 +40,32 @@ class ToolResultContent(BaseModel):
     """The `id` of the `tool_use` block this answers."""
     type: Literal["tool_result"] = "tool_result"
     """Always `tool_result`."""
-    content: Union[str, List[ToolResultContentBlock], Unset, None] = UNSET
+    content: Union[str, List[ToolResultContentBlock], None] = None
     """The result, a string or a list of text and image blocks."""
-    is_error: Union[bool, Unset, None] = UNSET
+    is_error: Optional[bool] = None
     """Mark the result as an error."""
-    cache_control: Union[CacheControl, Unset, None] = UNSET
+    cache_control: Optional[CacheControl] = None
     """Anthropic prompt-caching breakpoint."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("tool_use_id", "type", "content", "is_error", "cache_control")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_tool_use_id: Any = src_dict.get("tool_use_id")
         v_type: Any = src_dict.get("type")
-        v_content: Any = src_dict.get("content", UNSET)
+        v_content: Any = src_dict.get("content")
         v_content = _parse_content(v_content)
-        v_is_error: Any = src_dict.get("is_error", UNSET)
-        v_cache_control: Any = src_dict.get("cache_control", UNSET)
+        v_is_error: Any = src_dict.get("is_error")
+        v_cache_control: Any = src_dict.get("cache_control")
         v_cache_control = (
             CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
         )
@@ -76,19 +79,31 @@ class ToolResultContent(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["tool_use_id"] = self.tool_use_id
-        d["type"] = self.type
-        if self.content is not UNSET:
+        src = self._source
+        if self.tool_use_id is not None or src is None or "tool_use_id" in src:
+            d["tool_use_id"] = self.tool_use_id
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.content is not None:
             d["content"] = serialize(self.content)
-        if self.is_error is not UNSET:
+        elif src is not None and "content" in src:
+            d["content"] = None
+        if self.is_error is not None:
             d["is_error"] = self.is_error
-        if self.cache_control is not UNSET:
+        elif src is not None and "is_error" in src:
+            d["is_error"] = None
+        if self.cache_control is not None:
             d["cache_control"] = serialize(self.cache_control)
+        elif src is not None and "cache_control" in src:
+            d["cache_control"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

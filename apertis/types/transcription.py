@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .transcription_segment import TranscriptionSegment
 from .transcription_usage import TranscriptionUsage
 from .transcription_word import TranscriptionWord
@@ -23,53 +22,57 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("text", "task", "language", "duration", "segments", "words", "usage"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Transcription(BaseModel):
     """A transcription. `json` gives only `text`; `verbose_json` adds `task`, `language`, `duration`, `segments` and (with word timestamps) `words`."""
 
     text: str
     """The transcribed text."""
-    task: Union[str, Unset, None] = UNSET
+    task: Optional[str] = None
     """`transcribe`."""
-    language: Union[str, Unset, None] = UNSET
+    language: Optional[str] = None
     """Detected or given language (e.g. `english`)."""
-    duration: Union[float, Unset, None] = UNSET
+    duration: Optional[float] = None
     """Audio duration in seconds."""
-    segments: Union[List[TranscriptionSegment], Unset, None] = UNSET
+    segments: Optional[List[TranscriptionSegment]] = None
     """Timed segments (`verbose_json`)."""
-    words: Union[List[TranscriptionWord], Unset, None] = UNSET
+    words: Optional[List[TranscriptionWord]] = None
     """Timed words (`verbose_json` with `word` granularity)."""
-    usage: Union[TranscriptionUsage, Unset, None] = UNSET
+    usage: Optional[TranscriptionUsage] = None
     """Usage of a transcription, sent by some models (token- or duration-based); extra fields are kept."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("text", "task", "language", "duration", "segments", "words", "usage")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_text: Any = src_dict.get("text")
-        v_task: Any = src_dict.get("task", UNSET)
-        v_language: Any = src_dict.get("language", UNSET)
-        v_duration: Any = src_dict.get("duration", UNSET)
-        v_segments: Any = src_dict.get("segments", UNSET)
+        v_task: Any = src_dict.get("task")
+        v_language: Any = src_dict.get("language")
+        v_duration: Any = src_dict.get("duration")
+        v_segments: Any = src_dict.get("segments")
         v_segments = (
             [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
             if isinstance(v_segments, list)
             else v_segments
         )
-        v_words: Any = src_dict.get("words", UNSET)
+        v_words: Any = src_dict.get("words")
         v_words = (
             [TranscriptionWord.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_words]
             if isinstance(v_words, list)
             else v_words
         )
-        v_usage: Any = src_dict.get("usage", UNSET)
+        v_usage: Any = src_dict.get("usage")
         v_usage = TranscriptionUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.text = v_text
@@ -83,24 +86,41 @@ class Transcription(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["text"] = self.text
-        if self.task is not UNSET:
+        src = self._source
+        if self.text is not None or src is None or "text" in src:
+            d["text"] = self.text
+        if self.task is not None:
             d["task"] = self.task
-        if self.language is not UNSET:
+        elif src is not None and "task" in src:
+            d["task"] = None
+        if self.language is not None:
             d["language"] = self.language
-        if self.duration is not UNSET:
+        elif src is not None and "language" in src:
+            d["language"] = None
+        if self.duration is not None:
             d["duration"] = self.duration
-        if self.segments is not UNSET:
+        elif src is not None and "duration" in src:
+            d["duration"] = None
+        if self.segments is not None:
             d["segments"] = serialize(self.segments)
-        if self.words is not UNSET:
+        elif src is not None and "segments" in src:
+            d["segments"] = None
+        if self.words is not None:
             d["words"] = serialize(self.words)
-        if self.usage is not UNSET:
+        elif src is not None and "words" in src:
+            d["words"] = None
+        if self.usage is not None:
             d["usage"] = serialize(self.usage)
+        elif src is not None and "usage" in src:
+            d["usage"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["TranscriptionSegment"]
 
@@ -33,32 +32,35 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class TranscriptionSegment(BaseModel):
     """A timed segment of a transcription."""
 
-    id: Union[int, Unset, None] = UNSET
+    id: Optional[int] = None
     """Segment number."""
-    seek: Union[int, Unset, None] = UNSET
+    seek: Optional[int] = None
     """Seek offset of the segment."""
-    start: Union[float, Unset, None] = UNSET
+    start: Optional[float] = None
     """Start time in seconds."""
-    end: Union[float, Unset, None] = UNSET
+    end: Optional[float] = None
     """End time in seconds."""
-    text: Union[str, Unset, None] = UNSET
+    text: Optional[str] = None
     """The segment text."""
-    tokens: Union[List[int], Unset, None] = UNSET
+    tokens: Optional[List[int]] = None
     """Token ids of the text."""
-    temperature: Union[float, Unset, None] = UNSET
+    temperature: Optional[float] = None
     """Sampling temperature used."""
-    avg_logprob: Union[float, Unset, None] = UNSET
+    avg_logprob: Optional[float] = None
     """Average log-probability (below -1 suggests a poor transcription)."""
-    compression_ratio: Union[float, Unset, None] = UNSET
+    compression_ratio: Optional[float] = None
     """Compression ratio (above 2.4 suggests repetition)."""
-    no_speech_prob: Union[float, Unset, None] = UNSET
+    no_speech_prob: Optional[float] = None
     """Probability that the segment is silence."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -75,21 +77,22 @@ class TranscriptionSegment(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_id: Any = src_dict.get("id", UNSET)
-        v_seek: Any = src_dict.get("seek", UNSET)
-        v_start: Any = src_dict.get("start", UNSET)
-        v_end: Any = src_dict.get("end", UNSET)
-        v_text: Any = src_dict.get("text", UNSET)
-        v_tokens: Any = src_dict.get("tokens", UNSET)
-        v_temperature: Any = src_dict.get("temperature", UNSET)
-        v_avg_logprob: Any = src_dict.get("avg_logprob", UNSET)
-        v_compression_ratio: Any = src_dict.get("compression_ratio", UNSET)
-        v_no_speech_prob: Any = src_dict.get("no_speech_prob", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_id: Any = src_dict.get("id")
+        v_seek: Any = src_dict.get("seek")
+        v_start: Any = src_dict.get("start")
+        v_end: Any = src_dict.get("end")
+        v_text: Any = src_dict.get("text")
+        v_tokens: Any = src_dict.get("tokens")
+        v_temperature: Any = src_dict.get("temperature")
+        v_avg_logprob: Any = src_dict.get("avg_logprob")
+        v_compression_ratio: Any = src_dict.get("compression_ratio")
+        v_no_speech_prob: Any = src_dict.get("no_speech_prob")
         self = _new(cls)
         self.id = v_id
         self.seek = v_seek
@@ -105,31 +108,55 @@ class TranscriptionSegment(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.id is not UNSET:
+        src = self._source
+        if self.id is not None:
             d["id"] = self.id
-        if self.seek is not UNSET:
+        elif src is not None and "id" in src:
+            d["id"] = None
+        if self.seek is not None:
             d["seek"] = self.seek
-        if self.start is not UNSET:
+        elif src is not None and "seek" in src:
+            d["seek"] = None
+        if self.start is not None:
             d["start"] = self.start
-        if self.end is not UNSET:
+        elif src is not None and "start" in src:
+            d["start"] = None
+        if self.end is not None:
             d["end"] = self.end
-        if self.text is not UNSET:
+        elif src is not None and "end" in src:
+            d["end"] = None
+        if self.text is not None:
             d["text"] = self.text
-        if self.tokens is not UNSET:
+        elif src is not None and "text" in src:
+            d["text"] = None
+        if self.tokens is not None:
             d["tokens"] = self.tokens
-        if self.temperature is not UNSET:
+        elif src is not None and "tokens" in src:
+            d["tokens"] = None
+        if self.temperature is not None:
             d["temperature"] = self.temperature
-        if self.avg_logprob is not UNSET:
+        elif src is not None and "temperature" in src:
+            d["temperature"] = None
+        if self.avg_logprob is not None:
             d["avg_logprob"] = self.avg_logprob
-        if self.compression_ratio is not UNSET:
+        elif src is not None and "avg_logprob" in src:
+            d["avg_logprob"] = None
+        if self.compression_ratio is not None:
             d["compression_ratio"] = self.compression_ratio
-        if self.no_speech_prob is not UNSET:
+        elif src is not None and "compression_ratio" in src:
+            d["compression_ratio"] = None
+        if self.no_speech_prob is not None:
             d["no_speech_prob"] = self.no_speech_prob
+        elif src is not None and "no_speech_prob" in src:
+            d["no_speech_prob"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["TranscriptionWord"]
 
@@ -20,31 +19,35 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("word", "start", "end"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class TranscriptionWord(BaseModel):
     """A timed word."""
 
     word: str
     """The word."""
-    start: Union[float, Unset, None] = UNSET
+    start: Optional[float] = None
     """Start time in seconds."""
-    end: Union[float, Unset, None] = UNSET
+    end: Optional[float] = None
     """End time in seconds."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("word", "start", "end")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_word: Any = src_dict.get("word")
-        v_start: Any = src_dict.get("start", UNSET)
-        v_end: Any = src_dict.get("end", UNSET)
+        v_start: Any = src_dict.get("start")
+        v_end: Any = src_dict.get("end")
         self = _new(cls)
         self.word = v_word
         self.start = v_start
@@ -53,16 +56,25 @@ class TranscriptionWord(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["word"] = self.word
-        if self.start is not UNSET:
+        src = self._source
+        if self.word is not None or src is None or "word" in src:
+            d["word"] = self.word
+        if self.start is not None:
             d["start"] = self.start
-        if self.end is not UNSET:
+        elif src is not None and "start" in src:
+            d["start"] = None
+        if self.end is not None:
             d["end"] = self.end
+        elif src is not None and "end" in src:
+            d["end"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

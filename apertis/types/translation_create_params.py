@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, FileTypes, Unset
+from .._types import FileTypes
 
 if TYPE_CHECKING:
     from .audio_response_format import AudioResponseFormat
@@ -23,7 +23,9 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("file", "model", "prompt", "response_format", "temperature"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class TranslationCreateParams(BaseModel):
     """The multipart form of `POST /audio/translations`."""
 
@@ -31,29 +33,31 @@ class TranslationCreateParams(BaseModel):
     """The audio file (at most 25 MB); the extension tells the server the format."""
     model: str
     """`whisper-1`, `whisper-large-v3` or `whisper-large-v3-turbo` (translation is Whisper-only)."""
-    prompt: Union[str, Unset, None] = UNSET
+    prompt: Optional[str] = None
     """Context or spelling hints, in English."""
-    response_format: Union[AudioResponseFormat, Unset, None] = UNSET
+    response_format: Optional[AudioResponseFormat] = None
     """Transcription output format: `json` (server default), `text`, `srt`, `vtt` (plain-text bodies) or `verbose_json` (with segments and timings). Only Whisper models honour non-JSON formats; `gpt-4o(-mini)-transcribe` always answer JSON."""
-    temperature: Union[float, Unset, None] = UNSET
+    temperature: Optional[float] = None
     """Sampling temperature, 0 to 1 (server default 0)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("file", "model", "prompt", "response_format", "temperature")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_file: Any = src_dict.get("file")
         v_model: Any = src_dict.get("model")
-        v_prompt: Any = src_dict.get("prompt", UNSET)
-        v_response_format: Any = src_dict.get("response_format", UNSET)
-        v_temperature: Any = src_dict.get("temperature", UNSET)
+        v_prompt: Any = src_dict.get("prompt")
+        v_response_format: Any = src_dict.get("response_format")
+        v_temperature: Any = src_dict.get("temperature")
         self = _new(cls)
         self.file = v_file
         self.model = v_model
@@ -64,19 +68,31 @@ class TranslationCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["file"] = self.file
-        d["model"] = self.model
-        if self.prompt is not UNSET:
+        src = self._source
+        if self.file is not None or src is None or "file" in src:
+            d["file"] = self.file
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.prompt is not None:
             d["prompt"] = self.prompt
-        if self.response_format is not UNSET:
+        elif src is not None and "prompt" in src:
+            d["prompt"] = None
+        if self.response_format is not None:
             d["response_format"] = self.response_format
-        if self.temperature is not UNSET:
+        elif src is not None and "response_format" in src:
+            d["response_format"] = None
+        if self.temperature is not None:
             d["temperature"] = self.temperature
+        elif src is not None and "temperature" in src:
+            d["temperature"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .url_citation_detail import URLCitationDetail
 
 __all__ = ["URLCitation"]
@@ -21,40 +20,44 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("type", "start_index", "end_index", "url", "title", "url_citation"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class URLCitation(BaseModel):
     """A URL citation in the reply text. The Apertis docs show the fields flat on the annotation; native OpenAI upstreams nest them under `url_citation`. Both forms are accepted."""
 
     type: Literal["url_citation"] = "url_citation"
     """Always `url_citation`."""
-    start_index: Union[int, Unset, None] = UNSET
+    start_index: Optional[int] = None
     """Index of the first cited character in `content`."""
-    end_index: Union[int, Unset, None] = UNSET
+    end_index: Optional[int] = None
     """Index after the last cited character."""
-    url: Union[str, Unset, None] = UNSET
+    url: Optional[str] = None
     """The cited URL."""
-    title: Union[str, Unset, None] = UNSET
+    title: Optional[str] = None
     """Title of the cited page."""
-    url_citation: Union[URLCitationDetail, Unset, None] = UNSET
+    url_citation: Optional[URLCitationDetail] = None
     """The nested citation fields sent by native OpenAI upstreams."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("type", "start_index", "end_index", "url", "title", "url_citation")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_type: Any = src_dict.get("type")
-        v_start_index: Any = src_dict.get("start_index", UNSET)
-        v_end_index: Any = src_dict.get("end_index", UNSET)
-        v_url: Any = src_dict.get("url", UNSET)
-        v_title: Any = src_dict.get("title", UNSET)
-        v_url_citation: Any = src_dict.get("url_citation", UNSET)
+        v_start_index: Any = src_dict.get("start_index")
+        v_end_index: Any = src_dict.get("end_index")
+        v_url: Any = src_dict.get("url")
+        v_title: Any = src_dict.get("title")
+        v_url_citation: Any = src_dict.get("url_citation")
         v_url_citation = (
             URLCitationDetail.from_dict(v_url_citation) if isinstance(v_url_citation, dict) else v_url_citation
         )
@@ -69,22 +72,37 @@ class URLCitation(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["type"] = self.type
-        if self.start_index is not UNSET:
+        src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.start_index is not None:
             d["start_index"] = self.start_index
-        if self.end_index is not UNSET:
+        elif src is not None and "start_index" in src:
+            d["start_index"] = None
+        if self.end_index is not None:
             d["end_index"] = self.end_index
-        if self.url is not UNSET:
+        elif src is not None and "end_index" in src:
+            d["end_index"] = None
+        if self.url is not None:
             d["url"] = self.url
-        if self.title is not UNSET:
+        elif src is not None and "url" in src:
+            d["url"] = None
+        if self.title is not None:
             d["title"] = self.title
-        if self.url_citation is not UNSET:
+        elif src is not None and "title" in src:
+            d["title"] = None
+        if self.url_citation is not None:
             d["url_citation"] = serialize(self.url_citation)
+        elif src is not None and "url_citation" in src:
+            d["url_citation"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

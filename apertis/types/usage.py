@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .completion_tokens_details import CompletionTokensDetails
 from .prompt_tokens_details import PromptTokensDetails
 
@@ -24,22 +23,25 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Usage(BaseModel):
     """Token usage of a chat completion. Only the three totals are documented; native upstreams add detail objects and other counters, which are kept."""
 
-    prompt_tokens: Union[int, Unset, None] = UNSET
+    prompt_tokens: Optional[int] = None
     """Tokens in the prompt (including injected web results on `:web` requests)."""
-    completion_tokens: Union[int, Unset, None] = UNSET
+    completion_tokens: Optional[int] = None
     """Tokens generated."""
-    total_tokens: Union[int, Unset, None] = UNSET
+    total_tokens: Optional[int] = None
     """Sum of prompt and completion tokens."""
-    prompt_tokens_details: Union[PromptTokensDetails, Unset, None] = UNSET
+    prompt_tokens_details: Optional[PromptTokensDetails] = None
     """Breakdown of prompt tokens (OpenAI upstreams)."""
-    completion_tokens_details: Union[CompletionTokensDetails, Unset, None] = UNSET
+    completion_tokens_details: Optional[CompletionTokensDetails] = None
     """Breakdown of completion tokens (OpenAI upstreams)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "prompt_tokens",
@@ -51,21 +53,22 @@ class Usage(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_prompt_tokens: Any = src_dict.get("prompt_tokens", UNSET)
-        v_completion_tokens: Any = src_dict.get("completion_tokens", UNSET)
-        v_total_tokens: Any = src_dict.get("total_tokens", UNSET)
-        v_prompt_tokens_details: Any = src_dict.get("prompt_tokens_details", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_prompt_tokens: Any = src_dict.get("prompt_tokens")
+        v_completion_tokens: Any = src_dict.get("completion_tokens")
+        v_total_tokens: Any = src_dict.get("total_tokens")
+        v_prompt_tokens_details: Any = src_dict.get("prompt_tokens_details")
         v_prompt_tokens_details = (
             PromptTokensDetails.from_dict(v_prompt_tokens_details)
             if isinstance(v_prompt_tokens_details, dict)
             else v_prompt_tokens_details
         )
-        v_completion_tokens_details: Any = src_dict.get("completion_tokens_details", UNSET)
+        v_completion_tokens_details: Any = src_dict.get("completion_tokens_details")
         v_completion_tokens_details = (
             CompletionTokensDetails.from_dict(v_completion_tokens_details)
             if isinstance(v_completion_tokens_details, dict)
@@ -81,21 +84,35 @@ class Usage(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.prompt_tokens is not UNSET:
+        src = self._source
+        if self.prompt_tokens is not None:
             d["prompt_tokens"] = self.prompt_tokens
-        if self.completion_tokens is not UNSET:
+        elif src is not None and "prompt_tokens" in src:
+            d["prompt_tokens"] = None
+        if self.completion_tokens is not None:
             d["completion_tokens"] = self.completion_tokens
-        if self.total_tokens is not UNSET:
+        elif src is not None and "completion_tokens" in src:
+            d["completion_tokens"] = None
+        if self.total_tokens is not None:
             d["total_tokens"] = self.total_tokens
-        if self.prompt_tokens_details is not UNSET:
+        elif src is not None and "total_tokens" in src:
+            d["total_tokens"] = None
+        if self.prompt_tokens_details is not None:
             d["prompt_tokens_details"] = serialize(self.prompt_tokens_details)
-        if self.completion_tokens_details is not UNSET:
+        elif src is not None and "prompt_tokens_details" in src:
+            d["prompt_tokens_details"] = None
+        if self.completion_tokens_details is not None:
             d["completion_tokens_details"] = serialize(self.completion_tokens_details)
+        elif src is not None and "completion_tokens_details" in src:
+            d["completion_tokens_details"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Literal, Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .video_status import VideoStatus
@@ -39,38 +38,41 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class Video(BaseModel):
     """A video job of the `/videos` API."""
 
     id: str
     """Job id, e.g. `video_55cb...` (Veo) or `sora-2:1234567890-abcdefgh` (Sora)."""
-    object: Union[Literal["video"], Unset, None] = UNSET
+    object: Optional[Literal["video"]] = None
     """Always `video` when present."""
-    model: Union[str, Unset, None] = UNSET
+    model: Optional[str] = None
     """The model."""
-    status: Union[VideoStatus, Unset, None] = UNSET
+    status: Optional[VideoStatus] = None
     """Task status: `pending` or `queued` (waiting; the `/video` and `/videos` paths use different words), `processing` or `in_progress`, `completed`, `failed`. Other values may appear."""
-    progress: Union[int, Unset, None] = UNSET
+    progress: Optional[int] = None
     """Progress, 0 to 100."""
-    created_at: Union[int, Unset, None] = UNSET
+    created_at: Optional[int] = None
     """Unix time (seconds) of creation."""
-    completed_at: Union[int, Unset, None] = UNSET
+    completed_at: Optional[int] = None
     """Unix time (seconds) of completion."""
-    seconds: Union[int, str, Unset, None] = UNSET
+    seconds: Union[int, str, None] = None
     """Length in seconds (an integer in responses; some upstreams echo the request's string)."""
-    size: Union[str, Unset, None] = UNSET
+    size: Optional[str] = None
     """Frame size, e.g. `1280x720` or `16x9`."""
-    video_url: Union[str, Unset, None] = UNSET
+    video_url: Optional[str] = None
     """URL of the finished video; null until `status` is `completed`."""
-    enhanced_prompt: Union[str, Unset, None] = UNSET
+    enhanced_prompt: Optional[str] = None
     """The enhanced prompt (Veo)."""
-    status_update_time: Union[int, Unset, None] = UNSET
+    status_update_time: Optional[int] = None
     """Unix time (seconds) of the last status change."""
-    error: Union[Any, Unset, None] = UNSET
+    error: Optional[Any] = None
     """Error details when the job failed (shape not documented)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -90,24 +92,25 @@ class Video(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
-        v_object: Any = src_dict.get("object", UNSET)
-        v_model: Any = src_dict.get("model", UNSET)
-        v_status: Any = src_dict.get("status", UNSET)
-        v_progress: Any = src_dict.get("progress", UNSET)
-        v_created_at: Any = src_dict.get("created_at", UNSET)
-        v_completed_at: Any = src_dict.get("completed_at", UNSET)
-        v_seconds: Any = src_dict.get("seconds", UNSET)
-        v_size: Any = src_dict.get("size", UNSET)
-        v_video_url: Any = src_dict.get("video_url", UNSET)
-        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt", UNSET)
-        v_status_update_time: Any = src_dict.get("status_update_time", UNSET)
-        v_error: Any = src_dict.get("error", UNSET)
+        v_object: Any = src_dict.get("object")
+        v_model: Any = src_dict.get("model")
+        v_status: Any = src_dict.get("status")
+        v_progress: Any = src_dict.get("progress")
+        v_created_at: Any = src_dict.get("created_at")
+        v_completed_at: Any = src_dict.get("completed_at")
+        v_seconds: Any = src_dict.get("seconds")
+        v_size: Any = src_dict.get("size")
+        v_video_url: Any = src_dict.get("video_url")
+        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt")
+        v_status_update_time: Any = src_dict.get("status_update_time")
+        v_error: Any = src_dict.get("error")
         self = _new(cls)
         self.id = v_id
         self.object = v_object
@@ -126,36 +129,65 @@ class Video(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        if self.object is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if self.object is not None:
             d["object"] = self.object
-        if self.model is not UNSET:
+        elif src is not None and "object" in src:
+            d["object"] = None
+        if self.model is not None:
             d["model"] = self.model
-        if self.status is not UNSET:
+        elif src is not None and "model" in src:
+            d["model"] = None
+        if self.status is not None:
             d["status"] = self.status
-        if self.progress is not UNSET:
+        elif src is not None and "status" in src:
+            d["status"] = None
+        if self.progress is not None:
             d["progress"] = self.progress
-        if self.created_at is not UNSET:
+        elif src is not None and "progress" in src:
+            d["progress"] = None
+        if self.created_at is not None:
             d["created_at"] = self.created_at
-        if self.completed_at is not UNSET:
+        elif src is not None and "created_at" in src:
+            d["created_at"] = None
+        if self.completed_at is not None:
             d["completed_at"] = self.completed_at
-        if self.seconds is not UNSET:
+        elif src is not None and "completed_at" in src:
+            d["completed_at"] = None
+        if self.seconds is not None:
             d["seconds"] = self.seconds
-        if self.size is not UNSET:
+        elif src is not None and "seconds" in src:
+            d["seconds"] = None
+        if self.size is not None:
             d["size"] = self.size
-        if self.video_url is not UNSET:
+        elif src is not None and "size" in src:
+            d["size"] = None
+        if self.video_url is not None:
             d["video_url"] = self.video_url
-        if self.enhanced_prompt is not UNSET:
+        elif src is not None and "video_url" in src:
+            d["video_url"] = None
+        if self.enhanced_prompt is not None:
             d["enhanced_prompt"] = self.enhanced_prompt
-        if self.status_update_time is not UNSET:
+        elif src is not None and "enhanced_prompt" in src:
+            d["enhanced_prompt"] = None
+        if self.status_update_time is not None:
             d["status_update_time"] = self.status_update_time
-        if self.error is not UNSET:
+        elif src is not None and "status_update_time" in src:
+            d["status_update_time"] = None
+        if self.error is not None:
             d["error"] = self.error
+        elif src is not None and "error" in src:
+            d["error"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, FileTypes, Unset
+from .._types import FileTypes
 
 if TYPE_CHECKING:
     from .video_create_params_private import VideoCreateParamsPrivate
@@ -40,7 +40,9 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class VideoCreateParams(BaseModel):
     """The multipart form of `POST /videos`. Veo 3.1 needs `input_reference`; Sora accepts it optionally, plus characters and style presets."""
 
@@ -48,30 +50,31 @@ class VideoCreateParams(BaseModel):
     """`veo_3_1`, `veo_3_1-fast`, `sora-2` or `sora-2-pro`."""
     prompt: str
     """What the video shows; Sora prompts may mention characters as `@username`."""
-    seconds: Union[str, Unset, None] = UNSET
+    seconds: Optional[str] = None
     """Length in seconds, as a string: Sora `"4"`, `"8"`, `"10"`, `"12"`, `"15"`, `"25"`; Veo e.g. `"5"`. Required by the server."""
-    size: Union[str, Unset, None] = UNSET
+    size: Optional[str] = None
     """Sora: `720x1280`, `1280x720`, `480x480`, `1080x1080`; Veo 3.1: `16x9` (landscape) or `720x1280` (portrait). Required by the server."""
-    input_reference: Union[FileTypes, Unset, None] = UNSET
+    input_reference: Optional[FileTypes] = None
     """The base image (required for Veo 3.1, optional for Sora)."""
-    watermark: Union[VideoCreateParamsWatermark, Unset, None] = UNSET
+    watermark: Optional[VideoCreateParamsWatermark] = None
     """`"true"` or `"false"`."""
-    private: Union[VideoCreateParamsPrivate, Unset, None] = UNSET
+    private: Optional[VideoCreateParamsPrivate] = None
     """Sora: `"true"` or `"false"`."""
-    style: Union[str, Unset, None] = UNSET
+    style: Optional[str] = None
     """Sora: a style preset."""
-    metadata: Union[str, Unset, None] = UNSET
+    metadata: Optional[str] = None
     """Sora: metadata as JSON text."""
-    character_url: Union[str, Unset, None] = UNSET
+    character_url: Optional[str] = None
     """Sora: URL of a 1-3 second clip to create a character from."""
-    character_timestamps: Union[str, Unset, None] = UNSET
+    character_timestamps: Optional[str] = None
     """Sora: the clip range as `"start,end"` seconds."""
-    character_from_task: Union[str, Unset, None] = UNSET
+    character_from_task: Optional[str] = None
     """Sora: create the character from an earlier task id."""
-    character_create: Union[str, Unset, None] = UNSET
+    character_create: Optional[str] = None
     """Sora: character creation options as JSON text, e.g. `{"create_self_portrait": true, "save_to_library": true}` (the docs call it an object without saying how it is encoded in the form; JSON text is what a multipart form can carry)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "model",
@@ -91,24 +94,25 @@ class VideoCreateParams(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_prompt: Any = src_dict.get("prompt")
-        v_seconds: Any = src_dict.get("seconds", UNSET)
-        v_size: Any = src_dict.get("size", UNSET)
-        v_input_reference: Any = src_dict.get("input_reference", UNSET)
-        v_watermark: Any = src_dict.get("watermark", UNSET)
-        v_private: Any = src_dict.get("private", UNSET)
-        v_style: Any = src_dict.get("style", UNSET)
-        v_metadata: Any = src_dict.get("metadata", UNSET)
-        v_character_url: Any = src_dict.get("character_url", UNSET)
-        v_character_timestamps: Any = src_dict.get("character_timestamps", UNSET)
-        v_character_from_task: Any = src_dict.get("character_from_task", UNSET)
-        v_character_create: Any = src_dict.get("character_create", UNSET)
+        v_seconds: Any = src_dict.get("seconds")
+        v_size: Any = src_dict.get("size")
+        v_input_reference: Any = src_dict.get("input_reference")
+        v_watermark: Any = src_dict.get("watermark")
+        v_private: Any = src_dict.get("private")
+        v_style: Any = src_dict.get("style")
+        v_metadata: Any = src_dict.get("metadata")
+        v_character_url: Any = src_dict.get("character_url")
+        v_character_timestamps: Any = src_dict.get("character_timestamps")
+        v_character_from_task: Any = src_dict.get("character_from_task")
+        v_character_create: Any = src_dict.get("character_create")
         self = _new(cls)
         self.model = v_model
         self.prompt = v_prompt
@@ -127,35 +131,63 @@ class VideoCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["prompt"] = self.prompt
-        if self.seconds is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.prompt is not None or src is None or "prompt" in src:
+            d["prompt"] = self.prompt
+        if self.seconds is not None:
             d["seconds"] = self.seconds
-        if self.size is not UNSET:
+        elif src is not None and "seconds" in src:
+            d["seconds"] = None
+        if self.size is not None:
             d["size"] = self.size
-        if self.input_reference is not UNSET:
+        elif src is not None and "size" in src:
+            d["size"] = None
+        if self.input_reference is not None:
             d["input_reference"] = self.input_reference
-        if self.watermark is not UNSET:
+        elif src is not None and "input_reference" in src:
+            d["input_reference"] = None
+        if self.watermark is not None:
             d["watermark"] = self.watermark
-        if self.private is not UNSET:
+        elif src is not None and "watermark" in src:
+            d["watermark"] = None
+        if self.private is not None:
             d["private"] = self.private
-        if self.style is not UNSET:
+        elif src is not None and "private" in src:
+            d["private"] = None
+        if self.style is not None:
             d["style"] = self.style
-        if self.metadata is not UNSET:
+        elif src is not None and "style" in src:
+            d["style"] = None
+        if self.metadata is not None:
             d["metadata"] = self.metadata
-        if self.character_url is not UNSET:
+        elif src is not None and "metadata" in src:
+            d["metadata"] = None
+        if self.character_url is not None:
             d["character_url"] = self.character_url
-        if self.character_timestamps is not UNSET:
+        elif src is not None and "character_url" in src:
+            d["character_url"] = None
+        if self.character_timestamps is not None:
             d["character_timestamps"] = self.character_timestamps
-        if self.character_from_task is not UNSET:
+        elif src is not None and "character_timestamps" in src:
+            d["character_timestamps"] = None
+        if self.character_from_task is not None:
             d["character_from_task"] = self.character_from_task
-        if self.character_create is not UNSET:
+        elif src is not None and "character_from_task" in src:
+            d["character_from_task"] = None
+        if self.character_create is not None:
             d["character_create"] = self.character_create
+        elif src is not None and "character_create" in src:
+            d["character_create"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

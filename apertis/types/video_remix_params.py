@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 __all__ = ["VideoRemixParams"]
 
@@ -20,28 +19,32 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("prompt", "size"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class VideoRemixParams(BaseModel):
     """The body of `POST /videos/{video_id}/remix`."""
 
     prompt: str
     """How to change the video."""
-    size: Union[str, Unset, None] = UNSET
+    size: Optional[str] = None
     """Frame size of the remix, e.g. `1280x720`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("prompt", "size")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_prompt: Any = src_dict.get("prompt")
-        v_size: Any = src_dict.get("size", UNSET)
+        v_size: Any = src_dict.get("size")
         self = _new(cls)
         self.prompt = v_prompt
         self.size = v_size
@@ -49,14 +52,21 @@ class VideoRemixParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["prompt"] = self.prompt
-        if self.size is not UNSET:
+        src = self._source
+        if self.prompt is not None or src is None or "prompt" in src:
+            d["prompt"] = self.prompt
+        if self.size is not None:
             d["size"] = self.size
+        elif src is not None and "size" in src:
+            d["size"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

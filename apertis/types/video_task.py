@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .video_status import VideoStatus
@@ -23,24 +22,27 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("id", "status", "status_update_time", "enhanced_prompt", "video_url", "error"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class VideoTask(BaseModel):
     """A video generation task of `/video/create`."""
 
     id: str
     """Task id, e.g. `veo3:1234567890-abcdefgh`."""
-    status: Union[VideoStatus, Unset, None] = UNSET
+    status: Optional[VideoStatus] = None
     """Task status: `pending` or `queued` (waiting; the `/video` and `/videos` paths use different words), `processing` or `in_progress`, `completed`, `failed`. Other values may appear."""
-    status_update_time: Union[int, Unset, None] = UNSET
+    status_update_time: Optional[int] = None
     """Unix time (seconds) of the last status change."""
-    enhanced_prompt: Union[str, Unset, None] = UNSET
+    enhanced_prompt: Optional[str] = None
     """The enhanced prompt (Veo with `enhance_prompt`)."""
-    video_url: Union[str, Unset, None] = UNSET
+    video_url: Optional[str] = None
     """URL of the finished video; null until `status` is `completed`."""
-    error: Union[Any, Unset, None] = UNSET
+    error: Optional[Any] = None
     """Error details when the task failed (shape not documented)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
@@ -53,17 +55,18 @@ class VideoTask(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_id: Any = src_dict.get("id")
-        v_status: Any = src_dict.get("status", UNSET)
-        v_status_update_time: Any = src_dict.get("status_update_time", UNSET)
-        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt", UNSET)
-        v_video_url: Any = src_dict.get("video_url", UNSET)
-        v_error: Any = src_dict.get("error", UNSET)
+        v_status: Any = src_dict.get("status")
+        v_status_update_time: Any = src_dict.get("status_update_time")
+        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt")
+        v_video_url: Any = src_dict.get("video_url")
+        v_error: Any = src_dict.get("error")
         self = _new(cls)
         self.id = v_id
         self.status = v_status
@@ -75,22 +78,37 @@ class VideoTask(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["id"] = self.id
-        if self.status is not UNSET:
+        src = self._source
+        if self.id is not None or src is None or "id" in src:
+            d["id"] = self.id
+        if self.status is not None:
             d["status"] = self.status
-        if self.status_update_time is not UNSET:
+        elif src is not None and "status" in src:
+            d["status"] = None
+        if self.status_update_time is not None:
             d["status_update_time"] = self.status_update_time
-        if self.enhanced_prompt is not UNSET:
+        elif src is not None and "status_update_time" in src:
+            d["status_update_time"] = None
+        if self.enhanced_prompt is not None:
             d["enhanced_prompt"] = self.enhanced_prompt
-        if self.video_url is not UNSET:
+        elif src is not None and "enhanced_prompt" in src:
+            d["enhanced_prompt"] = None
+        if self.video_url is not None:
             d["video_url"] = self.video_url
-        if self.error is not UNSET:
+        elif src is not None and "video_url" in src:
+            d["video_url"] = None
+        if self.error is not None:
             d["error"] = self.error
+        elif src is not None and "error" in src:
+            d["error"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

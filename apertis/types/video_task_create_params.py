@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel
-from .._types import UNSET, Unset
 
 if TYPE_CHECKING:
     from .video_task_create_params_aspect_ratio import VideoTaskCreateParamsAspectRatio
@@ -41,7 +40,9 @@ _KNOWN_KEYS = frozenset(
 )
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class VideoTaskCreateParams(BaseModel):
     """The body of `POST /video/create`. Veo models use `enhance_prompt`, `enable_upsample`, `aspect_ratio` and optional `images`; Sora models require `images` and use `orientation`, `size`, `duration`, `watermark`, `private`, `character_url` and `character_timestamps`."""
 
@@ -49,30 +50,31 @@ class VideoTaskCreateParams(BaseModel):
     """Veo: `veo2`, `veo2-fast`, `veo2-pro`, `veo2-fast-frames` (up to 2 images: first and last frame), `veo2-fast-components` (up to 3 images), `veo3`, `veo3-fast`, `veo3-pro`, `veo3-pro-frames` (1 image: first frame), `veo3.1`, `veo3.1-fast`. Sora: `sora-2`, `sora-2-pro`."""
     prompt: str
     """What the video shows."""
-    images: Union[List[str], Unset, None] = UNSET
+    images: Optional[List[str]] = None
     """Reference image URLs (Veo frame and component models; required for Sora)."""
-    enhance_prompt: Union[bool, Unset, None] = UNSET
+    enhance_prompt: Optional[bool] = None
     """Veo: enhance the prompt and translate it to English (server default false)."""
-    enable_upsample: Union[bool, Unset, None] = UNSET
+    enable_upsample: Optional[bool] = None
     """Veo: upsample the output (server default false)."""
-    aspect_ratio: Union[VideoTaskCreateParamsAspectRatio, Unset, None] = UNSET
+    aspect_ratio: Optional[VideoTaskCreateParamsAspectRatio] = None
     """Veo 3 family: `16:9` or `9:16`."""
-    orientation: Union[VideoTaskCreateParamsOrientation, Unset, None] = UNSET
+    orientation: Optional[VideoTaskCreateParamsOrientation] = None
     """Sora: `portrait` or `landscape`."""
-    size: Union[VideoTaskCreateParamsSize, Unset, None] = UNSET
+    size: Optional[VideoTaskCreateParamsSize] = None
     """Sora: `small` (about 720p) or `large` (1080p)."""
-    duration: Union[int, Unset, None] = UNSET
+    duration: Optional[int] = None
     """Sora: length in seconds, 10, 15 or 25 (`sora-2` only 10)."""
-    watermark: Union[bool, Unset, None] = UNSET
+    watermark: Optional[bool] = None
     """Sora: add a watermark (server default true)."""
-    private: Union[bool, Unset, None] = UNSET
+    private: Optional[bool] = None
     """Sora: keep the video private (server default false)."""
-    character_url: Union[str, Unset, None] = UNSET
+    character_url: Optional[str] = None
     """Sora: URL of a 1-3 second clip to create a character from."""
-    character_timestamps: Union[str, Unset, None] = UNSET
+    character_timestamps: Optional[str] = None
     """Sora: the clip range as `"start,end"` seconds, e.g. `"0,3"`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "model",
@@ -92,24 +94,25 @@ class VideoTaskCreateParams(BaseModel):
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
         v_model: Any = src_dict.get("model")
         v_prompt: Any = src_dict.get("prompt")
-        v_images: Any = src_dict.get("images", UNSET)
-        v_enhance_prompt: Any = src_dict.get("enhance_prompt", UNSET)
-        v_enable_upsample: Any = src_dict.get("enable_upsample", UNSET)
-        v_aspect_ratio: Any = src_dict.get("aspect_ratio", UNSET)
-        v_orientation: Any = src_dict.get("orientation", UNSET)
-        v_size: Any = src_dict.get("size", UNSET)
-        v_duration: Any = src_dict.get("duration", UNSET)
-        v_watermark: Any = src_dict.get("watermark", UNSET)
-        v_private: Any = src_dict.get("private", UNSET)
-        v_character_url: Any = src_dict.get("character_url", UNSET)
-        v_character_timestamps: Any = src_dict.get("character_timestamps", UNSET)
+        v_images: Any = src_dict.get("images")
+        v_enhance_prompt: Any = src_dict.get("enhance_prompt")
+        v_enable_upsample: Any = src_dict.get("enable_upsample")
+        v_aspect_ratio: Any = src_dict.get("aspect_ratio")
+        v_orientation: Any = src_dict.get("orientation")
+        v_size: Any = src_dict.get("size")
+        v_duration: Any = src_dict.get("duration")
+        v_watermark: Any = src_dict.get("watermark")
+        v_private: Any = src_dict.get("private")
+        v_character_url: Any = src_dict.get("character_url")
+        v_character_timestamps: Any = src_dict.get("character_timestamps")
         self = _new(cls)
         self.model = v_model
         self.prompt = v_prompt
@@ -128,35 +131,63 @@ class VideoTaskCreateParams(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        d["model"] = self.model
-        d["prompt"] = self.prompt
-        if self.images is not UNSET:
+        src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
+        if self.prompt is not None or src is None or "prompt" in src:
+            d["prompt"] = self.prompt
+        if self.images is not None:
             d["images"] = self.images
-        if self.enhance_prompt is not UNSET:
+        elif src is not None and "images" in src:
+            d["images"] = None
+        if self.enhance_prompt is not None:
             d["enhance_prompt"] = self.enhance_prompt
-        if self.enable_upsample is not UNSET:
+        elif src is not None and "enhance_prompt" in src:
+            d["enhance_prompt"] = None
+        if self.enable_upsample is not None:
             d["enable_upsample"] = self.enable_upsample
-        if self.aspect_ratio is not UNSET:
+        elif src is not None and "enable_upsample" in src:
+            d["enable_upsample"] = None
+        if self.aspect_ratio is not None:
             d["aspect_ratio"] = self.aspect_ratio
-        if self.orientation is not UNSET:
+        elif src is not None and "aspect_ratio" in src:
+            d["aspect_ratio"] = None
+        if self.orientation is not None:
             d["orientation"] = self.orientation
-        if self.size is not UNSET:
+        elif src is not None and "orientation" in src:
+            d["orientation"] = None
+        if self.size is not None:
             d["size"] = self.size
-        if self.duration is not UNSET:
+        elif src is not None and "size" in src:
+            d["size"] = None
+        if self.duration is not None:
             d["duration"] = self.duration
-        if self.watermark is not UNSET:
+        elif src is not None and "duration" in src:
+            d["duration"] = None
+        if self.watermark is not None:
             d["watermark"] = self.watermark
-        if self.private is not UNSET:
+        elif src is not None and "watermark" in src:
+            d["watermark"] = None
+        if self.private is not None:
             d["private"] = self.private
-        if self.character_url is not UNSET:
+        elif src is not None and "private" in src:
+            d["private"] = None
+        if self.character_url is not None:
             d["character_url"] = self.character_url
-        if self.character_timestamps is not UNSET:
+        elif src is not None and "character_url" in src:
+            d["character_url"] = None
+        if self.character_timestamps is not None:
             d["character_timestamps"] = self.character_timestamps
+        elif src is not None and "character_timestamps" in src:
+            d["character_timestamps"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

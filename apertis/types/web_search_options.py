@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 from typing_extensions import Self
 
 from .._models import BaseModel, serialize
-from .._types import UNSET, Unset
 from .user_location import UserLocation
 
 if TYPE_CHECKING:
@@ -24,34 +23,38 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(("search_context_size", "user_location", "filters"))
 
 
-@_attrs_define(repr=False, kw_only=True)
+# getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
+# to_dict needs of the source mapping.
+@_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class WebSearchOptions(BaseModel):
     """Legacy OpenAI-style search options for dedicated search models (`gpt-5-search-api`, `gpt-4o-search-preview`, `gpt-4o-mini-search-preview`); no effect on other models. Citations come back in `message.annotations`. For search on any model use the `:web` model suffix instead; do not combine the two mechanisms."""
 
-    search_context_size: Union[SearchContextSize, Unset, None] = UNSET
+    search_context_size: Optional[SearchContextSize] = None
     """How much search context to retrieve, `low`, `medium` (server default) or `high`. Other values may appear."""
-    user_location: Union[UserLocation, Unset, None] = UNSET
+    user_location: Optional[UserLocation] = None
     """Approximate location of the user, to localise search results."""
-    filters: Union[List[str], Unset, None] = UNSET
+    filters: Optional[List[str]] = None
     """Allowed domains (up to 100, without http(s)://; subdomains included), e.g. `["reuters.com"]`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
+    _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = ("search_context_size", "user_location", "filters")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
-        """Build the model from JSON data, leniently: a missing or null field becomes None (required) or UNSET,
-        a missing or null required array becomes [], an unknown enum value or union variant is kept as it came,
-        unknown keys go to additional_properties."""
+        """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
+        required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
+        additional_properties."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
-        # payloads have no unknown keys (checked in one C-level pass).
-        v_search_context_size: Any = src_dict.get("search_context_size", UNSET)
-        v_user_location: Any = src_dict.get("user_location", UNSET)
+        # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
+        # to_dict can tell a field sent as null from one left out.
+        v_search_context_size: Any = src_dict.get("search_context_size")
+        v_user_location: Any = src_dict.get("user_location")
         v_user_location = (
             UserLocation.from_dict(v_user_location) if isinstance(v_user_location, dict) else v_user_location
         )
-        v_filters: Any = src_dict.get("filters", UNSET)
+        v_filters: Any = src_dict.get("filters")
         self = _new(cls)
         self.search_context_size = v_search_context_size
         self.user_location = v_user_location
@@ -60,17 +63,27 @@ class WebSearchOptions(BaseModel):
             self.additional_properties = {}
         else:
             self.additional_properties = {k: v for k, v in src_dict.items() if k not in _KNOWN_KEYS}
+        self._source = src_dict
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        """The model as JSON-ready data: unset fields left out, unknown fields included."""
+        """The model as JSON-ready data, unknown fields included. A parsed model gives back the keys it was built
+        from (a field sent as null stays null, one left out stays out); a model built in code leaves out its
+        optional fields that are None."""
         d: Dict[str, Any] = {}
-        if self.search_context_size is not UNSET:
+        src = self._source
+        if self.search_context_size is not None:
             d["search_context_size"] = self.search_context_size
-        if self.user_location is not UNSET:
+        elif src is not None and "search_context_size" in src:
+            d["search_context_size"] = None
+        if self.user_location is not None:
             d["user_location"] = serialize(self.user_location)
-        if self.filters is not UNSET:
+        elif src is not None and "user_location" in src:
+            d["user_location"] = None
+        if self.filters is not None:
             d["filters"] = self.filters
+        elif src is not None and "filters" in src:
+            d["filters"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d
