@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from openapi_python_client import strings
@@ -18,7 +20,14 @@ from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 __all__ = ["Operation", "ResourceTree", "build_resource_modules"]
 
 # Keyword arguments every method has; a body field with one of these names needs `x-apertis-argument`.
-RESERVED_ARGUMENTS = {"self", "extra_headers", "extra_query", "extra_body", "timeout", "files", "result"}
+RESERVED_ARGUMENTS = {
+    "self", "extra_headers", "extra_query", "extra_body", "timeout", "files", "result", "sdk_default",
+}  # fmt: skip
+
+# Hand-written modules that `x-apertis-sdk-default` post-processing functions live in.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / "apertis"
+SDK_DEFAULT_KEYS = {"argument", "value", "postprocess"}
+SDK_DEFAULT_OPTIONAL_KEYS = {"doc"}
 
 KIND_WORDS = {
     "path": "path parameter", "query": "query parameter", "header": "header", "body": "field of the request body",
@@ -40,6 +49,8 @@ class Operation:
     stream: Optional[dict[str, str]]
     response: str
     host_root: bool
+    # `x-apertis-sdk-default`: {argument, value, postprocess, doc?}, see ARCHITECTURE.md
+    sdk_default: Optional[dict[str, Any]] = None
 
     @property
     def where(self) -> str:
@@ -82,7 +93,12 @@ def read_operations(spec: dict[str, Any]) -> list[Operation]:
             if not isinstance(host_root, bool):
                 errors.append(f"{where}: x-apertis-host-root must be true or false")
                 continue
-            operations.append(Operation(path, method, raw, resource, name, stream, response, host_root))
+            sdk_default = raw.get("x-apertis-sdk-default")
+            problem = _sdk_default_problem(sdk_default) if sdk_default is not None else None
+            if problem:
+                errors.append(f"{where}: x-apertis-sdk-default {problem}")
+                continue
+            operations.append(Operation(path, method, raw, resource, name, stream, response, host_root, sdk_default))
     if errors:
         raise CodegenError("\n".join(errors))
     seen: dict[tuple[str, str], str] = {}
@@ -92,6 +108,27 @@ def read_operations(spec: dict[str, Any]) -> list[Operation]:
             raise CodegenError(f"{op.where} and {seen[key]} both define `{op.resource}.{op.name}`")
         seen[key] = op.where
     return operations
+
+
+def _sdk_default_problem(ext: Any) -> Optional[str]:
+    """What is wrong with an `x-apertis-sdk-default` value (its shape and its function), or None."""
+    if not isinstance(ext, dict) or not SDK_DEFAULT_KEYS <= set(ext) <= SDK_DEFAULT_KEYS | SDK_DEFAULT_OPTIONAL_KEYS:
+        return "must be {argument: <body property>, value: <what the SDK sends>, postprocess: <module.function>, doc?}"
+    if not isinstance(ext["argument"], str) or not isinstance(ext.get("doc", ""), str):
+        return "argument and doc must be strings"
+    if not isinstance(ext["value"], (str, int, float, bool)):
+        return "value must be a JSON scalar"
+    target = ext["postprocess"]
+    if not isinstance(target, str) or not re.fullmatch(r"_[a-z0-9_]+\.[a-z_][a-z0-9_]*", target):
+        return "postprocess must name a function of a hand-written module of apertis, like `_embeddings.decode`"
+    module, function = target.split(".")
+    source = PACKAGE_DIR / f"{module}.py"
+    if not source.is_file():
+        return f"postprocess: apertis/{module}.py does not exist"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    if not any(isinstance(node, ast.FunctionDef) and node.name == function for node in tree.body):
+        return f"postprocess: apertis/{module}.py defines no top-level function `{function}`"
+    return None
 
 
 def doc_text(value: Any) -> str:
@@ -130,6 +167,7 @@ class Arg:
     kind: str  # body | data | file | file_list | query | header
     is_stream: bool = False
     schema: Optional[dict[str, Any]] = None  # the raw spec schema of a body field, for the argument checks
+    value_expr: Optional[str] = None  # what the request sends for it, when not simply the argument
 
 
 @dataclass
@@ -344,8 +382,14 @@ class ResourceBuilder:
             stream_cls = "Async" + op.stream["class"]
             imports.add(".._streaming", stream_cls, runtime=True)
 
+        sdk_default = self._sdk_default(op, args, imports) if op.sdk_default else None
         request_args, prelude = self._request_args(op, args, body_kind)
         return_type, cast_to = self._response(op, imports)
+        if sdk_default is not None:
+            if cast_to is None:
+                raise CodegenError(f"{op.where}: x-apertis-sdk-default needs a JSON response to post-process")
+            prelude.insert(0, sdk_default[0])
+            cast_to = f"(lambda value: {sdk_default[1]}({cast_to}(value))) if sdk_default else {cast_to}"
         if cast_to:
             request_args.append(f"cast_to={cast_to}")
         if op.response != "json":
@@ -366,6 +410,37 @@ class ResourceBuilder:
             prelude=prelude, request_args=request_args, headers_expr=headers_expr,
             display_name=f"{op.resource}.{op.name}", checks=checks,
         )  # fmt: skip
+
+    def _sdk_default(self, op: Operation, args: list[Arg], imports: Imports) -> tuple[str, str]:
+        """An SDK-side default (`x-apertis-sdk-default`): when the caller leaves the argument out (and does not
+        set it through extra_body either), the request carries `value` and the parsed result goes through the
+        hand-written `postprocess` function. Returns (the generated test line, the function name).
+        """
+        ext = op.sdk_default
+        assert ext is not None
+        if op.stream or op.response != "json":
+            raise CodegenError(f"{op.where}: x-apertis-sdk-default applies to plain JSON operations only")
+        matches = [a for a in args if a.wire == ext["argument"] and a.kind == "body"]
+        if not matches:
+            raise CodegenError(f"{op.where}: x-apertis-sdk-default argument `{ext['argument']}` is not a body field")
+        arg = matches[0]
+        if arg.required:
+            raise CodegenError(
+                f"{op.where}: x-apertis-sdk-default argument `{arg.wire}` is required: there is nothing to default"
+            )
+        _, schema = _resolve(self.spec, arg.schema or {})
+        allowed = schema.get("enum")
+        if allowed is not None and ext["value"] not in allowed:
+            raise CodegenError(
+                f"{op.where}: x-apertis-sdk-default value {ext['value']!r} is not one of {arg.wire}'s enum {allowed}"
+            )
+        module, function = ext["postprocess"].split(".")
+        imports.add(f"...{module}", function, runtime=True)
+        arg.value_expr = f"{ext['value']!r} if sdk_default else {arg.name}"
+        if ext.get("doc"):
+            arg.doc = f"{arg.doc} {one_line(ext['doc'])}".strip()
+        test = f"sdk_default = isinstance({arg.name}, NotGiven) and not (extra_body and {arg.wire!r} in extra_body)"
+        return test, function
 
     @staticmethod
     def _optional(annotation: str) -> str:
@@ -467,7 +542,7 @@ class ResourceBuilder:
     @staticmethod
     def _request_args(op: Operation, args: list[Arg], body_kind: Optional[str]) -> tuple[list[str], list[str]]:
         def mapping(kind: str) -> str:
-            items = ", ".join(f'"{a.wire}": {a.name}' for a in args if a.kind == kind)
+            items = ", ".join(f'"{a.wire}": {a.value_expr or a.name}' for a in args if a.kind == kind)
             return f"build_body({{{items}}})"
 
         out = []

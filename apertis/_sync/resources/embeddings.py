@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import httpx
 from typing_extensions import Never
 
+from ..._embeddings import decode_base64_embeddings
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
@@ -46,7 +47,7 @@ class Embeddings(SyncAPIResource):
         Args:
             model: Embedding model id: `text-embedding-3-small` (1536 dimensions), `text-embedding-3-large` (3072), `text-embedding-ada-002` (1536), or a Jina model (`jina-embeddings-v3`, `jina-clip-v2`, ...).
             input: A text, a list of texts, or token ids; each input at most 8191 tokens.
-            encoding_format: `float` (server default: lists of floats) or `base64` (each embedding is a base64 string of little-endian float32 values, about a quarter of the JSON size).
+            encoding_format: `float` (server default: lists of floats) or `base64` (each embedding is a base64 string of little-endian float32 values, about a quarter of the JSON size). Left out, the SDK asks for `base64` and decodes each embedding to a list of floats, exactly as if `float` had been asked for (several times cheaper than parsing float JSON).
             dimensions: Output size for `text-embedding-3-*` models, e.g. 256 or 1024.
             user: End-user identifier.
             task: Jina `jina-embeddings-v3` only: the downstream task (`retrieval.query`, `retrieval.passage`, `separation`, `classification`, `text-matching`, `none`). Other values may appear.
@@ -61,6 +62,7 @@ class Embeddings(SyncAPIResource):
             raise invalid_argument("model", model, "a str")
         if not isinstance(input, (str, list, tuple)):
             raise invalid_argument("input", input, "a str or a list")
+        sdk_default = isinstance(encoding_format, NotGiven) and not (extra_body and "encoding_format" in extra_body)
         result: EmbeddingResponse = self._client._request(
             "POST",
             "/embeddings",
@@ -68,13 +70,15 @@ class Embeddings(SyncAPIResource):
                 {
                     "model": model,
                     "input": input,
-                    "encoding_format": encoding_format,
+                    "encoding_format": "base64" if sdk_default else encoding_format,
                     "dimensions": dimensions,
                     "user": user,
                     "task": task,
                 }
             ),
-            cast_to=EmbeddingResponse.from_dict,
+            cast_to=(lambda value: decode_base64_embeddings(EmbeddingResponse.from_dict(value)))
+            if sdk_default
+            else EmbeddingResponse.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,
             extra_body=extra_body,
