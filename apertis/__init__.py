@@ -40,6 +40,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from . import resources as resources
     from . import types as types
+    from ._aiohttp import AiohttpClient as AiohttpClient
     from ._async._client import AsyncApertis as AsyncApertis
     from ._async._response import AsyncBinaryResponse as AsyncBinaryResponse
     from ._constants import DEFAULT_BASE_URL as DEFAULT_BASE_URL
@@ -237,6 +238,7 @@ _TYPE_NAMES = (
 _LAZY: Dict[str, Tuple[str, Any]] = {
     "Apertis": ("._sync._client", "Apertis"),
     "AsyncApertis": ("._async._client", "AsyncApertis"),
+    "AiohttpClient": ("._aiohttp", "AiohttpClient"),
     "BinaryResponse": ("._sync._response", "BinaryResponse"),
     "AsyncBinaryResponse": ("._async._response", "AsyncBinaryResponse"),
     "NOT_GIVEN": ("._types", "NOT_GIVEN"),
@@ -272,6 +274,7 @@ __all__ = [
     "__version__",
     "Apertis",
     "AsyncApertis",
+    "AiohttpClient",
     "BinaryResponse",
     "AsyncBinaryResponse",
     "NOT_GIVEN",

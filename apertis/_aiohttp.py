@@ -1,0 +1,166 @@
+"""AiohttpClient: an httpx.AsyncClient that sends through aiohttp, for many concurrent async calls.
+
+```python
+client = apertis.AsyncApertis(http_client=apertis.AiohttpClient())  # pip install "apertis[aiohttp]"
+```
+
+httpx's own pool (httpcore) spends most of a call's CPU time on bookkeeping once dozens of calls are in flight;
+aiohttp's connector does not. The transport is httpx-aiohttp's; this module adds the SDK's defaults (timeout,
+connection limits, no redirects) and maps the aiohttp errors httpx-aiohttp passes through (or labels as a
+connect timeout) to the httpx errors the request loop retries and reports, so retries, timeouts, streaming and
+the error classes are the same as with the default transport. What it does not do: HTTP/2, and proxies other
+than httpx's (`proxy=`, or the environment's with the default `trust_env=True`, are passed to aiohttp).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Optional
+
+import httpx
+
+from ._constants import DEFAULT_CONNECTION_LIMITS, DEFAULT_TIMEOUT
+
+__all__ = ["AiohttpClient"]
+
+_EXTRA_HINT = 'AiohttpClient needs the aiohttp extra: pip install "apertis[aiohttp]" (it installs httpx-aiohttp)'
+
+
+def _import_transport() -> Any:
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError as exc:
+        raise ImportError(f"{_EXTRA_HINT}; importing it failed: {exc}") from exc
+    return AiohttpTransport
+
+
+def _mapped(exc: BaseException) -> Optional[httpx.TransportError]:
+    """The httpx error for an exception out of the aiohttp transport, or None to let it through unchanged."""
+    import aiohttp
+
+    if isinstance(exc, httpx.ConnectTimeout) and exc.__cause__ is not None:
+        # httpx-aiohttp reports every aiohttp connection error as a connect timeout; only some are.
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ServerDisconnectedError):
+            return httpx.RemoteProtocolError(str(cause) or "the server closed the connection")
+        if isinstance(cause, aiohttp.ClientOSError):
+            return httpx.ReadError(str(cause))
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, asyncio.TimeoutError):
+            return httpx.ConnectError(str(cause))
+        return None
+    if isinstance(exc, httpx.HTTPError):
+        return None
+    if isinstance(exc, asyncio.TimeoutError):
+        return httpx.TimeoutException(str(exc) or "aiohttp timed out")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # A response aiohttp could not parse: a protocol error, as httpcore reports it.
+        return httpx.RemoteProtocolError(str(exc))
+    if isinstance(exc, aiohttp.ClientError):
+        return httpx.TransportError(str(exc))
+    return None
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+
+class _Transport(httpx.AsyncBaseTransport):
+    """httpx-aiohttp's transport with every failure reported as an httpx transport error."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self._inner.handle_async_request(request)
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        response.stream = _ResponseStream(stream)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class AiohttpClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` that sends through aiohttp: pass it as `AsyncApertis(http_client=AiohttpClient())`.
+
+    Much cheaper per call than httpx's own pool with many calls in flight (see docs/benchmarks.md). Defaults
+    are the SDK's: `timeout=apertis.DEFAULT_TIMEOUT`, `limits=apertis.DEFAULT_CONNECTION_LIMITS` (aiohttp uses
+    max_connections and keepalive_expiry), no redirects. Other keyword arguments go to `httpx.AsyncClient`
+    (`verify`, `cert`, `proxy`, `headers`, ...); `http2=True` is refused, aiohttp speaks HTTP/1.1 only.
+    Needs `pip install "apertis[aiohttp]"`; without it the constructor raises ImportError saying so.
+
+    Like any `http_client` you pass, it belongs to the event loop it is first used on, and the SDK does not
+    close it: close it yourself (`await http_client.aclose()`), or let `async with` do it.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: Any = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
+        http2: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if http2:
+            raise ValueError("AiohttpClient speaks HTTP/1.1 only (aiohttp has no HTTP/2); drop http2=True")
+        if "transport" in kwargs:
+            raise TypeError("AiohttpClient makes its own transport; pass transport= to httpx.AsyncClient instead")
+        self._aiohttp_transport_class = _import_transport()
+        kwargs.setdefault("follow_redirects", False)
+        super().__init__(timeout=timeout, limits=limits, **kwargs)
+
+    # httpx calls these two hooks with its own (positional) signature; they must keep it.
+    def _init_transport(  # noqa: PLR0917
+        self,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+        **_: Any,
+    ) -> httpx.AsyncBaseTransport:
+        inner = self._aiohttp_transport_class(verify=verify, cert=cert, trust_env=trust_env, limits=limits)
+        return _Transport(inner)
+
+    def _init_proxy_transport(  # noqa: PLR0917
+        self,
+        proxy: httpx.Proxy,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
+        **_: Any,
+    ) -> httpx.AsyncBaseTransport:
+        inner = self._aiohttp_transport_class(verify=verify, cert=cert, trust_env=trust_env, limits=limits, proxy=proxy)
+        return _Transport(inner)
