@@ -14,9 +14,9 @@ import email.utils
 import math
 import random
 import time
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
-__all__ = ["AsyncRuntime", "SyncRuntime", "backoff_delay", "parse_retry_after"]
+__all__ = ["AsyncGate", "AsyncRuntime", "SyncGate", "SyncRuntime", "backoff_delay", "parse_retry_after"]
 
 
 class AsyncRuntime:
@@ -52,6 +52,62 @@ class SyncRuntime:
     def current_loop() -> object:
         """Always None: blocking code has no event loop to be bound to."""
         return None
+
+
+class AsyncGate:
+    """Lets at most `limit` tasks through at once; the others wait in a FIFO queue, at O(1) cost each.
+
+    The request loop holds it around each attempt on a pool the SDK created, sized to the pool's
+    max_connections, so that excess calls queue here rather than inside httpcore's pool, whose bookkeeping
+    grows with the number of waiting requests on every state change (quadratic under thousands of calls). The
+    asyncio semaphore is made on first use, inside the event loop that uses it (a new pool, made for a new
+    loop, gets a new gate).
+    """
+
+    __slots__ = ("_limit", "_semaphore")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._semaphore: Any = None
+
+    async def acquire(self, timeout: Optional[float]) -> bool:
+        """Take a place, waiting at most `timeout` seconds (None: no limit); False when the time ran out."""
+        import asyncio
+
+        semaphore = self._semaphore
+        if semaphore is None:
+            semaphore = self._semaphore = asyncio.Semaphore(self._limit)
+        if timeout is None or not semaphore.locked():
+            await semaphore.acquire()
+            return True
+        try:
+            await asyncio.wait_for(semaphore.acquire(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the place back."""
+        self._semaphore.release()
+
+
+class SyncGate:
+    """The blocking flavour of AsyncGate, for threads sharing a sync client."""
+
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, limit: int) -> None:
+        import threading
+
+        self._semaphore = threading.Semaphore(limit)
+
+    def acquire(self, timeout: Optional[float]) -> bool:
+        """Take a place, waiting at most `timeout` seconds (None: no limit); False when the time ran out."""
+        return self._semaphore.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        """Give the place back."""
+        self._semaphore.release()
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float] = None) -> Optional[float]:

@@ -43,7 +43,7 @@ from .._files import PreparedFiles, prepare_files
 from .._logging import logger, redact_headers
 from .._models import serialize
 from .._types import NOT_GIVEN, NotGiven
-from .._utils import SyncRuntime, backoff_delay, parse_retry_after
+from .._utils import SyncGate, SyncRuntime, backoff_delay, parse_retry_after
 from .._version import __version__
 from . import _sleep
 from ._response import BinaryResponse
@@ -103,12 +103,15 @@ class _Pool:
     async client moved to another event loop, the copies move with it.
     """
 
-    __slots__ = ("client", "loop", "replaceable")
+    __slots__ = ("client", "gate", "loop", "replaceable")
 
-    def __init__(self, client: httpx.Client, replaceable: bool) -> None:
+    def __init__(self, client: httpx.Client, replaceable: bool, gate: Optional[SyncGate] = None) -> None:
         self.client = client
         self.replaceable = replaceable  # created by the SDK, so the SDK may swap it for a fresh one
         self.loop: object = None
+        # Admits at most max_connections attempts into an SDK-created pool at once (see SyncGate); None for a
+        # caller's http_client, whose limits and transport the SDK does not know.
+        self.gate = gate
 
 
 class _DeadlineStream(httpx.SyncByteStream):
@@ -215,7 +218,7 @@ class SyncAPIClient:
         if http_client is not None:
             self._pool = _Pool(http_client, replaceable=False)
         else:
-            self._pool = _Pool(self._make_http_client(), replaceable=True)
+            self._pool = _Pool(self._make_http_client(), replaceable=True, gate=self._make_gate())
         self._owns_http_client = owns_http_client
 
     @property
@@ -231,6 +234,10 @@ class SyncAPIClient:
         # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
         # POST into a GET (301/302) or carry the request somewhere the user did not configure.
         return httpx.Client(timeout=self.timeout, limits=self._connection_limits, follow_redirects=False)
+
+    def _make_gate(self) -> Optional[SyncGate]:
+        limit = self._connection_limits.max_connections
+        return SyncGate(limit) if limit is not None else None
 
     def _use_current_loop(self, loop: object) -> None:
         """Called when a request runs on another event loop than the pool's last one (or the first time).
@@ -252,6 +259,7 @@ class SyncAPIClient:
             )
         logger.debug("The event loop changed; this client opens a new connection pool for the new loop")
         pool.client = self._make_http_client()
+        pool.gate = self._make_gate()
         pool.loop = loop
 
     @property
@@ -279,6 +287,7 @@ class SyncAPIClient:
                 # The connections belong to another (usually finished) event loop and cannot be closed from this
                 # one; drop them (they are released when collected) and close an empty pool instead.
                 pool.client = self._make_http_client()
+                pool.gate = self._make_gate()
                 pool.loop = loop
             self._client.close()
 
@@ -520,26 +529,30 @@ class SyncAPIClient:
         loop = SyncRuntime.current_loop()
         if loop is not self._pool.loop:
             self._use_current_loop(loop)
-        http_client = self._client
-        read_limit = None if stream else plan.timeout.read
+        pool = self._pool
+        http_client = pool.client
+        gate = pool.gate
         max_retries = self.max_retries
         retries_taken = 0
         while True:
             request = self._build_attempt(plan, retries_taken)
-            response: Optional[httpx.Response] = None
             try:
-                started = time.monotonic()
-                response = http_client.send(request, stream=True)
-                if not stream or not response.is_success:
-                    # Error bodies are small and read now, so the message can quote them; success bodies of
-                    # non-streaming calls are read inside the loop, so a connection that breaks mid-body is
-                    # retried like one that breaks before the headers.
-                    if read_limit is not None:
-                        response.stream = _DeadlineStream(response.stream, started + read_limit, read_limit, request)
-                    response.read()
+                if gate is None:
+                    response = self._send(http_client, request, plan, stream)
+                else:
+                    if not gate.acquire(plan.timeout.pool):
+                        raise httpx.PoolTimeout(
+                            f"no connection of the pool became free within the {plan.timeout.pool:g} s pool timeout",
+                            request=request,
+                        )
+                    try:
+                        response = self._send(http_client, request, plan, stream)
+                    finally:
+                        # Held for the whole exchange of a plain call (its body is read by then); a stream keeps
+                        # its connection past this point, outside the gate, so a stream nobody closes cannot
+                        # starve the other calls of places.
+                        gate.release()
             except httpx.HTTPError as exc:
-                if response is not None:
-                    response.close()
                 if not self._is_retryable_transport_error(exc) or retries_taken >= max_retries:
                     raise self._transport_error(exc, request, retries_taken) from exc
                 if not plan.replayable:
@@ -550,11 +563,6 @@ class SyncAPIClient:
                 _sleep.sleep(delay)
                 retries_taken += 1
                 continue
-            except BaseException:
-                # Cancelled mid-read (or anything unexpected): give the connection back before leaving.
-                if response is not None:
-                    response.close()
-                raise
 
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
@@ -581,6 +589,25 @@ class SyncAPIClient:
                 return stream_cls(response=response, client=self)
             response.close()
             return self._parse(response, cast_to, response_kind, retries_taken)
+
+    def _send(self, http_client: httpx.Client, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
+        """One attempt: send, and read the body unless it is a successful stream."""
+        started = time.monotonic()
+        response = http_client.send(request, stream=True)
+        try:
+            if not stream or not response.is_success:
+                # Error bodies are small and read now, so the message can quote them; success bodies of
+                # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body is
+                # retried like one that breaks before the headers.
+                read_limit = None if stream else plan.timeout.read
+                if read_limit is not None:
+                    response.stream = _DeadlineStream(response.stream, started + read_limit, read_limit, request)
+                response.read()
+        except BaseException:
+            # A failed read, a cancellation, anything: give the connection back before leaving.
+            response.close()
+            raise
+        return response
 
     # -- building -----------------------------------------------------------------------------------------
 
