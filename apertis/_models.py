@@ -8,11 +8,11 @@ SDK. What the server sent and the SDK did not know is kept (`additional_properti
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Optional
 
 from ._types import NOT_GIVEN
 
-__all__ = ["BaseModel", "serialize", "build_body"]
+__all__ = ["BaseModel", "build_body", "record_response", "serialize"]
 
 
 class BaseModel:
@@ -24,8 +24,28 @@ class BaseModel:
     optional fields out of `to_dict()`.
     """
 
-    __slots__ = ()
+    # What the request loop records on the object a call returned. Slots, not attrs fields: they take no part in
+    # equality, repr or to_dict, and cost nothing on the nested models and stream chunks that never get them.
+    __slots__ = ("_meta_request_id", "_meta_retries_taken")
+    _meta_retries_taken: int
+    _meta_request_id: Optional[str]
     _field_names: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def retries_taken(self) -> int:
+        """How many times the SDK retried the call that returned this object (0: the first attempt succeeded).
+
+        Set on the object a method returned; nested models, stream chunks and models built in code read 0.
+        """
+        return getattr(self, "_meta_retries_taken", 0)
+
+    @property
+    def _request_id(self) -> Optional[str]:
+        """The `x-request-id` (or `request-id`) header of the response this object came from, for support requests.
+
+        Named as in openai-python. None on nested models, stream chunks and models built in code.
+        """
+        return getattr(self, "_meta_request_id", None)
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every generated model overrides it
         raise NotImplementedError
@@ -61,11 +81,20 @@ class BaseModel:
         source = state.get("_source")
         if source is not None:
             state["_source"] = {key: None if value is None else True for key, value in source.items()}
+        for name in BaseModel.__slots__:
+            if hasattr(self, name):
+                state[name] = getattr(self, name)
         return state
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
+
+
+def record_response(model: BaseModel, *, retries_taken: int, request_id: Optional[str]) -> None:
+    """Note on the object a call returned what its `retries_taken` and `_request_id` report."""
+    model._meta_retries_taken = retries_taken
+    model._meta_request_id = request_id
 
 
 def serialize(value: Any) -> Any:

@@ -10,7 +10,6 @@ from typing_extensions import Literal, TypeAlias, final
 
 __all__ = [
     "NOT_GIVEN",
-    "UNSET",
     "Body",
     "FileContent",
     "FileTypes",
@@ -18,13 +17,13 @@ __all__ = [
     "NotGiven",
     "Query",
     "Timeout",
-    "Unset",
 ]
 
 
 @final
 class NotGiven:
-    """The type of `NOT_GIVEN`: an argument the caller left out, or a response field the server did not send.
+    """The type of `NOT_GIVEN`: an argument the caller left out (arguments only; a response field the server did
+    not send reads as None).
 
     It is distinct from `None`, which some fields and arguments accept as a real value (`timeout=None` means
     "no time limit", not "use the default").
@@ -55,10 +54,6 @@ class NotGiven:
 
 
 NOT_GIVEN = NotGiven()
-
-# The generated models spell the sentinel the way openapi-python-client does; it is the same object.
-Unset: TypeAlias = NotGiven
-UNSET = NOT_GIVEN
 
 _T = TypeVar("_T")
 

@@ -49,6 +49,7 @@ RESERVED_NAMES = {
     "Any", "Dict", "List", "Literal", "Mapping", "Optional", "Sequence", "Union", "Unset", "UNSET", "Self",
     "ClassVar", "BaseModel", "bool", "dict", "float", "int", "isinstance", "list", "str", "serialize",
     "additional_properties", "from_dict", "to_dict", "to_json", "cls", "self", "_source",
+    "retries_taken", "_request_id", "_meta_retries_taken", "_meta_request_id",
 }  # fmt: skip
 
 

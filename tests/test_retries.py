@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import io
+import json
 import logging
 import time
 from typing import Any, Callable, Iterator, List, Optional
@@ -361,3 +362,91 @@ async def test_status_errors_of_streaming_calls_are_retried_before_the_stream_st
         content = stream.response.read()
         stream.response.close()
     assert content == b"data: {}\n\n"
+
+
+CHAT_ANSWER = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4.1-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+}
+
+
+@pytest.mark.parametrize("failures", [0, 1, 2])
+async def test_a_returned_model_says_how_many_retries_it_took_and_its_request_id(
+    failures: int, make_client: Callable[..., Any], call: Any, sleeps: List[float], httpx_mock: HTTPXMock
+) -> None:
+    for _ in range(failures):
+        httpx_mock.add_response(status_code=503, headers={"x-request-id": "req_failed"})
+    httpx_mock.add_response(json=CHAT_ANSWER, headers={"x-request-id": "req_ok"})
+    completion = await call(
+        make_client().chat.completions.create, model="gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion.choices[0].message.content == "hi"
+    assert completion.retries_taken == failures
+    assert completion._request_id == "req_ok"
+    # Only the object the call returned carries them; they stay out of equality, repr and to_dict.
+    assert completion.choices[0].retries_taken == 0
+    assert "retries" not in repr(completion) and "req_ok" not in repr(completion)
+    assert completion.to_dict() == CHAT_ANSWER
+    assert completion == apertis.types.ChatCompletion.from_dict(CHAT_ANSWER)
+
+
+async def test_the_request_id_falls_back_to_the_anthropic_header(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(json={"object": "list", "data": []}, headers={"request-id": "req_anthropic"})
+    models = await call(make_client().models.list)
+    assert models.retries_taken == 0
+    assert models._request_id == "req_anthropic"
+
+
+def test_a_model_built_in_code_reports_no_call() -> None:
+    model = apertis.types.ChatCompletion.from_dict(CHAT_ANSWER)
+    assert model.retries_taken == 0
+    assert model._request_id is None
+
+
+async def test_retries_taken_survives_pickle_and_copy(
+    make_client: Callable[..., Any], call: Any, sleeps: List[float], httpx_mock: HTTPXMock
+) -> None:
+    import copy
+    import pickle
+
+    httpx_mock.add_response(status_code=500)
+    httpx_mock.add_response(json=CHAT_ANSWER, headers={"x-request-id": "req_ok"})
+    completion = await call(
+        make_client().chat.completions.create, model="gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    for clone in (pickle.loads(pickle.dumps(completion)), copy.copy(completion), copy.deepcopy(completion)):
+        assert clone.retries_taken == 1
+        assert clone._request_id == "req_ok"
+
+
+async def test_a_stream_says_how_many_retries_it_took_before_it_opened(
+    make_client: Callable[..., Any], call: Any, sleeps: List[float], httpx_mock: HTTPXMock
+) -> None:
+    chunk = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4.1-mini",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+    }
+    body = b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]\n\n"
+    httpx_mock.add_response(status_code=429, headers={"retry-after": "0.1"})
+    httpx_mock.add_response(content=body, headers={"content-type": "text/event-stream"})
+    stream = await call(
+        make_client().chat.completions.create,
+        model="gpt-4.1-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+    )
+    assert stream.retries_taken == 1
+    if hasattr(stream, "__aiter__"):
+        chunks = [item async for item in stream]
+    else:
+        chunks = list(stream)
+    assert [c.choices[0].delta.content for c in chunks] == ["hi"]
+    assert chunks[0].retries_taken == 0

@@ -40,7 +40,7 @@ from .._exceptions import (
 )
 from .._files import PreparedFiles, prepare_files
 from .._logging import logger, redact_headers
-from .._models import serialize
+from .._models import BaseModel, record_response, serialize
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import AsyncGate, AsyncRuntime, backoff_delay, parse_retry_after
 from .._version import __version__
@@ -585,7 +585,9 @@ class AsyncAPIClient:
 
             if stream:
                 assert stream_cls is not None
-                return stream_cls(response=response, client=self)
+                stream_object = stream_cls(response=response, client=self)
+                stream_object.retries_taken = retries_taken
+                return stream_object
             await response.aclose()
             return self._parse(response, cast_to, response_kind, retries_taken)
 
@@ -799,9 +801,13 @@ class AsyncAPIClient:
         if cast_to is None:
             return value
         try:
-            return cast_to(value)
+            result = cast_to(value)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise self._validation_error(response, f"does not have the expected shape ({exc})") from exc
+        if isinstance(result, BaseModel):
+            request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+            record_response(result, retries_taken=retries_taken, request_id=request_id)
+        return result
 
     def _validation_error(self, response: httpx.Response, problem: str) -> APIResponseValidationError:
         text = readable_text(response)

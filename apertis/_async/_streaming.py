@@ -181,7 +181,8 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
     """The events of one streamed response: iterate over it, or use it as a context manager that closes it.
 
     This base class yields each `data:` payload decoded from JSON and ends at `data: [DONE]`; the per-API
-    subclasses yield typed events. `response` is the `httpx.Response` (headers, status).
+    subclasses yield typed events. `response` is the `httpx.Response` (headers, status); `retries_taken` how many
+    times the call was retried before the stream opened.
     Breaking out of the loop, an exception in it, a cancelled task and `close()` all release the connection.
     """
 
@@ -193,6 +194,7 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
         self._done = False  # the terminator arrived: the answer is complete
         self._text: Optional[str] = None  # the text the last event carried (what text_stream yields)
         self._iterator = self._iter_events()
+        self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
 
     def _handle(self, event: ServerSentEvent) -> Any:
         """Turn one SSE event into the item to yield, `_SKIP`, or an exception; set `_done` at the terminator."""
