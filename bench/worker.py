@@ -147,14 +147,23 @@ class SyncApertis(SyncOpenAI):
 
 
 class AsyncHttpx:
-    """Raw httpx.AsyncClient doing by hand what an SDK does: the floor."""
+    """Raw httpx.AsyncClient doing by hand what an SDK does: the floor.
 
-    def __init__(self, url: str) -> None:
+    ``connections``: None for httpx's default limits (100 connections, 20 kept alive); a number for that many
+    connections, 100 kept alive (the SDKs' default pool, used at 1,000 in flight: see SDK_POOL_FROM).
+    """
+
+    def __init__(self, url: str, connections: int | None = None) -> None:
         import httpx
 
         self.json = __import__("json")
+        self.limits = httpx.Limits(max_connections=connections, max_keepalive_connections=100) if connections else None
         self.c = httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=600, transport=self.transport()
+            base_url=url,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=600,
+            transport=self.transport(),
+            **({"limits": self.limits} if self.limits else {}),
         )
 
     def transport(self) -> object:
@@ -195,22 +204,25 @@ class AsyncHttpxAiohttp(AsyncHttpx):
     def transport(self) -> object:
         import httpx_aiohttp
 
-        return httpx_aiohttp.AiohttpTransport()
+        return httpx_aiohttp.AiohttpTransport(**({"limits": self.limits} if self.limits else {}))
 
 
 class AsyncAiohttp:
     """Raw aiohttp, for reference: what the transport costs on its own."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int | None = None) -> None:
         import aiohttp
 
         self.url = url
         self.aiohttp = aiohttp
+        self.connections = connections
         self.s: object = None
 
     def _session(self) -> object:
         if self.s is None:
-            self.s = self.aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_KEY}"})
+            # aiohttp's default connector holds 100 connections.
+            connector = self.aiohttp.TCPConnector(limit=self.connections) if self.connections else None
+            self.s = self.aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_KEY}"}, connector=connector)
         return self.s
 
     async def chat(self) -> str:
@@ -228,7 +240,7 @@ class AsyncAiohttp:
 class AsyncOpenAI:
     """openai-python's AsyncOpenAI, default settings."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int | None = None) -> None:  # default pool: 1,000 connections
         import openai
 
         self.c = openai.AsyncOpenAI(api_key=API_KEY, base_url=url)
@@ -253,7 +265,7 @@ class AsyncOpenAI:
 class AsyncApertis(AsyncOpenAI):
     """apertis's AsyncApertis, default settings (httpx transport)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int | None = None) -> None:  # default pool: 1,000 connections
         import apertis
 
         self.c = apertis.AsyncApertis(api_key=API_KEY, base_url=url)
@@ -262,7 +274,7 @@ class AsyncApertis(AsyncOpenAI):
 class AsyncApertisAiohttp(AsyncOpenAI):
     """apertis's AsyncApertis over the aiohttp transport (the ``apertis[aiohttp]`` extra)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connections: int | None = None) -> None:  # default pool: 1,000 connections
         import apertis
 
         # The documented one-liner.
@@ -283,6 +295,13 @@ ASYNC = {
     "apertis": AsyncApertis,
     "apertis-aiohttp": AsyncApertisAiohttp,
 }
+
+
+# From this many calls in flight the raw clients get the SDKs' default pool (1,000 connections, 100 kept alive)
+# instead of their own defaults (100 connections): the floor then opens as many connections as the SDKs do, which
+# is what issue 6's 1,000-in-flight figures measured. At 64 in flight every library keeps its defaults.
+SDK_POOL = 1000
+SDK_POOL_FROM = 1000
 
 
 def region(fn: Callable[[], T], measures: dict[str, object]) -> T:
@@ -310,7 +329,7 @@ def _async_scenario(lib: str, scenario: str, n: int, conc: int, url: str, *, out
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    client = loop.run_until_complete(_construct_async(lib, url))
+    client = loop.run_until_complete(_construct_async(lib, url, SDK_POOL if conc >= SDK_POOL_FROM else None))
     errors: list[str] = []
 
     async def one() -> None:
@@ -343,6 +362,8 @@ def _async_scenario(lib: str, scenario: str, n: int, conc: int, url: str, *, out
                 out["first_error"] = errors[0][:300]
         elif scenario == "stream_async":
             loop.run_until_complete(client.chat())
+            # A short stream loads what only streams use (event models, SSE decoder) outside the measure.
+            loop.run_until_complete(client.stream(2))
             out["check"] = region(lambda: loop.run_until_complete(client.stream(n)), out)
         else:
             raise SystemExit(f"unknown async scenario {scenario!r}")
@@ -351,9 +372,9 @@ def _async_scenario(lib: str, scenario: str, n: int, conc: int, url: str, *, out
         loop.close()
 
 
-async def _construct_async(lib: str, url: str) -> Any:
+async def _construct_async(lib: str, url: str, connections: int | None = None) -> Any:
     # Inside a running loop: aiohttp sessions want one.
-    return ASYNC[lib](url)
+    return ASYNC[lib](url, connections)
 
 
 def run(lib: str, scenario: str, n: int, conc: int, url: str) -> dict[str, object]:
@@ -385,6 +406,8 @@ def run(lib: str, scenario: str, n: int, conc: int, url: str) -> dict[str, objec
         if scenario == "sync_chat":
             out["check"] = region(lambda: sum(len(client.chat()) for _ in range(n)), out)
         elif scenario == "stream_sync":
+            # A short stream loads what only streams use (event models, SSE decoder) outside the measure.
+            client.stream(2)
             out["check"] = region(lambda: client.stream(n), out)
         elif scenario in ("emb_float", "emb_default"):
             fmt = "float" if scenario == "emb_float" else "default"
