@@ -1,15 +1,21 @@
 """Assembling a whole answer from the events of a stream (behind get_final_completion / _message / _response).
 
-The accumulators work on the decoded JSON dicts, not on the typed events: that keeps them independent of how the
-generated models name their fields, and cheap enough to run on every event of every stream. Each `add` returns
-the text the event carried (or None), which is what `text_stream` yields. `result()` returns the JSON dict of
-the assembled object, which the stream turns into the generated model with its lenient `from_dict`.
+The Messages and Responses accumulators work on the decoded JSON dicts; the chat one reads the parsed chunk
+(attribute reads are cheaper than dict lookups, and it runs on every chunk) and takes the raw JSON values it keeps
+from the dicts the models were parsed from. Each `add` returns the text the event carried (or None), which is what
+`text_stream` yields. `result()` returns the JSON dict of the assembled object, which the stream turns into the
+generated model with its lenient `from_dict`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+
+from ._models import BaseModel
+
+if TYPE_CHECKING:
+    from .types import ChatCompletionChunk
 
 __all__ = ["ChatCompletionAccumulator", "MessageAccumulator", "ResponseAccumulator", "WEB_SEARCH_CHUNK_ID"]
 
@@ -33,7 +39,7 @@ class _Choice:
 
 
 class ChatCompletionAccumulator:
-    """Joins `chat.completion.chunk` dicts into one `chat.completion` dict.
+    """Joins parsed `chat.completion.chunk` objects into one `chat.completion` dict.
 
     Content, reasoning and refusal deltas are concatenated per choice; tool-call fragments are merged by their
     `index` (the first fragment brings `id` and `name`, later ones pieces of `arguments`); the last
@@ -48,50 +54,63 @@ class ChatCompletionAccumulator:
         self._usage: Any = None
         self._web_sources: Any = None
 
-    def add(self, chunk: Dict[str, Any]) -> Optional[str]:
-        """Fold one chunk in; return the text it added to the first choice."""
+    def add(self, chunk: ChatCompletionChunk) -> Optional[str]:
+        """Fold one chunk in (parsed, with its JSON dict as `_source`); return the text it added to the first choice.
+
+        The chunk's fields are read from the model's slots, which costs a fraction of the dict lookups of its JSON
+        (this runs on every chunk of every stream); the raw JSON values that go into the result (usage, logprobs,
+        web sources, the less common delta fields) are read from the dicts the models were parsed from.
+        """
         text: Optional[str] = None
-        synthetic = chunk.get("id") == WEB_SEARCH_CHUNK_ID
+        synthetic = chunk.id == WEB_SEARCH_CHUNK_ID
         if not self._meta and not synthetic:
             for key in _CHUNK_META:
-                value = chunk.get(key)
+                value = getattr(chunk, key)
                 if value is not None and value != "":
                     self._meta[key] = value
-        choices = chunk.get("choices")
-        if choices:
+        choices = chunk.choices
+        if choices and type(choices) is list:
             for choice in choices:
-                if not isinstance(choice, dict):
+                # A choice that was not a JSON object stays raw in the model's list: nothing to fold.
+                if not isinstance(choice, BaseModel):
                     continue
-                index = choice.get("index", 0)
+                index = choice.index
+                if index is None:  # absent (or null): the only choice
+                    index = 0
                 state = self._choices.get(index)
                 if state is None:
                     state = self._choices[index] = _Choice()
-                delta = choice.get("delta")
-                if delta:
-                    content = delta.get("content")
+                delta = choice.delta
+                if isinstance(delta, BaseModel):
+                    content = delta.content
                     if content:
                         if text is None and index == 0:
                             text = content
                         if not synthetic:
                             state.content.append(content)
-                    if len(delta) > 1 or content is None:
-                        self._add_delta_fields(state, delta)
-                finish_reason = choice.get("finish_reason")
-                if finish_reason:
-                    state.finish_reason = finish_reason
-                logprobs = choice.get("logprobs")
-                if logprobs:
-                    state.logprobs.append(logprobs)
-        usage = chunk.get("usage")
-        if usage:
-            self._usage = usage
-        web_sources = chunk.get("web_sources")
-        if web_sources:
-            self._web_sources = web_sources
+                    source = delta._source
+                    if source is not None and (content is None or len(source) > 1):
+                        self._add_delta_fields(state, source)
+                if choice.finish_reason:
+                    state.finish_reason = choice.finish_reason
+                if choice.logprobs is not None and choice._source is not None:
+                    logprobs = choice._source.get("logprobs")
+                    if logprobs:
+                        state.logprobs.append(logprobs)
+        source = chunk._source
+        if source is not None:
+            if chunk.usage is not None:
+                usage = source.get("usage")
+                if usage:
+                    self._usage = usage
+            if chunk.web_sources is not None:
+                web_sources = source.get("web_sources")
+                if web_sources:
+                    self._web_sources = web_sources
         return text
 
     @staticmethod
-    def _add_delta_fields(state: _Choice, delta: Dict[str, Any]) -> None:
+    def _add_delta_fields(state: _Choice, delta: Mapping[str, Any]) -> None:
         role = delta.get("role")
         if role:
             state.role = role

@@ -60,6 +60,19 @@ def _mapped(exc: BaseException) -> Optional[httpx.TransportError]:
     return None
 
 
+def _deferred(verify: Any, trust_env: bool) -> Any:
+    """The default verification as the SDK's own pools do it: CA certificates loaded at the first TLS handshake.
+
+    Only for the default (`verify=True` with `trust_env`, which is what apertis/_tls.py reproduces); any other
+    `verify` goes to httpx-aiohttp as given.
+    """
+    if verify is True and trust_env:
+        from ._tls import default_ssl_context
+
+        return default_ssl_context()
+    return verify
+
+
 class _ResponseStream(httpx.AsyncByteStream):
     def __init__(self, inner: httpx.AsyncByteStream) -> None:
         self._inner = inner
@@ -148,7 +161,9 @@ class AiohttpClient(httpx.AsyncClient):
         transport: Optional[httpx.AsyncBaseTransport] = None,
         **_: Any,
     ) -> httpx.AsyncBaseTransport:
-        inner = self._aiohttp_transport_class(verify=verify, cert=cert, trust_env=trust_env, limits=limits)
+        inner = self._aiohttp_transport_class(
+            verify=_deferred(verify, trust_env), cert=cert, trust_env=trust_env, limits=limits
+        )
         return _Transport(inner)
 
     def _init_proxy_transport(  # noqa: PLR0917
@@ -162,5 +177,7 @@ class AiohttpClient(httpx.AsyncClient):
         limits: httpx.Limits = DEFAULT_CONNECTION_LIMITS,
         **_: Any,
     ) -> httpx.AsyncBaseTransport:
-        inner = self._aiohttp_transport_class(verify=verify, cert=cert, trust_env=trust_env, limits=limits, proxy=proxy)
+        inner = self._aiohttp_transport_class(
+            verify=_deferred(verify, trust_env), cert=cert, trust_env=trust_env, limits=limits, proxy=proxy
+        )
         return _Transport(inner)

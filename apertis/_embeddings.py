@@ -78,12 +78,18 @@ def decode_base64_embeddings(response: EmbeddingResponse) -> EmbeddingResponse:
     data = response.data
     if not data:
         return response
+    # The decoder and the size check are inlined rather than going through float32_list: one Python call less
+    # per embedding, which is most of what this loop adds to the floor's decode.
+    decoder = _decoder or _choose_decoder()
+    a2b_base64 = binascii.a2b_base64
     for item in data:
         value = getattr(item, "embedding", None)
         if isinstance(value, str):
             try:
-                raw = binascii.a2b_base64(value)
+                raw = a2b_base64(value)
             except binascii.Error as exc:
                 raise ValueError(f"embedding {getattr(item, 'index', '?')} is not valid base64 ({exc})") from None
-            item.embedding = float32_list(raw)
+            if len(raw) % 4:
+                raise ValueError(f"a base64 embedding must hold whole float32 values, got {len(raw)} bytes")
+            item.embedding = decoder(raw)
     return response

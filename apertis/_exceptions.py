@@ -1,6 +1,7 @@
 """The error hierarchy.
 
     ApertisError
+    ├── EventLoopMismatchError             (also a RuntimeError: an async client's http_client on a second loop)
     └── APIError
         ├── APIStatusError                 (any non-2xx response)
         │   ├── BadRequestError            400
@@ -18,14 +19,15 @@
         └── APIResponseValidationError     (a 2xx whose body is not what the API promised)
 
 Every exception pickles (they cross process pools) and names itself after the package (`apertis.RateLimitError`
-in tracebacks), not the private module it is defined in.
+in tracebacks), not the private module it is defined in. A pickle never carries the API key: the request and
+response are stored as copies whose credential headers are redacted (see `ApertisError.__reduce__`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type
 
 if TYPE_CHECKING:
     import httpx
@@ -40,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "EventLoopMismatchError",
     "InternalServerError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -62,6 +65,107 @@ def _rebuild(cls: Type[ApertisError], message: str, state: Dict[str, Any]) -> Ap
     return error
 
 
+def _credentials(request: Optional[httpx.Request]) -> List[str]:
+    """The secrets a request carries in its credential headers (`Bearer KEY` yields both forms)."""
+    from ._logging import SENSITIVE_HEADERS  # not at module level: it imports httpx, and `import apertis` must not
+
+    if request is None:
+        return []
+    found = []
+    for name, value in request.headers.items():
+        if name.lower() in SENSITIVE_HEADERS and value:
+            found.append(value)
+            scheme, _, token = value.partition(" ")
+            if token.strip() and scheme.isalpha():
+                found.append(token.strip())
+    return found
+
+
+def _scrub(value: Any, secrets: List[str]) -> Any:
+    """`value` (a message, a JSON body) with the secrets and credential patterns redacted in every string."""
+    from ._logging import redact_secrets
+
+    if isinstance(value, str):
+        for secret in secrets:
+            value = redact_secrets(value, secret)
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    return value
+
+
+def _scrub_bytes(content: bytes, secrets: List[str]) -> bytes:
+    # Latin-1 maps every byte to one character and back, so a body in any encoding survives the round trip,
+    # and the ASCII key matches the same bytes it would in UTF-8.
+    return str(_scrub(content.decode("latin-1"), secrets)).encode("latin-1") if content else content
+
+
+def _safe_request(request: httpx.Request, secrets: List[str]) -> httpx.Request:
+    """A copy of `request` for a pickle: credential headers redacted; the body kept when it was in memory."""
+    import httpx
+
+    from ._logging import redact_headers
+
+    try:
+        content: Optional[bytes] = _scrub_bytes(request.content, secrets)
+    except httpx.RequestNotRead:  # a streamed upload: its body is gone anyway
+        content = None
+    return httpx.Request(
+        request.method, _scrub(str(request.url), secrets), headers=redact_headers(request.headers), content=content
+    )
+
+
+def _safe_response(response: httpx.Response, request: Optional[httpx.Request], secrets: List[str]) -> httpx.Response:
+    """A copy of `response` for a pickle: credential headers redacted, the body as read (decoded)."""
+    import httpx
+
+    from ._logging import redact_headers
+
+    headers = redact_headers(response.headers)
+    # The copy holds the decoded body: a Content-Encoding header would make httpx try to decompress it again.
+    headers = {key: value for key, value in headers.items() if key.lower() != "content-encoding"}
+    extensions: Dict[str, Any] = {
+        name: response.extensions[name] for name in ("http_version", "reason_phrase") if name in response.extensions
+    }
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=_scrub_bytes(body_bytes(response), secrets),
+        request=request,
+        extensions=extensions,
+    )
+
+
+def _pickle_args(error: ApertisError) -> tuple[Type[ApertisError], str, Dict[str, Any]]:
+    """What `_rebuild` needs to recreate `error`, with no credential left in it.
+
+    The request (and the response's request) carry `Authorization: Bearer KEY`; a pickle ends up in task queues,
+    caches and log stores, so it gets copies with those headers redacted, and the key is also redacted wherever
+    the server echoed it (message, body, text).
+    """
+    state = dict(error.__dict__)
+    request: Optional[httpx.Request] = state.get("request")
+    response: Optional[httpx.Response] = state.get("response")
+    secrets = _credentials(request)
+    if response is not None:
+        secrets += _credentials(_request_of(response))
+    safe_request = _safe_request(request, secrets) if request is not None else None
+    for name, value in state.items():
+        if name == "request":
+            state[name] = safe_request
+        elif name == "response" and value is not None:
+            original = _request_of(value)
+            if original is not None and original is not request:
+                state[name] = _safe_response(value, _safe_request(original, secrets), secrets)
+            else:
+                state[name] = _safe_response(value, safe_request if original is not None else None, secrets)
+        else:
+            state[name] = _scrub(value, secrets)
+    return type(error), _scrub(error.message, secrets), state
+
+
 class ApertisError(Exception):
     """The base of every error the SDK raises on purpose."""
 
@@ -72,10 +176,18 @@ class ApertisError(Exception):
         self.message = message
 
     def __reduce__(self) -> Any:
-        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+        return (_rebuild, _pickle_args(self))
 
     def __str__(self) -> str:
         return self.message
+
+
+class EventLoopMismatchError(ApertisError, RuntimeError):
+    """An AsyncApertis built on your own `http_client` was used on another event loop than its first one.
+
+    The pooled connections of an httpx.AsyncClient belong to the loop that opened them. Also a RuntimeError, the
+    class asyncio itself uses for loop misuse, so existing `except RuntimeError` handlers still catch it.
+    """
 
 
 class APIError(ApertisError):
@@ -190,10 +302,10 @@ class APIConnectionError(APIError):
         self.cause = cause
 
     def __reduce__(self) -> Any:
+        cls, message, state = _pickle_args(self)
         # Transport exceptions do not always pickle; the message already describes them.
-        state = dict(self.__dict__)
         state["cause"] = None
-        return (_rebuild, (type(self), self.message, state))
+        return (_rebuild, (cls, message, state))
 
 
 class APITimeoutError(APIConnectionError):
@@ -248,17 +360,18 @@ def make_status_error(response: httpx.Response, *, redact: Optional[str] = None)
     The message comes from the OpenAI shape `{"error": {"message": ...}}`, the Anthropic shape
     `{"type": "error", "error": {...}}`, a bare `{"message": ...}` / `{"error": "..."}`, or else the body's text
     (an HTML error page is reduced to its text and truncated). `redact`, when given, is a secret (the API key)
-    that must never appear in the message even if the server echoes it.
+    that must never appear in the message even if the server echoes it (see `redact_secrets`, which also
+    redacts any `Bearer` / `x-api-key` credential).
     """
+    from ._logging import redact_secrets
+
     body, detail = _error_detail(response)
     if not detail:
         detail = response.reason_phrase or "no error message"
     location = response.headers.get("location")
     if 300 <= response.status_code < 400 and location:
         detail = f"{detail}; the server redirects to {location} (redirects are not followed: update base_url)"
-    message = f"Error code: {response.status_code} - {detail}"
-    if redact:
-        message = message.replace(redact, "<redacted>")
+    message = redact_secrets(f"Error code: {response.status_code} - {detail}", redact)
     return status_error_class(response.status_code)(message, response=response, body=body)
 
 
@@ -346,6 +459,7 @@ def _request_of(response: httpx.Response) -> Optional[httpx.Request]:
 _PACKAGE = __name__.rpartition(".")[0]
 for _cls in (
     ApertisError,
+    EventLoopMismatchError,
     APIError,
     APIStatusError,
     BadRequestError,

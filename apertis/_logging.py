@@ -1,19 +1,61 @@
-"""The `apertis` logger, the APERTIS_LOG switch, and redaction of credentials in log records."""
+"""The `apertis` logger, the APERTIS_LOG switch, and redaction of credentials in log records and messages."""
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Mapping
+import re
+from typing import Any, Mapping, Match, Optional
 
 from ._constants import LOG_ENV
 
-__all__ = ["SENSITIVE_HEADERS", "SensitiveHeadersFilter", "logger", "redact_headers", "setup_logging"]
+__all__ = [
+    "SENSITIVE_HEADERS",
+    "SensitiveHeadersFilter",
+    "logger",
+    "redact_headers",
+    "redact_secrets",
+    "setup_logging",
+]
 
 logger = logging.getLogger("apertis")
 
 SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "api-key"})
 _REDACTED = "<redacted>"
+
+# A credential as it appears after `Bearer ` or `x-api-key:` (RFC 7235 token68). Dots only between other
+# characters (JWTs have them), so the full stop ending a sentence is not taken for part of the token.
+_TOKEN = r"[A-Za-z0-9_~+/-]+(?:\.[A-Za-z0-9_~+/-]+)*=*"
+_BEARER = re.compile(r"(?i)\b(bearer\s+)(" + _TOKEN + ")")
+# `x-api-key: KEY`, `api-key=KEY`, `"x-api-key": "KEY"`, `?api_key=KEY`: the value is a credential whatever it is.
+_KEY_FIELD = re.compile(r"(?i)(?<![A-Za-z0-9_-])((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)(" + _TOKEN + ")")
+# A key this short ("test", "sk-test") cannot be told apart from the words of a message, and is a placeholder
+# for a local or fake server rather than a secret: it is redacted only where a credential pattern shows it is one.
+_MIN_BARE_SECRET = 8
+
+
+def redact_secrets(text: str, secret: Optional[str] = None) -> str:
+    """`text` with credentials replaced by `<redacted>`, for messages built from server or transport text.
+
+    Always redacts the value after `Bearer` (when it looks like a credential rather than a word such as
+    "token") and after `x-api-key:` / `api-key=` / `api_key=`. `secret` (the client's API key) is also redacted
+    wherever it stands as a whole token: not where it is only part of a longer word, so a short key never
+    garbles a message ("test" in "testing"), and not at all when it is shorter than 8 characters ("test" in
+    "this test request"), except in those credential patterns.
+    """
+    if secret and len(secret) >= _MIN_BARE_SECRET and secret in text:
+        text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(secret) + r"(?![A-Za-z0-9])", _REDACTED, text)
+
+    def bearer(match: Match[str]) -> str:
+        token = match.group(2)
+        # A word ("Bearer authentication", "Bearer token") is prose; a credential has digits or punctuation,
+        # or is long.
+        if token == secret or len(token) >= 16 or not token.isalpha():
+            return match.group(1) + _REDACTED
+        return match.group(0)
+
+    text = _BEARER.sub(bearer, text)
+    return _KEY_FIELD.sub(lambda match: match.group(1) + _REDACTED, text)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -130,5 +130,11 @@ def _is_plain(value: Any) -> bool:
 
 
 def build_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body of a request: arguments left at NOT_GIVEN are left out, the rest serialised."""
-    return {key: serialize(value) for key, value in fields.items() if value is not NOT_GIVEN}
+    """The body of a request from a method's arguments: the rest serialised, and left out both when the argument
+    was not given and when it is None.
+
+    None means "leave it out", as in apertis 0.4.1 (and as the Optional-looking signatures users port from
+    openai-python suggest): no body field of the API takes null, and a provider may reject a null it does not
+    expect with a 400. An explicit null can still be sent through `extra_body`.
+    """
+    return {key: serialize(value) for key, value in fields.items() if value is not NOT_GIVEN and value is not None}

@@ -18,6 +18,8 @@ __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 
+_new_event = object.__new__
+
 
 class ServerSentEvent:
     """One dispatched event: its `event` type (None when the stream sent no `event:` field), data, id, retry."""
@@ -51,12 +53,13 @@ class SSEDecoder:
     skipped, so a keep-alive made of `id:` or `event:` lines alone never reaches a JSON parser.
     """
 
-    __slots__ = ("_data", "_event", "_last_cr", "_partial", "_retry", "_started", "last_event_id")
+    __slots__ = ("_data", "_event", "_idle", "_last_cr", "_partial", "_retry", "_started", "last_event_id")
 
     def __init__(self) -> None:
         self._partial: List[bytes] = []  # pieces of the current unterminated line
         self._last_cr = False  # the previous chunk ended with CR: a leading LF now belongs to that line ending
         self._started = False  # the byte-order mark has been checked for
+        self._idle = False  # started, and nothing of a line or an event pending (see feed)
         self._data: List[str] = []
         self._event: Optional[str] = None
         self._retry: Optional[int] = None
@@ -68,24 +71,47 @@ class SSEDecoder:
         """True when bytes of an event (or a line) were received but the event was never terminated."""
         return bool(self._partial or self._data or self._event is not None)
 
+    def single_data(self, chunk: bytes) -> Optional[str]:
+        """The data of `chunk` when it is exactly one whole `data: ...` event and nothing else is pending, else None.
+
+        The usual shape of a streamed answer (one event per network chunk), decoded without the general line
+        loop and without building a ServerSentEvent: the streams call this first, and `feed` when it returns
+        None. The event it returns would have had no `event` type, the current `last_event_id` and retry;
+        the decoder's state is left as `feed` would leave it. Empty data also returns None (`feed` skips it).
+        """
+        if (
+            self._idle
+            and chunk.startswith(b"data: ")
+            # The first LF is the second-to-last byte and the last byte is LF too: one line and a blank line.
+            # A byte scan costs about as much as decoding, so there are only two (this one and the CR one).
+            and chunk.find(b"\n", 6) == len(chunk) - 2
+            and chunk[-1] == 0x0A
+            and chunk.find(b"\r", 6) < 0
+        ):
+            return chunk[6:-2].decode("utf-8", "replace") or None
+        return None
+
     def feed(self, chunk: bytes) -> List[ServerSentEvent]:
         """Decode one network chunk; return the events it completed, in order."""
         if not chunk:
             return []
-        if (
-            chunk[-2:] == b"\n\n"
-            and chunk.startswith(b"data: ")
-            and self._started
-            and not self._partial
-            and not self._data
-            and self._event is None
-            and not self._last_cr
-            and chunk.count(b"\n") == 2
-            and b"\r" not in chunk
-        ):
-            # The usual shape, one `data: ...` event per network chunk, without the general line loop.
-            data = chunk[6:-2].decode("utf-8", "replace")
-            return [ServerSentEvent(data, None, self.last_event_id, self._retry)] if data else []
+        data = self.single_data(chunk)
+        if data is not None:
+            # Built without the Python-level __init__.
+            event = _new_event(ServerSentEvent)
+            event.data = data
+            event.event = None
+            event.id = self.last_event_id
+            event.retry = self._retry
+            return [event]
+        events = self._feed_lines(chunk)
+        # Whether the next chunk may take the single-event shortcut: no line, event or byte-order check pending.
+        self._idle = (
+            self._started and not self._partial and not self._data and self._event is None and not self._last_cr
+        )
+        return events
+
+    def _feed_lines(self, chunk: bytes) -> List[ServerSentEvent]:
         if not self._started:
             if self._partial:
                 chunk = b"".join(self._partial) + chunk

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import IO, TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Tuple, TypeVar, Union, final
 
 import httpx
-from typing_extensions import Literal, TypeAlias, final
+
+# typing_extensions only for the type checker: `import apertis` and a first call do not load it.
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 
 __all__ = [
     "NOT_GIVEN",

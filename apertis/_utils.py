@@ -9,18 +9,46 @@ makes the generated sync code use `SyncRuntime`, whose methods have the same nam
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import math
+import os
 import random
+import sys
 import time
-from typing import Any, Mapping, Optional
+from types import TracebackType
+from typing import Any, AsyncContextManager, ContextManager, Mapping, Optional
 
-__all__ = ["AsyncGate", "AsyncRuntime", "SyncGate", "SyncRuntime", "backoff_delay", "parse_retry_after"]
+__all__ = [
+    "AsyncGate",
+    "AsyncRuntime",
+    "SyncGate",
+    "SyncRuntime",
+    "backoff_delay",
+    "parse_retry_after",
+    "random_uuid4",
+]
+
+
+def random_uuid4() -> str:
+    """A random (version 4) UUID in its canonical form, as `str(uuid.uuid4())` gives it.
+
+    Without the uuid module: importing it imports platform, which costs a first call more than the rest of
+    building its request, and uuid.UUID's checks cost every call; the idempotency key needs only the text.
+    """
+    value = int.from_bytes(os.urandom(16), "big")
+    # Version 4 in bits 76-79, the RFC 4122 variant (0b10) in bits 62-63, exactly what uuid.UUID(version=4) sets.
+    value = (value & ~(0xF << 76) & ~(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class AsyncRuntime:
     """The asyncio flavour."""
+
+    interrupts = True
+    """`deadline()` can cut a wait short (a task can be cancelled while it waits for bytes)."""
 
     @staticmethod
     async def sleep(seconds: float) -> None:
@@ -31,17 +59,97 @@ class AsyncRuntime:
 
     @staticmethod
     def current_loop() -> object:
-        """The running asyncio event loop, or None under another async library (trio), where none is tracked."""
+        """The running asyncio event loop.
+
+        The async client is built on asyncio (its sleeps, gate and deadlines), so under another async library
+        (trio) it raises a clear error rather than failing later in the middle of a retry.
+        """
         import asyncio
 
         try:
             return asyncio.get_running_loop()
         except RuntimeError:
-            return None
+            raise RuntimeError(
+                "AsyncApertis runs on asyncio and no asyncio event loop is running here; under another async "
+                "library (such as trio), call the sync Apertis client in a worker thread (trio.to_thread.run_sync)"
+            ) from None
+
+    @staticmethod
+    def deadline(at: Optional[float]) -> AsyncContextManager[None]:
+        """Cancel the awaited work at `at` (a `time.monotonic()` value) and raise the builtin TimeoutError.
+
+        None: no deadline. This is what bounds the wait for response headers, which httpx only limits per read
+        (a server sending a header byte now and then would otherwise hold the call for as long as it likes).
+        """
+        if at is None:
+            return _NO_ASYNC_DEADLINE
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        when = loop.time() + (at - time.monotonic())
+        if sys.version_info >= (3, 11):
+            return asyncio.timeout_at(when)
+        return _LegacyDeadline(loop, when)  # pragma: no cover - Python < 3.11 (nox)
+
+
+class _NoAsyncDeadline:
+    """An async context manager that does nothing (`contextlib.nullcontext` is async only from Python 3.10)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        return None
+
+
+_NO_ASYNC_DEADLINE = _NoAsyncDeadline()
+
+
+class _LegacyDeadline:  # pragma: no cover - Python < 3.11 (nox)
+    """`asyncio.timeout_at` for Python 3.9 and 3.10: cancel the task at `when`, turn that cancellation into
+    TimeoutError on the way out."""
+
+    def __init__(self, loop: Any, when: float) -> None:
+        self._loop = loop
+        self._when = when
+        self._expired = False
+        self._handle: Any = None
+
+    async def __aenter__(self) -> None:
+        import asyncio
+
+        task = asyncio.current_task()
+        assert task is not None
+
+        def expire() -> None:
+            self._expired = True
+            task.cancel()
+
+        self._handle = self._loop.call_at(self._when, expire)
+
+    async def __aexit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        import asyncio
+
+        self._handle.cancel()
+        if self._expired and exc_type is asyncio.CancelledError:
+            raise TimeoutError from exc
 
 
 class SyncRuntime:
     """The blocking flavour, used by the generated sync code."""
+
+    interrupts = False
+    """`deadline()` does nothing: a blocking read cannot be interrupted from its own thread."""
+
+    @staticmethod
+    def deadline(at: Optional[float]) -> ContextManager[None]:
+        """Does nothing: a blocking read cannot be interrupted from its own thread. The sync client's wait for
+        headers is limited per read by httpx's read timeout; its body is bounded as the async one's is."""
+        return contextlib.nullcontext()
 
     @staticmethod
     def sleep(seconds: float) -> None:

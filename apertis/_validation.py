@@ -6,13 +6,13 @@ only to build the error, or to look inside a list of objects, so a correct call 
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any, Callable, Collection, Mapping
+from urllib.parse import quote
 
 from ._models import BaseModel
 
-__all__ = ["check_objects", "invalid_argument", "invalid_path_parameter", "unexpected_arguments"]
+__all__ = ["check_objects", "invalid_argument", "invalid_path_parameter", "path_segment", "unexpected_arguments"]
 
 # What "an object" may be in a request: a plain dict (checked first, the common case), any mapping, or a model.
 _OBJECT_TYPES = (dict, Mapping, BaseModel)
@@ -37,6 +37,19 @@ def invalid_path_parameter(name: str, value: object) -> Exception:
     return TypeError(f"`{name}` must be a non-empty str, got {_describe(value)}")
 
 
+def path_segment(value: str) -> str:
+    """`value` escaped as one segment of a URL path, so it always names the resource it was given for.
+
+    Every reserved character is percent-encoded, `/` included. A value that is exactly `.` or `..` is encoded as
+    `%2E` / `%2E%2E`: left as is, httpx (like any URL normaliser) would treat it as a dot segment and send the
+    request to another endpoint (`models.retrieve("..")` would reach `/v1`). The encoded forms are kept as
+    written, and the server decodes them back to the id.
+    """
+    if value in {".", ".."}:
+        return "%2E" * len(value)
+    return quote(value, safe="")
+
+
 def check_objects(name: str, items: Collection[Any], expected: str) -> None:
     """Raise a TypeError naming the position when an element of the list `items` is not a mapping or a model."""
     for index, item in enumerate(items):
@@ -59,6 +72,8 @@ def unexpected_arguments(
         for parameter in inspect.signature(method).parameters.values()
         if parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
     ]
+    import difflib  # here, not at the top: only a mistyped argument needs it, and it costs every first call
+
     lines = []
     for name in unexpected:
         matches = difflib.get_close_matches(name, known, n=3, cutoff=0.6)

@@ -325,9 +325,9 @@ class ResourceBuilder:
         ]  # fmt: skip
         path = op.path
         for p in path_params:
-            path = path.replace("{" + p.wire + "}", "{quote(" + p.name + ', safe="")}')
+            path = path.replace("{" + p.wire + "}", "{path_segment(" + p.name + ")}")
         path_expr = f'f"{path}"' if path_params else f'"{path}"'
-        if re.search(r"\{(?!quote\()", path):
+        if re.search(r"\{(?!path_segment\()", path):
             raise CodegenError(f"{op.where}: the path has a parameter that is not declared `in: path`")
 
         args: list[Arg] = []
@@ -380,7 +380,8 @@ class ResourceBuilder:
             if event not in (self.spec.get("components", {}).get("schemas") or {}):
                 raise CodegenError(f"{op.where}: x-apertis-stream event `{event}` is not a schema in components")
             stream_cls = "Async" + op.stream["class"]
-            imports.add(".._streaming", stream_cls, runtime=True)
+            # For the annotations only: the class is imported by the first streamed call (see below).
+            imports.add(".._streaming", stream_cls, runtime=False)
 
         sdk_default = self._sdk_default(op, args, imports) if op.sdk_default else None
         request_args, prelude = self._request_args(op, args, body_kind)
@@ -397,13 +398,26 @@ class ResourceBuilder:
         if op.host_root:
             request_args.append("host_root=True")
         if stream_cls:
-            request_args += ["stream=stream is True", f"stream_cls={stream_cls}"]
+            # The stream machinery (SSE decoder, accumulators, their modules) is imported by the first streamed
+            # call, not with the resource module: a plain call has no use for it.
+            prelude += [
+                "_stream_cls: Optional[type[Any]] = None",
+                "if stream is True:",
+                f"    from .._streaming import {stream_cls} as _stream_cls",
+            ]
+            request_args += ["stream=stream is True", "stream_cls=_stream_cls"]
         headers = [a for a in args if a.kind == "header"]
         headers_expr = "extra_headers"
         if headers:
             items = ", ".join(f'"{a.wire}": {a.name}' for a in headers)
             headers_expr = f"{{**build_body({{{items}}}), **(extra_headers or {{}})}}"
         checks = [line for a in args if a.required for line in self._checks(a)]
+        if stream_cls:
+            # `stream="yes"` would be sent as is and answered as a plain call: say so before the network.
+            checks += [
+                "if not (stream is None or isinstance(stream, (bool, NotGiven))):",
+                '    raise invalid_argument("stream", stream, "True or False")',
+            ]
         return Method(
             name=op.name, http_method=op.method.upper(), path_expr=path_expr, path_params=path_params, args=args,
             return_type=return_type, stream=stream_cls, doc=self._doc(op, path_params + args, stream_cls),

@@ -153,6 +153,27 @@ async def test_json_body_is_compact_utf8_with_extra_body_merged(
     assert "héllo ✓".encode() in content
 
 
+async def test_arguments_passed_as_none_are_left_out_of_the_body(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    # apertis 0.4.1's meaning of None ("omit"), and what code ported from openai-python (max_tokens=None, ...)
+    # expects; a provider may reject a null it does not take. extra_body still sends an explicit null.
+    answer = {"model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
+    httpx_mock.add_response(json=answer)
+    await call(
+        make_client().chat.completions.create,
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        temperature=None,
+        max_tokens=None,
+        tools=None,
+        stream=None,
+        extra_body={"seed": None},
+    )
+    sent = json.loads(httpx_mock.get_requests()[0].content)
+    assert sent == {"model": "m", "messages": [{"role": "user", "content": "hi"}], "seed": None}
+
+
 async def test_bodies_that_are_not_json_fail_before_the_network(make_client: Callable[..., Any], call: Any) -> None:
     client = make_client()
     with pytest.raises(TypeError, match="JSON"):
@@ -178,11 +199,23 @@ async def test_host_root_and_absolute_urls(make_client: Callable[..., Any], call
     await call(client.post, "/sora/v1/characters", body={}, host_root=True)
     await call(client.get, "models")
     await call(client.get, "https://other.test/api/models")
-    urls = [str(r.url) for r in httpx_mock.get_requests()]
-    assert urls == [
+    await call(client.get, "https://API.test:8443/v1/models")  # the API's own host, spelled differently
+    await call(client.get, "https://other.test/api/models", extra_headers={"Authorization": "Bearer other"})
+    requests = httpx_mock.get_requests()
+    assert [str(r.url) for r in requests] == [
         "https://api.test:8443/sora/v1/characters",
         "https://api.test:8443/v1/models",
         "https://other.test/api/models",
+        "https://api.test:8443/v1/models",
+        "https://other.test/api/models",
+    ]
+    # The key goes to the API's host only; another host gets what the call passes itself.
+    assert [r.headers.get("authorization") for r in requests] == [
+        f"Bearer {client.api_key}",
+        f"Bearer {client.api_key}",
+        None,
+        f"Bearer {client.api_key}",
+        "Bearer other",
     ]
 
 
@@ -445,3 +478,13 @@ def test_one_sync_client_is_shared_by_threads(httpx_mock: HTTPXMock) -> None:
     assert errors == []
     assert results == [{"ok": True}] * 160
     client.close()
+
+
+def test_the_async_client_outside_asyncio_says_it_needs_asyncio() -> None:
+    # Driven by hand, as another async library's scheduler would: no asyncio loop runs. The call fails at once
+    # with an error that names the way out, not in the middle of a retry or inside httpcore.
+    client = apertis.AsyncApertis(api_key="sk-test-0123456789", base_url="https://api.test/v1")
+    coroutine = client.models.list()
+    with pytest.raises(RuntimeError, match=r"runs on asyncio .* sync Apertis client in a worker thread"):
+        coroutine.send(None)
+    coroutine.close()

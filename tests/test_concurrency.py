@@ -179,9 +179,12 @@ def test_own_http_client_on_a_second_loop_raises_a_clear_error(loopback: Callabl
             return await client.get("/models")
 
         assert asyncio.run(call()) == {"ok": True}
-        with pytest.raises(RuntimeError, match="used on another event loop") as info:
+        with pytest.raises(apertis.EventLoopMismatchError, match="used on another event loop") as info:
             asyncio.run(call())
         assert "omit http_client" in str(info.value)
+        # An SDK error, still caught by the `except RuntimeError` written for earlier versions.
+        assert isinstance(info.value, apertis.ApertisError) and isinstance(info.value, RuntimeError)
+        assert type(info.value).__module__ == "apertis"
         del info
 
     scenario()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import pickle
 from typing import Any, Callable
@@ -9,7 +11,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 from conftest import API_KEY, BASE_URL
-from pytest_httpx import HTTPXMock
+from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
 from apertis._exceptions import make_status_error
@@ -298,3 +300,151 @@ async def test_a_full_retry_sequence_logs_nothing_secret(
     assert sum("Retrying" in message for message in messages) == 3
     assert sum("Request:" in message for message in messages) == 4
     assert API_KEY not in caplog.text and "PRIVATE-PROMPT" not in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------- pickles carry no key
+
+
+async def test_a_pickled_status_error_carries_no_key_and_keeps_what_callers_read(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock, sleeps: Any
+) -> None:
+    # The server echoes the key in its body, the body is gzipped (the copy stores it decoded), and the client
+    # also sends the key in x-api-key: none of it may reach the pickle.
+    body = {"error": {"message": f"key {API_KEY} is over quota", "code": "insufficient_quota"}}
+    headers = {"x-request-id": "req_pickle", "content-encoding": "gzip", "content-type": "application/json"}
+    httpx_mock.add_response(status_code=503, json={"error": {"message": "busy"}})
+    httpx_mock.add_response(
+        status_code=500, stream=IteratorStream([gzip.compress(json.dumps(body).encode())]), headers=headers
+    )
+    client = make_client(max_retries=1, default_headers={"x-api-key": API_KEY})
+    with pytest.raises(apertis.InternalServerError) as info:
+        await call(client.post, "/chat/completions", body={"model": "m"})
+    error = info.value
+    assert error.request is not None and error.request.headers["authorization"] == f"Bearer {API_KEY}"
+    data = pickle.dumps(error)
+    assert API_KEY.encode() not in data
+    clone = pickle.loads(data)
+    assert type(clone) is apertis.InternalServerError
+    assert (clone.status_code, clone.message, clone.request_id, clone.retries_taken) == (
+        500,
+        error.message,
+        "req_pickle",
+        1,
+    )
+    assert str(clone) == str(error) and repr(clone) == repr(error)
+    assert clone.body == {"message": "key <redacted> is over quota", "code": "insufficient_quota"}
+    assert clone.code == "insufficient_quota"
+    assert clone.response.status_code == 500
+    assert clone.response.headers["x-request-id"] == "req_pickle"
+    assert clone.response.json() == {"error": clone.body}
+    assert clone.request.method == "POST"
+    assert clone.request.url == f"{BASE_URL}/chat/completions"
+    assert clone.request.headers["authorization"] == "<redacted>"
+    assert clone.request.headers["x-api-key"] == "<redacted>"
+    assert clone.response.request.headers["authorization"] == "<redacted>"
+    # Pickling redacts copies: the error the caller holds is unchanged.
+    assert error.request.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+@pytest.mark.parametrize(
+    ("exception", "error_class"),
+    [
+        (httpx.ConnectError("connection refused"), apertis.APIConnectionError),
+        (httpx.ReadTimeout("timed out"), apertis.APITimeoutError),
+    ],
+    ids=["connection", "timeout"],
+)
+async def test_a_pickled_connection_error_carries_no_key(
+    exception: Exception,
+    error_class: type,
+    make_client: Callable[..., Any],
+    call: Any,
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_exception(exception)
+    with pytest.raises(error_class) as info:
+        await call(make_client(max_retries=0).get, "/models")
+    data = pickle.dumps(info.value)
+    assert API_KEY.encode() not in data
+    clone = pickle.loads(data)
+    assert type(clone) is error_class
+    assert clone.message == info.value.message and str(clone) == str(info.value) and repr(clone) == repr(info.value)
+    assert (clone.status_code, clone.response, clone.body, clone.request_id) == (None, None, None, None)
+    assert clone.retries_taken == 0
+    assert clone.request.method == "GET" and clone.request.url == f"{BASE_URL}/models"
+    assert clone.request.headers["authorization"] == "<redacted>"
+
+
+async def test_a_pickled_validation_error_carries_no_key(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(content=f"<html>key {API_KEY}</html>".encode(), headers={"content-type": "text/html"})
+    with pytest.raises(apertis.APIResponseValidationError) as info:
+        await call(make_client().get, "/models")
+    assert API_KEY not in info.value.text
+    data = pickle.dumps(info.value)
+    assert API_KEY.encode() not in data
+    clone = pickle.loads(data)
+    assert clone.status_code == 200 and clone.message == info.value.message and clone.text == info.value.text
+
+
+# ---------------------------------------------------------------------------------------------- redaction
+
+
+async def test_a_short_key_does_not_garble_messages(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    # "test" is a placeholder key for local servers, and a word of ordinary messages.
+    httpx_mock.add_response(status_code=400, json={"error": {"message": "this test request is testing limits"}})
+    httpx_mock.add_exception(httpx.ConnectError("test connection refused"))
+    client = make_client(api_key="test", max_retries=0)
+    with pytest.raises(apertis.BadRequestError) as info:
+        await call(client.get, "/models")
+    assert info.value.message == "Error code: 400 - this test request is testing limits"
+    with pytest.raises(apertis.APIConnectionError) as connection:
+        await call(client.get, "/models")
+    assert "test connection refused" in connection.value.message
+
+
+async def test_a_short_key_is_still_redacted_as_a_credential(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(status_code=401, json={"error": {"message": "rejected Authorization: Bearer test"}})
+    with pytest.raises(apertis.AuthenticationError) as info:
+        await call(make_client(api_key="test", max_retries=0).get, "/models")
+    assert info.value.message == "Error code: 401 - rejected Authorization: Bearer <redacted>"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (f"<html><body><h1>502</h1><p>upstream refused key {API_KEY}.</p></body></html>", "text/html"),
+        (json.dumps({"error": {"message": f"bad key ({API_KEY})"}}), "application/json"),
+        (f"proxy: x-api-key: {API_KEY}", "text/plain"),
+    ],
+    ids=["html", "json", "plain"],
+)
+async def test_a_real_key_in_an_error_message_is_redacted(
+    content: str, content_type: str, make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(status_code=502, content=content.encode(), headers={"content-type": content_type})
+    with pytest.raises(apertis.InternalServerError) as info:
+        await call(make_client(max_retries=0).get, "/models")
+    assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+    assert "<redacted>" in info.value.message
+
+
+async def test_any_bearer_or_api_key_credential_is_redacted(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    # Not the client's key (a proxy's, another tenant's): still a credential, never shown.
+    httpx_mock.add_exception(
+        httpx.RemoteProtocolError(
+            "proxy sent Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl and x-api-key: k-99"
+        )
+    )
+    with pytest.raises(apertis.APIConnectionError) as info:
+        await call(make_client(max_retries=0).get, "/models")
+    message = info.value.message
+    assert "eyJ" not in message and "k-99" not in message
+    assert "Bearer <redacted>" in message and "x-api-key: <redacted>" in message

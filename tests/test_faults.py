@@ -314,7 +314,7 @@ async def test_a_stall_longer_than_the_timeout_raises_timeout_error_in_bounded_t
     elapsed = time.monotonic() - started
     assert len(server.requests) == 2 and info.value.retries_taken == 1
     # 2 attempts x 0.5 s + one backoff of at most 0.5 s; generous margin for a loaded machine.
-    assert 1.0 <= elapsed < 1.5 + 3.0
+    assert 1.0 <= elapsed < 1.5 + 6.0
     assert busy_connections(client) == []
     await close(client)
     assert server.wait_until(lambda: server.open == 0)
@@ -345,6 +345,62 @@ async def test_a_trickle_slower_than_the_timeout_raises_timeout_error(
     assert busy_connections(client) == []
     await close(client)
     assert server.wait_until(lambda: server.open == 0)
+
+
+def trickled_headers(interval: float) -> Behaviour:
+    """The status line and headers one byte every `interval` seconds (each byte well within a read timeout)."""
+
+    async def behaviour(exchange: Exchange) -> bool:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 200 + b"\r\n"
+        for byte in head:
+            exchange.writer.write(bytes([byte]))
+            await exchange.writer.drain()
+            await exchange.sleep(interval)
+            if exchange.server.stopping.is_set():
+                return False
+        exchange.writer.write(b"Content-Length: 11\r\n\r\n" + b'{"ok":true}')
+        await exchange.writer.drain()
+        return True
+
+    return behaviour
+
+
+async def test_headers_trickled_slower_than_the_timeout_raise_timeout_error(
+    loopback: Callable[..., LoopbackServer],
+) -> None:
+    # Async only: a blocking read cannot be interrupted from its own thread, so the sync client bounds the wait
+    # for headers per read (httpx's read timeout), as documented on SyncRuntime.deadline. Without the deadline
+    # this call would take 230 x 0.1 s = 23 s.
+    server = loopback(trickled_headers(0.1))
+    client = make("async", server, max_retries=1, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError) as info:
+        await client.get("/models")
+    elapsed = time.monotonic() - started
+    assert "did not arrive within the 1 s read timeout" in str(info.value)
+    assert elapsed < 2 * 1.0 + 1.0 + 6.0  # two attempts, one backoff sleep, a generous margin for a busy machine
+    assert len(server.requests) == 2
+    assert busy_connections(client) == []
+    await client.close()
+    assert server.wait_until(lambda: server.open == 0)
+
+
+async def test_a_body_whose_last_bytes_arrive_after_the_deadline(
+    kind: str, loopback: Callable[..., LoopbackServer]
+) -> None:
+    # The halves arrive 2.5 s and 5 s in: each wait is well within the 4 s read timeout (a generous margin for a
+    # busy machine), the second half past the attempt's 4 s deadline. The async client stops the attempt at the
+    # deadline; the sync one, which can only look at the clock between reads, keeps a body that arrived whole
+    # rather than throwing away (and paying again for) a complete answer.
+    server = loopback(trickle(b'{"ok": true}', 2.5, chunk=6))
+    client = make(kind, server, max_retries=0, timeout=4.0)
+    if kind == "async":
+        with pytest.raises(apertis.APITimeoutError):
+            await maybe_await(client.get("/models"))
+    else:
+        assert await maybe_await(client.get("/models")) == {"ok": True}
+    assert busy_connections(client) == []
+    await close(client)
 
 
 async def test_a_trickle_within_the_timeout_is_read_whole(kind: str, loopback: Callable[..., LoopbackServer]) -> None:

@@ -200,6 +200,41 @@ def test_path_parameters_are_escaped(httpx_mock: HTTPXMock, model_id: str) -> No
     assert model.id == model_id
 
 
+@pytest.mark.parametrize(
+    ("value", "wire"),
+    [(".", "%2E"), ("..", "%2E%2E"), ("...", "..."), (".hidden", ".hidden"), ("a..b", "a..b")],
+)
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_dot_path_parameters_stay_in_their_segment(
+    httpx_mock: HTTPXMock, flavour: str, value: str, wire: str
+) -> None:
+    # httpx drops `.` and `..` segments like any URL normaliser: sent as is, retrieve("..") would reach /v1.
+    httpx_mock.add_response(json={"id": value, "object": "model"})
+    httpx_mock.add_response(json={"id": value, "object": "video", "status": "queued"})
+    if flavour == "sync":
+        with Apertis(api_key="sk-test", base_url=BASE_URL) as client:
+            client.models.retrieve(value)
+            client.videos.retrieve(value)
+    else:
+        async with AsyncApertis(api_key="sk-test", base_url=BASE_URL) as aclient:
+            await aclient.models.retrieve(value)
+            await aclient.videos.retrieve(value)
+    first, second = httpx_mock.get_requests()
+    assert first.url.raw_path.decode() == "/v1/models/" + wire
+    assert second.url.raw_path.decode() == "/v1/videos/" + wire
+
+
+def test_a_dot_path_parameter_reaches_the_resource_it_names() -> None:
+    from apertis.testing import FakeApertis
+
+    with FakeApertis() as server:
+        client = Apertis(api_key="test", base_url=server.url, max_retries=0)
+        with client, pytest.raises(apertis.NotFoundError) as info:
+            client.models.retrieve("..")
+    # The fake server decodes the segment back: it looked up a model named "..", not the /v1 root.
+    assert info.value.message == "Error code: 404 - The model '..' does not exist"
+
+
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 async def test_an_empty_path_parameter_fails_before_the_network(flavour: str) -> None:
     if flavour == "sync":

@@ -288,6 +288,36 @@ def check_names(spec: Spec) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------- tests
 
 
+def _takes_null(schema: Any) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind) or schema.get("nullable") is True:
+        return True
+    return any(_takes_null(variant) for key in ("anyOf", "oneOf") for variant in schema.get(key) or [])
+
+
+def check_request_fields_take_no_null(spec: Spec) -> list[str]:
+    """No top-level request body field takes null: the generated methods leave out an argument passed as None
+    (apertis 0.4.1's meaning of None), which would be wrong for a field where null means something."""
+    problems = []
+    for path, method, operation in operations(spec):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            body = resolve(spec, media["schema"])
+            for name, prop in (body.get("properties") or {}).items():
+                if _takes_null(resolve(spec, prop)):
+                    problems.append(f"{method.upper()} {path}: body field {name} takes null")
+    return problems
+
+
+def test_no_request_body_field_takes_null(spec: Spec) -> None:
+    assert check_request_fields_take_no_null(spec) == []
+    bad = copy.deepcopy(spec)
+    bad["components"]["schemas"]["ChatCompletionCreateParams"]["properties"]["temperature"]["type"] = [
+        "number",
+        "null",
+    ]
+    assert check_request_fields_take_no_null(bad) == ["POST /chat/completions: body field temperature takes null"]
+
+
 def test_spec_is_valid_openapi_3_1(spec: Spec) -> None:
     assert spec["openapi"] == "3.1.0"
     validate(spec)

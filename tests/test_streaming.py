@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import pickle
 import socket
 import threading
 import time
@@ -547,6 +548,48 @@ async def test_transport_errors_mid_stream_are_wrapped(
     assert stream.response.is_closed
 
 
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize(
+    ("api", "payload"),
+    [
+        ("chat", {"error": {"message": f"invalid key {API_KEY}", "type": "authentication_error"}}),
+        ("messages", {"type": "error", "error": {"type": "api_error", "message": f"upstream saw {API_KEY}"}}),
+        ("responses", {"type": "error", "code": "server_error", "message": f"Authorization: Bearer {API_KEY}"}),
+    ],
+)
+async def test_an_error_event_echoing_the_key_never_shows_it(
+    twin: str, api: str, payload: dict, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    add_stream(httpx_mock, [BODIES[api][0], sse(payload, "error"), *BODIES[api][1:]])
+    stream = await open_stream(twin, api, clients.get(twin))
+    with pytest.raises(errors.APIStatusError) as info:
+        await collect(twin, stream)
+    assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+    assert "<redacted>" in str(info.value)
+    assert API_KEY.encode() not in pickle.dumps(info.value)
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ReadError(f"reset by proxy for key {API_KEY}"),
+        httpx.RemoteProtocolError(f"bad frame x-api-key: {API_KEY}"),
+    ],
+    ids=["read", "protocol"],
+)
+async def test_a_transport_error_mid_stream_never_shows_the_key(
+    twin: str, exc: Exception, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    httpx_mock.add_response(method="POST", stream=IteratorStream(_failing(CHAT_BODY[:2], exc)))
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    with pytest.raises(errors.APIConnectionError) as info:
+        await collect(twin, stream)
+    assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+    assert "<redacted>" in str(info.value)
+    assert API_KEY.encode() not in pickle.dumps(info.value)
+
+
 # ---------------------------------------------------------------------------------------------- lifecycle
 
 
@@ -938,3 +981,32 @@ async def test_a_connection_cut_mid_stream_raises_connection_error(twin: str, ap
     assert not isinstance(info.value, errors.APITimeoutError)
     assert not isinstance(info.value, httpx.HTTPError)
     assert stream.response.is_closed
+
+
+# ------------------------------------------------------------------------------------- JSON instead of a stream
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("api", APIS)
+async def test_a_json_error_answering_a_stream_request_raises_the_servers_error(
+    twin: str, api: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    error = {"error": {"message": "model xyz is not available", "type": "invalid_request_error", "code": None}}
+    httpx_mock.add_response(method="POST", json=error)
+    with pytest.raises(apertis.BadRequestError, match="model xyz is not available") as info:
+        await open_stream(twin, api, clients.get(twin))
+    assert info.value.status_code == 400
+    assert info.value.body == error["error"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_a_json_document_answering_a_stream_request_is_not_a_broken_connection(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    # A proxy that ignored `stream` and sent the whole completion: the user learns that, with the text.
+    completion = {"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": []}
+    httpx_mock.add_response(method="POST", json=completion)
+    with pytest.raises(apertis.APIResponseValidationError, match="not the event stream that was asked for") as info:
+        await open_stream(twin, "chat", clients.get(twin))
+    assert info.value.status_code == 200
+    assert "chatcmpl-1" in str(info.value)

@@ -163,6 +163,8 @@ async def test_speech_returns_binary_content(httpx_mock: HTTPXMock, flavour: str
         chunks = list(speech.iter_bytes(1000))
     else:
         chunks = [chunk async for chunk in speech.aiter_bytes(1000)]
+        # openai-python's async binary responses spell it iter_bytes(), also an async iterator.
+        assert [chunk async for chunk in speech.iter_bytes(1000)] == chunks
     assert len(chunks) == -(-len(audio) // 1000)
     assert b"".join(chunks) == audio
     target = tmp_path / "hello.mp3"

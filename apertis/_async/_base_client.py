@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
-import uuid
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -18,6 +18,7 @@ from typing import (
     Callable,
     Dict,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -27,27 +28,31 @@ from typing import (
 )
 
 import httpx
-from typing_extensions import Literal, Self
 
 from .._constants import INITIAL_RETRY_DELAY, MAX_RETRY_DELAY
 from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
+    EventLoopMismatchError,
     make_status_error,
     parse_json_body,
     readable_text,
 )
 from .._files import PreparedFiles, prepare_files
-from .._logging import logger, redact_headers
+from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
+from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
-from .._utils import AsyncGate, AsyncRuntime, backoff_delay, parse_retry_after
+from .._utils import AsyncGate, AsyncRuntime, backoff_delay, parse_retry_after, random_uuid4
 from .._version import __version__
 from . import _sleep
 from ._response import AsyncBinaryResponse
 
+# typing_extensions only for the type checker: `import apertis` and a first call do not load it.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .._types import FileTypes
 
 __all__ = ["USER_AGENT", "AsyncAPIClient", "ResponseKind", "coerce_timeout"]
@@ -118,17 +123,23 @@ class _DeadlineStream(httpx.AsyncByteStream):
 
     httpx's read timeout limits each wait for bytes, so a server trickling a byte now and then could hold a call
     forever; this bounds a whole non-streaming attempt to about the read timeout (plus at most one more wait).
+    A body that has arrived whole (all of its Content-Length) is kept, however late: it is paid for.
     """
 
-    def __init__(self, inner: Any, deadline: float, limit: float, request: httpx.Request) -> None:
+    def __init__(
+        self, inner: Any, deadline: float, limit: float, request: httpx.Request, expected_length: Optional[int]
+    ) -> None:
         self._inner = inner
         self._deadline = deadline
         self._limit = limit
         self._request = request
+        self._expected_length = expected_length
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
         async for chunk in self._inner:
-            if time.monotonic() > self._deadline:
+            received += len(chunk)
+            if time.monotonic() > self._deadline and received != self._expected_length:
                 raise httpx.ReadTimeout(
                     f"the response was still arriving when the {self._limit:g} s read timeout ran out",
                     request=self._request,
@@ -137,6 +148,13 @@ class _DeadlineStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def _content_length(response: httpx.Response) -> Optional[int]:
+    value = response.headers.get("content-length")
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
 
 
 class _Plan:
@@ -232,7 +250,13 @@ class AsyncAPIClient:
     def _make_http_client(self) -> httpx.AsyncClient:
         # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
         # POST into a GET (301/302) or carry the request somewhere the user did not configure.
-        return httpx.AsyncClient(timeout=self.timeout, limits=self._connection_limits, follow_redirects=False)
+        # The TLS context loads its CA certificates at the first TLS handshake, not here (see apertis/_tls.py).
+        return httpx.AsyncClient(
+            timeout=self.timeout,
+            limits=self._connection_limits,
+            follow_redirects=False,
+            verify=default_ssl_context(),
+        )
 
     def _make_gate(self) -> Optional[AsyncGate]:
         limit = self._connection_limits.max_connections
@@ -250,7 +274,7 @@ class AsyncAPIClient:
             pool.loop = loop
             return
         if not pool.replaceable:
-            raise RuntimeError(
+            raise EventLoopMismatchError(
                 "This client's http_client was used on another event loop (for example in an earlier "
                 "asyncio.run()), and its pooled connections belong to that loop. Create the httpx.AsyncClient and "
                 "the apertis client inside the event loop that uses them, or let the SDK create its own pool "
@@ -585,6 +609,11 @@ class AsyncAPIClient:
 
             if stream:
                 assert stream_cls is not None
+                if _is_json_media_type(_content_type(response)):
+                    # Asked for a stream, answered with a JSON body (read by _send): an error reported with a
+                    # 200, or a proxy that ignored `stream`. Say what the server said rather than report a
+                    # stream that ended before its terminator.
+                    raise self._json_instead_of_stream(response)
                 stream_object = stream_cls(response=response, client=self)
                 stream_object.retries_taken = retries_taken
                 return stream_object
@@ -594,21 +623,38 @@ class AsyncAPIClient:
     async def _send(
         self, http_client: httpx.AsyncClient, request: httpx.Request, plan: _Plan, stream: bool
     ) -> httpx.Response:
-        """One attempt: send, and read the body unless it is a successful stream."""
-        started = time.monotonic()
-        response = await http_client.send(request, stream=True)
+        """One attempt: send, and read the body unless it is a successful stream.
+
+        The read timeout bounds the whole attempt, not each wait for bytes: the headers must arrive within it
+        (in the async client; a blocking read cannot be interrupted from its own thread) and so must the body
+        of a plain call. A stream's body is bounded per read only, as its events may come minutes apart.
+        """
+        read_limit = plan.timeout.read
+        deadline = None if read_limit is None else time.monotonic() + read_limit
+        response: Optional[httpx.Response] = None
         try:
-            if not stream or not response.is_success:
-                # Error bodies are small and read now, so the message can quote them; success bodies of
-                # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body is
-                # retried like one that breaks before the headers.
-                read_limit = None if stream else plan.timeout.read
-                if read_limit is not None:
-                    response.stream = _DeadlineStream(response.stream, started + read_limit, read_limit, request)
-                await response.aread()
-        except BaseException:
-            # A failed read, a cancellation, anything: give the connection back before leaving.
-            await response.aclose()
+            async with AsyncRuntime.deadline(deadline):
+                response = await http_client.send(request, stream=True)
+                if not stream or not response.is_success or _is_json_media_type(_content_type(response)):
+                    # Error bodies are small and read now, so the message can quote them; success bodies of
+                    # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body
+                    # is retried like one that breaks before the headers.
+                    if read_limit is not None and deadline is not None and not stream and not AsyncRuntime.interrupts:
+                        # Where the runtime cannot interrupt a read, the clock is read between chunks instead.
+                        response.stream = _DeadlineStream(
+                            response.stream, deadline, read_limit, request, _content_length(response)
+                        )
+                    await response.aread()
+        except BaseException as exc:
+            # A failed read, a cancellation, the deadline: give the connection back before leaving. This runs
+            # outside the deadline's scope, so the clean-up itself is never cut short (which would leave the
+            # connection marked busy in the pool and its socket open).
+            if response is not None:
+                await response.aclose()
+            if isinstance(exc, TimeoutError):
+                raise httpx.ReadTimeout(
+                    f"the response did not arrive within the {read_limit:g} s read timeout", request=request
+                ) from None
             raise
         return response
 
@@ -662,11 +708,17 @@ class AsyncAPIClient:
             headers["Content-Type"] = content_type
         removed: set[str] = set()
         _apply_header_overrides(headers, self._default_headers, removed)
+        if not url.startswith(self._origin + "/") and _origin_of(url) != self._origin:
+            # An absolute URL on another host: the key belongs to the API's host and does not travel there
+            # (as a redirect to another host would not carry it either), unless this call passes it itself.
+            for name in SENSITIVE_HEADERS:
+                if name in headers:
+                    del headers[name]
         _apply_header_overrides(headers, _check_mapping(extra_headers, "extra_headers"), removed)
         key_header = _IDEMPOTENCY_HEADER.lower()
         if method != "GET" and key_header not in headers and key_header not in removed:
             # One key for every attempt of this call: a gateway that sees it twice knows the second is a retry.
-            headers[_IDEMPOTENCY_HEADER] = f"apertis-{uuid.uuid4()}"
+            headers[_IDEMPOTENCY_HEADER] = f"apertis-{random_uuid4()}"
         return _Plan(
             method=method,
             url=url,
@@ -769,7 +821,7 @@ class AsyncAPIClient:
         return error
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.api_key, "<redacted>") if self.api_key in text else text
+        return redact_secrets(text, self.api_key)
 
     @staticmethod
     def _log_retry(plan: _Plan, retries_taken: int, max_retries: int, delay: float, reason: str) -> None:
@@ -809,10 +861,21 @@ class AsyncAPIClient:
             record_response(result, retries_taken=retries_taken, request_id=request_id)
         return result
 
+    def _json_instead_of_stream(self, response: httpx.Response) -> Exception:
+        from .._stream_events import is_error_payload, stream_error
+
+        try:
+            payload = parse_json_body(response.content)
+        except ValueError:
+            payload = None
+        if isinstance(payload, Mapping) and is_error_payload(payload):
+            return stream_error(payload, response, redact=self.api_key)
+        return self._validation_error(response, "is a JSON document, not the event stream that was asked for")
+
     def _validation_error(self, response: httpx.Response, problem: str) -> APIResponseValidationError:
-        text = readable_text(response)
+        text = self._redact(readable_text(response))
         message = f"The API returned status {response.status_code} but the body {problem}: {text!r}"
-        return APIResponseValidationError(message.replace(self.api_key, "<redacted>"), response=response, text=text)
+        return APIResponseValidationError(self._redact(message), response=response, text=text)
 
 
 def _check_mapping(value: Optional[Mapping[str, Any]], name: str) -> Mapping[str, Any]:
@@ -892,7 +955,7 @@ def _form_fields(fields: Mapping[str, Any]) -> Dict[str, Union[str, List[str]]]:
 
 
 def _multipart_without_files(form: Mapping[str, Union[str, List[str]]]) -> Tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
+    boundary = os.urandom(16).hex()
     parts: List[bytes] = []
     for name, value in form.items():
         for item in value if isinstance(value, list) else [value]:
@@ -904,6 +967,16 @@ def _multipart_without_files(form: Mapping[str, Union[str, List[str]]]) -> Tuple
             )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _content_type(response: httpx.Response) -> str:
+    value: str = response.headers.get("content-type", "")
+    return value
+
+
+def _origin_of(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
 
 
 def _is_json_media_type(content_type: str) -> bool:

@@ -7,10 +7,12 @@ from typing import AsyncIterator, Optional, Union
 
 import httpx
 
+from .._binary_aliases import AsyncIterBytesAlias
+
 __all__ = ["AsyncBinaryResponse"]
 
 
-class AsyncBinaryResponse:
+class AsyncBinaryResponse(AsyncIterBytesAlias):
     """A binary body returned by the API, already read in full (so a failure while reading was retried).
 
     `content` is the bytes, `response` the `httpx.Response` (headers, status), `retries_taken` how many retries

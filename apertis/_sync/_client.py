@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 import httpx
-from typing_extensions import Never
+
+# typing_extensions only for the type checker: `import apertis` and a first call do not load it.
+if TYPE_CHECKING:
+    from typing_extensions import Never
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
 from .._logging import setup_logging
@@ -47,7 +50,8 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
     variant that shares the connection pool. An async client whose pool the SDK created may be used from one
     event loop after another (several `asyncio.run()` calls): on a new loop it opens fresh connections. With your
-    own `http_client` it raises a RuntimeError instead, as that client's connections belong to the first loop.
+    own `http_client` it raises EventLoopMismatchError (also a RuntimeError) instead, as that client's connections
+    belong to the first loop.
     """
 
     def __init__(

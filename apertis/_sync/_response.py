@@ -8,10 +8,12 @@ from typing import Iterator, Optional, Union
 
 import httpx
 
+from .._binary_aliases import SyncIterBytesAlias
+
 __all__ = ["BinaryResponse"]
 
 
-class BinaryResponse:
+class BinaryResponse(SyncIterBytesAlias):
     """A binary body returned by the API, already read in full (so a failure while reading was retried).
 
     `content` is the bytes, `response` the `httpx.Response` (headers, status), `retries_taken` how many retries

@@ -15,20 +15,31 @@ parses each event into the generated model, and guarantees three things:
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Generic, Iterator, Optional, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    Generic,
+    Iterator,
+    Literal,
+    Optional,
+    TypeVar,
+    Union,
+)
 
 import httpx
-from typing_extensions import Literal
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
-from .._sse import ServerSentEvent, SSEDecoder
+from .._sse import SSEDecoder
 from .._stream_events import (
     SyncCloseAlias,
     SyncDrain,
     UnknownStreamEvent,
     is_error_payload,
+    loads_event_data,
     stream_error,
     transport_error,
     truncated_stream_error,
@@ -80,7 +91,7 @@ _T = TypeVar("_T")
 # Returned by an event handler for an event that produces no item (the terminator, a ping, a non-JSON line).
 _SKIP: Any = object()
 
-_loads = json.loads
+_loads = loads_event_data
 
 # The event models of each API are imported when its first stream is built (see `_event_parsers`), not with this
 # module: every resource module imports it, and a chat call has no use for the forty-odd Messages and Responses
@@ -197,9 +208,9 @@ class Stream(SyncCloseAlias, Generic[_T]):
         self._iterator = self._iter_events()
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
 
-    def _handle(self, event: ServerSentEvent) -> Any:
-        """Turn one SSE event into the item to yield, `_SKIP`, or an exception; set `_done` at the terminator."""
-        data = event.data
+    def _handle(self, data: str, event_type: Optional[str]) -> Any:
+        """Turn one SSE event (its data and `event:` type) into the item to yield, `_SKIP`, or an exception; set
+        `_done` at the terminator."""
         if data == "[DONE]":
             self._done = True
             return _SKIP
@@ -209,19 +220,29 @@ class Stream(SyncCloseAlias, Generic[_T]):
             log.debug("skipping a stream event that is not JSON: %.200r", data)
             return _SKIP
         if isinstance(payload, dict) and "error" in payload and is_error_payload(payload):
-            raise stream_error(payload, self.response)
+            raise stream_error(payload, self.response, redact=self._client.api_key)
         return payload
 
     def _iter_events(self) -> Iterator[_T]:
         response = self.response
         handle = self._handle
         decoder = SSEDecoder()
+        single_data = decoder.single_data
         chunks = response.iter_bytes()
         try:
             try:
                 for chunk in chunks:
+                    data = single_data(chunk)
+                    if data is not None:
+                        # One whole `data:` event in this network chunk, the usual case: no event object.
+                        item = handle(data, None)
+                        if item is not _SKIP:
+                            yield item
+                        if self._done:
+                            break
+                        continue
                     for event in decoder.feed(chunk):
-                        item = handle(event)
+                        item = handle(event.data, event.event)
                         if item is not _SKIP:
                             yield item
                         if self._done:
@@ -229,7 +250,7 @@ class Stream(SyncCloseAlias, Generic[_T]):
                     if self._done:
                         break
             except httpx.HTTPError as exc:
-                raise transport_error(exc, response) from exc
+                raise transport_error(exc, response, redact=self._client.api_key) from exc
             if not self._done:
                 raise truncated_stream_error(self._terminator, response)
             SyncDrain.drain(chunks, response)
@@ -298,8 +319,7 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
         self._accumulator = ChatCompletionAccumulator()
         self._parse_chunk: Callable[[Dict[str, Any]], ChatCompletionChunk] = _event_parsers("chat")[""]
 
-    def _handle(self, event: ServerSentEvent) -> Any:
-        data = event.data
+    def _handle(self, data: str, event_type: Optional[str]) -> Any:
         if data == "[DONE]":
             self._done = True
             return _SKIP
@@ -312,9 +332,10 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
             log.debug("skipping a chat stream event that is not an object: %.200r", data)
             return _SKIP
         if "error" in payload and not payload.get("choices") and is_error_payload(payload):
-            raise stream_error(payload, self.response)
-        self._text = self._accumulator.add(payload)
-        return self._parse_chunk(payload)
+            raise stream_error(payload, self.response, redact=self._client.api_key)
+        chunk = self._parse_chunk(payload)
+        self._text = self._accumulator.add(chunk)
+        return chunk
 
     @property
     def text_stream(self) -> Iterator[str]:
@@ -346,20 +367,19 @@ class MessageStream(Stream["MessageStreamEvent"]):
         self._accumulator = MessageAccumulator()
         self._parsers: Dict[str, Callable[[Dict[str, Any]], MessageStreamEvent]] = _event_parsers("messages")
 
-    def _handle(self, event: ServerSentEvent) -> Any:
-        data = event.data
+    def _handle(self, data: str, event_type: Optional[str]) -> Any:
         if data == "[DONE]":
             self._done = True
             return _SKIP
         try:
             payload = _loads(data)
         except ValueError:
-            return UnknownStreamEvent(event.event, data, event.event)
+            return UnknownStreamEvent(event_type, data, event_type)
         if type(payload) is not dict:
-            return UnknownStreamEvent(event.event, payload, event.event)
+            return UnknownStreamEvent(event_type, payload, event_type)
         kind = payload.get("type")
         if kind == "error" or ("error" in payload and kind is None and is_error_payload(payload)):
-            raise stream_error(payload, self.response)
+            raise stream_error(payload, self.response, redact=self._client.api_key)
         self._text = self._accumulator.add(payload)
         if kind == "message_stop":
             self._done = True
@@ -367,7 +387,7 @@ class MessageStream(Stream["MessageStreamEvent"]):
             return _SKIP
         parse = self._parsers.get(kind) if isinstance(kind, str) else None
         if parse is None:
-            return UnknownStreamEvent(kind if isinstance(kind, str) else event.event, payload, event.event)
+            return UnknownStreamEvent(kind if isinstance(kind, str) else event_type, payload, event_type)
         return parse(payload)
 
     @property
@@ -400,26 +420,25 @@ class ResponseStream(Stream["ResponseStreamEvent"]):
         self._accumulator = ResponseAccumulator()
         self._parsers: Dict[str, Callable[[Dict[str, Any]], ResponseStreamEvent]] = _event_parsers("responses")
 
-    def _handle(self, event: ServerSentEvent) -> Any:
-        data = event.data
+    def _handle(self, data: str, event_type: Optional[str]) -> Any:
         if data == "[DONE]":
             self._done = True
             return _SKIP
         try:
             payload = _loads(data)
         except ValueError:
-            return UnknownStreamEvent(event.event, data, event.event)
+            return UnknownStreamEvent(event_type, data, event_type)
         if type(payload) is not dict:
-            return UnknownStreamEvent(event.event, payload, event.event)
+            return UnknownStreamEvent(event_type, payload, event_type)
         kind = payload.get("type")
         if kind == "error" or ("error" in payload and kind is None and is_error_payload(payload)):
-            raise stream_error(payload, self.response)
+            raise stream_error(payload, self.response, redact=self._client.api_key)
         self._text = self._accumulator.add(payload)
         if kind in _RESPONSE_TERMINAL:
             self._done = True
         parse = self._parsers.get(kind) if isinstance(kind, str) else None
         if parse is None:
-            return UnknownStreamEvent(kind if isinstance(kind, str) else event.event, payload, event.event)
+            return UnknownStreamEvent(kind if isinstance(kind, str) else event_type, payload, event_type)
         return parse(payload)
 
     @property

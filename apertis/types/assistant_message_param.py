@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .text_content_part import TextContentPart
 from .tool_call import ToolCall
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["AssistantMessageParam"]
 
@@ -66,16 +69,20 @@ class AssistantMessageParam(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_role: Any = src_dict.get("role")
         v_content: Any = src_dict.get("content")
-        v_content = _parse_content(v_content)
+        if v_content is not None:
+            v_content = _parse_content(v_content)
         v_name: Any = src_dict.get("name")
         v_tool_calls: Any = src_dict.get("tool_calls")
-        v_tool_calls = (
-            [ToolCall.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
-            if isinstance(v_tool_calls, list)
-            else v_tool_calls
-        )
+        if v_tool_calls is not None:
+            v_tool_calls = (
+                [ToolCall.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
+                if isinstance(v_tool_calls, list)
+                else v_tool_calls
+            )
         v_reasoning_details: Any = src_dict.get("reasoning_details")
         v_reasoning_content: Any = src_dict.get("reasoning_content")
         self = _new(cls)

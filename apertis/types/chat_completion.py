@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .chat_completion_choice import ChatCompletionChoice
 from .error_object import ErrorObject
 from .usage import Usage
 from .web_source import WebSource
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ChatCompletion"]
 
@@ -87,30 +90,36 @@ class ChatCompletion(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_model: Any = src_dict.get("model")
         v_choices: Any = src_dict.get("choices")
-        v_choices = (
-            [ChatCompletionChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
-            if isinstance(v_choices, list)
-            else v_choices
-        )
         if v_choices is None:
             v_choices = []
+        else:
+            v_choices = (
+                [ChatCompletionChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
+                if isinstance(v_choices, list)
+                else v_choices
+            )
         v_id: Any = src_dict.get("id")
         v_object: Any = src_dict.get("object")
         v_created: Any = src_dict.get("created")
         v_system_fingerprint: Any = src_dict.get("system_fingerprint")
         v_usage: Any = src_dict.get("usage")
-        v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
+        if v_usage is not None:
+            v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         v_web_sources: Any = src_dict.get("web_sources")
-        v_web_sources = (
-            [WebSource.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_web_sources]
-            if isinstance(v_web_sources, list)
-            else v_web_sources
-        )
+        if v_web_sources is not None:
+            v_web_sources = (
+                [WebSource.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_web_sources]
+                if isinstance(v_web_sources, list)
+                else v_web_sources
+            )
         v_service_tier: Any = src_dict.get("service_tier")
         v_error: Any = src_dict.get("error")
-        v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
+        if v_error is not None:
+            v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
         self = _new(cls)
         self.model = v_model
         self.choices = v_choices

@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .chat_completion_message import ChatCompletionMessage
 from .choice_logprobs import ChoiceLogprobs
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .finish_reason import FinishReason
 
 __all__ = ["ChatCompletionChoice"]
@@ -52,12 +54,16 @@ class ChatCompletionChoice(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_index: Any = src_dict.get("index")
         v_message: Any = src_dict.get("message")
-        v_message = ChatCompletionMessage.from_dict(v_message) if isinstance(v_message, dict) else v_message
+        if v_message is not None:
+            v_message = ChatCompletionMessage.from_dict(v_message) if isinstance(v_message, dict) else v_message
         v_finish_reason: Any = src_dict.get("finish_reason")
         v_logprobs: Any = src_dict.get("logprobs")
-        v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
+        if v_logprobs is not None:
+            v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
         self = _new(cls)
         self.index = v_index
         self.message = v_message

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .audio_config import AudioConfig
@@ -21,7 +20,10 @@ from .stream_options import StreamOptions
 from .thinking_config import ThinkingConfig
 from .web_search_options import WebSearchOptions
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .chat_completion_message_param import ChatCompletionMessageParam
     from .chat_completion_tool_choice import ChatCompletionToolChoice
     from .chat_modality import ChatModality
@@ -201,20 +203,24 @@ class ChatCompletionCreateParams(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_model: Any = src_dict.get("model")
         v_messages: Any = src_dict.get("messages")
-        v_messages = (
-            [parse_chat_completion_message_param(i0) for i0 in v_messages]
-            if isinstance(v_messages, list)
-            else v_messages
-        )
         if v_messages is None:
             v_messages = []
+        else:
+            v_messages = (
+                [parse_chat_completion_message_param(i0) for i0 in v_messages]
+                if isinstance(v_messages, list)
+                else v_messages
+            )
         v_stream: Any = src_dict.get("stream")
         v_stream_options: Any = src_dict.get("stream_options")
-        v_stream_options = (
-            StreamOptions.from_dict(v_stream_options) if isinstance(v_stream_options, dict) else v_stream_options
-        )
+        if v_stream_options is not None:
+            v_stream_options = (
+                StreamOptions.from_dict(v_stream_options) if isinstance(v_stream_options, dict) else v_stream_options
+            )
         v_temperature: Any = src_dict.get("temperature")
         v_top_p: Any = src_dict.get("top_p")
         v_top_k: Any = src_dict.get("top_k")
@@ -230,37 +236,47 @@ class ChatCompletionCreateParams(BaseModel):
         v_user: Any = src_dict.get("user")
         v_seed: Any = src_dict.get("seed")
         v_response_format: Any = src_dict.get("response_format")
-        v_response_format = parse_response_format(v_response_format)
+        if v_response_format is not None:
+            v_response_format = parse_response_format(v_response_format)
         v_tools: Any = src_dict.get("tools")
-        v_tools = (
-            [ChatCompletionToolParam.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
-            if isinstance(v_tools, list)
-            else v_tools
-        )
+        if v_tools is not None:
+            v_tools = (
+                [ChatCompletionToolParam.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
+                if isinstance(v_tools, list)
+                else v_tools
+            )
         v_tool_choice: Any = src_dict.get("tool_choice")
-        v_tool_choice = parse_chat_completion_tool_choice(v_tool_choice)
+        if v_tool_choice is not None:
+            v_tool_choice = parse_chat_completion_tool_choice(v_tool_choice)
         v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
         v_modalities: Any = src_dict.get("modalities")
         v_audio: Any = src_dict.get("audio")
-        v_audio = AudioConfig.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
+        if v_audio is not None:
+            v_audio = AudioConfig.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
         v_reasoning: Any = src_dict.get("reasoning")
-        v_reasoning = ReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
+        if v_reasoning is not None:
+            v_reasoning = ReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
         v_reasoning_effort: Any = src_dict.get("reasoning_effort")
         v_thinking: Any = src_dict.get("thinking")
-        v_thinking = ThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
+        if v_thinking is not None:
+            v_thinking = ThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
         v_web_results_count: Any = src_dict.get("web_results_count")
         v_web_content_length: Any = src_dict.get("web_content_length")
         v_web_search_options: Any = src_dict.get("web_search_options")
-        v_web_search_options = (
-            WebSearchOptions.from_dict(v_web_search_options)
-            if isinstance(v_web_search_options, dict)
-            else v_web_search_options
-        )
+        if v_web_search_options is not None:
+            v_web_search_options = (
+                WebSearchOptions.from_dict(v_web_search_options)
+                if isinstance(v_web_search_options, dict)
+                else v_web_search_options
+            )
         v_fallback_models: Any = src_dict.get("fallback_models")
         v_fallback_timeout: Any = src_dict.get("fallback_timeout")
         v_fallback_enabled: Any = src_dict.get("fallback_enabled")
         v_compression: Any = src_dict.get("compression")
-        v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
+        if v_compression is not None:
+            v_compression = (
+                CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
+            )
         v_extra_body: Any = src_dict.get("extra_body")
         self = _new(cls)
         self.model = v_model

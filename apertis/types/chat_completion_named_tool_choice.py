@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .named_function import NamedFunction
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ChatCompletionNamedToolChoice"]
 
@@ -44,8 +47,11 @@ class ChatCompletionNamedToolChoice(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_function: Any = src_dict.get("function")
-        v_function = NamedFunction.from_dict(v_function) if isinstance(v_function, dict) else v_function
+        if v_function is not None:
+            v_function = NamedFunction.from_dict(v_function) if isinstance(v_function, dict) else v_function
         v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.function = v_function

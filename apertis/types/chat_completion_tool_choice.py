@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from typing_extensions import TypeAlias
-
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 from .chat_completion_named_tool_choice import ChatCompletionNamedToolChoice
 from .tool_choice_mode import ToolChoiceMode
 

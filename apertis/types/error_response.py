@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .error_object import ErrorObject
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ErrorResponse"]
 
@@ -42,8 +45,11 @@ class ErrorResponse(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_error: Any = src_dict.get("error")
-        v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
+        if v_error is not None:
+            v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
         self = _new(cls)
         self.error = v_error
         if _KNOWN_KEYS.issuperset(src_dict):

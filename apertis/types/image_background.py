@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from typing_extensions import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 
 __all__ = ["ImageBackground"]
 

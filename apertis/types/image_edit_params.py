@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel
 from .._types import FileTypes
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .image_background import ImageBackground
     from .image_edit_params_input_fidelity import ImageEditParamsInputFidelity
     from .image_edit_params_quality import ImageEditParamsQuality
@@ -108,6 +110,8 @@ class ImageEditParams(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_image: Any = src_dict.get("image")
         v_prompt: Any = src_dict.get("prompt")
         v_mask: Any = src_dict.get("mask")

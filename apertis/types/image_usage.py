@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .image_input_tokens_details import ImageInputTokensDetails
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ImageUsage"]
 
@@ -48,15 +51,18 @@ class ImageUsage(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_total_tokens: Any = src_dict.get("total_tokens")
         v_input_tokens: Any = src_dict.get("input_tokens")
         v_output_tokens: Any = src_dict.get("output_tokens")
         v_input_tokens_details: Any = src_dict.get("input_tokens_details")
-        v_input_tokens_details = (
-            ImageInputTokensDetails.from_dict(v_input_tokens_details)
-            if isinstance(v_input_tokens_details, dict)
-            else v_input_tokens_details
-        )
+        if v_input_tokens_details is not None:
+            v_input_tokens_details = (
+                ImageInputTokensDetails.from_dict(v_input_tokens_details)
+                if isinstance(v_input_tokens_details, dict)
+                else v_input_tokens_details
+            )
         self = _new(cls)
         self.total_tokens = v_total_tokens
         self.input_tokens = v_input_tokens

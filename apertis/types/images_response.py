@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .image import Image
 from .image_usage import ImageUsage
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ImagesResponse"]
 
@@ -63,17 +66,21 @@ class ImagesResponse(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_data: Any = src_dict.get("data")
-        v_data = (
-            [Image.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
-            if isinstance(v_data, list)
-            else v_data
-        )
         if v_data is None:
             v_data = []
+        else:
+            v_data = (
+                [Image.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
+                if isinstance(v_data, list)
+                else v_data
+            )
         v_created: Any = src_dict.get("created")
         v_usage: Any = src_dict.get("usage")
-        v_usage = ImageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
+        if v_usage is not None:
+            v_usage = ImageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         v_background: Any = src_dict.get("background")
         v_output_format: Any = src_dict.get("output_format")
         v_quality: Any = src_dict.get("quality")

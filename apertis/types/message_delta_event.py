@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .message_delta import MessageDelta
 from .message_delta_usage import MessageDeltaUsage
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["MessageDeltaEvent"]
 
@@ -47,11 +50,15 @@ class MessageDeltaEvent(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_delta: Any = src_dict.get("delta")
-        v_delta = MessageDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
+        if v_delta is not None:
+            v_delta = MessageDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
         v_type: Any = src_dict.get("type")
         v_usage: Any = src_dict.get("usage")
-        v_usage = MessageDeltaUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
+        if v_usage is not None:
+            v_usage = MessageDeltaUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.delta = v_delta
         self.type = v_type

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Union
 
-from typing_extensions import TypeAlias
-
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 from .tool_choice_any import ToolChoiceAny
 from .tool_choice_auto import ToolChoiceAuto
 from .tool_choice_none import ToolChoiceNone

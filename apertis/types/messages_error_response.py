@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from typing_extensions import TypeAlias
-
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 from .anthropic_error_response import AnthropicErrorResponse
 from .error_response import ErrorResponse
 

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .model import Model
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ModelList"]
 
@@ -44,14 +47,17 @@ class ModelList(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_data: Any = src_dict.get("data")
-        v_data = (
-            [Model.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
-            if isinstance(v_data, list)
-            else v_data
-        )
         if v_data is None:
             v_data = []
+        else:
+            v_data = (
+                [Model.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_data]
+                if isinstance(v_data, list)
+                else v_data
+            )
         v_object: Any = src_dict.get("object")
         self = _new(cls)
         self.data = v_data

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .rerank_result import RerankResult
 from .rerank_usage import RerankUsage
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["RerankResponse"]
 
@@ -51,19 +54,23 @@ class RerankResponse(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_results: Any = src_dict.get("results")
-        v_results = (
-            [RerankResult.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_results]
-            if isinstance(v_results, list)
-            else v_results
-        )
         if v_results is None:
             v_results = []
+        else:
+            v_results = (
+                [RerankResult.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_results]
+                if isinstance(v_results, list)
+                else v_results
+            )
         v_id: Any = src_dict.get("id")
         v_object: Any = src_dict.get("object")
         v_model: Any = src_dict.get("model")
         v_usage: Any = src_dict.get("usage")
-        v_usage = RerankUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
+        if v_usage is not None:
+            v_usage = RerankUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.results = v_results
         self.id = v_id

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .rerank_document import RerankDocument
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["RerankResult"]
 
@@ -46,10 +49,13 @@ class RerankResult(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_index: Any = src_dict.get("index")
         v_relevance_score: Any = src_dict.get("relevance_score")
         v_document: Any = src_dict.get("document")
-        v_document = RerankDocument.from_dict(v_document) if isinstance(v_document, dict) else v_document
+        if v_document is not None:
+            v_document = RerankDocument.from_dict(v_document) if isinstance(v_document, dict) else v_document
         self = _new(cls)
         self.index = v_index
         self.relevance_score = v_relevance_score

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._model_mixins import ResponseMixin
 from .._models import BaseModel, serialize
@@ -16,7 +15,10 @@ from .response_incomplete_details import ResponseIncompleteDetails
 from .response_output_item import parse_response_output_item
 from .response_usage import ResponseUsage
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .response_output_item import ResponseOutputItem
     from .response_status import ResponseStatus
 
@@ -100,25 +102,31 @@ class Response(ResponseMixin, BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_id: Any = src_dict.get("id")
         v_model: Any = src_dict.get("model")
         v_output: Any = src_dict.get("output")
-        v_output = [parse_response_output_item(i0) for i0 in v_output] if isinstance(v_output, list) else v_output
         if v_output is None:
             v_output = []
+        else:
+            v_output = [parse_response_output_item(i0) for i0 in v_output] if isinstance(v_output, list) else v_output
         v_object: Any = src_dict.get("object")
         v_created_at: Any = src_dict.get("created_at")
         v_status: Any = src_dict.get("status")
         v_usage: Any = src_dict.get("usage")
-        v_usage = ResponseUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
+        if v_usage is not None:
+            v_usage = ResponseUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         v_error: Any = src_dict.get("error")
-        v_error = ResponseError.from_dict(v_error) if isinstance(v_error, dict) else v_error
+        if v_error is not None:
+            v_error = ResponseError.from_dict(v_error) if isinstance(v_error, dict) else v_error
         v_incomplete_details: Any = src_dict.get("incomplete_details")
-        v_incomplete_details = (
-            ResponseIncompleteDetails.from_dict(v_incomplete_details)
-            if isinstance(v_incomplete_details, dict)
-            else v_incomplete_details
-        )
+        if v_incomplete_details is not None:
+            v_incomplete_details = (
+                ResponseIncompleteDetails.from_dict(v_incomplete_details)
+                if isinstance(v_incomplete_details, dict)
+                else v_incomplete_details
+            )
         v_instructions: Any = src_dict.get("instructions")
         v_previous_response_id: Any = src_dict.get("previous_response_id")
         v_metadata: Any = src_dict.get("metadata")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .compression_config import CompressionConfig
@@ -17,7 +16,10 @@ from .response_text_config import ResponseTextConfig
 from .response_tool_choice import parse_response_tool_choice
 from .response_tool_param import parse_response_tool_param
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .response_create_params_truncation import ResponseCreateParamsTruncation
     from .response_input_item_param import ResponseInputItemParam
     from .response_tool_choice import ResponseToolChoice
@@ -137,9 +139,12 @@ class ResponseCreateParams(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_model: Any = src_dict.get("model")
         v_input: Any = src_dict.get("input")
-        v_input = _parse_input(v_input)
+        if v_input is not None:
+            v_input = _parse_input(v_input)
         v_instructions: Any = src_dict.get("instructions")
         v_stream: Any = src_dict.get("stream")
         v_temperature: Any = src_dict.get("temperature")
@@ -147,21 +152,30 @@ class ResponseCreateParams(BaseModel):
         v_max_output_tokens: Any = src_dict.get("max_output_tokens")
         v_max_tokens: Any = src_dict.get("max_tokens")
         v_tools: Any = src_dict.get("tools")
-        v_tools = [parse_response_tool_param(i0) for i0 in v_tools] if isinstance(v_tools, list) else v_tools
+        if v_tools is not None:
+            v_tools = [parse_response_tool_param(i0) for i0 in v_tools] if isinstance(v_tools, list) else v_tools
         v_tool_choice: Any = src_dict.get("tool_choice")
-        v_tool_choice = parse_response_tool_choice(v_tool_choice)
+        if v_tool_choice is not None:
+            v_tool_choice = parse_response_tool_choice(v_tool_choice)
         v_max_tool_calls: Any = src_dict.get("max_tool_calls")
         v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
         v_reasoning: Any = src_dict.get("reasoning")
-        v_reasoning = ResponseReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
+        if v_reasoning is not None:
+            v_reasoning = (
+                ResponseReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
+            )
         v_text: Any = src_dict.get("text")
-        v_text = ResponseTextConfig.from_dict(v_text) if isinstance(v_text, dict) else v_text
+        if v_text is not None:
+            v_text = ResponseTextConfig.from_dict(v_text) if isinstance(v_text, dict) else v_text
         v_store: Any = src_dict.get("store")
         v_previous_response_id: Any = src_dict.get("previous_response_id")
         v_truncation: Any = src_dict.get("truncation")
         v_metadata: Any = src_dict.get("metadata")
         v_compression: Any = src_dict.get("compression")
-        v_compression = CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
+        if v_compression is not None:
+            v_compression = (
+                CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
+            )
         self = _new(cls)
         self.model = v_model
         self.input = v_input

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .response import Response
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ResponseIncompleteEvent"]
 
@@ -46,10 +49,13 @@ class ResponseIncompleteEvent(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_type: Any = src_dict.get("type")
         v_sequence_number: Any = src_dict.get("sequence_number")
         v_response: Any = src_dict.get("response")
-        v_response = Response.from_dict(v_response) if isinstance(v_response, dict) else v_response
+        if v_response is not None:
+            v_response = Response.from_dict(v_response) if isinstance(v_response, dict) else v_response
         self = _new(cls)
         self.type = v_type
         self.sequence_number = v_sequence_number

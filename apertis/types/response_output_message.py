@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .response_content import parse_response_content
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .response_content import ResponseContent
     from .response_item_status import ResponseItemStatus
 
@@ -54,10 +56,13 @@ class ResponseOutputMessage(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_content: Any = src_dict.get("content")
-        v_content = [parse_response_content(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
         if v_content is None:
             v_content = []
+        else:
+            v_content = [parse_response_content(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
         v_type: Any = src_dict.get("type")
         v_role: Any = src_dict.get("role")
         v_id: Any = src_dict.get("id")

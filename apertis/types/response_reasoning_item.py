@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .response_reasoning_summary_part import ResponseReasoningSummaryPart
 from .response_reasoning_text_part import ResponseReasoningTextPart
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .response_item_status import ResponseItemStatus
 
 __all__ = ["ResponseReasoningItem"]
@@ -56,20 +58,24 @@ class ResponseReasoningItem(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_type: Any = src_dict.get("type")
         v_id: Any = src_dict.get("id")
         v_summary: Any = src_dict.get("summary")
-        v_summary = (
-            [ResponseReasoningSummaryPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_summary]
-            if isinstance(v_summary, list)
-            else v_summary
-        )
+        if v_summary is not None:
+            v_summary = (
+                [ResponseReasoningSummaryPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_summary]
+                if isinstance(v_summary, list)
+                else v_summary
+            )
         v_content: Any = src_dict.get("content")
-        v_content = (
-            [ResponseReasoningTextPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_content]
-            if isinstance(v_content, list)
-            else v_content
-        )
+        if v_content is not None:
+            v_content = (
+                [ResponseReasoningTextPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_content]
+                if isinstance(v_content, list)
+                else v_content
+            )
         v_encrypted_content: Any = src_dict.get("encrypted_content")
         v_status: Any = src_dict.get("status")
         self = _new(cls)

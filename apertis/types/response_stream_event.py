@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Union
 
-from typing_extensions import TypeAlias
-
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import TypeAlias
 from .response_completed_event import ResponseCompletedEvent
 from .response_content_part_added_event import ResponseContentPartAddedEvent
 from .response_content_part_done_event import ResponseContentPartDoneEvent

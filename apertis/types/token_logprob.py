@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .top_logprob import TopLogprob
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["TokenLogprob"]
 
@@ -48,15 +51,18 @@ class TokenLogprob(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_token: Any = src_dict.get("token")
         v_logprob: Any = src_dict.get("logprob")
         v_bytes: Any = src_dict.get("bytes")
         v_top_logprobs: Any = src_dict.get("top_logprobs")
-        v_top_logprobs = (
-            [TopLogprob.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_top_logprobs]
-            if isinstance(v_top_logprobs, list)
-            else v_top_logprobs
-        )
+        if v_top_logprobs is not None:
+            v_top_logprobs = (
+                [TopLogprob.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_top_logprobs]
+                if isinstance(v_top_logprobs, list)
+                else v_top_logprobs
+            )
         self = _new(cls)
         self.token = v_token
         self.logprob = v_logprob

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, Optional, Union
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .cache_control import CacheControl
 from .tool_result_content_block import parse_tool_result_content_block
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .tool_result_content_block import ToolResultContentBlock
 
 __all__ = ["ToolResultContent"]
@@ -60,15 +62,19 @@ class ToolResultContent(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_tool_use_id: Any = src_dict.get("tool_use_id")
         v_type: Any = src_dict.get("type")
         v_content: Any = src_dict.get("content")
-        v_content = _parse_content(v_content)
+        if v_content is not None:
+            v_content = _parse_content(v_content)
         v_is_error: Any = src_dict.get("is_error")
         v_cache_control: Any = src_dict.get("cache_control")
-        v_cache_control = (
-            CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
-        )
+        if v_cache_control is not None:
+            v_cache_control = (
+                CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control
+            )
         self = _new(cls)
         self.tool_use_id = v_tool_use_id
         self.type = v_type

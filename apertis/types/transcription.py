@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .transcription_segment import TranscriptionSegment
 from .transcription_usage import TranscriptionUsage
 from .transcription_word import TranscriptionWord
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["Transcription"]
 
@@ -56,24 +59,29 @@ class Transcription(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_text: Any = src_dict.get("text")
         v_task: Any = src_dict.get("task")
         v_language: Any = src_dict.get("language")
         v_duration: Any = src_dict.get("duration")
         v_segments: Any = src_dict.get("segments")
-        v_segments = (
-            [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
-            if isinstance(v_segments, list)
-            else v_segments
-        )
+        if v_segments is not None:
+            v_segments = (
+                [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
+                if isinstance(v_segments, list)
+                else v_segments
+            )
         v_words: Any = src_dict.get("words")
-        v_words = (
-            [TranscriptionWord.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_words]
-            if isinstance(v_words, list)
-            else v_words
-        )
+        if v_words is not None:
+            v_words = (
+                [TranscriptionWord.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_words]
+                if isinstance(v_words, list)
+                else v_words
+            )
         v_usage: Any = src_dict.get("usage")
-        v_usage = TranscriptionUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
+        if v_usage is not None:
+            v_usage = TranscriptionUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.text = v_text
         self.task = v_task

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Self
 
 from .._models import BaseModel, serialize
 from .transcription_segment import TranscriptionSegment
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["Translation"]
 
@@ -50,16 +53,19 @@ class Translation(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_text: Any = src_dict.get("text")
         v_task: Any = src_dict.get("task")
         v_language: Any = src_dict.get("language")
         v_duration: Any = src_dict.get("duration")
         v_segments: Any = src_dict.get("segments")
-        v_segments = (
-            [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
-            if isinstance(v_segments, list)
-            else v_segments
-        )
+        if v_segments is not None:
+            v_segments = (
+                [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
+                if isinstance(v_segments, list)
+                else v_segments
+            )
         self = _new(cls)
         self.text = v_text
         self.task = v_task

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Literal, Mapping, Optional
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-from typing_extensions import Literal, Self
 
 from .._models import BaseModel, serialize
 from .url_citation_detail import URLCitationDetail
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["URLCitation"]
 
@@ -52,15 +55,18 @@ class URLCitation(BaseModel):
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
+        # A converter is skipped for None (absent or null), which it would return unchanged: most optional
+        # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_type: Any = src_dict.get("type")
         v_start_index: Any = src_dict.get("start_index")
         v_end_index: Any = src_dict.get("end_index")
         v_url: Any = src_dict.get("url")
         v_title: Any = src_dict.get("title")
         v_url_citation: Any = src_dict.get("url_citation")
-        v_url_citation = (
-            URLCitationDetail.from_dict(v_url_citation) if isinstance(v_url_citation, dict) else v_url_citation
-        )
+        if v_url_citation is not None:
+            v_url_citation = (
+                URLCitationDetail.from_dict(v_url_citation) if isinstance(v_url_citation, dict) else v_url_citation
+            )
         self = _new(cls)
         self.type = v_type
         self.start_index = v_start_index

@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
-from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
@@ -16,7 +15,10 @@ from ...types.transcription import Transcription
 from ...types.translation import Translation
 from .._resource import AsyncAPIResource
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.audio_response_format import AudioResponseFormat
     from ...types.speech_response_format import SpeechResponseFormat
     from ...types.timestamp_granularity import TimestampGranularity

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Optional, Union
 
 import httpx
-from typing_extensions import Never
 
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
-from ..._validation import invalid_path_parameter, unexpected_arguments
+from ..._validation import invalid_path_parameter, path_segment, unexpected_arguments
 from ...types.model import Model
 from ...types.model_list import ModelList
 from .._resource import AsyncAPIResource
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Never
 
 __all__ = ["AsyncModels"]
 
@@ -80,7 +82,7 @@ class AsyncModels(AsyncAPIResource):
             raise invalid_path_parameter("model", model)
         result: Model = await self._client._request(
             "GET",
-            f"/models/{quote(model, safe='')}",
+            f"/models/{path_segment(model)}",
             cast_to=Model.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,

@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
-from typing_extensions import Literal, Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.response import Response
 from .._resource import AsyncAPIResource
-from .._streaming import AsyncResponseStream
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.compression_config import CompressionConfig
     from ...types.response_create_params_truncation import ResponseCreateParamsTruncation
     from ...types.response_input_item_param import ResponseInputItemParam
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ...types.response_text_config import ResponseTextConfig
     from ...types.response_tool_choice import ResponseToolChoice
     from ...types.response_tool_param import ResponseToolParam
+    from .._streaming import AsyncResponseStream
 
 __all__ = ["AsyncResponses"]
 
@@ -184,6 +186,11 @@ class AsyncResponses(AsyncAPIResource):
             check_objects("input", input, "a ResponseInputItemParam")
         elif not isinstance(input, str):
             raise invalid_argument("input", input, "a str or a list of ResponseInputItemParam (dicts or models)")
+        if not (stream is None or isinstance(stream, (bool, NotGiven))):
+            raise invalid_argument("stream", stream, "True or False")
+        _stream_cls: Optional[type[Any]] = None
+        if stream is True:
+            from .._streaming import AsyncResponseStream as _stream_cls
         result: Union[Response, AsyncResponseStream] = await self._client._request(
             "POST",
             "/responses",
@@ -212,7 +219,7 @@ class AsyncResponses(AsyncAPIResource):
             ),
             cast_to=Response.from_dict,
             stream=stream is True,
-            stream_cls=AsyncResponseStream,
+            stream_cls=_stream_cls,
             extra_headers=extra_headers,
             extra_query=extra_query,
             extra_body=extra_body,

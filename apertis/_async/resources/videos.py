@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING, List, Optional, Tuple, Union
-from urllib.parse import quote
 
 import httpx
-from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
-from ..._validation import invalid_argument, invalid_path_parameter, unexpected_arguments
+from ..._validation import invalid_argument, invalid_path_parameter, path_segment, unexpected_arguments
 from ...types.character import Character
 from ...types.video import Video
 from .._resource import AsyncAPIResource
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.video_create_params_private import VideoCreateParamsPrivate
     from ...types.video_create_params_watermark import VideoCreateParamsWatermark
     from .._response import AsyncBinaryResponse
@@ -142,7 +143,7 @@ class AsyncVideos(AsyncAPIResource):
             raise invalid_path_parameter("video_id", video_id)
         result: Video = await self._client._request(
             "GET",
-            f"/videos/{quote(video_id, safe='')}",
+            f"/videos/{path_segment(video_id)}",
             cast_to=Video.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,
@@ -178,7 +179,7 @@ class AsyncVideos(AsyncAPIResource):
             raise invalid_path_parameter("video_id", video_id)
         result: AsyncBinaryResponse = await self._client._request(
             "GET",
-            f"/videos/{quote(video_id, safe='')}/content",
+            f"/videos/{path_segment(video_id)}/content",
             response_kind="binary",
             extra_headers=extra_headers,
             extra_query=extra_query,
@@ -220,7 +221,7 @@ class AsyncVideos(AsyncAPIResource):
             raise invalid_argument("prompt", prompt, "a str")
         result: Video = await self._client._request(
             "POST",
-            f"/videos/{quote(video_id, safe='')}/remix",
+            f"/videos/{path_segment(video_id)}/remix",
             body=build_body({"prompt": prompt, "size": size}),
             cast_to=Video.from_dict,
             extra_headers=extra_headers,

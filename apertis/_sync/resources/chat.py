@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
-from typing_extensions import Literal, Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.chat_completion import ChatCompletion
 from .._resource import SyncAPIResource
-from .._streaming import ChatCompletionStream
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.audio_config import AudioConfig
     from ...types.chat_completion_message_param import ChatCompletionMessageParam
     from ...types.chat_completion_tool_choice import ChatCompletionToolChoice
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ...types.thinking_config import ThinkingConfig
     from ...types.web_content_length import WebContentLength
     from ...types.web_search_options import WebSearchOptions
+    from .._streaming import ChatCompletionStream
 
 __all__ = ["Chat", "Completions"]
 
@@ -279,6 +281,11 @@ class Completions(SyncAPIResource):
         if not isinstance(messages, (list, tuple)):
             raise invalid_argument("messages", messages, "a list of ChatCompletionMessageParam (dicts or models)")
         check_objects("messages", messages, "a ChatCompletionMessageParam")
+        if not (stream is None or isinstance(stream, (bool, NotGiven))):
+            raise invalid_argument("stream", stream, "True or False")
+        _stream_cls: Optional[type[Any]] = None
+        if stream is True:
+            from .._streaming import ChatCompletionStream as _stream_cls
         result: Union[ChatCompletion, ChatCompletionStream] = self._client._request(
             "POST",
             "/chat/completions",
@@ -323,7 +330,7 @@ class Completions(SyncAPIResource):
             ),
             cast_to=ChatCompletion.from_dict,
             stream=stream is True,
-            stream_cls=ChatCompletionStream,
+            stream_cls=_stream_cls,
             extra_headers=extra_headers,
             extra_query=extra_query,
             extra_body=extra_body,

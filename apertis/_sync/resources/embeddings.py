@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
-from typing_extensions import Never
 
 from ..._embeddings import decode_base64_embeddings
 from ..._models import build_body
@@ -15,7 +14,10 @@ from ..._validation import invalid_argument, unexpected_arguments
 from ...types.embedding_response import EmbeddingResponse
 from .._resource import SyncAPIResource
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.embedding_create_params_encoding_format import EmbeddingCreateParamsEncodingFormat
     from ...types.embedding_create_params_task import EmbeddingCreateParamsTask
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
 import httpx
-from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
@@ -14,7 +13,10 @@ from ..._validation import invalid_argument, unexpected_arguments
 from ...types.images_response import ImagesResponse
 from .._resource import SyncAPIResource
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.image_background import ImageBackground
     from ...types.image_edit_params_input_fidelity import ImageEditParamsInputFidelity
     from ...types.image_edit_params_quality import ImageEditParamsQuality

@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
-from typing_extensions import Literal, Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.message import Message
 from .._resource import SyncAPIResource
-from .._streaming import MessageStream
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.compression_config import CompressionConfig
     from ...types.message_metadata import MessageMetadata
     from ...types.message_param import MessageParam
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ...types.response_format import ResponseFormat
     from ...types.text_content import TextContent
     from ...types.tool_definition import ToolDefinition
+    from .._streaming import MessageStream
 
 __all__ = ["Messages"]
 
@@ -201,6 +203,11 @@ class Messages(SyncAPIResource):
         check_objects("messages", messages, "a MessageParam")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
             raise invalid_argument("max_tokens", max_tokens, "an int")
+        if not (stream is None or isinstance(stream, (bool, NotGiven))):
+            raise invalid_argument("stream", stream, "True or False")
+        _stream_cls: Optional[type[Any]] = None
+        if stream is True:
+            from .._streaming import MessageStream as _stream_cls
         result: Union[Message, MessageStream] = self._client._request(
             "POST",
             "/messages",
@@ -232,7 +239,7 @@ class Messages(SyncAPIResource):
             ),
             cast_to=Message.from_dict,
             stream=stream is True,
-            stream_cls=MessageStream,
+            stream_cls=_stream_cls,
             extra_headers=extra_headers,
             extra_query=extra_query,
             extra_body=extra_body,

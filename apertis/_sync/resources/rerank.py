@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
-from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.rerank_response import RerankResponse
 from .._resource import SyncAPIResource
+
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
+if TYPE_CHECKING:
+    from typing_extensions import Never
 
 __all__ = ["Rerank"]
 

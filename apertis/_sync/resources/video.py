@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
-from typing_extensions import Never
 
 from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
@@ -14,7 +13,10 @@ from ..._validation import invalid_argument, unexpected_arguments
 from ...types.video_task import VideoTask
 from .._resource import SyncAPIResource
 
+# typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
+    from typing_extensions import Never
+
     from ...types.video_task_create_params_aspect_ratio import VideoTaskCreateParamsAspectRatio
     from ...types.video_task_create_params_orientation import VideoTaskCreateParamsOrientation
     from ...types.video_task_create_params_size import VideoTaskCreateParamsSize
