@@ -229,7 +229,7 @@ class APIError(ApertisError):
         self.code = _text_or_none(fields.get("code"))
         self.param = _text_or_none(fields.get("param"))
         self.type = _text_or_none(fields.get("type"))
-        self.request_id = _request_id(response) if response is not None else None
+        self.request_id = request_id_of(response) if response is not None else None
         self.retries_taken = 0
 
 
@@ -442,7 +442,8 @@ def _text_or_none(value: object) -> Optional[str]:
     return value if isinstance(value, str) else str(value)
 
 
-def _request_id(response: httpx.Response) -> Optional[str]:
+def request_id_of(response: httpx.Response) -> Optional[str]:
+    """The request id the gateway (`x-request-id`) or an Anthropic upstream (`request-id`) gave the response."""
     value: Optional[str] = response.headers.get("x-request-id") or response.headers.get("request-id")
     return value
 

@@ -13,7 +13,6 @@ import contextlib
 import datetime
 import email.utils
 import math
-import os
 import random
 import sys
 import time
@@ -27,21 +26,7 @@ __all__ = [
     "SyncRuntime",
     "backoff_delay",
     "parse_retry_after",
-    "random_uuid4",
 ]
-
-
-def random_uuid4() -> str:
-    """A random (version 4) UUID in its canonical form, as `str(uuid.uuid4())` gives it.
-
-    Without the uuid module: importing it imports platform, which costs a first call more than the rest of
-    building its request, and uuid.UUID's checks cost every call; the idempotency key needs only the text.
-    """
-    value = int.from_bytes(os.urandom(16), "big")
-    # Version 4 in bits 76-79, the RFC 4122 variant (0b10) in bits 62-63, exactly what uuid.UUID(version=4) sets.
-    value = (value & ~(0xF << 76) & ~(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class AsyncRuntime:

@@ -39,13 +39,14 @@ from .._exceptions import (
     make_status_error,
     parse_json_body,
     readable_text,
+    request_id_of,
 )
 from .._files import PreparedFiles, prepare_files
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
-from .._utils import SyncGate, SyncRuntime, backoff_delay, parse_retry_after, random_uuid4
+from .._utils import SyncGate, SyncRuntime, backoff_delay, parse_retry_after
 from .._version import __version__
 from . import _sleep
 from ._response import BinaryResponse
@@ -226,8 +227,7 @@ class SyncAPIClient:
         self.max_retry_after = max_retry_after
         self._default_headers: Dict[str, Optional[str]] = dict(default_headers or {})
         self._default_query: Dict[str, object] = dict(default_query or {})
-        url = httpx.URL(base_url)
-        self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        self._origin = _origin_of(base_url)
         if connection_limits is None:
             from .._constants import DEFAULT_CONNECTION_LIMITS
 
@@ -594,7 +594,7 @@ class SyncAPIClient:
                     plan.method,
                     request.url,
                     response.status_code,
-                    response.headers.get("x-request-id") or response.headers.get("request-id"),
+                    request_id_of(response),
                 )
             if not response.is_success:
                 response.close()
@@ -717,7 +717,7 @@ class SyncAPIClient:
         key_header = _IDEMPOTENCY_HEADER.lower()
         if method != "GET" and key_header not in headers and key_header not in removed:
             # One key for every attempt of this call: a gateway that sees it twice knows the second is a retry.
-            headers[_IDEMPOTENCY_HEADER] = f"apertis-{random_uuid4()}"
+            headers[_IDEMPOTENCY_HEADER] = f"apertis-{os.urandom(16).hex()}"
         return _Plan(
             method=method,
             url=url,
@@ -856,8 +856,7 @@ class SyncAPIClient:
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise self._validation_error(response, f"does not have the expected shape ({exc})") from exc
         if isinstance(result, BaseModel):
-            request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
-            record_response(result, retries_taken=retries_taken, request_id=request_id)
+            record_response(result, retries_taken=retries_taken, request_id=request_id_of(response))
         return result
 
     def _json_instead_of_stream(self, response: httpx.Response) -> Exception:
