@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator, List
 
 import httpx
 import pytest
-from test_faults import (
+from rawserver import (
     API_KEY,
     Exchange,
     LoopbackServer,

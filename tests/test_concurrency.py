@@ -1,4 +1,4 @@
-"""Cancellation, pool sizing and event loops, over real loopback sockets (the server of test_faults.py)."""
+"""Cancellation, pool sizing and event loops, over real loopback sockets (the server of rawserver.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
-from test_faults import (
+from rawserver import (
     API_KEY,
     LoopbackServer,
     busy_connections,
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="co
 
 @pytest.fixture
 def loopback() -> Iterator[Callable[..., LoopbackServer]]:
-    """`loopback(behaviour, ...)` starts a LoopbackServer with that script (see test_faults.py)."""
+    """`loopback(behaviour, ...)` starts a LoopbackServer with that script (see rawserver.py)."""
     yield from loopback_servers()
 
 
@@ -194,7 +194,7 @@ def test_own_http_client_on_a_second_loop_raises_a_clear_error(loopback: Callabl
 _GC_SCRIPT = """
 import asyncio, gc, sys
 sys.path.insert(0, {tests!r})
-from test_faults import LoopbackServer, ok
+from rawserver import LoopbackServer, ok
 import apertis
 
 with LoopbackServer([ok]) as server:
