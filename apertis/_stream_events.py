@@ -278,8 +278,8 @@ def undecodable_event_error(
     """The exception for an event whose data the SDK cannot decode (`problem` says why).
 
     An `event: error` whose data is plain text (or JSON that is not an object) is still the server reporting an
-    error: it raises the status error `stream_error` gives a message without a type or code (500,
-    InternalServerError), the text as its message and `body["message"]`. Any other such event is a broken
+    error: it gets the status error of an error without a type or code (500, InternalServerError, as from
+    `stream_error`), the redacted text as its message and `body["message"]`. Any other such event is a broken
     stream (a chunk cut short, a proxy's stray line): APIResponseValidationError, whose `text` is the event's
     data and whose message names the event and quotes the start of its data. Skipping it instead would hand the
     caller an answer with a hole in it, marked complete. `redact` is the API key, never shown.
