@@ -5,6 +5,12 @@ The Messages and Responses accumulators work on the decoded JSON dicts; the chat
 from the dicts the models were parsed from. Each `add` returns the text the event carried (or None), which is what
 `text_stream` yields. `result()` returns the JSON dict of the assembled object, which the stream turns into the
 generated model with its lenient `from_dict`.
+
+The result holds only what the server sent, assembled: how the answer ended (`finish_reason`, `stop_reason`,
+`status`) comes from the events that say so, and stays absent (None in the model) when a stream ended without
+them. A Messages or Responses stream that a gateway ends with `[DONE]` before `message_stop` /
+`response.completed` is complete as a stream (nothing was lost in transit) but says nothing about how the answer
+ended; writing "completed" there would be a guess.
 """
 
 from __future__ import annotations
@@ -213,7 +219,8 @@ class MessageAccumulator:
 
     Text, thinking and partial JSON deltas are appended to their block (by `index`); the tool input's JSON is
     parsed when its block stops (kept as the raw string under `input` if it is not valid JSON, so nothing the
-    model produced is lost); `message_delta` sets the stop reason and merges the cumulative usage.
+    model produced is lost); `message_delta` sets the stop reason and merges the cumulative usage. Without a
+    `message_delta` the stop reason stays what `message_start` said (null).
     """
 
     __slots__ = ("_blocks", "_json", "_message")
@@ -300,7 +307,10 @@ class ResponseAccumulator:
 
     `response.completed` (and `.failed` / `.incomplete`) carry the whole response. Gateways converting other
     models may end with `[DONE]` instead, so the accumulator also keeps the latest response snapshot, the output
-    items, and the text and argument deltas, and assembles the response from those when needed.
+    items, and the text and argument deltas, and assembles the response from those when needed. Such a response
+    has no `status`: the snapshot's (`in_progress`, from `response.created`) described the response when it
+    started, and no event said how it ended. Output items keep the status their own events gave them; an item
+    rebuilt from text deltas alone has none.
     """
 
     __slots__ = ("_arguments", "_final", "_items", "_snapshot", "_texts")
@@ -347,15 +357,14 @@ class ResponseAccumulator:
         """The response as a JSON dict."""
         if self._final is not None:
             return self._final
-        response = {"object": "response", "status": "completed", "output": [], **self._snapshot}
-        if response.get("status") in ("queued", "in_progress"):
-            response["status"] = "completed"
+        response = {"object": "response", "output": [], **self._snapshot}
+        response.pop("status", None)  # see the class docstring: no terminal event, no final status
         output: Dict[int, Dict[str, Any]] = dict(enumerate(response.get("output") or ()))
         output.update(self._items)
         for (output_index, content_index), parts in self._texts.items():
             item = output.get(output_index)
             if item is None:
-                item = output[output_index] = {"type": "message", "role": "assistant", "status": "completed"}
+                item = output[output_index] = {"type": "message", "role": "assistant"}
             if item.get("type") != "message":
                 continue
             content = list(item.get("content") or [])

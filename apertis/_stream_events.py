@@ -9,8 +9,16 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, Mapping, Option
 
 import httpx
 
-from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, status_error_class
-from ._logging import redact_secrets
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    _scrub,
+    status_error_class,
+)
+from ._logging import _MIN_BARE_SECRET, _REDACTED, redact_secrets
 
 __all__ = [
     "DRAIN_BUDGET",
@@ -20,12 +28,14 @@ __all__ = [
     "SyncDrain",
     "SyncCloseAlias",
     "UnknownStreamEvent",
+    "describe_json",
     "error_event_status",
     "is_error_payload",
     "loads_event_data",
     "stream_error",
     "transport_error",
     "truncated_stream_error",
+    "undecodable_event_error",
 ]
 
 
@@ -171,8 +181,9 @@ class UnknownStreamEvent:
     """An event whose `type` this version of the SDK does not know, passed through as received.
 
     `type` is the JSON `type` (or the SSE `event:` name when the payload has none), `data` the decoded JSON
-    payload (the raw text when it is not JSON) and `event` the SSE `event:` name. Attribute access reaches the
-    payload's fields, so code written for a newer SDK's event can often read it already.
+    object and `event` the SSE `event:` name. Attribute access reaches the payload's fields, so code written for
+    a newer SDK's event can often read it already. (Data that is not a JSON object is not an unknown event but a
+    broken one: the streams raise APIResponseValidationError for it.)
     """
 
     __slots__ = ("data", "event", "type")
@@ -249,11 +260,72 @@ def stream_error(
     error = status_error_class(status)(
         redact_secrets(f"Error code: {status} - {message} (reported in the stream)", redact),
         response=response,
-        body=body,
+        # The body is what callers log and show: the key the server may have echoed is redacted there too.
+        body=_scrub(body, [redact] if redact else []),
     )
     # The response itself is a 200; the status the error stands for is what callers branch on.
     error.status_code = status
     return error
+
+
+# How much of an undecodable event's data its message quotes (the exception's `text` keeps all of it).
+_QUOTED_DATA = 500
+
+
+def undecodable_event_error(
+    data: str, event_type: Optional[str], problem: str, response: httpx.Response, *, redact: Optional[str] = None
+) -> APIError:
+    """The exception for an event whose data the SDK cannot decode (`problem` says why).
+
+    An `event: error` whose data is plain text (or JSON that is not an object) is still the server reporting an
+    error: it gets the status error of an error without a type or code (500, InternalServerError, as from
+    `stream_error`), the redacted text as its message and `body["message"]`. Any other such event is a broken
+    stream (a chunk cut short, a proxy's stray line): APIResponseValidationError, whose `text` is the event's
+    data and whose message names the event and quotes the start of its data. Skipping it instead would hand the
+    caller an answer with a hole in it, marked complete. `redact` is the API key, never shown.
+    """
+    if event_type == "error":
+        return stream_error({"message": data}, response, redact=redact)
+    text = _redact_cut_secret(redact_secrets(data, redact), redact)
+    quoted = text if len(text) <= _QUOTED_DATA else text[: _QUOTED_DATA - 3] + "..."
+    of_type = f" of type {event_type!r}" if event_type else ""
+    return APIResponseValidationError(
+        f"The stream sent an event{of_type} whose data {problem}, so the answer cannot be read whole; "
+        f"the stream stops here. Data: {quoted!r}",
+        response=response,
+        text=text,
+    )
+
+
+def _redact_cut_secret(text: str, secret: Optional[str]) -> str:
+    """`text` with a trailing piece of `secret` redacted: data cut short may end inside the key it quoted.
+
+    Only a piece as long as the shortest key `redact_secrets` redacts bare, and starting a word, counts.
+    """
+    if not secret:
+        return text
+    for length in range(len(secret) - 1, _MIN_BARE_SECRET - 1, -1):
+        if text.endswith(secret[:length]):
+            start = len(text) - length
+            if start == 0 or not text[start - 1].isalnum():
+                return text[:start] + _REDACTED
+            break
+    return text
+
+
+def describe_json(value: object) -> str:
+    """What kind of JSON value `value` is, for messages ("a JSON array", "JSON null", ...)."""
+    if value is None:
+        return "JSON null"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, (int, float)):
+        return "a JSON number"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, list):
+        return "a JSON array"
+    return "a JSON object"
 
 
 def is_error_payload(payload: Mapping[str, Any]) -> bool:

@@ -3,11 +3,18 @@
 
 A stream owns its HTTP response from the moment the request loop hands it over (after a 2xx status, so HTTP
 errors before the first byte were already raised and retried like any other call). It decodes the SSE body,
-parses each event into the generated model, and guarantees three things:
+parses each event into the generated model, and guarantees five things:
 
 - it never ends quietly on half an answer: a transport failure mid-stream raises APIConnectionError or
   APITimeoutError, and a body that ends before the API's terminator raises APIConnectionError;
-- an error reported inside the stream raises the APIStatusError subclass of the status it stands for;
+- it never skips what it cannot read: an event whose data is not valid JSON (a chunk cut short), or is JSON but
+  not an object where the API sends objects, raises APIResponseValidationError with the (redacted) data. What
+  is well-formed but unfamiliar (a chunk without `choices`, an unknown field, an unknown event type) passes as
+  received: that is a newer server, not a broken one;
+- an error reported inside the stream raises the APIStatusError subclass of the status it stands for: an
+  `error` event (plain-text data included), or a non-empty `error` object in a payload;
+- the final object (`get_final_*`) carries only what the server sent: a stream that ended at `[DONE]` without
+  the API's own end event (`message_stop`, `response.completed`) has no invented status or stop reason;
 - the response is always released: a fully read stream drains the body's last bytes (within a size and time
   budget, see `_stream_events.DRAIN_BUDGET`) so the connection goes back to the pool, and breaking out of the
   loop, an exception, a cancelled task or `close()` closes it.
@@ -15,7 +22,6 @@ parses each event into the generated model, and guarantees three things:
 
 from __future__ import annotations
 
-import logging
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -38,14 +44,17 @@ from .._stream_events import (
     SyncCloseAlias,
     SyncDrain,
     UnknownStreamEvent,
+    describe_json,
     is_error_payload,
     loads_event_data,
     stream_error,
     transport_error,
     truncated_stream_error,
+    undecodable_event_error,
 )
 
 if TYPE_CHECKING:
+    from .._exceptions import APIError
     from ..types import (
         ChatCompletion,
         ChatCompletionChunk,
@@ -84,11 +93,9 @@ __all__ = [
     "ResponseStreamEvent",
 ]
 
-log = logging.getLogger("apertis")
-
 _T = TypeVar("_T")
 
-# Returned by an event handler for an event that produces no item (the terminator, a ping, a non-JSON line).
+# Returned by an event handler for an event that produces no item (the terminator, a ping).
 _SKIP: Any = object()
 
 _loads = loads_event_data
@@ -192,9 +199,11 @@ _RESPONSE_TERMINAL = frozenset(("response.completed", "response.failed", "respon
 class Stream(SyncCloseAlias, Generic[_T]):
     """The events of one streamed response: iterate over it, or use it as a context manager that closes it.
 
-    This base class yields each `data:` payload decoded from JSON and ends at `data: [DONE]`; the per-API
-    subclasses yield typed events. `response` is the `httpx.Response` (headers, status); `retries_taken` how many
-    times the call was retried before the stream opened.
+    This base class yields each `data:` payload decoded from JSON (any JSON value) and ends at `data: [DONE]`;
+    the per-API subclasses yield typed events. Data that is not JSON raises APIResponseValidationError; an
+    `error` event or a payload with a non-empty `error` object raises the matching APIStatusError.
+    `response` is the `httpx.Response` (headers, status); `retries_taken` how many times the call was retried
+    before the stream opened.
     Breaking out of the loop, an exception in it, a cancelled task and `close()` all release the connection.
     """
 
@@ -203,7 +212,7 @@ class Stream(SyncCloseAlias, Generic[_T]):
     def __init__(self, response: httpx.Response, *, client: SyncAPIClient) -> None:
         self.response = response
         self._client = client
-        self._done = False  # the terminator arrived: the answer is complete
+        self._done = False  # the end marker arrived: everything the server sent has been read
         self._text: Optional[str] = None  # the text the last event carried (what text_stream yields)
         self._iterator = self._iter_events()
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
@@ -216,12 +225,21 @@ class Stream(SyncCloseAlias, Generic[_T]):
             return _SKIP
         try:
             payload = _loads(data)
-        except ValueError:
-            log.debug("skipping a stream event that is not JSON: %.200r", data)
-            return _SKIP
-        if isinstance(payload, dict) and "error" in payload and is_error_payload(payload):
-            raise stream_error(payload, self.response, redact=self._client.api_key)
+        except ValueError as exc:
+            raise self._undecodable(data, event_type, f"is not valid JSON ({exc})") from None
+        if event_type == "error" or (isinstance(payload, dict) and "error" in payload and is_error_payload(payload)):
+            raise self._reported_error(payload, data)
         return payload
+
+    def _undecodable(self, data: str, event_type: Optional[str], problem: str) -> APIError:
+        """The exception for an event whose data cannot be decoded (see `undecodable_event_error`)."""
+        return undecodable_event_error(data, event_type, problem, self.response, redact=self._client.api_key)
+
+    def _reported_error(self, payload: Any, data: str) -> APIError:
+        """The exception for an error the server reported in the stream: an `error` event or an error object."""
+        if isinstance(payload, dict):
+            return stream_error(payload, self.response, redact=self._client.api_key)
+        return self._undecodable(data, "error", "is not a JSON object")
 
     def _iter_events(self) -> Iterator[_T]:
         response = self.response
@@ -282,7 +300,13 @@ class Stream(SyncCloseAlias, Generic[_T]):
 
     @property
     def completed(self) -> bool:
-        """True once the stream's terminator arrived, so everything the server sent has been read."""
+        """True once the stream reached its end marker (`[DONE]`, or the API's end event): everything the server
+        sent has been read.
+
+        It does not say how the answer ended: that is the final object's `finish_reason`, `stop_reason` or
+        `status`, which stay None when the server never sent one (a converted model may end a Messages or
+        Responses stream with `[DONE]` and no `message_stop` / `response.completed`).
+        """
         return self._done
 
     def _require_complete(self, method: str) -> None:
@@ -311,7 +335,9 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
 
     `text_stream` yields just the text of the first choice; `get_final_completion()` reads the rest of the stream
     and returns the assembled `ChatCompletion` (content, tool calls with their arguments joined, finish reason,
-    usage). A chunk carrying a non-empty `error` object raises the matching APIStatusError.
+    usage). A chunk carrying a non-empty `error` object (even beside `choices`) or an `error` event raises the
+    matching APIStatusError; data that is not a JSON object raises APIResponseValidationError. Chunks without
+    `choices` (a trailing `web_sources` chunk), without ids (Sora progress) or with unknown fields pass.
     """
 
     def __init__(self, response: httpx.Response, *, client: SyncAPIClient) -> None:
@@ -325,13 +351,11 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
             return _SKIP
         try:
             payload = _loads(data)
-        except ValueError:
-            log.debug("skipping a chat stream event that is not JSON: %.200r", data)
-            return _SKIP
+        except ValueError as exc:
+            raise self._undecodable(data, event_type, f"is not valid JSON ({exc})") from None
         if type(payload) is not dict:
-            log.debug("skipping a chat stream event that is not an object: %.200r", data)
-            return _SKIP
-        if "error" in payload and not payload.get("choices") and is_error_payload(payload):
+            raise self._undecodable(data, event_type, f"is {describe_json(payload)}, not a chunk object")
+        if event_type == "error" or ("error" in payload and is_error_payload(payload)):
             raise stream_error(payload, self.response, redact=self._client.api_key)
         chunk = self._parse_chunk(payload)
         self._text = self._accumulator.add(chunk)
@@ -343,7 +367,9 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
         return self._iter_text()
 
     def get_final_completion(self) -> ChatCompletion:
-        """Read the stream to its end and return the whole completion assembled from the chunks."""
+        """Read the stream to its end and return the whole completion assembled from the chunks.
+
+        `finish_reason` is the last one a chunk carried, None when none did."""
         for _ in self:
             pass
         self._require_complete("get_final_completion")
@@ -353,11 +379,13 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
 
 
 class MessageStream(Stream["MessageStreamEvent"]):
-    """The events of a streamed Messages API call, until `message_stop`.
+    """The events of a streamed Messages API call, until `message_stop` (or a gateway's `[DONE]`).
 
     `ping` keep-alives are skipped; an `error` event raises the APIStatusError subclass of its type
-    (`overloaded_error` -> 529 InternalServerError, `rate_limit_error` -> RateLimitError, ...). `text_stream`
-    yields the text deltas; `get_final_message()` returns the assembled `Message`.
+    (`overloaded_error` -> 529 InternalServerError, `rate_limit_error` -> RateLimitError, ...), one with
+    plain-text data InternalServerError. Data that is not a JSON object raises APIResponseValidationError; an
+    event of a type this SDK does not know arrives as UnknownStreamEvent. `text_stream` yields the text deltas;
+    `get_final_message()` returns the assembled `Message`.
     """
 
     _terminator: ClassVar[str] = "message_stop"
@@ -373,12 +401,16 @@ class MessageStream(Stream["MessageStreamEvent"]):
             return _SKIP
         try:
             payload = _loads(data)
-        except ValueError:
-            return UnknownStreamEvent(event_type, data, event_type)
+        except ValueError as exc:
+            raise self._undecodable(data, event_type, f"is not valid JSON ({exc})") from None
         if type(payload) is not dict:
-            return UnknownStreamEvent(event_type, payload, event_type)
+            raise self._undecodable(data, event_type, f"is {describe_json(payload)}, not an event object")
         kind = payload.get("type")
-        if kind == "error" or ("error" in payload and kind is None and is_error_payload(payload)):
+        if (
+            kind == "error"
+            or event_type == "error"
+            or ("error" in payload and kind is None and is_error_payload(payload))
+        ):
             raise stream_error(payload, self.response, redact=self._client.api_key)
         self._text = self._accumulator.add(payload)
         if kind == "message_stop":
@@ -396,7 +428,9 @@ class MessageStream(Stream["MessageStreamEvent"]):
         return self._iter_text()
 
     def get_final_message(self) -> Message:
-        """Read the stream to its end and return the whole message assembled from the events."""
+        """Read the stream to its end and return the whole message assembled from the events.
+
+        `stop_reason` is what a `message_delta` said, None when none came (a stream ended by `[DONE]`)."""
         for _ in self:
             pass
         self._require_complete("get_final_message")
@@ -406,11 +440,14 @@ class MessageStream(Stream["MessageStreamEvent"]):
 
 
 class ResponseStream(Stream["ResponseStreamEvent"]):
-    """The events of a streamed Responses API call, until `response.completed` (or `.failed`, `.incomplete`).
+    """The events of a streamed Responses API call, until `response.completed` (or `.failed`, `.incomplete`, or a
+    gateway's `[DONE]`).
 
-    Events are told apart by their JSON `type`; `event:` lines are ignored. An `error` event, or a gateway
-    payload with an `error` object, raises the matching APIStatusError. `text_stream` yields the
-    `response.output_text.delta` texts; `get_final_response()` returns the final `Response`.
+    Events are told apart by their JSON `type`; the `event:` line counts only when it says `error`. An `error`
+    event (plain-text data included), or a gateway payload with an `error` object, raises the matching
+    APIStatusError; data that is not a JSON object raises APIResponseValidationError; an event of a type this
+    SDK does not know arrives as UnknownStreamEvent. `text_stream` yields the `response.output_text.delta`
+    texts; `get_final_response()` returns the final `Response`.
     """
 
     _terminator: ClassVar[str] = "response.completed"
@@ -426,12 +463,16 @@ class ResponseStream(Stream["ResponseStreamEvent"]):
             return _SKIP
         try:
             payload = _loads(data)
-        except ValueError:
-            return UnknownStreamEvent(event_type, data, event_type)
+        except ValueError as exc:
+            raise self._undecodable(data, event_type, f"is not valid JSON ({exc})") from None
         if type(payload) is not dict:
-            return UnknownStreamEvent(event_type, payload, event_type)
+            raise self._undecodable(data, event_type, f"is {describe_json(payload)}, not an event object")
         kind = payload.get("type")
-        if kind == "error" or ("error" in payload and kind is None and is_error_payload(payload)):
+        if (
+            kind == "error"
+            or event_type == "error"
+            or ("error" in payload and kind is None and is_error_payload(payload))
+        ):
             raise stream_error(payload, self.response, redact=self._client.api_key)
         self._text = self._accumulator.add(payload)
         if kind in _RESPONSE_TERMINAL:
@@ -447,7 +488,11 @@ class ResponseStream(Stream["ResponseStreamEvent"]):
         return self._iter_text()
 
     def get_final_response(self) -> Response:
-        """Read the stream to its end and return the final `Response` (`output_text` gives its whole text)."""
+        """Read the stream to its end and return the final `Response` (`output_text` gives its whole text).
+
+        That is the `response` of the terminal event. A stream that ended with `[DONE]` before any (converted
+        models do) gives the response assembled from the events, with `status` None: the server never said
+        how it ended, and "completed" would be a guess."""
         for _ in self:
             pass
         self._require_complete("get_final_response")
