@@ -187,9 +187,28 @@ def _conceal(error: ApertisError) -> None:
             else:
                 safe_response_request = _safe_request(response_request, secrets)
             state[name] = _safe_response(value, safe_response_request, secrets)
+        elif isinstance(value, BaseException):
+            _scrub_chain(value, secrets)
         else:
             state[name] = scrub(value, secrets)
     error.args = tuple(scrub(arg, secrets) for arg in error.args)
+
+
+def _scrub_chain(cause: BaseException, secrets: List[str]) -> None:
+    """Redact, in place, the message of a transport exception and of those it was chained from.
+
+    The error's `cause` is also its `__cause__`, which every traceback prints: a message there that quotes the
+    key (a proxy echoing a header) would show it. Only a plain one-string message is rewritten.
+    """
+    seen: List[BaseException] = []
+    current: Optional[BaseException] = cause
+    while current is not None and len(seen) < 8 and not any(current is other for other in seen):
+        seen.append(current)
+        if len(current.args) == 1 and isinstance(current.args[0], str):
+            redacted = _scrub_text(current.args[0], secrets)
+            if redacted != current.args[0]:
+                current.args = (redacted,)
+        current = current.__cause__ or current.__context__
 
 
 def _pickle_args(error: ApertisError) -> tuple[Type[ApertisError], str, Dict[str, Any]]:
@@ -331,8 +350,8 @@ class APIConnectionError(APIError):
         request: Optional[httpx.Request] = None,
         cause: Optional[BaseException] = None,
     ) -> None:
+        self.cause = cause  # before the base class redacts what the error holds
         super().__init__(message, request)
-        self.cause = cause
 
     def __reduce__(self) -> Any:
         cls, message, state = _pickle_args(self)

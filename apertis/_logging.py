@@ -51,8 +51,9 @@ SDK_HEADERS = frozenset(
 _REDACTED = "<redacted>"
 
 # A credential as it appears after `Bearer ` or `x-api-key:` (RFC 7235 token68). Dots only between other
-# characters (JWTs have them), so the full stop ending a sentence is not taken for part of the token.
-_TOKEN = r"[A-Za-z0-9_~+/-]+(?:\.[A-Za-z0-9_~+/-]+)*=*"
+# characters (JWTs have them), so the full stop ending a sentence is not taken for part of the token. A name
+# followed by `=value` is an auth-param (`Bearer realm="api"` in a WWW-Authenticate header), not a credential.
+_TOKEN = r"[A-Za-z0-9_~+/-]+(?:\.[A-Za-z0-9_~+/-]+)*(?![A-Za-z0-9_~+/-])(?!=+[\"']?[A-Za-z0-9_~+/-])=*"
 _BEARER = re.compile(r"(?i)\b(bearer\s+)(" + _TOKEN + ")")
 # `x-api-key: KEY`, `api-key=KEY`, `"x-api-key": "KEY"`, `?api_key=KEY`: the value is a credential whatever it is.
 _KEY_FIELD = re.compile(r"(?i)(?<![A-Za-z0-9_-])((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)(" + _TOKEN + ")")
