@@ -19,8 +19,9 @@
         └── APIResponseValidationError     (a 2xx whose body is not what the API promised)
 
 Every exception pickles (they cross process pools) and names itself after the package (`apertis.RateLimitError`
-in tracebacks), not the private module it is defined in. A pickle never carries the API key: the request and
-response are stored as copies whose credential headers are redacted (see `ApertisError.__reduce__`).
+in tracebacks), not the private module it is defined in. No exception holds the API key: when one is built, its
+request and response are replaced by redacted copies and the key is redacted wherever the server echoed it (see
+`_conceal`), so neither the exception, its traceback nor its pickle can show it.
 """
 
 from __future__ import annotations
@@ -128,9 +129,11 @@ def _safe_request(request: httpx.Request, secrets: List[str]) -> httpx.Request:
         content: Optional[bytes] = _scrub_bytes(request.content, secrets, patterns=False)
     except httpx.RequestNotRead:  # a streamed upload: its body is gone anyway
         content = None
+    url = str(request.url)
+    safe_url = _scrub_text(url, secrets)
     return httpx.Request(
         request.method,
-        scrub(str(request.url), secrets),
+        request.url if safe_url == url else safe_url,  # parsing a URL again costs more than the rest of the copy
         headers=redact_request_headers(request.headers),
         content=content,
     )
@@ -247,6 +250,8 @@ class APIError(ApertisError):
     Attributes: `message`; `request` (the last `httpx.Request` sent, or None); `body` (the inner error object
     of an error response, when there is one); `code`, `param`, `type` (taken from that object when present);
     `status_code` and `response` (None when no response arrived); `request_id`; `retries_taken`.
+    `request` and `response` are redacted copies: no credential header, and only the SDK's own request header
+    values; the key redacted in every other header value, the URL and the bodies (the response's as decoded).
     """
 
     request: Optional[httpx.Request]

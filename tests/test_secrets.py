@@ -3,6 +3,7 @@ an exception (its message, body, request, response, pickle), not into the DEBUG 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import traceback
@@ -36,7 +37,9 @@ def everything(error: BaseException) -> str:
         stored = getattr(error, name, None)
         if stored is None:
             continue
-        parts += [stored.url, stored.headers.raw, stored.content if name == "response" else stored.read()]
+        with contextlib.suppress(httpx.ResponseNotRead, httpx.RequestNotRead):  # a live stream's body: not stored
+            parts.append(stored.content)
+        parts += [stored.url, stored.headers.raw]
         if name == "response" and stored.request is not None:
             parts += [stored.request.headers.raw]
     data = pickle.dumps(error)
