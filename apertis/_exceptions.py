@@ -19,15 +19,17 @@
         └── APIResponseValidationError     (a 2xx whose body is not what the API promised)
 
 Every exception pickles (they cross process pools) and names itself after the package (`apertis.RateLimitError`
-in tracebacks), not the private module it is defined in. A pickle never carries the API key: the request and
-response are stored as copies whose credential headers are redacted (see `ApertisError.__reduce__`).
+in tracebacks), not the private module it is defined in. No exception holds the API key: when one is built, its
+request and response are replaced by redacted copies and the key is redacted wherever the server echoed it (see
+`_conceal`), so neither the exception, its traceback nor its pickle can show it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Type
 
 if TYPE_CHECKING:
     import httpx
@@ -65,105 +67,156 @@ def _rebuild(cls: Type[ApertisError], message: str, state: Dict[str, Any]) -> Ap
     return error
 
 
-def _credentials(request: Optional[httpx.Request]) -> List[str]:
-    """The secrets a request carries in its credential headers (`Bearer KEY` yields both forms)."""
+def _credentials(*requests: Optional[httpx.Request]) -> List[str]:
+    """The secrets requests carry in their credential headers: the token of `Bearer KEY`, else the whole value."""
     from ._logging import SENSITIVE_HEADERS  # not at module level: it imports httpx, and `import apertis` must not
 
-    if request is None:
-        return []
-    found = []
-    for name, value in request.headers.items():
-        if name.lower() in SENSITIVE_HEADERS and value:
-            found.append(value)
+    found: List[str] = []
+    for request in requests:
+        if request is None:
+            continue
+        for name, value in request.headers.items():
+            if name.lower() not in SENSITIVE_HEADERS or not value:
+                continue
             scheme, _, token = value.partition(" ")
-            if token.strip() and scheme.isalpha():
-                found.append(token.strip())
+            # The token alone, so an echoed `Authorization: Bearer KEY` reads `Bearer <redacted>`.
+            secret = token.strip() if token.strip() and scheme.isalpha() else value
+            if secret not in found:
+                found.append(secret)
     return found
 
 
-def _scrub(value: Any, secrets: List[str]) -> Any:
-    """`value` (a message, a JSON body) with the secrets and credential patterns redacted in every string."""
-    from ._logging import redact_secrets
+def _scrub_text(text: str, secrets: Sequence[str]) -> str:
+    from ._logging import redact_all
 
+    return redact_all(text, secrets)
+
+
+def scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` (a message, a JSON body) with the secrets and credential patterns redacted in every string,
+    dictionary keys included."""
     if isinstance(value, str):
-        for secret in secrets:
-            value = redact_secrets(value, secret)
-        return redact_secrets(value)
+        return _scrub_text(value, secrets)
     if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
+        return {scrub(key, secrets): scrub(item, secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
+        return [scrub(item, secrets) for item in value]
+    if isinstance(value, tuple):
+        return tuple(scrub(item, secrets) for item in value)
     return value
 
 
-def _scrub_bytes(content: bytes, secrets: List[str]) -> bytes:
+def _scrub_bytes(content: bytes, secrets: List[str], *, patterns: bool = True) -> bytes:
+    from ._logging import redact_all
+
+    if not content:
+        return content
     # Latin-1 maps every byte to one character and back, so a body in any encoding survives the round trip,
     # and the ASCII key matches the same bytes it would in UTF-8.
-    return str(_scrub(content.decode("latin-1"), secrets)).encode("latin-1") if content else content
+    text = content.decode("latin-1")
+    return redact_all(text, secrets, patterns=patterns).encode("latin-1")
 
 
 def _safe_request(request: httpx.Request, secrets: List[str]) -> httpx.Request:
-    """A copy of `request` for a pickle: credential headers redacted; the body kept when it was in memory."""
+    """A copy of `request` to store: only the SDK's own header values kept, the secrets redacted in the URL and
+    the body (when it was in memory)."""
     import httpx
 
-    from ._logging import redact_headers
+    from ._logging import redact_request_headers
 
     try:
-        content: Optional[bytes] = _scrub_bytes(request.content, secrets)
+        # Only the secrets: the body is the caller's own data, not server text that might quote a credential.
+        content: Optional[bytes] = _scrub_bytes(request.content, secrets, patterns=False)
     except httpx.RequestNotRead:  # a streamed upload: its body is gone anyway
         content = None
+    url = str(request.url)
+    safe_url = _scrub_text(url, secrets)
     return httpx.Request(
-        request.method, _scrub(str(request.url), secrets), headers=redact_headers(request.headers), content=content
+        request.method,
+        request.url if safe_url == url else safe_url,  # parsing a URL again costs more than the rest of the copy
+        headers=redact_request_headers(request.headers),
+        content=content,
     )
 
 
 def _safe_response(response: httpx.Response, request: Optional[httpx.Request], secrets: List[str]) -> httpx.Response:
-    """A copy of `response` for a pickle: credential headers redacted, the body as read (decoded)."""
+    """A copy of `response` to store: credential headers redacted, the secrets and credential patterns redacted in
+    every other header value and in the body (as read, decoded)."""
     import httpx
 
     from ._logging import redact_headers
 
-    headers = redact_headers(response.headers)
     # The copy holds the decoded body: a Content-Encoding header would make httpx try to decompress it again.
-    headers = {key: value for key, value in headers.items() if key.lower() != "content-encoding"}
+    headers = [
+        (name, value)
+        for name, value in redact_headers(response.headers, secrets).items()
+        if name.lower() != "content-encoding"
+    ]
     extensions: Dict[str, Any] = {
         name: response.extensions[name] for name in ("http_version", "reason_phrase") if name in response.extensions
     }
-    return httpx.Response(
+    copy = httpx.Response(
         response.status_code,
         headers=headers,
         content=_scrub_bytes(body_bytes(response), secrets),
         request=request,
         extensions=extensions,
     )
+    with contextlib.suppress(RuntimeError):  # not closed yet (a stream), or built by hand: no elapsed time
+        copy.elapsed = response.elapsed
+    return copy
 
 
-def _pickle_args(error: ApertisError) -> tuple[Type[ApertisError], str, Dict[str, Any]]:
-    """What `_rebuild` needs to recreate `error`, with no credential left in it.
+def _conceal(error: ApertisError) -> None:
+    """Redact every credential in what `error` holds, in place: called once, when it is built.
 
-    The request (and the response's request) carry `Authorization: Bearer KEY`; a pickle ends up in task queues,
-    caches and log stores, so it gets copies with those headers redacted, and the key is also redacted wherever
-    the server echoed it (message, body, text).
+    The secrets are those its request carried in credential headers (the client's key, sent as `Bearer KEY`);
+    they are redacted wherever the server echoed them (message, body, text, response headers and body), and the
+    request and response are replaced by redacted copies, so neither the error, its repr, its traceback nor its
+    pickle (task queues, caches, log stores) can show the key.
     """
-    state = dict(error.__dict__)
+    state = error.__dict__
     request: Optional[httpx.Request] = state.get("request")
     response: Optional[httpx.Response] = state.get("response")
-    secrets = _credentials(request)
-    if response is not None:
-        secrets += _credentials(_request_of(response))
+    response_request = _request_of(response) if response is not None else None
+    secrets = _credentials(request, response_request)
     safe_request = _safe_request(request, secrets) if request is not None else None
     for name, value in state.items():
         if name == "request":
             state[name] = safe_request
         elif name == "response" and value is not None:
-            original = _request_of(value)
-            if original is not None and original is not request:
-                state[name] = _safe_response(value, _safe_request(original, secrets), secrets)
+            if response_request is None or response_request is request:
+                safe_response_request = safe_request if response_request is not None else None
             else:
-                state[name] = _safe_response(value, safe_request if original is not None else None, secrets)
+                safe_response_request = _safe_request(response_request, secrets)
+            state[name] = _safe_response(value, safe_response_request, secrets)
+        elif isinstance(value, BaseException):
+            _scrub_chain(value, secrets)
         else:
-            state[name] = _scrub(value, secrets)
-    return type(error), _scrub(error.message, secrets), state
+            state[name] = scrub(value, secrets)
+    error.args = tuple(scrub(arg, secrets) for arg in error.args)
+
+
+def _scrub_chain(cause: BaseException, secrets: List[str]) -> None:
+    """Redact, in place, the message of a transport exception and of those it was chained from.
+
+    The error's `cause` is also its `__cause__`, which every traceback prints: a message there that quotes the
+    key (a proxy echoing a header) would show it. Only a plain one-string message is rewritten.
+    """
+    seen: List[BaseException] = []
+    current: Optional[BaseException] = cause
+    while current is not None and len(seen) < 8 and not any(current is other for other in seen):
+        seen.append(current)
+        if len(current.args) == 1 and isinstance(current.args[0], str):
+            redacted = _scrub_text(current.args[0], secrets)
+            if redacted != current.args[0]:
+                current.args = (redacted,)
+        current = current.__cause__ or current.__context__
+
+
+def _pickle_args(error: ApertisError) -> tuple[Type[ApertisError], str, Dict[str, Any]]:
+    """What `_rebuild` needs to recreate `error` (redacted when it was built, see `_conceal`)."""
+    return type(error), error.message, dict(error.__dict__)
 
 
 class ApertisError(Exception):
@@ -197,6 +250,8 @@ class APIError(ApertisError):
     Attributes: `message`; `request` (the last `httpx.Request` sent, or None); `body` (the inner error object
     of an error response, when there is one); `code`, `param`, `type` (taken from that object when present);
     `status_code` and `response` (None when no response arrived); `request_id`; `retries_taken`.
+    `request` and `response` are redacted copies: no credential header, and only the SDK's own request header
+    values; the key redacted in every other header value, the URL and the bodies (the response's as decoded).
     """
 
     request: Optional[httpx.Request]
@@ -225,11 +280,13 @@ class APIError(ApertisError):
         self.response = response
         self.status_code = status_code if status_code is not None or response is None else response.status_code
         self.body = body
-        fields: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
+        if request is not None or response is not None:
+            _conceal(self)
+        fields: Mapping[str, Any] = self.body if isinstance(self.body, Mapping) else {}
         self.code = _text_or_none(fields.get("code"))
         self.param = _text_or_none(fields.get("param"))
         self.type = _text_or_none(fields.get("type"))
-        self.request_id = request_id_of(response) if response is not None else None
+        self.request_id = request_id_of(self.response) if self.response is not None else None
         self.retries_taken = 0
 
 
@@ -298,8 +355,8 @@ class APIConnectionError(APIError):
         request: Optional[httpx.Request] = None,
         cause: Optional[BaseException] = None,
     ) -> None:
+        self.cause = cause  # before the base class redacts what the error holds
         super().__init__(message, request)
-        self.cause = cause
 
     def __reduce__(self) -> Any:
         cls, message, state = _pickle_args(self)
@@ -330,8 +387,8 @@ class APIResponseValidationError(APIError):
     text: str
 
     def __init__(self, message: str, *, response: httpx.Response, text: str) -> None:
+        self.text = text  # before the base class redacts what the error holds
         super().__init__(message, status_code=response.status_code, response=response)
-        self.text = text
 
 
 _STATUS_CLASSES: Dict[int, Type[APIStatusError]] = {
@@ -360,19 +417,20 @@ def make_status_error(response: httpx.Response, *, redact: Optional[str] = None)
     The message comes from the OpenAI shape `{"error": {"message": ...}}`, the Anthropic shape
     `{"type": "error", "error": {...}}`, a bare `{"message": ...}` / `{"error": "..."}`, or else the body's text
     (an HTML error page is reduced to its text and truncated). `redact`, when given, is a secret (the API key)
-    that must never appear in the message even if the server echoes it (see `redact_secrets`, which also
-    redacts any `Bearer` / `x-api-key` credential).
+    that must never appear in the message or the body even if the server echoes it; the credentials the request
+    carried are redacted anyway, as is any `Bearer` / `x-api-key` credential (see `redact_secrets`).
     """
-    from ._logging import redact_secrets
-
-    body, detail = _error_detail(response)
+    secrets = _credentials(_request_of(response))
+    if redact and redact not in secrets:
+        secrets.append(redact)
+    body, detail = _error_detail(response, secrets)
     if not detail:
         detail = response.reason_phrase or "no error message"
     location = response.headers.get("location")
     if 300 <= response.status_code < 400 and location:
         detail = f"{detail}; the server redirects to {location} (redirects are not followed: update base_url)"
-    message = redact_secrets(f"Error code: {response.status_code} - {detail}", redact)
-    return status_error_class(response.status_code)(message, response=response, body=body)
+    message = _scrub_text(f"Error code: {response.status_code} - {detail}", secrets)
+    return status_error_class(response.status_code)(message, response=response, body=scrub(body, secrets))
 
 
 def parse_json_body(content: bytes) -> Any:
@@ -388,8 +446,11 @@ def body_bytes(response: httpx.Response) -> bytes:
         return b""
 
 
-def readable_text(response: httpx.Response) -> str:
-    """The body as one line of text, tags stripped from HTML, truncated for messages."""
+def readable_text(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
+    """The body as one line of text, tags stripped from HTML, `secrets` redacted, truncated for messages.
+
+    Redacted before it is truncated, so the cut never leaves part of a secret behind.
+    """
     content = body_bytes(response)
     try:
         text = content.decode(response.encoding or "utf-8", errors="replace")
@@ -399,28 +460,28 @@ def readable_text(response: httpx.Response) -> str:
         text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
         text = re.sub(r"(?s)<[^>]*>", " ", text)
         text = text.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-    text = " ".join(text.split())
+    text = _scrub_text(" ".join(text.split()), secrets)
     if len(text) > _MAX_TEXT:
         text = text[: _MAX_TEXT - 3] + "..."
     return text
 
 
-def _error_detail(response: httpx.Response) -> tuple[Optional[object], str]:
+def _error_detail(response: httpx.Response, secrets: List[str]) -> tuple[Optional[object], str]:
     try:
         data = parse_json_body(body_bytes(response))
     except ValueError:
-        return None, readable_text(response)
+        return None, readable_text(response, secrets)
     if isinstance(data, dict):
         inner = data.get("error")
         if isinstance(inner, dict):
-            return inner, _message_of(inner) or _compact(inner)
+            return inner, _message_of(inner) or _compact(inner, secrets)
         if isinstance(inner, str) and inner:
             return data, inner
         message = _message_of(data)
         if message:
             return data, message
-        return data, _compact(data)
-    return data, _compact(data)
+        return data, _compact(data, secrets)
+    return data, _compact(data, secrets)
 
 
 def _message_of(data: Mapping[str, Any]) -> str:
@@ -431,8 +492,8 @@ def _message_of(data: Mapping[str, Any]) -> str:
     return ""
 
 
-def _compact(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _compact(value: object, secrets: List[str]) -> str:
+    text = _scrub_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")), secrets)
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
 
 

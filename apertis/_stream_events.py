@@ -15,7 +15,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    _scrub,
+    scrub,
     status_error_class,
 )
 from ._logging import _MIN_BARE_SECRET, _REDACTED, redact_secrets
@@ -244,7 +244,8 @@ def stream_error(
     Handles `{"error": {...}}` (the gateway and OpenAI), `{"type": "error", "error": {...}}` (Anthropic) and
     `{"type": "error", "code": ..., "message": ...}` (the Responses API). The class follows the mapped status,
     `status_code` is that status, `body` the inner error object (or the whole event when there is none).
-    `redact` is the API key: the message never shows it (nor any credential), as for errors before the stream.
+    `redact` is the API key: neither the message nor the body shows it (nor any credential), as for errors
+    before the stream.
     """
     inner = payload.get("error")
     if isinstance(inner, Mapping):
@@ -257,11 +258,12 @@ def stream_error(
     if not isinstance(message, str) or not message:
         message = inner if isinstance(inner, str) and inner else json.dumps(payload, ensure_ascii=False)
     status = error_event_status(fields)
+    secrets = [redact] if redact else []
     error = status_error_class(status)(
-        redact_secrets(f"Error code: {status} - {message} (reported in the stream)", redact),
+        scrub(f"Error code: {status} - {message} (reported in the stream)", secrets),
         response=response,
         # The body is what callers log and show: the key the server may have echoed is redacted there too.
-        body=_scrub(body, [redact] if redact else []),
+        body=scrub(body, secrets),
     )
     # The response itself is a 200; the status the error stands for is what callers branch on.
     error.status_code = status

@@ -41,7 +41,7 @@ from .._exceptions import (
     request_id_of,
 )
 from .._files import PreparedFiles, prepare_files
-from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_secrets
+from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
@@ -161,7 +161,18 @@ def _content_length(response: httpx.Response) -> Optional[int]:
 class _Plan:
     """Everything about one call that stays the same across its attempts (built once, before the first)."""
 
-    __slots__ = ("content", "files", "form", "headers", "method", "params", "removed", "timeout", "url")
+    __slots__ = (
+        "caller_headers",
+        "content",
+        "files",
+        "form",
+        "headers",
+        "method",
+        "params",
+        "removed",
+        "timeout",
+        "url",
+    )
 
     def __init__(
         self,
@@ -170,6 +181,7 @@ class _Plan:
         url: str,
         headers: httpx.Headers,
         removed: frozenset[str],
+        caller_headers: frozenset[str],
         params: Dict[str, Any],
         content: Optional[bytes],
         form: Optional[Dict[str, Union[str, List[str]]]],
@@ -180,6 +192,8 @@ class _Plan:
         self.url = url
         self.headers = headers
         self.removed = removed
+        # The (lower-case) names of the headers whose value the caller supplied: never logged.
+        self.caller_headers = caller_headers
         self.params = params
         self.content = content
         self.form = form
@@ -579,7 +593,9 @@ class AsyncAPIClient:
                 if not self._is_retryable_transport_error(exc) or retries_taken >= max_retries:
                     raise self._transport_error(exc, request, retries_taken) from exc
                 if not plan.replayable:
-                    logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, plan.url)
+                    logger.debug(
+                        "Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url)
+                    )
                     raise self._transport_error(exc, request, retries_taken) from exc
                 delay = backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
                 self._log_retry(plan, retries_taken, max_retries, delay, self._redact(_describe_exception(exc)))
@@ -588,12 +604,13 @@ class AsyncAPIClient:
                 continue
 
             if logger.isEnabledFor(logging.DEBUG):
+                # Server text (the request id) can echo the key too.
                 logger.debug(
                     "Response: %s %s %s (request id %s)",
                     plan.method,
-                    request.url,
+                    self._redact(str(request.url)),
                     response.status_code,
-                    request_id_of(response),
+                    self._redact(str(request_id_of(response))),
                 )
             if not response.is_success:
                 await response.aclose()
@@ -707,14 +724,25 @@ class AsyncAPIClient:
         if content_type is not None:
             headers["Content-Type"] = content_type
         removed: set[str] = set()
-        _apply_header_overrides(headers, self._default_headers, removed)
+        default_headers: Mapping[str, Optional[str]] = self._default_headers
         if not url.startswith(self._origin + "/") and _origin_of(url) != self._origin:
             # An absolute URL on another host: the key belongs to the API's host and does not travel there
-            # (as a redirect to another host would not carry it either), unless this call passes it itself.
+            # (as a redirect to another host would not carry it either), nor does any default_headers value (an
+            # X-Goog-Api-Key, a Cookie: the SDK cannot tell which are credentials). Only the removals apply.
+            # This call's own extra_headers do travel: passing them with an absolute URL is choosing to send them.
             for name in SENSITIVE_HEADERS:
                 if name in headers:
                     del headers[name]
-        _apply_header_overrides(headers, _check_mapping(extra_headers, "extra_headers"), removed)
+            default_headers = {name: value for name, value in default_headers.items() if not isinstance(value, str)}
+        checked_extra_headers = _check_mapping(extra_headers, "extra_headers")
+        _apply_header_overrides(headers, default_headers, removed)
+        _apply_header_overrides(headers, checked_extra_headers, removed)
+        caller_headers = frozenset(
+            name.lower()
+            for overrides in (default_headers, checked_extra_headers)
+            for name, value in overrides.items()
+            if isinstance(value, str)
+        )
         key_header = _IDEMPOTENCY_HEADER.lower()
         if method != "GET" and key_header not in headers and key_header not in removed:
             # One key for every attempt of this call: a gateway that sees it twice knows the second is a retry.
@@ -724,6 +752,7 @@ class AsyncAPIClient:
             url=url,
             headers=headers,
             removed=frozenset(removed),
+            caller_headers=caller_headers,
             params=params,
             content=content,
             form=form,
@@ -763,13 +792,14 @@ class AsyncAPIClient:
             if name in request.headers:
                 del request.headers[name]
         if logger.isEnabledFor(logging.DEBUG):
-            # Headers only, redacted; request bodies are never logged (prompts are the user's data).
+            # Headers only, and only the values the SDK set itself; request bodies are never logged (prompts are
+            # the user's data).
             logger.debug(
                 "Request: %s %s (attempt %d) headers=%s",
                 plan.method,
-                request.url,
+                self._redact(str(request.url)),
                 retries_taken + 1,
-                redact_headers(dict(request.headers.items())),
+                redact_request_headers(request.headers, plan.caller_headers),
             )
         return request
 
@@ -788,7 +818,7 @@ class AsyncAPIClient:
         if should_retry != "true" and status not in _RETRY_STATUSES and status < 500:
             return None
         if not plan.replayable:
-            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, plan.url)
+            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url))
             return None
         retry_after = parse_retry_after(response.headers)
         if retry_after is not None and retry_after > self.max_retry_after:
@@ -796,7 +826,7 @@ class AsyncAPIClient:
             logger.info(
                 "Not retrying %s %s: the server asked to wait %.1f seconds, more than max_retry_after=%.1f",
                 plan.method,
-                plan.url,
+                self._redact(plan.url),
                 retry_after,
                 self.max_retry_after,
             )
@@ -823,12 +853,11 @@ class AsyncAPIClient:
     def _redact(self, text: str) -> str:
         return redact_secrets(text, self.api_key)
 
-    @staticmethod
-    def _log_retry(plan: _Plan, retries_taken: int, max_retries: int, delay: float, reason: str) -> None:
+    def _log_retry(self, plan: _Plan, retries_taken: int, max_retries: int, delay: float, reason: str) -> None:
         logger.info(
             "Retrying %s %s in %.2f seconds (retry %d of %d) after %s",
             plan.method,
-            plan.url,
+            self._redact(plan.url),
             delay,
             retries_taken + 1,
             max_retries,
@@ -872,7 +901,7 @@ class AsyncAPIClient:
         return self._validation_error(response, "is a JSON document, not the event stream that was asked for")
 
     def _validation_error(self, response: httpx.Response, problem: str) -> APIResponseValidationError:
-        text = self._redact(readable_text(response))
+        text = readable_text(response, [self.api_key])
         message = f"The API returned status {response.status_code} but the body {problem}: {text!r}"
         return APIResponseValidationError(self._redact(message), response=response, text=text)
 
