@@ -15,9 +15,10 @@ from openapi_python_client.parser.properties import ModelProperty
 from openapi_python_client.parser.properties.file import FileProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
+from .config import RESOURCE_PATH
 from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 
-__all__ = ["Operation", "ResourceTree", "build_resource_modules"]
+__all__ = ["MIXINS_DIR", "Operation", "ResourceMixin", "ResourceTree", "build_resource_modules", "mixin_module"]
 
 # Keyword arguments every method has; a body field with one of these names needs `x-apertis-argument`.
 RESERVED_ARGUMENTS = {
@@ -35,6 +36,9 @@ KIND_WORDS = {
 }  # fmt: skip
 
 RESPONSE_KINDS = {"json", "binary", "text-or-json"}
+
+# Hand-written resource mixins (`resource_mixins`): one module per top-level resource, like the generated ones.
+MIXINS_DIR = "apertis/_async/resource_mixins"
 
 
 @dataclass
@@ -69,7 +73,7 @@ def read_operations(spec: dict[str, Any]) -> list[Operation]:
             where = f"{method.upper()} {path}"
             resource = raw.get("x-apertis-resource")
             name = raw.get("x-apertis-method")
-            if not isinstance(resource, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", resource):
+            if not isinstance(resource, str) or not RESOURCE_PATH.fullmatch(resource):
                 errors.append(
                     f"{where}: missing or invalid x-apertis-resource (a dotted attribute path like `chat.completions`)"
                 )
@@ -158,6 +162,19 @@ def class_name(segment: str) -> str:
 
 
 @dataclass
+class ResourceMixin:
+    """A hand-written class that a generated resource class inherits (`resource_mixins` in codegen/config.yaml)."""
+
+    cls: str
+    methods: list[str]  # its public methods, listed in the class docstring after the generated ones
+
+
+def mixin_module(resource: str) -> str:
+    """The file that defines the mixin of `resource` (`chat.completions` -> apertis/_async/resource_mixins/chat.py)."""
+    return f"{MIXINS_DIR}/{module_name_of_top(resource.split('.', maxsplit=1)[0])}.py"
+
+
+@dataclass
 class Arg:
     name: str
     wire: str
@@ -220,6 +237,7 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
     methods: list[Method] = field(default_factory=list)
     operations: list[Operation] = field(default_factory=list)
+    mixin: Optional[ResourceMixin] = None
 
 
 @dataclass
@@ -258,10 +276,17 @@ def argument_name(prop: Any, raw_props: dict[str, Any], where: str) -> str:
 class ResourceBuilder:
     """Builds the module views of the async resources from the operations and the parsed endpoints."""
 
-    def __init__(self, spec: dict[str, Any], registry: TypeRegistry, endpoints: dict[tuple[str, str], Any]):
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        registry: TypeRegistry,
+        endpoints: dict[tuple[str, str], Any],
+        mixins: dict[str, ResourceMixin],
+    ):
         self.spec = spec
         self.registry = registry
         self.endpoints = endpoints
+        self.mixins = mixins
 
     def build(self, operations: list[Operation]) -> ResourceTree:
         tops: dict[str, Node] = {}
@@ -276,6 +301,8 @@ class ResourceBuilder:
                 nodes = node.children
             assert node is not None
             node.operations.append(op)
+        for node in self._walk(tops.values()):
+            node.mixin = self.mixins.get(node.path)
         seen: dict[str, str] = {}
         for node in self._walk(tops.values()):
             if node.cls in seen:
@@ -296,9 +323,15 @@ class ResourceBuilder:
                 for op in node.operations:
                     if op.stream:
                         stream_classes.add(op.stream["class"])
+                bases = ["AsyncAPIResource"]
+                if node.mixin is not None:
+                    module = mixin_module(node.path)[len("apertis/_async/") : -len(".py")].replace("/", ".")
+                    imports.add(f"..{module}", node.mixin.cls, runtime=True)
+                    bases.insert(0, node.mixin.cls)
                 classes.append(
                     {
                         "name": node.cls,
+                        "bases": ", ".join(bases),
                         "doc": self._node_doc(node),
                         "children": [
                             {"attr": a, "cls": c.cls, "doc": self._node_doc(c)} for a, c in node.children.items()
@@ -336,7 +369,8 @@ class ResourceBuilder:
 
     @staticmethod
     def _node_doc(node: Node) -> str:
-        parts = [f"`{op.name}`" for op in node.operations] + [f"`{c}`" for c in node.children]
+        names = [op.name for op in node.operations] + (node.mixin.methods if node.mixin else []) + list(node.children)
+        parts = [f"`{name}`" for name in names]
         return f"The `{node.path}` endpoints: {', '.join(parts)}."
 
     # --------------------------------------------------------------------------------------- methods
@@ -576,7 +610,12 @@ def module_name_of_top(attr: str) -> str:
 
 
 def build_resource_modules(
-    spec: dict[str, Any], registry: TypeRegistry, endpoints: dict[tuple[str, str], Any], operations: list[Operation]
+    spec: dict[str, Any],
+    registry: TypeRegistry,
+    endpoints: dict[tuple[str, str], Any],
+    operations: list[Operation],
+    mixins: Optional[dict[str, ResourceMixin]] = None,
 ) -> ResourceTree:
-    """The async resource modules (one per top-level attribute) as template views."""
-    return ResourceBuilder(spec, registry, endpoints).build(operations)
+    """The async resource modules (one per top-level attribute) as template views; `mixins` (resource path ->
+    mixin, checked by the driver) adds hand-written base classes."""
+    return ResourceBuilder(spec, registry, endpoints, mixins or {}).build(operations)
