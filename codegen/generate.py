@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .config import CodegenConfig, ConfigError, load_config
 from .resources_gen import (
@@ -315,9 +315,12 @@ def check_model_mixins(root: Path, registry: TypeRegistry, mixins: dict[str, str
         raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
 
 
-def check_resource_mixins(root: Path, operations: list[Operation], mixins: dict[str, str]) -> dict[str, ResourceMixin]:
+def check_resource_mixins(
+    root: Path, operations: list[Operation], mixins: dict[str, str], replaced: Sequence[str] = ()
+) -> dict[str, ResourceMixin]:
     """Every `resource_mixins` entry names a resource of the spec and a class defined in its module of
-    apertis/_async/resource_mixins/ whose public methods are documented and do not hide generated attributes."""
+    apertis/_async/resource_mixins/ whose public methods are documented and do not hide generated attributes,
+    except the generated methods listed in `replaced_methods` (which the mixin must define)."""
     # resource path -> the attributes the generator gives its class (methods and sub-resources)
     generated: dict[str, set[str]] = {}
     for op in operations:
@@ -328,6 +331,15 @@ def check_resource_mixins(root: Path, operations: list[Operation], mixins: dict[
     generated_classes = {class_name(path.split(".")[-1]) for path in generated}
     out = {}
     problems = []
+    replaces: dict[str, list[str]] = {}
+    for dotted in replaced:
+        resource, name = dotted.rsplit(".", 1)
+        if resource not in mixins:
+            problems.append(f"replaced_methods: `{dotted}`: `{resource}` has no resource_mixins entry")
+        elif name not in {op.name for op in operations if op.resource == resource}:
+            problems.append(f"replaced_methods: `{dotted}` is not a generated method (x-apertis-method)")
+        else:
+            replaces.setdefault(resource, []).append(name)
     for resource, cls in sorted(mixins.items()):
         where = f"resource_mixins: `{resource}: {cls}`"
         module = mixin_module(resource)
@@ -341,14 +353,20 @@ def check_resource_mixins(root: Path, operations: list[Operation], mixins: dict[
         if methods is None:
             problems.append(f"{where}: class `{cls}` is not defined at the top level of {module}")
             continue
+        problems.extend(
+            f"{where}: replaced_methods lists `{resource}.{name}` but {cls} does not define `{name}`"
+            for name in replaces.get(resource, [])
+            if name not in methods
+        )
         for name, documented in methods.items():
-            if name in generated[resource]:
+            if name in generated[resource] and name not in replaces.get(resource, []):
                 problems.append(
-                    f"{where}: `{name}` would be hidden by the generated `{resource}.{name}`: rename the method"
+                    f"{where}: `{name}` would be hidden by the generated `{resource}.{name}`: rename the method, "
+                    f"or list `{resource}.{name}` in replaced_methods to replace the generated one"
                 )
             elif not documented:
                 problems.append(f"{where}: `{cls}.{name}` has no docstring (public methods are documented)")
-        out[resource] = ResourceMixin(cls=cls, methods=list(methods))
+        out[resource] = ResourceMixin(cls=cls, methods=list(methods), replaces=replaces.get(resource, []))
     if problems:
         raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
     return out
@@ -413,7 +431,7 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     for collection in data.endpoint_collections_by_tag.values():
         for endpoint in collection.endpoints:
             endpoints[(text_of(endpoint.path), endpoint.method)] = endpoint
-    resource_mixins = check_resource_mixins(root, operations, config.resource_mixins)
+    resource_mixins = check_resource_mixins(root, operations, config.resource_mixins, config.replaced_methods)
     tree = build_resource_modules(raw, registry, endpoints, operations, resource_mixins)
 
     written: list[str] = []

@@ -167,6 +167,7 @@ class ResourceMixin:
 
     cls: str
     methods: list[str]  # its public methods, listed in the class docstring after the generated ones
+    replaces: list[str] = field(default_factory=list)  # generated methods it replaces: generated as `_<name>`
 
 
 def mixin_module(resource: str) -> str:
@@ -320,6 +321,9 @@ class ResourceBuilder:
             classes = []
             for node in self._walk([top]):
                 methods = [self._method(op, imports) for op in node.operations]
+                for method in methods:
+                    if node.mixin is not None and method.name in node.mixin.replaces:
+                        method.name = f"_{method.name}"  # still `display_name` in messages: the mixin calls it
                 for op in node.operations:
                     if op.stream:
                         stream_classes.add(op.stream["class"])
@@ -369,7 +373,9 @@ class ResourceBuilder:
 
     @staticmethod
     def _node_doc(node: Node) -> str:
-        names = [op.name for op in node.operations] + (node.mixin.methods if node.mixin else []) + list(node.children)
+        mixin = node.mixin or ResourceMixin(cls="", methods=[])
+        names = [op.name for op in node.operations if op.name not in mixin.replaces] + mixin.methods
+        names += list(node.children)
         parts = [f"`{name}`" for name in names]
         return f"The `{node.path}` endpoints: {', '.join(parts)}."
 

@@ -307,6 +307,25 @@ def test_scratch_resource_mixin_is_inherited_by_both_twins(scratch: Path, capsys
     assert "class ModelsMixin(SyncAPIResource):" in twin
     assert "return len((self.list()).data)" in twin
 
+    # A mixin method named like a generated one fails the run, unless replaced_methods declares it: then the
+    # generated method is written as `_list`, for the mixin's `list` to call.
+    mixin.write_text(
+        mixin.read_text()
+        + "\n    async def list(self) -> object:\n"
+        + '        """Every model, sorted."""\n'
+        + "        return sorted(await self._list())  # type: ignore[attr-defined]\n"
+    )
+    code, err = _run_in_process(scratch, capsys)
+    assert code == 2
+    assert "`list` would be hidden by the generated `models.list`" in err
+    config.write_text(config.read_text() + "replaced_methods: [models.list]\n")
+    code, err = _run_in_process(scratch, capsys)
+    assert code == 0, err
+    resource = (scratch / "apertis/_sync/resources/models.py").read_text()
+    assert "    def _list(\n" in resource and "    def list(" not in resource
+    assert 'unexpected_arguments(self._list, "models.list", unexpected)' in resource
+    assert '"""The `models` endpoints: `count`, `list`."""' in resource
+
 
 # ---------------------------------------------------------------------------------------------- codegen keys
 
@@ -380,14 +399,30 @@ def test_resource_mixin_methods_must_be_documented_and_not_hide_generated_attrib
         check_resource_mixins(
             tmp_path, operations, {"chat": "AsyncChatMixin", "chat.completions": "AsyncCompletionsMixin"}
         )
+    hidden = "rename the method, or list `{}` in replaced_methods to replace the generated one"
     assert str(failed.value).splitlines()[1:] == [
         "resource_mixins: `chat: AsyncChatMixin`: `completions` would be hidden by the generated "
-        "`chat.completions`: rename the method",
+        "`chat.completions`: " + hidden.format("chat.completions"),
         "resource_mixins: `chat.completions: AsyncCompletionsMixin`: `create` would be hidden by the generated "
-        "`chat.completions.create`: rename the method",
+        "`chat.completions.create`: " + hidden.format("chat.completions.create"),
         "resource_mixins: `chat.completions: AsyncCompletionsMixin`: `AsyncCompletionsMixin.parse` has no docstring "
         "(public methods are documented)",
     ]
+
+    # Declared, the generated `create` makes way (it is generated as `_create`); a sub-resource never does.
+    module.write_text(module.read_text().replace("        pass\n", '        """Documented."""\n'))
+    replaced = check_resource_mixins(
+        tmp_path, operations, {"chat.completions": "AsyncCompletionsMixin"}, ["chat.completions.create"]
+    )
+    assert replaced["chat.completions"].replaces == ["create"]
+    completions = {"chat.completions": "AsyncCompletionsMixin"}
+    for mixins, declared, message in [
+        (completions, "chat.completions.parse", r"`chat\.completions\.parse` is not a generated method"),
+        (completions, "videos.create", r"`videos` has no resource_mixins entry"),
+        ({"chat.completions": "AsyncChatMixin"}, "chat.completions.create", "AsyncChatMixin does not define `create`"),
+    ]:
+        with pytest.raises(GenerationFailed, match=message):
+            check_resource_mixins(tmp_path, operations, mixins, [declared])
 
 
 def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
@@ -412,6 +447,8 @@ def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
         ("resource_mixins: [models]\n", "resource_mixins"),
         ("resource_mixins:\n  models: ModelsMixin\n", "resource_mixins"),  # no Async: no sync name to derive
         ("resource_mixins:\n  Chat.Completions: AsyncCompletionsMixin\n", "resource_mixins"),
+        ("replaced_methods: chat.completions.create\n", "replaced_methods"),
+        ("replaced_methods: [models]\n", "replaced_methods"),  # a resource, not one of its methods
     ],
 )
 def test_config_rejects_malformed_model_keys(tmp_path: Path, extra: str, message: str) -> None:
