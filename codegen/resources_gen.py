@@ -190,7 +190,7 @@ class Arg:
 
 @dataclass
 class Check:
-    """A type check of a required argument, rendered by the `checks` macro (codegen/templates)."""
+    """A type check of a required argument, rendered by the `method` macro of resource_macros.py.jinja."""
 
     name: str
     types: str  # the isinstance() second argument: `str` or `(int, float)`
