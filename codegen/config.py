@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,12 @@ from ruamel.yaml.error import YAMLError
 __all__ = ["CodegenConfig", "ConfigError", "load_config"]
 
 # Our own keys, next to openapi-python-client's.
-OWN_KEYS = {"spec", "unasync_replacements", "model_mixins", "extra_type_exports"}
+OWN_KEYS = {"spec", "unasync_replacements", "model_mixins", "resource_mixins", "replaced_methods", "extra_type_exports"}
+
+# `x-apertis-resource` values: dotted attribute paths such as `chat.completions`.
+RESOURCE_PATH = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
+# Mixin classes live in apertis/_async and get their sync name by dropping `Async` (AsyncModelsMixin -> ModelsMixin).
+ASYNC_CLASS = re.compile(r"Async[A-Z][A-Za-z0-9_]*")
 
 
 class ConfigError(Exception):
@@ -29,6 +35,12 @@ class CodegenConfig:
     unasync_replacements: dict[str, str] = field(default_factory=dict)
     # schema name -> class in apertis/_model_mixins.py that the generated model inherits (hand-written helpers)
     model_mixins: dict[str, str] = field(default_factory=dict)
+    # resource path (`x-apertis-resource`) -> class in apertis/_async/resource_mixins/<top-level resource>.py that
+    # the generated resource class inherits (hand-written methods)
+    resource_mixins: dict[str, str] = field(default_factory=dict)
+    # `<resource path>.<method>`: generated methods that the resource's mixin replaces (the generated one is
+    # renamed `_<method>`, for the mixin to call)
+    replaced_methods: list[str] = field(default_factory=list)
     # public name -> module relative to apertis.types (`.._stream_events`) for hand-written names in apertis.types
     extra_type_exports: dict[str, str] = field(default_factory=dict)
 
@@ -66,6 +78,23 @@ def load_config(path: Path) -> CodegenConfig:
         isinstance(k, str) and isinstance(v, str) and k.isidentifier() and v.isidentifier() for k, v in mixins.items()
     ):
         raise ConfigError(f"{path}: `model_mixins` must map schema names to class names in apertis/_model_mixins.py")
+    resource_mixins: Any = own.get("resource_mixins") or {}
+    if not isinstance(resource_mixins, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and RESOURCE_PATH.fullmatch(k) and ASYNC_CLASS.fullmatch(v)
+        for k, v in resource_mixins.items()
+    ):
+        raise ConfigError(
+            f"{path}: `resource_mixins` must map resource paths (x-apertis-resource, such as `chat.completions`) "
+            "to Async<Name> classes of apertis/_async/resource_mixins/, such as `models: AsyncModelsMixin`"
+        )
+    replaced: Any = own.get("replaced_methods") or []
+    if not isinstance(replaced, list) or not all(
+        isinstance(m, str) and "." in m and RESOURCE_PATH.fullmatch(m) for m in replaced
+    ):
+        raise ConfigError(
+            f"{path}: `replaced_methods` must list generated methods by resource path and name, "
+            "such as `chat.completions.create`"
+        )
     exports: Any = own.get("extra_type_exports") or {}
     if not isinstance(exports, dict) or not all(
         isinstance(k, str)
@@ -88,5 +117,7 @@ def load_config(path: Path) -> CodegenConfig:
         spec=spec,
         unasync_replacements=dict(replacements),
         model_mixins=dict(mixins),
+        resource_mixins=dict(resource_mixins),
+        replaced_methods=list(replaced),
         extra_type_exports=dict(exports),
     )

@@ -18,13 +18,17 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .config import CodegenConfig, ConfigError, load_config
 from .resources_gen import (
+    Operation,
+    ResourceMixin,
     ResourceTree,
     build_resource_modules,
+    class_name,
     doc_text,
+    mixin_module,
     module_name_of_top,
     read_operations,
 )
@@ -311,6 +315,80 @@ def check_model_mixins(root: Path, registry: TypeRegistry, mixins: dict[str, str
         raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
 
 
+def check_resource_mixins(
+    root: Path, operations: list[Operation], mixins: dict[str, str], replaced: Sequence[str] = ()
+) -> dict[str, ResourceMixin]:
+    """Every `resource_mixins` entry names a resource of the spec and a class defined in its module of
+    apertis/_async/resource_mixins/ whose public methods are documented and do not hide generated attributes,
+    except the generated methods listed in `replaced_methods` (which the mixin must define)."""
+    # resource path -> the attributes the generator gives its class (methods and sub-resources)
+    generated: dict[str, set[str]] = {}
+    for op in operations:
+        segments = op.resource.split(".")
+        for depth in range(1, len(segments) + 1):
+            attrs = generated.setdefault(".".join(segments[:depth]), set())
+            attrs.add(segments[depth] if depth < len(segments) else op.name)
+    generated_classes = {class_name(path.split(".")[-1]) for path in generated}
+    out = {}
+    problems = []
+    replaces: dict[str, list[str]] = {}
+    for dotted in replaced:
+        resource, name = dotted.rsplit(".", 1)
+        if resource not in mixins:
+            problems.append(f"replaced_methods: `{dotted}`: `{resource}` has no resource_mixins entry")
+        elif name not in {op.name for op in operations if op.resource == resource}:
+            problems.append(f"replaced_methods: `{dotted}` is not a generated method (x-apertis-method)")
+        else:
+            replaces.setdefault(resource, []).append(name)
+    for resource, cls in sorted(mixins.items()):
+        where = f"resource_mixins: `{resource}: {cls}`"
+        module = mixin_module(resource)
+        if resource not in generated:
+            problems.append(f"{where}: `{resource}` is not a resource of the spec (an x-apertis-resource path)")
+            continue
+        if cls in generated_classes:
+            problems.append(f"{where}: {cls} is a generated resource class; name the mixin {cls}Mixin")
+            continue
+        methods = _class_methods(root / module, cls)
+        if methods is None:
+            problems.append(f"{where}: class `{cls}` is not defined at the top level of {module}")
+            continue
+        problems.extend(
+            f"{where}: replaced_methods lists `{resource}.{name}` but {cls} does not define `{name}`"
+            for name in replaces.get(resource, [])
+            if name not in methods
+        )
+        for name, documented in methods.items():
+            if name in generated[resource] and name not in replaces.get(resource, []):
+                problems.append(
+                    f"{where}: `{name}` would be hidden by the generated `{resource}.{name}`: rename the method, "
+                    f"or list `{resource}.{name}` in replaced_methods to replace the generated one"
+                )
+            elif not documented:
+                problems.append(f"{where}: `{cls}.{name}` has no docstring (public methods are documented)")
+        out[resource] = ResourceMixin(cls=cls, methods=list(methods), replaces=replaces.get(resource, []))
+    if problems:
+        raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
+    return out
+
+
+def _class_methods(path: Path, cls: str) -> Optional[dict[str, bool]]:
+    """The public methods of class `cls` of a hand-written module (name -> has a docstring), or None when the
+    module or the class does not exist."""
+    import ast
+
+    if not path.is_file():
+        return None
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {
+                item.name: ast.get_docstring(item) is not None
+                for item in node.body
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_")
+            }
+    return None
+
+
 def check_extra_exports(root: Path, exports: dict[str, str], generated: set[str]) -> list[tuple[str, str]]:
     """The `extra_type_exports` as (name, module) pairs, after checking each module defines its name."""
     out = []
@@ -353,7 +431,8 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     for collection in data.endpoint_collections_by_tag.values():
         for endpoint in collection.endpoints:
             endpoints[(text_of(endpoint.path), endpoint.method)] = endpoint
-    tree = build_resource_modules(raw, registry, endpoints, operations)
+    resource_mixins = check_resource_mixins(root, operations, config.resource_mixins, config.replaced_methods)
+    tree = build_resource_modules(raw, registry, endpoints, operations, resource_mixins)
 
     written: list[str] = []
 
@@ -475,6 +554,7 @@ def build(root: Path, stage: Path, config: CodegenConfig) -> list[str]:
             handwritten.append(rel)
     resource_rules = {name: name[len("Async") :] for name in tree.class_names}
     resource_rules.update({f"Async{name}": name for name in tree.stream_classes})
+    resource_rules.update({cls: cls[len("Async") :] for cls in config.resource_mixins.values()})
     run_ruff(stage, written)  # the async sources, formatted before unasync copies them
     sync_files = unasync_tree(stage, [*written, *handwritten], config.unasync_replacements, resource_rules)
     run_ruff(stage, sync_files)

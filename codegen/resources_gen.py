@@ -15,9 +15,10 @@ from openapi_python_client.parser.properties import ModelProperty
 from openapi_python_client.parser.properties.file import FileProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
+from .config import RESOURCE_PATH
 from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 
-__all__ = ["Operation", "ResourceTree", "build_resource_modules"]
+__all__ = ["MIXINS_DIR", "Operation", "ResourceMixin", "ResourceTree", "build_resource_modules", "mixin_module"]
 
 # Keyword arguments every method has; a body field with one of these names needs `x-apertis-argument`.
 RESERVED_ARGUMENTS = {
@@ -35,6 +36,9 @@ KIND_WORDS = {
 }  # fmt: skip
 
 RESPONSE_KINDS = {"json", "binary", "text-or-json"}
+
+# Hand-written resource mixins (`resource_mixins`): one module per top-level resource, like the generated ones.
+MIXINS_DIR = "apertis/_async/resource_mixins"
 
 
 @dataclass
@@ -69,7 +73,7 @@ def read_operations(spec: dict[str, Any]) -> list[Operation]:
             where = f"{method.upper()} {path}"
             resource = raw.get("x-apertis-resource")
             name = raw.get("x-apertis-method")
-            if not isinstance(resource, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", resource):
+            if not isinstance(resource, str) or not RESOURCE_PATH.fullmatch(resource):
                 errors.append(
                     f"{where}: missing or invalid x-apertis-resource (a dotted attribute path like `chat.completions`)"
                 )
@@ -158,6 +162,20 @@ def class_name(segment: str) -> str:
 
 
 @dataclass
+class ResourceMixin:
+    """A hand-written class that a generated resource class inherits (`resource_mixins` in codegen/config.yaml)."""
+
+    cls: str
+    methods: list[str]  # its public methods, listed in the class docstring after the generated ones
+    replaces: list[str] = field(default_factory=list)  # generated methods it replaces: generated as `_<name>`
+
+
+def mixin_module(resource: str) -> str:
+    """The file that defines the mixin of `resource` (`chat.completions` -> apertis/_async/resource_mixins/chat.py)."""
+    return f"{MIXINS_DIR}/{module_name_of_top(resource.split('.', maxsplit=1)[0])}.py"
+
+
+@dataclass
 class Arg:
     name: str
     wire: str
@@ -167,11 +185,25 @@ class Arg:
     kind: str  # body | data | file | file_list | query | header
     is_stream: bool = False
     schema: Optional[dict[str, Any]] = None  # the raw spec schema of a body field, for the argument checks
-    value_expr: Optional[str] = None  # what the request sends for it, when not simply the argument
+    sdk_default: Optional[str] = None  # the literal the request sends when the caller leaves the argument out
+
+
+@dataclass
+class Check:
+    """A type check of a required argument, rendered by the `method` macro of resource_macros.py.jinja."""
+
+    name: str
+    types: str  # the isinstance() second argument: `str` or `(int, float)`
+    expected: str  # words for the error message: "a str or a list"
+    numeric: bool = False  # reject bool too (an int subclass, never a meaningful count or temperature)
+    item_name: Optional[str] = None  # the object schema the elements of a list must match
+    list_only: bool = False  # only a list of `item_name` objects is accepted
 
 
 @dataclass
 class Method:
+    """One generated method: what resource_macros.py.jinja needs to render it."""
+
     name: str
     http_method: str
     path_expr: str
@@ -179,12 +211,24 @@ class Method:
     args: list[Arg]
     return_type: str
     stream: Optional[str]
-    doc: str
-    prelude: list[str]
-    request_args: list[str]
-    headers_expr: str
-    display_name: str = ""
-    checks: list[str] = field(default_factory=list)
+    summary: str
+    description: list[str]  # paragraphs
+    doc_args: list[tuple[str, str]]  # (argument, its line in Args:), spec arguments only
+    body_kind: Optional[str]  # json | multipart | None
+    cast_to: Optional[str]
+    response_kind: Optional[str]  # binary | text-or-json; None for JSON
+    host_root: bool
+    display_name: str
+    checks: list[Check] = field(default_factory=list)
+    sdk_default: Optional[dict[str, str]] = None  # {arg, wire, function}: see _sdk_default
+
+    def args_of(self, *kinds: str) -> list[Arg]:
+        return [a for a in self.args if a.kind in kinds]
+
+    @property
+    def files_inline(self) -> bool:
+        """Every upload is one required file: `files=[("file", file)]`, without building a list first."""
+        return all(a.kind == "file" and a.required for a in self.args_of("file", "file_list"))
 
 
 @dataclass
@@ -194,6 +238,7 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
     methods: list[Method] = field(default_factory=list)
     operations: list[Operation] = field(default_factory=list)
+    mixin: Optional[ResourceMixin] = None
 
 
 @dataclass
@@ -232,10 +277,17 @@ def argument_name(prop: Any, raw_props: dict[str, Any], where: str) -> str:
 class ResourceBuilder:
     """Builds the module views of the async resources from the operations and the parsed endpoints."""
 
-    def __init__(self, spec: dict[str, Any], registry: TypeRegistry, endpoints: dict[tuple[str, str], Any]):
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        registry: TypeRegistry,
+        endpoints: dict[tuple[str, str], Any],
+        mixins: dict[str, ResourceMixin],
+    ):
         self.spec = spec
         self.registry = registry
         self.endpoints = endpoints
+        self.mixins = mixins
 
     def build(self, operations: list[Operation]) -> ResourceTree:
         tops: dict[str, Node] = {}
@@ -250,6 +302,8 @@ class ResourceBuilder:
                 nodes = node.children
             assert node is not None
             node.operations.append(op)
+        for node in self._walk(tops.values()):
+            node.mixin = self.mixins.get(node.path)
         seen: dict[str, str] = {}
         for node in self._walk(tops.values()):
             if node.cls in seen:
@@ -267,12 +321,21 @@ class ResourceBuilder:
             classes = []
             for node in self._walk([top]):
                 methods = [self._method(op, imports) for op in node.operations]
+                for method in methods:
+                    if node.mixin is not None and method.name in node.mixin.replaces:
+                        method.name = f"_{method.name}"  # still `display_name` in messages: the mixin calls it
                 for op in node.operations:
                     if op.stream:
                         stream_classes.add(op.stream["class"])
+                bases = ["AsyncAPIResource"]
+                if node.mixin is not None:
+                    module = mixin_module(node.path)[len("apertis/_async/") : -len(".py")].replace("/", ".")
+                    imports.add(f"..{module}", node.mixin.cls, runtime=True)
+                    bases.insert(0, node.mixin.cls)
                 classes.append(
                     {
                         "name": node.cls,
+                        "bases": ", ".join(bases),
                         "doc": self._node_doc(node),
                         "children": [
                             {"attr": a, "cls": c.cls, "doc": self._node_doc(c)} for a, c in node.children.items()
@@ -310,7 +373,10 @@ class ResourceBuilder:
 
     @staticmethod
     def _node_doc(node: Node) -> str:
-        parts = [f"`{op.name}`" for op in node.operations] + [f"`{c}`" for c in node.children]
+        mixin = node.mixin or ResourceMixin(cls="", methods=[])
+        names = [op.name for op in node.operations if op.name not in mixin.replaces] + mixin.methods
+        names += list(node.children)
+        parts = [f"`{name}`" for name in names]
         return f"The `{node.path}` endpoints: {', '.join(parts)}."
 
     # --------------------------------------------------------------------------------------- methods
@@ -380,55 +446,28 @@ class ResourceBuilder:
             if event not in (self.spec.get("components", {}).get("schemas") or {}):
                 raise CodegenError(f"{op.where}: x-apertis-stream event `{event}` is not a schema in components")
             stream_cls = "Async" + op.stream["class"]
-            # For the annotations only: the class is imported by the first streamed call (see below).
+            # For the annotations only: the first streamed call imports the class (resource_macros.py.jinja).
             imports.add(".._streaming", stream_cls, runtime=False)
 
         sdk_default = self._sdk_default(op, args, imports) if op.sdk_default else None
-        request_args, prelude = self._request_args(op, args, body_kind)
         return_type, cast_to = self._response(op, imports)
-        if sdk_default is not None:
-            if cast_to is None:
-                raise CodegenError(f"{op.where}: x-apertis-sdk-default needs a JSON response to post-process")
-            prelude.insert(0, sdk_default[0])
-            cast_to = f"(lambda value: {sdk_default[1]}({cast_to}(value))) if sdk_default else {cast_to}"
-        if cast_to:
-            request_args.append(f"cast_to={cast_to}")
-        if op.response != "json":
-            request_args.append(f'response_kind="{op.response}"')
-        if op.host_root:
-            request_args.append("host_root=True")
-        if stream_cls:
-            # The stream machinery (SSE decoder, accumulators, their modules) is imported by the first streamed
-            # call, not with the resource module: a plain call has no use for it.
-            prelude += [
-                "_stream_cls: Optional[type[Any]] = None",
-                "if stream is True:",
-                f"    from .._streaming import {stream_cls} as _stream_cls",
-            ]
-            request_args += ["stream=stream is True", "stream_cls=_stream_cls"]
-        headers = [a for a in args if a.kind == "header"]
-        headers_expr = "extra_headers"
-        if headers:
-            items = ", ".join(f'"{a.wire}": {a.name}' for a in headers)
-            headers_expr = f"{{**build_body({{{items}}}), **(extra_headers or {{}})}}"
-        checks = [line for a in args if a.required for line in self._checks(a)]
-        if stream_cls:
-            # `stream="yes"` would be sent as is and answered as a plain call: say so before the network.
-            checks += [
-                "if not (stream is None or isinstance(stream, (bool, NotGiven))):",
-                '    raise invalid_argument("stream", stream, "True or False")',
-            ]
+        if sdk_default is not None and cast_to is None:
+            raise CodegenError(f"{op.where}: x-apertis-sdk-default needs a JSON response to post-process")
         return Method(
             name=op.name, http_method=op.method.upper(), path_expr=path_expr, path_params=path_params, args=args,
-            return_type=return_type, stream=stream_cls, doc=self._doc(op, path_params + args, stream_cls),
-            prelude=prelude, request_args=request_args, headers_expr=headers_expr,
-            display_name=f"{op.resource}.{op.name}", checks=checks,
+            return_type=return_type, stream=stream_cls,
+            summary=one_line(op.raw.get("summary")) or f"`{op.resource}.{op.name}`.",
+            description=[p for p in doc_text(op.raw.get("description")).split("\n\n") if p],
+            doc_args=[(a.name, a.doc or f"The `{a.wire}` {KIND_WORDS[a.kind]}.") for a in path_params + args],
+            body_kind=body_kind, cast_to=cast_to, response_kind=None if op.response == "json" else op.response,
+            host_root=op.host_root, display_name=f"{op.resource}.{op.name}",
+            checks=[check for a in args if a.required for check in self._checks(a)], sdk_default=sdk_default,
         )  # fmt: skip
 
-    def _sdk_default(self, op: Operation, args: list[Arg], imports: Imports) -> tuple[str, str]:
+    def _sdk_default(self, op: Operation, args: list[Arg], imports: Imports) -> dict[str, str]:
         """An SDK-side default (`x-apertis-sdk-default`): when the caller leaves the argument out (and does not
         set it through extra_body either), the request carries `value` and the parsed result goes through the
-        hand-written `postprocess` function. Returns (the generated test line, the function name).
+        hand-written `postprocess` function. Returns {arg, wire, function} for the template.
         """
         ext = op.sdk_default
         assert ext is not None
@@ -450,11 +489,10 @@ class ResourceBuilder:
             )
         module, function = ext["postprocess"].split(".")
         imports.add(f"...{module}", function, runtime=True)
-        arg.value_expr = f"{ext['value']!r} if sdk_default else {arg.name}"
+        arg.sdk_default = repr(ext["value"])
         if ext.get("doc"):
             arg.doc = f"{arg.doc} {one_line(ext['doc'])}".strip()
-        test = f"sdk_default = isinstance({arg.name}, NotGiven) and not (extra_body and {arg.wire!r} in extra_body)"
-        return test, function
+        return {"arg": arg.name, "wire": arg.wire, "function": function}
 
     @staticmethod
     def _optional(annotation: str) -> str:
@@ -517,8 +555,8 @@ class ResourceBuilder:
             return ["Mapping", "BaseModel"], [f"a {name} (a dict or the model)"], None
         return None
 
-    def _checks(self, arg: Arg) -> list[str]:
-        """Generated lines that reject a required argument of the wrong type before the request is built.
+    def _checks(self, arg: Arg) -> list[Check]:
+        """The type check of a required argument, made before the request is built (none or one).
 
         Only the outer type is checked (plus the elements of a list of objects): enough to catch the usual
         mistakes (None, a dict for a list, a str for a list of messages) at the price of one isinstance.
@@ -529,57 +567,17 @@ class ResourceBuilder:
         if shape is None:
             return []
         types, words, item_name = shape
-        expected = " or ".join(words)
-        error = f'raise invalid_argument("{arg.name}", {arg.name}, "{expected}")'
-        numeric = "int" in types and "bool" not in types
         scalar = [t for t in types if t not in ("list", "tuple")] if item_name else types
-        if not scalar:
-            # Only a list of objects is accepted: check the list, then its elements.
-            return [
-                f"if not isinstance({arg.name}, (list, tuple)):",
-                f"    {error}",
-                f'check_objects("{arg.name}", {arg.name}, "a {item_name}")',
-            ]
-        test = f"not isinstance({arg.name}, {scalar[0] if len(scalar) == 1 else '(' + ', '.join(scalar) + ')'})"
-        if numeric:
-            # bool is an int subclass, but True is never a meaningful token count or temperature.
-            test = f"{test} or isinstance({arg.name}, bool)"
-        if item_name is None:
-            return [f"if {test}:", f"    {error}"]
         return [
-            f"if isinstance({arg.name}, (list, tuple)):",
-            f'    check_objects("{arg.name}", {arg.name}, "a {item_name}")',
-            f"elif {test}:",
-            f"    {error}",
+            Check(
+                name=arg.name,
+                types=scalar[0] if len(scalar) == 1 else f"({', '.join(scalar)})",
+                expected=" or ".join(words),
+                numeric="int" in types and "bool" not in types,
+                item_name=item_name,
+                list_only=not scalar,
+            )
         ]
-
-    @staticmethod
-    def _request_args(op: Operation, args: list[Arg], body_kind: Optional[str]) -> tuple[list[str], list[str]]:
-        def mapping(kind: str) -> str:
-            items = ", ".join(f'"{a.wire}": {a.value_expr or a.name}' for a in args if a.kind == kind)
-            return f"build_body({{{items}}})"
-
-        out = []
-        prelude: list[str] = []
-        if body_kind == "json":
-            out.append(f"body={mapping('body')}")
-        elif body_kind == "multipart":
-            out.append(f"data={mapping('data')}")
-            files = [a for a in args if a.kind in ("file", "file_list")]
-            if files and all(a.kind == "file" and a.required for a in files):
-                out.append("files=[" + ", ".join(f'("{a.wire}", {a.name})' for a in files) + "]")
-            elif files:
-                prelude.append("files: List[Tuple[str, FileTypes]] = []")
-                for a in files:
-                    guard = "" if a.required else f"if not isinstance({a.name}, NotGiven): "
-                    if a.kind == "file":
-                        prelude.append(f'{guard}files.append(("{a.wire}", {a.name}))')
-                    else:
-                        prelude.append(f'{guard}files.extend(("{a.wire}", f) for f in {a.name})')
-                out.append("files=files")
-        if any(a.kind == "query" for a in args):
-            out.append(f"query={mapping('query')}")
-        return out, prelude
 
     def _response(self, op: Operation, imports: Imports) -> tuple[str, Optional[str]]:
         if op.response == "binary":
@@ -612,32 +610,18 @@ class ResourceBuilder:
             return f"Union[{name}, str]", cast_to
         return name, cast_to
 
-    @staticmethod
-    def _doc(op: Operation, args: list[Arg], stream_cls: Optional[str]) -> str:
-        summary = one_line(op.raw.get("summary")) or f"`{op.resource}.{op.name}`."
-        parts = [summary]
-        description = doc_text(op.raw.get("description"))
-        if description:
-            parts.append(description)
-        lines = ["Args:"]
-        lines += [f"    {a.name}: {a.doc or f'The `{a.wire}` {KIND_WORDS[a.kind]}.'}" for a in args]
-        lines += [
-            "    extra_headers: Headers to add to this request; a None value removes a header the client would send.",
-            "    extra_query: Query parameters to add to this request.",
-            "    extra_body: Fields to merge into the top level of the request body.",
-            "    timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the"
-            " client's; None means no limit at all.",
-        ]
-        parts.append("\n".join(lines))
-        return docstring("\n\n".join(parts), " " * 8)
-
 
 def module_name_of_top(attr: str) -> str:
     return str(strings.PythonIdentifier(attr, prefix="resource"))
 
 
 def build_resource_modules(
-    spec: dict[str, Any], registry: TypeRegistry, endpoints: dict[tuple[str, str], Any], operations: list[Operation]
+    spec: dict[str, Any],
+    registry: TypeRegistry,
+    endpoints: dict[tuple[str, str], Any],
+    operations: list[Operation],
+    mixins: Optional[dict[str, ResourceMixin]] = None,
 ) -> ResourceTree:
-    """The async resource modules (one per top-level attribute) as template views."""
-    return ResourceBuilder(spec, registry, endpoints).build(operations)
+    """The async resource modules (one per top-level attribute) as template views; `mixins` (resource path ->
+    mixin, checked by the driver) adds hand-written base classes."""
+    return ResourceBuilder(spec, registry, endpoints, mixins or {}).build(operations)

@@ -102,7 +102,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def models(self) -> AsyncModels:
-        """The `models` endpoints: `list`, `retrieve`."""
+        """The `models` endpoints: `list`, `retrieve`, `exists`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import models as module
 

@@ -12,6 +12,7 @@ from ..._validation import invalid_path_parameter, path_segment, unexpected_argu
 from ...types.model import Model
 from ...types.model_list import ModelList
 from .._resource import AsyncAPIResource
+from ..resource_mixins.models import AsyncModelsMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncModels"]
 
 
-class AsyncModels(AsyncAPIResource):
-    """The `models` endpoints: `list`, `retrieve`."""
+class AsyncModels(AsyncModelsMixin, AsyncAPIResource):
+    """The `models` endpoints: `list`, `retrieve`, `exists`."""
 
     async def list(
         self,

@@ -102,7 +102,7 @@ class ResourcesMixin:
 
     @cached_property
     def models(self) -> Models:
-        """The `models` endpoints: `list`, `retrieve`."""
+        """The `models` endpoints: `list`, `retrieve`, `exists`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import models as module
 

@@ -12,6 +12,7 @@ from ..._validation import invalid_path_parameter, path_segment, unexpected_argu
 from ...types.model import Model
 from ...types.model_list import ModelList
 from .._resource import SyncAPIResource
+from ..resource_mixins.models import ModelsMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["Models"]
 
 
-class Models(SyncAPIResource):
-    """The `models` endpoints: `list`, `retrieve`."""
+class Models(ModelsMixin, SyncAPIResource):
+    """The `models` endpoints: `list`, `retrieve`, `exists`."""
 
     def list(
         self,
