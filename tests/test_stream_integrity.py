@@ -345,9 +345,20 @@ async def test_a_responses_item_keeps_the_status_its_events_gave_it(kind: str, l
     assert result.final.output_text == "Hi"
 
 
-async def test_a_responses_stream_cut_at_eof_before_its_end_raises(kind: str, loopback: Any) -> None:
+async def test_a_responses_stream_ending_at_eof_before_its_terminal_event_invents_no_status(
+    kind: str, loopback: Any
+) -> None:
+    # Reference 3.5: a Responses stream may end at the end of its body. That is an end, not a failure, and the
+    # final response says no more than the events did.
     events = [event(CREATED), event({"type": "response.output_text.delta", "delta": "Half"})]
     result = await run(kind, loopback, "responses", events, "final")
+    assert result.error is None
+    assert result.final.status is None and result.final.output_text == "Half"
+    assert result.stream.completed
+
+
+async def test_a_responses_stream_with_no_event_at_all_raises(kind: str, loopback: Any) -> None:
+    result = await run(kind, loopback, "responses", [b": keep-alive\n\n"], "final")
     assert isinstance(result.error, apertis.APIConnectionError)
     assert result.final is None and not result.stream.completed
 

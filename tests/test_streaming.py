@@ -495,7 +495,7 @@ async def test_placeholder_error_object_is_not_an_error(twin: str, httpx_mock: H
 
 
 @pytest.mark.parametrize("twin", TWINS)
-@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("api", ["chat", "messages"])  # a Responses stream may end at the end of its body
 async def test_missing_terminator_raises(twin: str, api: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
     add_stream(httpx_mock, BODIES[api][:-1])
     stream = await open_stream(twin, api, clients.get(twin))

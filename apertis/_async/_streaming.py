@@ -5,7 +5,8 @@ errors before the first byte were already raised and retried like any other call
 parses each event into the generated model, and guarantees five things:
 
 - it never ends quietly on half an answer: a transport failure mid-stream raises APIConnectionError or
-  APITimeoutError, and a body that ends before the API's terminator raises APIConnectionError;
+  APITimeoutError, and a body that ends before the API's terminator raises APIConnectionError (except a
+  Responses stream, which may end at the end of its body once it carried events: see AsyncResponseStream);
 - it never skips what it cannot read: an event whose data is not valid JSON (a chunk cut short), or is JSON but
   not an object where the API sends objects, raises APIResponseValidationError with the (redacted) data. What
   is well-formed but unfamiliar (a chunk without `choices`, an unknown field, an unknown event type) passes as
@@ -269,11 +270,16 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response, redact=self._client.api_key) from exc
             if not self._done:
-                raise truncated_stream_error(self._terminator, response)
+                self._end_without_terminator()
             await AsyncDrain.drain(chunks, response)
         finally:
             await _close_iterator(chunks)
             await response.aclose()
+
+    def _end_without_terminator(self) -> None:
+        """The body ended (a clean end of the HTTP message) before the API's end marker: by default the answer
+        is incomplete, and saying nothing would hand the caller half of it as if it were whole."""
+        raise truncated_stream_error(self._terminator, self.response)
 
     async def __anext__(self) -> _T:
         return await self._iterator.__anext__()
@@ -440,8 +446,8 @@ class AsyncMessageStream(AsyncStream["MessageStreamEvent"]):
 
 
 class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
-    """The events of a streamed Responses API call, until `response.completed` (or `.failed`, `.incomplete`, or a
-    gateway's `[DONE]`).
+    """The events of a streamed Responses API call, until `response.completed` (or `.failed`, `.incomplete`, a
+    gateway's `[DONE]`, or the clean end of a body that carried events).
 
     Events are told apart by their JSON `type`; the `event:` line counts only when it says `error`. An `error`
     event (plain-text data included), or a gateway payload with an `error` object, raises the matching
@@ -456,6 +462,16 @@ class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
         super().__init__(response, client=client)
         self._accumulator = ResponseAccumulator()
         self._parsers: Dict[str, Callable[[Dict[str, Any]], ResponseStreamEvent]] = _event_parsers("responses")
+        self._received_event = False
+
+    def _end_without_terminator(self) -> None:
+        # The Responses stream may end at the end of the body with no terminal event and no `[DONE]` (reference
+        # 3.5: converted models do). A transport failure mid-body has already raised; a body that ended cleanly
+        # after events is the server's end, and the final response then carries no status (see
+        # get_final_response). A body with no event at all is not an answer.
+        if not self._received_event:
+            super()._end_without_terminator()
+        self._done = True
 
     def _handle(self, data: str, event_type: Optional[str]) -> Any:
         if data == "[DONE]":
@@ -474,6 +490,7 @@ class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
             or ("error" in payload and kind is None and is_error_payload(payload))
         ):
             raise stream_error(payload, self.response, redact=self._client.api_key)
+        self._received_event = True
         self._text = self._accumulator.add(payload)
         if kind in _RESPONSE_TERMINAL:
             self._done = True
@@ -490,9 +507,9 @@ class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
     async def get_final_response(self) -> Response:
         """Read the stream to its end and return the final `Response` (`output_text` gives its whole text).
 
-        That is the `response` of the terminal event. A stream that ended with `[DONE]` before any (converted
-        models do) gives the response assembled from the events, with `status` None: the server never said
-        how it ended, and "completed" would be a guess."""
+        That is the `response` of the terminal event. A stream that ended with `[DONE]`, or at the end of the
+        body, before any (converted models do) gives the response assembled from the events, with `status`
+        None: the server never said how it ended, and "completed" would be a guess."""
         async for _ in self:
             pass
         self._require_complete("get_final_response")
