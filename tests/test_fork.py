@@ -13,6 +13,7 @@ import gc
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import ssl
 import sys
@@ -352,3 +353,12 @@ async def test_a_callers_http_client_raises_a_clear_error_in_the_child(
             await http_client.aclose()
         else:
             http_client.close()
+
+
+def test_the_fork_error_pickles_and_names_the_public_package() -> None:
+    error = apertis.ForkedHTTPClientError("made before the fork")
+    clone = pickle.loads(pickle.dumps(error))
+    assert isinstance(clone, apertis.ForkedHTTPClientError)
+    assert isinstance(clone, RuntimeError)
+    assert str(clone) == "made before the fork"
+    assert type(clone).__module__ == "apertis"
