@@ -290,11 +290,11 @@ class SyncAPIClient:
         pool = self._pool
         if pool.loop is _fork.INHERITED:
             raise ForkedHTTPClientError(
-                f"This client's http_client was created before os.fork(), in the parent of process {os.getpid()}, "
-                "and its pooled connections are shared with that process: calls from both would read each "
-                "other's answers. Create the httpx.Client and the apertis client after the fork (in each "
-                "worker process), or let the SDK create its own pool (omit http_client): the SDK gives its own "
-                "pools a fresh start in a forked child."
+                f"This client and its http_client were created before os.fork(), in a parent of this process "
+                f"(pid {os.getpid()}), and the http_client's pooled connections are shared with that parent: calls "
+                "from both would read each other's answers. Create the httpx.Client and the apertis client "
+                "after the fork (in each worker process), or let the SDK create its own pool (omit http_client): "
+                "the SDK gives its own pools a fresh start in a forked child."
             )
         if pool.loop is None:
             pool.loop = loop
