@@ -2,6 +2,7 @@
 
     ApertisError
     ├── EventLoopMismatchError             (also a RuntimeError: an async client's http_client on a second loop)
+    ├── ForkedHTTPClientError              (also a RuntimeError: your own http_client used after os.fork())
     └── APIError
         ├── APIStatusError                 (any non-2xx response)
         │   ├── BadRequestError            400
@@ -45,6 +46,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "EventLoopMismatchError",
+    "ForkedHTTPClientError",
     "InternalServerError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -240,6 +242,15 @@ class EventLoopMismatchError(ApertisError, RuntimeError):
 
     The pooled connections of an httpx.AsyncClient belong to the loop that opened them. Also a RuntimeError, the
     class asyncio itself uses for loop misuse, so existing `except RuntimeError` handlers still catch it.
+    """
+
+
+class ForkedHTTPClientError(ApertisError, RuntimeError):
+    """A client built on your own `http_client` was used in a process forked after the client was made.
+
+    Its pooled connections are shared with the parent process, and calls from both would read each other's
+    answers. The SDK cannot rebuild a client it did not create (it gives its own pools a fresh start in the
+    child): create the http_client and the apertis client after the fork, in the process that uses them.
     """
 
 
@@ -522,6 +533,7 @@ _PACKAGE = __name__.rpartition(".")[0]
 for _cls in (
     ApertisError,
     EventLoopMismatchError,
+    ForkedHTTPClientError,
     APIError,
     APIStatusError,
     BadRequestError,

@@ -17,6 +17,8 @@ import sys
 import threading
 from typing import Any, Optional
 
+from . import _fork
+
 __all__ = ["default_ssl_context"]
 
 _context: Optional[DeferredVerifyContext] = None
@@ -81,3 +83,19 @@ def default_ssl_context() -> ssl.SSLContext:
             if context is None:
                 context = _context = DeferredVerifyContext()
     return context
+
+
+def _forget_unfinished_context() -> None:
+    """In a forked child: new locks, and a new context unless the parent's had finished loading its certificates.
+
+    A thread of the parent may have been inside either lock, or halfway through loading the certificates (OpenSSL
+    does that without the GIL), when the process forked: that thread does not exist in the child, so its lock
+    would stay held there forever and the half-loaded store would never be completed.
+    """
+    global _context, _context_lock  # noqa: PLW0603 - the child's own, as the docstring says
+    _context_lock = threading.Lock()
+    if _context is not None and not _context._loaded:
+        _context = None
+
+
+_fork.on_fork_in_child(_forget_unfinished_context)

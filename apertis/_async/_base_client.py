@@ -29,12 +29,14 @@ from typing import (
 
 import httpx
 
+from .. import _fork
 from .._constants import INITIAL_RETRY_DELAY, MAX_RETRY_DELAY
 from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
     EventLoopMismatchError,
+    ForkedHTTPClientError,
     make_status_error,
     parse_json_body,
     readable_text,
@@ -105,18 +107,50 @@ class _Pool:
     """The HTTP client a client and its `with_options()` copies share, and the event loop it was last used on.
 
     Shared through this holder (not the httpx client itself) so that when the pool must be replaced, because an
-    async client moved to another event loop, the copies move with it.
+    async client moved to another event loop or the process forked, the copies move with it.
     """
 
-    __slots__ = ("client", "gate", "loop", "replaceable")
+    __slots__ = ("__weakref__", "client", "gate", "limits", "loop", "replaceable", "timeout")
 
-    def __init__(self, client: httpx.AsyncClient, replaceable: bool, gate: Optional[AsyncGate] = None) -> None:
-        self.client = client
-        self.replaceable = replaceable  # created by the SDK, so the SDK may swap it for a fresh one
-        self.loop: object = None
-        # Admits at most max_connections attempts into an SDK-created pool at once (see AsyncGate); None for a
-        # caller's http_client, whose limits and transport the SDK does not know.
-        self.gate = gate
+    client: httpx.AsyncClient
+    gate: Optional[AsyncGate]
+    loop: object
+
+    def __init__(self, http_client: Optional[httpx.AsyncClient], timeout: httpx.Timeout, limits: httpx.Limits) -> None:
+        """A pool on the caller's `http_client`, or on one the SDK creates (and may replace) when it is None."""
+        self.timeout = timeout
+        self.limits = limits
+        self.replaceable = http_client is None
+        self.loop = None
+        if http_client is None:
+            self.renew(None)
+        else:
+            self.client = http_client
+            # Admits attempts into an SDK-created pool only (see AsyncGate): the SDK does not know the limits
+            # and transport of a caller's http_client.
+            self.gate = None
+        _fork.track(self)
+
+    def renew(self, loop: object) -> None:
+        """Switch to a new, empty httpx client and gate for use on `loop`; the old ones are left as they are."""
+        # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
+        # POST into a GET (301/302) or carry the request somewhere the user did not configure.
+        # The TLS context loads its CA certificates at the first TLS handshake, not here (see apertis/_tls.py).
+        self.client = httpx.AsyncClient(
+            timeout=self.timeout, limits=self.limits, follow_redirects=False, verify=default_ssl_context()
+        )
+        # At most max_connections attempts at once: excess calls queue in the gate, not in httpcore's pool.
+        limit = self.limits.max_connections
+        self.gate = AsyncGate(limit) if limit is not None else None
+        self.loop = loop
+
+    def after_fork(self) -> None:
+        """In a forked child (see apertis/_fork.py): stop using what the parent process uses."""
+        if not self.replaceable:
+            self.loop = _fork.INHERITED  # the next call raises ForkedHTTPClientError
+        elif not self.client.is_closed:
+            _fork.keep_unclosed(self.client)
+            self.renew(None)
 
 
 class _DeadlineStream(httpx.AsyncByteStream):
@@ -246,10 +280,7 @@ class AsyncAPIClient:
 
             connection_limits = DEFAULT_CONNECTION_LIMITS
         self._connection_limits = connection_limits
-        if http_client is not None:
-            self._pool = _Pool(http_client, replaceable=False)
-        else:
-            self._pool = _Pool(self._make_http_client(), replaceable=True, gate=self._make_gate())
+        self._pool = _Pool(http_client, timeout, connection_limits)
         self._owns_http_client = owns_http_client
 
     @property
@@ -261,29 +292,23 @@ class AsyncAPIClient:
         """The limits of the connection pool the SDK creates (ignored when an `http_client` was passed)."""
         return self._connection_limits
 
-    def _make_http_client(self) -> httpx.AsyncClient:
-        # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
-        # POST into a GET (301/302) or carry the request somewhere the user did not configure.
-        # The TLS context loads its CA certificates at the first TLS handshake, not here (see apertis/_tls.py).
-        return httpx.AsyncClient(
-            timeout=self.timeout,
-            limits=self._connection_limits,
-            follow_redirects=False,
-            verify=default_ssl_context(),
-        )
-
-    def _make_gate(self) -> Optional[AsyncGate]:
-        limit = self._connection_limits.max_connections
-        return AsyncGate(limit) if limit is not None else None
-
     def _use_current_loop(self, loop: object) -> None:
         """Called when a request runs on another event loop than the pool's last one (or the first time).
 
         Pooled connections belong to the loop they were opened on; reusing them from another one fails deep in
         asyncio ("Event loop is closed", or a hang). A pool the SDK created is replaced by a fresh one; the old
         pool's connections cannot be closed from this loop and are released when it is garbage-collected.
+        Also where a caller's http_client inherited through a fork is refused (its `loop` says so).
         """
         pool = self._pool
+        if pool.loop is _fork.INHERITED:
+            raise ForkedHTTPClientError(
+                f"This client and its http_client were created before os.fork(), in a parent of this process "
+                f"(pid {os.getpid()}), and the http_client's pooled connections are shared with that parent: calls "
+                "from both would read each other's answers. Create the httpx.AsyncClient and the apertis client "
+                "after the fork (in each worker process), or let the SDK create its own pool (omit http_client): "
+                "the SDK gives its own pools a fresh start in a forked child."
+            )
         if pool.loop is None:
             pool.loop = loop
             return
@@ -295,9 +320,7 @@ class AsyncAPIClient:
                 "(omit http_client): it then opens fresh connections when the loop changes."
             )
         logger.debug("The event loop changed; this client opens a new connection pool for the new loop")
-        pool.client = self._make_http_client()
-        pool.gate = self._make_gate()
-        pool.loop = loop
+        pool.renew(loop)
 
     @property
     def default_headers(self) -> Dict[str, str]:
@@ -323,9 +346,7 @@ class AsyncAPIClient:
             if pool.replaceable and pool.loop is not None and loop is not pool.loop:
                 # The connections belong to another (usually finished) event loop and cannot be closed from this
                 # one; drop them (they are released when collected) and close an empty pool instead.
-                pool.client = self._make_http_client()
-                pool.gate = self._make_gate()
-                pool.loop = loop
+                pool.renew(loop)
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:

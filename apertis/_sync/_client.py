@@ -51,7 +51,8 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     variant that shares the connection pool. An async client whose pool the SDK created may be used from one
     event loop after another (several `asyncio.run()` calls): on a new loop it opens fresh connections. With your
     own `http_client` it raises EventLoopMismatchError (also a RuntimeError) instead, as that client's connections
-    belong to the first loop.
+    belong to the first loop. Likewise after `os.fork()`: in the child, a pool the SDK created starts afresh and the
+    parent's connections are left to the parent, while your own `http_client` raises ForkedHTTPClientError.
     """
 
     def __init__(
