@@ -355,6 +355,36 @@ async def test_a_callers_http_client_raises_a_clear_error_in_the_child(
             http_client.close()
 
 
+async def test_a_callers_http_client_unused_before_the_fork_works_in_the_child(
+    kind: str, loopback: Callable[..., LoopbackServer]
+) -> None:
+    # gunicorn --preload: the application (and a module-level client on the caller's http_client) is imported in
+    # the parent, which never calls the API; each worker then calls it. Nothing was shared, so nothing refuses.
+    server = loopback(echo())
+    http_client = httpx.AsyncClient() if kind == "async" else httpx.Client()
+    client = make(kind, server, max_retries=0, http_client=http_client)
+
+    async def call(tag: str) -> Any:
+        result = client.get("/echo", extra_headers={TAG_HEADER: tag})
+        return await result if kind == "async" else result
+
+    def in_child() -> List[str]:
+        answer = (
+            asyncio.run(call("child")) if kind == "async" else client.get("/echo", extra_headers={TAG_HEADER: "child"})
+        )
+        return [] if answer == {"echo": "child"} else [f"the child got {answer!r}"]
+
+    try:
+        child = Child(in_child)
+        assert child.problems() == []
+        assert await call("parent") == {"echo": "parent"}
+    finally:
+        if kind == "async":
+            await http_client.aclose()
+        else:
+            http_client.close()
+
+
 def test_the_fork_error_pickles_and_names_the_public_package() -> None:
     error = apertis.ForkedHTTPClientError("made before the fork")
     clone = pickle.loads(pickle.dumps(error))

@@ -147,10 +147,25 @@ class _Pool:
     def after_fork(self) -> None:
         """In a forked child (see apertis/_fork.py): stop using what the parent process uses."""
         if not self.replaceable:
-            self.loop = _fork.INHERITED  # the next call raises ForkedHTTPClientError
+            if _may_hold_connections(self.client):
+                self.loop = _fork.INHERITED  # the next call raises ForkedHTTPClientError
         elif not self.client.is_closed:
             _fork.keep_unclosed(self.client)
             self.renew(None)
+
+
+def _may_hold_connections(http_client: httpx.AsyncClient) -> bool:
+    """Whether a caller's http_client may hold connections (or locks) that a forked child must not use.
+
+    A client created before the fork but never used (gunicorn --preload imports the application, and with it a
+    module-level client) holds nothing, and keeps working in the child. Anything the SDK cannot inspect (another
+    transport, mounted proxies) counts as holding connections.
+    """
+    if http_client.is_closed or http_client._mounts:
+        return not http_client.is_closed
+    pool = getattr(http_client._transport, "_pool", None)
+    connections = getattr(pool, "connections", None)
+    return not (isinstance(connections, list) and not connections)
 
 
 class _DeadlineStream(httpx.AsyncByteStream):
