@@ -152,8 +152,8 @@ def check_operations(spec: Spec) -> List[str]:
         else:
             seen_ids[op_id] = where
         hints = {
-            "summary": "a one-line `summary:` (the method's docstring starts with it)",
-            "description": "a `description:` paragraph (the method's docstring)",
+            "summary": "a one-line `summary:`, the first line of the method's docstring",
+            "description": "a `description:` paragraph, the body of the method's docstring",
             "tags": "`tags: [<Group>]`",
             "x-apertis-resource": "`x-apertis-resource:`, the client attribute path such as `chat.completions`",
             "x-apertis-method": "`x-apertis-method:`, the method name such as `create`",
@@ -187,7 +187,10 @@ def check_operations(spec: Spec) -> List[str]:
                 "parsing of it is tested)"
             )
         if not [c for c in (op.get("responses") or {}) if not str(c).startswith("2")]:
-            problems.append(f'{where}: no error responses (add at least `"400": $ref: ...BadRequest`)')
+            problems.append(
+                f'{where}: no error responses (add at least a `"400"` one, such as '
+                '`$ref: "#/components/responses/BadRequest"`)'
+            )
         kind = op.get("x-apertis-response", "json")
         if kind not in RESPONSE_KINDS:
             problems.append(f"{where}: unknown x-apertis-response {kind!r} (one of {', '.join(RESPONSE_KINDS)})")
