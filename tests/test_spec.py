@@ -670,3 +670,17 @@ def test_example_checker_can_fail(spec: Spec) -> None:
     problems = "\n".join(check_examples(bad))
     assert "POST /embeddings 200 application/json" in problems
     assert "POST /messages 200 text/event-stream" in problems
+    request = bad["paths"]["/rerank"]["post"]["requestBody"]["content"]["application/json"]
+    request["example"]["topn"] = 2  # would reach the method as an unknown keyword argument
+    assert (
+        "POST /rerank request application/json: example field 'topn' is not a property of the body schema"
+    ) in "\n".join(check_examples(bad))
+
+
+def test_a_dangling_ref_is_reported_alone(spec: Spec) -> None:
+    # The other rules follow references: with a dangling one they would report its consequences, not its cause.
+    bad = copy.deepcopy(spec)
+    bad["components"]["schemas"]["Model"]["properties"]["owner"] = {"$ref": REF_PREFIX + "Missing"}
+    del bad["paths"]["/models"]["get"]["summary"]
+    [problem] = check_spec(bad)
+    assert problem.startswith("#/components/schemas/Model/properties/owner: $ref '#/components/schemas/Missing'")
