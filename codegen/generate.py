@@ -32,6 +32,7 @@ from .resources_gen import (
     module_name_of_top,
     read_operations,
 )
+from .spec_rules import check_spec
 from .sync_gen import unasync_tree
 from .types_gen import (
     CodegenError,
@@ -112,8 +113,16 @@ def _format_errors(errors: list[Any]) -> str:
             lines.extend(f"    {line}" for line in str(error.detail).splitlines())
         data = getattr(error, "data", None)
         if data is not None:
-            lines.append(f"    at: {data!r}"[:500])
+            lines.append(f"    at: {_readable(data)}"[:500])
     return "\n".join(lines)
+
+
+def _readable(data: Any) -> str:
+    """The spec node an error is about, without the library's object reprs (a Reference prints its `$ref`)."""
+    ref = getattr(data, "ref", None)
+    if ref is not None:
+        return f"$ref {text_of(ref)}"
+    return repr(data)
 
 
 # ------------------------------------------------------------------------------------------ the views
@@ -422,7 +431,15 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     raw = YAML(typ="safe").load(spec_path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise GenerationFailed(f"{spec_path}: not an OpenAPI document")
-    operations = read_operations(raw)  # first: a missing extension is the clearest error
+    # The spec's own rules first: they name the operation or schema and what to add, where openapi-python-client
+    # would report a dangling $ref as an object repr, and the tests' failures would come only later.
+    problems = check_spec(raw)
+    if problems:
+        raise GenerationFailed(
+            f"{config.spec} breaks {len(problems)} rule(s) the SDK relies on (codegen/spec_rules.py):\n"
+            + "\n".join(f"- {problem}" for problem in problems)
+        )
+    operations = read_operations(raw)
     data, project, named_unions = parse_spec(config, spec_path, raw)
     env = project.env
 

@@ -16,6 +16,7 @@ from openapi_python_client.parser.properties.file import FileProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
 from .config import RESOURCE_PATH
+from .spec_rules import refs
 from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 
 __all__ = ["MIXINS_DIR", "Operation", "ResourceMixin", "ResourceTree", "build_resource_modules", "mixin_module"]
@@ -252,14 +253,12 @@ class ResourceTree:
 
 
 def _resolve(spec: dict[str, Any], node: Any) -> tuple[Optional[str], dict[str, Any]]:
-    if isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        prefix = "#/components/schemas/"
-        if not ref.startswith(prefix):
-            raise CodegenError(f"unsupported reference {ref}: only {prefix}<Name> is supported")
-        name = ref[len(prefix) :]
-        return name, spec["components"]["schemas"][name]
-    return None, node if isinstance(node, dict) else {}
+    """(the components/schemas name a `$ref` chain ends at, or None; the resolved schema), by the one resolver."""
+    try:
+        name, schema = refs().Resolver(spec).resolve_named(node)
+    except refs().RefError as exc:
+        raise CodegenError(str(exc)) from None
+    return name, dict(schema)
 
 
 def argument_name(prop: Any, raw_props: dict[str, Any], where: str) -> str:

@@ -5,6 +5,7 @@ Everything that writes runs on a temporary copy of the repository, never on the 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shutil
 import subprocess
@@ -161,6 +162,7 @@ def scratch(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# The least a spec needs to pass the generator's rules (codegen/spec_rules.py).
 SCRATCH_SPEC = """\
 openapi: 3.1.0
 info: {title: Scratch, version: "1"}
@@ -168,7 +170,9 @@ paths:
   /models:
     get:
       operationId: listModels
+      tags: [Models]
       summary: List the models.
+      description: Every model.
       x-apertis-resource: models
       x-apertis-method: list
       responses:
@@ -177,18 +181,23 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/ModelList"}
+              example: {data: [{id: m}]}
+        "400":
+          description: Bad request.
 components:
   schemas:
     ModelList:
       type: object
+      description: The models.
       required: [data]
       properties:
-        data: {type: array, items: {$ref: "#/components/schemas/Model"}}
+        data: {type: array, description: The models., items: {$ref: "#/components/schemas/Model"}}
     Model:
       type: object
+      description: A model.
       required: [id]
       properties:
-        id: {type: string}
+        id: {type: string, description: The model id.}
 """
 
 
@@ -222,17 +231,23 @@ def test_operation_without_resource_extension_is_rejected(scratch: Path, capsys:
     spec.write_text(spec.read_text().replace("      x-apertis-resource: models\n", ""))
     code, err = _run_in_process(scratch, capsys)
     assert code == 2
-    assert "GET /models: missing or invalid x-apertis-resource" in err
+    assert "GET /models: missing x-apertis-resource (add `x-apertis-resource:`, the client attribute path" in err
 
 
 def test_generator_warning_is_fatal(scratch: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = scratch / "spec" / "apertis.openapi.yaml"
-    # A reference to a schema that does not exist: openapi-python-client only warns and skips the endpoint.
-    spec.write_text(spec.read_text().replace('"#/components/schemas/ModelList"', '"#/components/schemas/Missing"'))
+    # openapi-python-client only warns about what it cannot parse (here a `$ref` to a schema where a parameter
+    # belongs, which the spec rules leave to it) and skips it.
+    text = spec.read_text().replace(
+        "      x-apertis-method: list\n",
+        "      x-apertis-method: list\n      parameters: [{$ref: '#/components/schemas/Model'}]\n",
+    )
+    spec.write_text(text)
     code, err = _run_in_process(scratch, capsys)
-    assert code == 2
+    assert code == 2, err
     assert "every one is fatal" in err
     assert "WARNING" in err
+    assert "object at 0x" not in err
     assert not (scratch / "apertis" / "types").exists()
 
 
@@ -465,3 +480,183 @@ def test_config_rejects_malformed_model_keys(tmp_path: Path, extra: str, message
     config = load_config(path)
     assert config.model_mixins == {"Response": "ResponseMixin"}
     assert config.resource_mixins == {"chat.completions": "AsyncCompletionsMixin"}
+
+
+# ---------------------------------------------------------------------------------- a maintainer adds an operation
+# What a maintainer writes to add POST /moderations: the operation and its named schemas, nothing else.
+NEW_OPERATION = """\
+  /moderations:
+    post:
+      operationId: createModeration
+      tags: [Moderations]
+      summary: Classify a text against the usage policies.
+      description: Tell whether a text breaks a usage policy.
+      x-apertis-resource: moderations
+      x-apertis-method: create
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: "#/components/schemas/ModerationCreateParams"
+            example:
+              model: omni-moderation-latest
+              input: I want to hug my cat.
+      responses:
+        "200":
+          description: The verdict, one result per input.
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/ModerationCreateResponse"
+              example:
+                id: modr-123
+                model: omni-moderation-latest
+                results:
+                  - flagged: false
+        "400":
+          $ref: "#/components/responses/BadRequest"
+"""
+NEW_SCHEMAS = """\
+    ModerationCreateParams:
+      type: object
+      description: The body of a moderation request.
+      required: [input]
+      properties:
+        model:
+          type: string
+          description: The moderation model.
+        input:
+          type: string
+          description: The text to classify.
+    ModerationCreateResponse:
+      type: object
+      description: The verdict of a moderation request.
+      required: [results]
+      properties:
+        id:
+          type: string
+          description: The request id.
+        model:
+          type: string
+          description: The model that classified.
+        results:
+          type: array
+          description: One result per input.
+          items:
+            $ref: "#/components/schemas/ModerationResult"
+    ModerationResult:
+      type: object
+      description: The verdict on one input.
+      required: [flagged]
+      properties:
+        flagged:
+          type: boolean
+          description: Whether the input breaks a usage policy.
+"""
+
+
+def _with_new_operation(spec_text: str) -> str:
+    assert "\npaths:\n" in spec_text and "\n  schemas:\n" in spec_text
+    spec_text = spec_text.replace("\npaths:\n", "\npaths:\n" + NEW_OPERATION, 1)
+    return spec_text.replace("\n  schemas:\n", "\n  schemas:\n" + NEW_SCHEMAS, 1)
+
+
+def _copy_tracked_files(dest: Path) -> Path:
+    """The repository as a fresh clone would have it: every tracked file, nothing else."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    for rel in listed.stdout.decode().split("\0"):
+        if rel and (ROOT / rel).is_file():  # a file deleted but not yet committed is listed too
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+@pytest.mark.slow
+def test_a_new_operation_needs_only_the_spec(tmp_path: Path) -> None:
+    root = _copy_tracked_files(tmp_path)
+    spec = root / "spec" / "apertis.openapi.yaml"
+    spec.write_text(_with_new_operation(spec.read_text(encoding="utf-8")), encoding="utf-8")
+
+    generated = _codegen(root)
+    assert generated.returncode == 0, generated.stderr
+    assert (root / "apertis/_sync/resources/moderations.py").exists()
+    assert _codegen(root, "--check").returncode == 0
+
+    # The copy's tests run against the copy's package (cwd comes first on sys.path), as in a fresh clone.
+    tests = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+            "tests/test_spec.py", "tests/test_codegen_units.py", "tests/test_operations.py",
+            "tests/test_testing_server.py::test_every_json_operation_rejects_a_body_missing_a_required_field",
+            "tests/test_testing_server.py::test_every_operation_answers_in_the_shape_the_spec_declares",
+        ],
+        cwd=root, capture_output=True, text=True, check=False, timeout=500,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert "PASSED tests/test_operations.py::test_operation_sends_the_spec_request_and_parses_the_spec_response" in (
+        tests.stdout
+    )
+    assert "createModeration" in tests.stdout
+
+
+def test_a_missing_ref_target_is_named_with_where_it_is_used(tmp_path: Path) -> None:
+    root = _copy_repo(tmp_path)
+    spec = root / "spec" / "apertis.openapi.yaml"
+    text = spec.read_text(encoding="utf-8")
+    assert text.count('$ref: "#/components/schemas/EmbeddingUsage"') == 1
+    spec.write_text(text.replace('"#/components/schemas/EmbeddingUsage"', '"#/components/schemas/EmbedingUsage"'))
+    proc = _codegen(root)
+    assert proc.returncode == 2
+    assert (
+        "- #/components/schemas/EmbeddingResponse/properties/usage: $ref '#/components/schemas/EmbedingUsage' points "
+        "at nothing: components/schemas has no `EmbedingUsage` (did you mean `EmbeddingUsage`?)"
+    ) in proc.stderr
+    assert "Reference(" not in proc.stderr and "object at 0x" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def spec_with_new_operation() -> dict[str, Any]:
+    import yaml
+
+    from codegen.spec_rules import check_spec
+
+    spec: dict[str, Any] = yaml.safe_load(_with_new_operation((ROOT / "spec" / "apertis.openapi.yaml").read_text()))
+    assert check_spec(spec) == []
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda op, s: op["requestBody"]["content"]["application/json"].pop("example"),
+         "POST /moderations: request application/json has no example (add `example:` next to its schema"),
+        (lambda op, s: op["responses"]["200"]["content"]["application/json"].pop("example"),
+         "POST /moderations: the 200 response has no example (add `example:`"),
+        (lambda op, s: op.pop("x-apertis-method"), "POST /moderations: missing x-apertis-method (add"),
+        (lambda op, s: op["requestBody"]["content"]["application/json"]["example"].update(inputs="x"),
+         "POST /moderations request application/json: example field 'inputs' is not a property of the body schema"),
+        (lambda op, s: op["responses"]["200"]["content"]["application/json"]["example"].pop("results"),
+         "POST /moderations 200 application/json: the example does not match its schema: 'results' is a required"),
+        (lambda op, s: s["ModerationResult"]["properties"].update(score={"type": "number"}),
+         "#/components/schemas/ModerationResult/properties/score: no description (add `description:`"),
+        (lambda op, s: s["ModerationCreateResponse"]["properties"].update(
+            meta={"type": "object", "description": "x", "properties": {"a": {"type": "string", "description": "a"}}}),
+         "#/components/schemas/ModerationCreateResponse/properties/meta: inline object schema (name it in"),
+    ],
+    ids=[
+        "no-request-example", "no-response-example", "no-x-apertis-method", "undeclared-example-field",
+        "example-off-schema", "undocumented-field", "inline-object",
+    ],
+)  # fmt: skip
+def test_the_generator_demands_what_the_tests_of_a_new_operation_need(
+    spec_with_new_operation: dict[str, Any], edit: Any, message: str
+) -> None:
+    from codegen.spec_rules import check_spec
+
+    spec = copy.deepcopy(spec_with_new_operation)
+    edit(spec["paths"]["/moderations"]["post"], spec["components"]["schemas"])
+    problems = check_spec(spec)
+    assert any(problem.startswith(message) for problem in problems), problems

@@ -19,6 +19,7 @@ from pytest_httpx import HTTPXMock
 
 import apertis
 from apertis import Apertis, AsyncApertis
+from apertis.testing._refs import Resolver, schema_name
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "spec" / "apertis.openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -26,18 +27,7 @@ BASE_URL = "https://api.example.test/v1"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
-def _resolve(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = SPEC
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
-def _schema_name(node: dict[str, Any]) -> str | None:
-    ref = node.get("$ref")
-    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+_resolve = Resolver(SPEC).resolve
 
 
 def _json_operations() -> list[Any]:
@@ -141,7 +131,7 @@ async def test_operation_sends_the_spec_request_and_parses_the_spec_response(
     else:
         assert request.content == b""
 
-    expected_class = _schema_name(response_media["schema"])
+    expected_class = schema_name(response_media["schema"].get("$ref"))
     assert type(result).__name__ == expected_class
     assert result.to_dict() == response_example
 

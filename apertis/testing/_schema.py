@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
+from ._refs import Resolver
+
 __all__ = ["SchemaError", "Resolver", "validate", "synthesize", "json_type_of"]
 
 _MAX_DEPTH = 64
@@ -29,44 +31,6 @@ class SchemaError(Exception):
         self.message = message
         self.param = param
         self.code = code
-
-
-class Resolver:
-    """Resolves local `$ref` pointers (`#/components/schemas/Name`) against one document."""
-
-    def __init__(self, document: Mapping[str, Any]) -> None:
-        self._document = document
-        self._cache: Dict[str, Mapping[str, Any]] = {}
-
-    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Follow `$ref` chains until a schema without one (sibling keywords of a `$ref` are merged in)."""
-        seen = 0
-        while "$ref" in schema:
-            ref = schema["$ref"]
-            target = self._lookup(ref)
-            siblings = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = {**target, **siblings} if siblings else target
-            seen += 1
-            if seen > _MAX_DEPTH:
-                raise ValueError(f"$ref cycle at {ref!r}")
-        return schema
-
-    def _lookup(self, ref: str) -> Mapping[str, Any]:
-        cached = self._cache.get(ref)
-        if cached is not None:
-            return cached
-        if not ref.startswith("#/"):
-            raise ValueError(f"only local $ref pointers are supported, got {ref!r}")
-        node: Any = self._document
-        for raw in ref[2:].split("/"):
-            key = raw.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, Mapping) or key not in node:
-                raise ValueError(f"unresolvable $ref {ref!r}")
-            node = node[key]
-        if not isinstance(node, Mapping):
-            raise ValueError(f"$ref {ref!r} does not point at a schema")
-        self._cache[ref] = node
-        return node
 
 
 def json_type_of(value: Any) -> str:
