@@ -109,23 +109,35 @@ class _Pool:
     async client moved to another event loop, the copies move with it.
     """
 
-    __slots__ = ("client", "gate", "loop", "replaceable")
+    __slots__ = ("client", "gate", "loop", "reads_bounded", "replaceable")
 
-    def __init__(self, client: httpx.Client, replaceable: bool, gate: Optional[SyncGate] = None) -> None:
+    def __init__(
+        self, client: httpx.Client, replaceable: bool, reads_bounded: bool, gate: Optional[SyncGate] = None
+    ) -> None:
         self.client = client
         self.replaceable = replaceable  # created by the SDK, so the SDK may swap it for a fresh one
         self.loop: object = None
         # Admits at most max_connections attempts into an SDK-created pool at once (see SyncGate); None for a
         # caller's http_client, whose limits and transport the SDK does not know.
         self.gate = gate
+        # Whether SyncRuntime.deadline() stops this pool's reads (see _send).
+        self.reads_bounded = reads_bounded
+
+    def renew(self, client: httpx.Client, gate: Optional[SyncGate]) -> None:
+        """Swap in a fresh pool the SDK created."""
+        self.client = client
+        self.gate = gate
+        self.reads_bounded = SyncRuntime.bound_reads(client)
 
 
 class _DeadlineStream(httpx.SyncByteStream):
     """A response body that fails with ReadTimeout once the attempt has run past its read timeout.
 
-    httpx's read timeout limits each wait for bytes, so a server trickling a byte now and then could hold a call
-    forever; this bounds a whole non-streaming attempt to about the read timeout (plus at most one more wait).
-    A body that has arrived whole (all of its Content-Length) is kept, however late: it is paid for.
+    For a pool whose reads the runtime's deadline cannot stop (a caller's sync http_client, whose transport the
+    SDK leaves alone): httpx's read timeout limits each wait for bytes, so a server trickling a byte now and then
+    could hold a call forever; this bounds the body of a non-streaming attempt to about the read timeout (plus at
+    most one more wait). A body that has arrived whole (all of its Content-Length) is kept, however late: it is
+    paid for.
     """
 
     def __init__(
@@ -234,9 +246,16 @@ class SyncAPIClient:
             connection_limits = DEFAULT_CONNECTION_LIMITS
         self._connection_limits = connection_limits
         if http_client is not None:
-            self._pool = _Pool(http_client, replaceable=False)
+            # A caller's client is used as given: the SDK does not reach into its transport.
+            self._pool = _Pool(http_client, replaceable=False, reads_bounded=SyncRuntime.interrupts)
         else:
-            self._pool = _Pool(self._make_http_client(), replaceable=True, gate=self._make_gate())
+            own_client = self._make_http_client()
+            self._pool = _Pool(
+                own_client,
+                replaceable=True,
+                reads_bounded=SyncRuntime.bound_reads(own_client),
+                gate=self._make_gate(),
+            )
         self._owns_http_client = owns_http_client
 
     @property
@@ -282,8 +301,7 @@ class SyncAPIClient:
                 "(omit http_client): it then opens fresh connections when the loop changes."
             )
         logger.debug("The event loop changed; this client opens a new connection pool for the new loop")
-        pool.client = self._make_http_client()
-        pool.gate = self._make_gate()
+        pool.renew(self._make_http_client(), self._make_gate())
         pool.loop = loop
 
     @property
@@ -310,8 +328,7 @@ class SyncAPIClient:
             if pool.replaceable and pool.loop is not None and loop is not pool.loop:
                 # The connections belong to another (usually finished) event loop and cannot be closed from this
                 # one; drop them (they are released when collected) and close an empty pool instead.
-                pool.client = self._make_http_client()
-                pool.gate = self._make_gate()
+                pool.renew(self._make_http_client(), self._make_gate())
                 pool.loop = loop
             self._client.close()
 
@@ -556,13 +573,14 @@ class SyncAPIClient:
         pool = self._pool
         http_client = pool.client
         gate = pool.gate
+        reads_bounded = pool.reads_bounded
         max_retries = self.max_retries
         retries_taken = 0
         while True:
             request = self._build_attempt(plan, retries_taken)
             try:
                 if gate is None:
-                    response = self._send(http_client, request, plan, stream)
+                    response = self._send(http_client, request, plan, stream, reads_bounded)
                 else:
                     if not gate.acquire(plan.timeout.pool):
                         raise httpx.PoolTimeout(
@@ -570,7 +588,7 @@ class SyncAPIClient:
                             request=request,
                         )
                     try:
-                        response = self._send(http_client, request, plan, stream)
+                        response = self._send(http_client, request, plan, stream, reads_bounded)
                     finally:
                         # Held for the whole exchange of a plain call (its body is read by then); a stream keeps
                         # its connection past this point, outside the gate, so a stream nobody closes cannot
@@ -621,27 +639,30 @@ class SyncAPIClient:
             response.close()
             return self._parse(response, cast_to, response_kind, retries_taken)
 
-    def _send(self, http_client: httpx.Client, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
+    def _send(
+        self, http_client: httpx.Client, request: httpx.Request, plan: _Plan, stream: bool, reads_bounded: bool
+    ) -> httpx.Response:
         """One attempt: send, and read the body unless it is a successful stream.
 
-        The read timeout bounds the whole attempt, not each wait for bytes: the headers must arrive within it
-        (in the async client; a blocking read cannot be interrupted from its own thread) and so must the body
-        of a plain call. A stream's body is bounded per read only, as its events may come minutes apart.
+        The read timeout bounds the whole response, not each wait for bytes: the headers must arrive within it,
+        and so must the body of a plain call. A stream's body is bounded per read only, as its events may come
+        minutes apart. The async client counts from the start of the attempt, the sync one from the end of the
+        request (its writes are bounded per write: a slow upload does not eat the response's time).
         """
         read_limit = plan.timeout.read
-        deadline = None if read_limit is None else time.monotonic() + read_limit
+        started = time.monotonic()
         response: Optional[httpx.Response] = None
         try:
-            with SyncRuntime.deadline(deadline):
+            with SyncRuntime.deadline(read_limit):
                 response = http_client.send(request, stream=True)
                 if not stream or not response.is_success or _is_json_media_type(_content_type(response)):
                     # Error bodies are small and read now, so the message can quote them; success bodies of
                     # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body
                     # is retried like one that breaks before the headers.
-                    if read_limit is not None and deadline is not None and not stream and not SyncRuntime.interrupts:
-                        # Where the runtime cannot interrupt a read, the clock is read between chunks instead.
+                    if read_limit is not None and not stream and not reads_bounded:
+                        # Where the deadline cannot stop a read, the clock is read between chunks instead.
                         response.stream = _DeadlineStream(
-                            response.stream, deadline, read_limit, request, _content_length(response)
+                            response.stream, started + read_limit, read_limit, request, _content_length(response)
                         )
                     response.read()
         except BaseException as exc:
