@@ -176,6 +176,26 @@ async def test_headers_a_byte_every_half_second_are_cut_at_the_timeout(
     assert server.wait_until(lambda: server.open == 0)
 
 
+async def test_headers_trickled_through_an_environment_proxy_are_cut_at_the_timeout(
+    kind: str, loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx sends through HTTP_PROXY on a pool of its own (a mounted transport): it is bounded like the default.
+    server = loopback(trickled_headers(0.1))
+    for name in ("ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    cls = apertis.AsyncApertis if kind == "async" else apertis.Apertis
+    client = cls(api_key=API_KEY, base_url="http://api.proxied.test/v1", max_retries=0, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError) as info:
+        await maybe_await(client.get("/models"))
+    assert "did not arrive within the 1 s read timeout" in str(info.value)
+    assert time.monotonic() - started < 1.0 + 4.0  # 230 x 0.1 s = 23 s without the deadline
+    assert server.requests[0].startswith(b"GET http://api.proxied.test/v1/models ")
+    await close(client)
+    assert server.wait_until(lambda: server.open == 0)
+
+
 async def test_a_body_whose_last_bytes_arrive_after_the_deadline(
     kind: str, loopback: Callable[..., LoopbackServer]
 ) -> None:
@@ -188,6 +208,20 @@ async def test_a_body_whose_last_bytes_arrive_after_the_deadline(
     assert "did not arrive within the 4 s read timeout" in str(info.value)
     assert busy_connections(client) == []
     await close(client)
+
+
+def test_a_slow_upload_does_not_eat_the_sync_clients_read_timeout(loopback: Callable[..., LoopbackServer]) -> None:
+    # The server reads nothing of the body for 2.5 s: a 32 MB body (more than the loopback socket buffers hold)
+    # takes that long to write, each write well within the 10 s write timeout. The 1 s read timeout counts from
+    # the end of the request, so the answer that then comes at once is read. (Sync only: the async client's
+    # deadline still counts from the start of the attempt.)
+    server = loopback(ok)
+    server.body_delay = 2.5
+    client = make("sync", server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    started = time.monotonic()
+    assert client.post("/uploads", body={"blob": "x" * 32_000_000}) == {"ok": True}
+    assert time.monotonic() - started >= 2.5
+    client.close()
 
 
 def test_a_callers_sync_client_keeps_a_body_that_arrived_whole_after_the_deadline(

@@ -111,23 +111,20 @@ class _Pool:
 
     __slots__ = ("client", "gate", "loop", "reads_bounded", "replaceable")
 
-    def __init__(
-        self, client: httpx.Client, replaceable: bool, reads_bounded: bool, gate: Optional[SyncGate] = None
-    ) -> None:
-        self.client = client
+    def __init__(self, client: httpx.Client, replaceable: bool, gate: Optional[SyncGate] = None) -> None:
         self.replaceable = replaceable  # created by the SDK, so the SDK may swap it for a fresh one
         self.loop: object = None
+        self.renew(client, gate)
+
+    def renew(self, client: httpx.Client, gate: Optional[SyncGate]) -> None:
+        """Use `client` from now on."""
+        self.client = client
         # Admits at most max_connections attempts into an SDK-created pool at once (see SyncGate); None for a
         # caller's http_client, whose limits and transport the SDK does not know.
         self.gate = gate
-        # Whether SyncRuntime.deadline() stops this pool's reads (see _send).
-        self.reads_bounded = reads_bounded
-
-    def renew(self, client: httpx.Client, gate: Optional[SyncGate]) -> None:
-        """Swap in a fresh pool the SDK created."""
-        self.client = client
-        self.gate = gate
-        self.reads_bounded = SyncRuntime.bound_reads(client)
+        # Whether SyncRuntime.deadline() stops this pool's reads (see _send). The SDK prepares its own pools
+        # for it and does not reach into the transport of a caller's client.
+        self.reads_bounded = SyncRuntime.bound_reads(client) if self.replaceable else SyncRuntime.interrupts
 
 
 class _DeadlineStream(httpx.SyncByteStream):
@@ -246,16 +243,9 @@ class SyncAPIClient:
             connection_limits = DEFAULT_CONNECTION_LIMITS
         self._connection_limits = connection_limits
         if http_client is not None:
-            # A caller's client is used as given: the SDK does not reach into its transport.
-            self._pool = _Pool(http_client, replaceable=False, reads_bounded=SyncRuntime.interrupts)
+            self._pool = _Pool(http_client, replaceable=False)
         else:
-            own_client = self._make_http_client()
-            self._pool = _Pool(
-                own_client,
-                replaceable=True,
-                reads_bounded=SyncRuntime.bound_reads(own_client),
-                gate=self._make_gate(),
-            )
+            self._pool = _Pool(self._make_http_client(), replaceable=True, gate=self._make_gate())
         self._owns_http_client = owns_http_client
 
     @property
