@@ -33,7 +33,7 @@ class AsyncRuntime:
     """The asyncio flavour."""
 
     interrupts = True
-    """`deadline()` can cut a wait short (a task can be cancelled while it waits for bytes)."""
+    """`deadline()` bounds any client's reads, whatever its transport (it cancels the task waiting for bytes)."""
 
     @staticmethod
     async def sleep(seconds: float) -> None:
@@ -60,18 +60,23 @@ class AsyncRuntime:
             ) from None
 
     @staticmethod
-    def deadline(at: Optional[float]) -> AsyncContextManager[None]:
-        """Cancel the awaited work at `at` (a `time.monotonic()` value) and raise the builtin TimeoutError.
+    def bound_reads(client: object) -> bool:
+        """Whether `deadline()` bounds the reads of `client`, a pool the SDK created: always, nothing to set up."""
+        return True
 
-        None: no deadline. This is what bounds the wait for response headers, which httpx only limits per read
-        (a server sending a header byte now and then would otherwise hold the call for as long as it likes).
+    @staticmethod
+    def deadline(seconds: Optional[float]) -> AsyncContextManager[None]:
+        """Cancel the awaited work `seconds` from now and raise the builtin TimeoutError (None: no deadline).
+
+        This is what bounds the wait for a response, which httpx only limits per read (a server sending a header
+        byte now and then would otherwise hold the call for as long as it likes).
         """
-        if at is None:
+        if seconds is None:
             return _NO_ASYNC_DEADLINE
         import asyncio
 
         loop = asyncio.get_running_loop()
-        when = loop.time() + (at - time.monotonic())
+        when = loop.time() + seconds
         if sys.version_info >= (3, 11):
             return asyncio.timeout_at(when)
         return _LegacyDeadline(loop, when)  # pragma: no cover - Python < 3.11 (nox)
@@ -128,13 +133,28 @@ class SyncRuntime:
     """The blocking flavour, used by the generated sync code."""
 
     interrupts = False
-    """`deadline()` does nothing: a blocking read cannot be interrupted from its own thread."""
+    """`deadline()` bounds only the reads of a pool prepared by `bound_reads` (the SDK's own)."""
 
     @staticmethod
-    def deadline(at: Optional[float]) -> ContextManager[None]:
-        """Does nothing: a blocking read cannot be interrupted from its own thread. The sync client's wait for
-        headers is limited per read by httpx's read timeout; its body is bounded as the async one's is."""
-        return contextlib.nullcontext()
+    def deadline(seconds: Optional[float]) -> ContextManager[None]:
+        """Reads of a pool prepared by `bound_reads`, in this thread and this block, raise the builtin
+        TimeoutError once `seconds` have passed since the request was written (None: no deadline).
+
+        A blocking read cannot be interrupted from its own thread, so each read is given what is left of the
+        budget as its timeout (see apertis/_read_deadline.py).
+        """
+        if seconds is None:
+            return contextlib.nullcontext()
+        from ._read_deadline import ReadDeadline
+
+        return ReadDeadline(seconds)
+
+    @staticmethod
+    def bound_reads(client: object) -> bool:
+        """Make `deadline()` bound the reads of `client`, an httpx.Client the SDK created; whether it could."""
+        from ._read_deadline import bound_reads
+
+        return bound_reads(client)
 
     @staticmethod
     def sleep(seconds: float) -> None:

@@ -120,6 +120,8 @@ class LoopbackServer:
     def __init__(self, script: Sequence[Behaviour]) -> None:
         self.script = list(script)
         self.requests: List[bytes] = []
+        self.body_delay = 0.0
+        """Seconds to wait after a request's headers before reading its body (a slow upload, for a big body)."""
         self.accepted = 0
         self.open = 0
         self.stopping: asyncio.Event
@@ -181,6 +183,8 @@ class LoopbackServer:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
+                if self.body_delay:
+                    await asyncio.sleep(self.body_delay)
                 try:
                     body = await reader.readexactly(length)
                 except (asyncio.IncompleteReadError, ConnectionError):

@@ -122,11 +122,11 @@ async def test_a_trickle_slower_than_the_timeout_raises_timeout_error(
     assert server.wait_until(lambda: server.open == 0)
 
 
-def trickled_headers(interval: float) -> Behaviour:
+def trickled_headers(interval: float, padding: int = 200) -> Behaviour:
     """The status line and headers one byte every `interval` seconds (each byte well within a read timeout)."""
 
     async def behaviour(exchange: Exchange) -> bool:
-        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 200 + b"\r\n"
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * padding + b"\r\n"
         for byte in head:
             exchange.writer.write(bytes([byte]))
             await exchange.writer.drain()
@@ -141,22 +141,58 @@ def trickled_headers(interval: float) -> Behaviour:
 
 
 async def test_headers_trickled_slower_than_the_timeout_raise_timeout_error(
-    loopback: Callable[..., LoopbackServer],
+    kind: str, loopback: Callable[..., LoopbackServer]
 ) -> None:
-    # Async only: a blocking read cannot be interrupted from its own thread, so the sync client bounds the wait
-    # for headers per read (httpx's read timeout), as documented on SyncRuntime.deadline. Without the deadline
-    # this call would take 230 x 0.1 s = 23 s.
+    # Each header byte arrives well within the read timeout; without a deadline on the whole wait this call
+    # would take 2 attempts x 230 x 0.1 s = 46 s.
     server = loopback(trickled_headers(0.1))
-    client = make("async", server, max_retries=1, timeout=1.0)
+    client = make(kind, server, max_retries=1, timeout=1.0)
     started = time.monotonic()
     with pytest.raises(apertis.APITimeoutError) as info:
-        await client.get("/models")
+        await maybe_await(client.get("/models"))
     elapsed = time.monotonic() - started
     assert "did not arrive within the 1 s read timeout" in str(info.value)
     assert elapsed < 2 * 1.0 + 1.0 + 6.0  # two attempts, one backoff sleep, a generous margin for a busy machine
     assert len(server.requests) == 2
     assert busy_connections(client) == []
-    await client.close()
+    await close(client)
+    assert server.wait_until(lambda: server.open == 0)
+
+
+async def test_headers_a_byte_every_half_second_are_cut_at_the_timeout(
+    kind: str, loopback: Callable[..., LoopbackServer]
+) -> None:
+    # The issue's case: 70 bytes of headers at one every 0.5 s would hold the call 35 s; timeout=2 ends it at 2 s.
+    server = loopback(trickled_headers(0.5, padding=1))
+    client = make(kind, server, max_retries=0, timeout=2)
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError) as info:
+        await maybe_await(client.models.list())
+    elapsed = time.monotonic() - started
+    assert "did not arrive within the 2 s read timeout" in str(info.value)
+    assert 1.5 <= elapsed < 2.0 + 4.0  # a generous margin for a busy machine, far below the 35 s of the trickle
+    assert busy_connections(client) == []
+    await close(client)
+    assert server.wait_until(lambda: server.open == 0)
+
+
+async def test_headers_trickled_through_an_environment_proxy_are_cut_at_the_timeout(
+    kind: str, loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx sends through HTTP_PROXY on a pool of its own (a mounted transport): it is bounded like the default.
+    server = loopback(trickled_headers(0.1))
+    for name in ("ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    cls = apertis.AsyncApertis if kind == "async" else apertis.Apertis
+    client = cls(api_key=API_KEY, base_url="http://api.proxied.test/v1", max_retries=0, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError) as info:
+        await maybe_await(client.get("/models"))
+    assert "did not arrive within the 1 s read timeout" in str(info.value)
+    assert time.monotonic() - started < 1.0 + 4.0  # 230 x 0.1 s = 23 s without the deadline
+    assert server.requests[0].startswith(b"GET http://api.proxied.test/v1/models ")
+    await close(client)
     assert server.wait_until(lambda: server.open == 0)
 
 
@@ -164,18 +200,45 @@ async def test_a_body_whose_last_bytes_arrive_after_the_deadline(
     kind: str, loopback: Callable[..., LoopbackServer]
 ) -> None:
     # The halves arrive 2.5 s and 5 s in: each wait is well within the 4 s read timeout (a generous margin for a
-    # busy machine), the second half past the attempt's 4 s deadline. The async client stops the attempt at the
-    # deadline; the sync one, which can only look at the clock between reads, keeps a body that arrived whole
-    # rather than throwing away (and paying again for) a complete answer.
+    # busy machine), the second half past the attempt's 4 s deadline, which stops the attempt in both twins.
     server = loopback(trickle(b'{"ok": true}', 2.5, chunk=6))
     client = make(kind, server, max_retries=0, timeout=4.0)
-    if kind == "async":
-        with pytest.raises(apertis.APITimeoutError):
-            await maybe_await(client.get("/models"))
-    else:
-        assert await maybe_await(client.get("/models")) == {"ok": True}
+    with pytest.raises(apertis.APITimeoutError) as info:
+        await maybe_await(client.get("/models"))
+    assert "did not arrive within the 4 s read timeout" in str(info.value)
     assert busy_connections(client) == []
     await close(client)
+
+
+def test_a_slow_upload_does_not_eat_the_sync_clients_read_timeout(loopback: Callable[..., LoopbackServer]) -> None:
+    # The server reads nothing of the body for 2.5 s: a 32 MB body (more than the loopback socket buffers hold)
+    # takes that long to write, each write well within the 10 s write timeout. The 1 s read timeout counts from
+    # the end of the request, so the answer that then comes at once is read. (Sync only: the async client's
+    # deadline still counts from the start of the attempt.)
+    server = loopback(ok)
+    server.body_delay = 2.5
+    client = make("sync", server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    started = time.monotonic()
+    assert client.post("/uploads", body={"blob": "x" * 32_000_000}) == {"ok": True}
+    assert time.monotonic() - started >= 2.5
+    client.close()
+
+
+def test_a_callers_sync_client_keeps_a_body_that_arrived_whole_after_the_deadline(
+    loopback: Callable[..., LoopbackServer],
+) -> None:
+    # The SDK leaves the transport of a caller's http_client alone, so it can only look at the clock between
+    # reads: it keeps a body that arrived whole rather than throwing away (and paying again for) a complete
+    # answer, and stops one still arriving (tests above: the async twin and the SDK's own pools stop both).
+    server = loopback(trickle(b'{"ok": true}', 2.5, chunk=6), trickle(b'{"ok": true}' + b" " * 24, 2.5, chunk=12))
+    with httpx.Client() as http_client:
+        client = apertis.Apertis(
+            api_key=API_KEY, base_url=server.url, http_client=http_client, max_retries=0, timeout=4.0
+        )
+        assert client.get("/models") == {"ok": True}
+        with pytest.raises(apertis.APITimeoutError) as info:
+            client.get("/models")
+        assert "read timeout" in str(info.value)
 
 
 async def test_a_trickle_within_the_timeout_is_read_whole(kind: str, loopback: Callable[..., LoopbackServer]) -> None:

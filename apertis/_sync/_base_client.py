@@ -111,7 +111,7 @@ class _Pool:
     async client moved to another event loop or the process forked, the copies move with it.
     """
 
-    __slots__ = ("__weakref__", "client", "gate", "limits", "loop", "replaceable", "timeout")
+    __slots__ = ("__weakref__", "client", "gate", "limits", "loop", "reads_bounded", "replaceable", "timeout")
 
     client: httpx.Client
     gate: Optional[SyncGate]
@@ -130,6 +130,9 @@ class _Pool:
             # Admits attempts into an SDK-created pool only (see SyncGate): the SDK does not know the limits
             # and transport of a caller's http_client.
             self.gate = None
+            # Whether SyncRuntime.deadline() stops this pool's reads (see _send): the SDK does not reach into the
+            # transport of a caller's client.
+            self.reads_bounded = SyncRuntime.interrupts
         _fork.track(self)
 
     def renew(self, loop: object) -> None:
@@ -143,6 +146,8 @@ class _Pool:
         # At most max_connections attempts at once: excess calls queue in the gate, not in httpcore's pool.
         limit = self.limits.max_connections
         self.gate = SyncGate(limit) if limit is not None else None
+        # The SDK prepares its own pools so that SyncRuntime.deadline() stops their reads (see _send).
+        self.reads_bounded = SyncRuntime.bound_reads(self.client)
         self.loop = loop
 
     def after_fork(self) -> None:
@@ -172,9 +177,11 @@ def _may_hold_connections(http_client: httpx.Client) -> bool:
 class _DeadlineStream(httpx.SyncByteStream):
     """A response body that fails with ReadTimeout once the attempt has run past its read timeout.
 
-    httpx's read timeout limits each wait for bytes, so a server trickling a byte now and then could hold a call
-    forever; this bounds a whole non-streaming attempt to about the read timeout (plus at most one more wait).
-    A body that has arrived whole (all of its Content-Length) is kept, however late: it is paid for.
+    For a pool whose reads the runtime's deadline cannot stop (a caller's sync http_client, whose transport the
+    SDK leaves alone): httpx's read timeout limits each wait for bytes, so a server trickling a byte now and then
+    could hold a call forever; this bounds the body of a non-streaming attempt to about the read timeout (plus at
+    most one more wait). A body that has arrived whole (all of its Content-Length) is kept, however late: it is
+    paid for.
     """
 
     def __init__(
@@ -606,13 +613,14 @@ class SyncAPIClient:
         pool = self._pool
         http_client = pool.client
         gate = pool.gate
+        reads_bounded = pool.reads_bounded
         max_retries = self.max_retries
         retries_taken = 0
         while True:
             request = self._build_attempt(plan, retries_taken)
             try:
                 if gate is None:
-                    response = self._send(http_client, request, plan, stream)
+                    response = self._send(http_client, request, plan, stream, reads_bounded)
                 else:
                     if not gate.acquire(plan.timeout.pool):
                         raise httpx.PoolTimeout(
@@ -620,7 +628,7 @@ class SyncAPIClient:
                             request=request,
                         )
                     try:
-                        response = self._send(http_client, request, plan, stream)
+                        response = self._send(http_client, request, plan, stream, reads_bounded)
                     finally:
                         # Held for the whole exchange of a plain call (its body is read by then); a stream keeps
                         # its connection past this point, outside the gate, so a stream nobody closes cannot
@@ -674,27 +682,30 @@ class SyncAPIClient:
             response.close()
             return self._parse(response, cast_to, response_kind, retries_taken)
 
-    def _send(self, http_client: httpx.Client, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
+    def _send(
+        self, http_client: httpx.Client, request: httpx.Request, plan: _Plan, stream: bool, reads_bounded: bool
+    ) -> httpx.Response:
         """One attempt: send, and read the body unless it is a successful stream.
 
-        The read timeout bounds the whole attempt, not each wait for bytes: the headers must arrive within it
-        (in the async client; a blocking read cannot be interrupted from its own thread) and so must the body
-        of a plain call. A stream's body is bounded per read only, as its events may come minutes apart.
+        The read timeout bounds the whole response, not each wait for bytes: the headers must arrive within it,
+        and so must the body of a plain call. A stream's body is bounded per read only, as its events may come
+        minutes apart. The async client counts from the start of the attempt, the sync one from the end of the
+        request (its writes are bounded per write: a slow upload does not eat the response's time).
         """
         read_limit = plan.timeout.read
-        deadline = None if read_limit is None else time.monotonic() + read_limit
+        started = time.monotonic()
         response: Optional[httpx.Response] = None
         try:
-            with SyncRuntime.deadline(deadline):
+            with SyncRuntime.deadline(read_limit):
                 response = http_client.send(request, stream=True)
                 if not stream or not response.is_success or _is_json_media_type(_content_type(response)):
                     # Error bodies are small and read now, so the message can quote them; success bodies of
                     # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body
                     # is retried like one that breaks before the headers.
-                    if read_limit is not None and deadline is not None and not stream and not SyncRuntime.interrupts:
-                        # Where the runtime cannot interrupt a read, the clock is read between chunks instead.
+                    if read_limit is not None and not stream and not reads_bounded:
+                        # Where the deadline cannot stop a read, the clock is read between chunks instead.
                         response.stream = _DeadlineStream(
-                            response.stream, deadline, read_limit, request, _content_length(response)
+                            response.stream, started + read_limit, read_limit, request, _content_length(response)
                         )
                     response.read()
         except BaseException as exc:
