@@ -28,6 +28,7 @@ from typing import (
     Union,
 )
 
+import attrs
 import httpx
 
 from .. import _fork
@@ -215,50 +216,24 @@ def _content_length(response: httpx.Response) -> Optional[int]:
     return int(value)
 
 
+@attrs.define(slots=True, frozen=True, kw_only=True)
 class _Plan:
     """Everything about one call that stays the same across its attempts (built once, before the first)."""
 
-    __slots__ = (
-        "caller_headers",
-        "content",
-        "files",
-        "form",
-        "headers",
-        "method",
-        "params",
-        "removed",
-        "timeout",
-        "url",
-    )
-
-    def __init__(
-        self,
-        *,
-        method: str,
-        url: str,
-        headers: httpx.Headers,
-        removed: frozenset[str],
-        caller_headers: frozenset[str],
-        params: Dict[str, Any],
-        content: Optional[bytes],
-        form: Optional[Dict[str, Union[str, List[str]]]],
-        files: Optional[PreparedFiles],
-        timeout: httpx.Timeout,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.removed = removed
-        # The (lower-case) names of the headers whose value the caller supplied: never logged.
-        self.caller_headers = caller_headers
-        self.params = params
-        self.content = content
-        self.form = form
-        self.files = files
-        self.timeout = timeout
+    method: str
+    url: str
+    headers: httpx.Headers
+    removed: frozenset[str]  # the (lower-case) names of the headers the caller removed with None
+    caller_headers: frozenset[str]  # the (lower-case) names of the headers whose value the caller supplied
+    params: Dict[str, Any]
+    content: Optional[bytes]
+    form: Optional[Dict[str, Union[str, List[str]]]]
+    files: Optional[PreparedFiles]
+    timeout: httpx.Timeout
 
     @property
     def replayable(self) -> bool:
+        """Whether the request body can be sent again (an upload from a one-shot file object cannot)."""
         return self.files is None or self.files.replayable
 
 
@@ -603,6 +578,30 @@ class SyncAPIClient:
             extra_body=extra_body,
             timeout=timeout,
         )
+        pool = self._pool_for_this_call()
+        retries_taken = 0
+        while True:
+            request = self._build_attempt(plan, retries_taken)
+            try:
+                response = self._send_admitted(pool, request, plan, stream)
+            except httpx.HTTPError as exc:
+                delay = self._transport_retry_delay(exc, request, plan, retries_taken)
+                reason = self._redact(_describe_exception(exc))
+            else:
+                self._log_response(plan, request, response)
+                if response.is_success:
+                    return self._finish(response, cast_to, response_kind, stream_cls if stream else None, retries_taken)
+                response.close()
+                delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
+                if delay_or_none is None:
+                    raise self._status_error(response, retries_taken)
+                delay, reason = delay_or_none, f"status {response.status_code}"
+            self._log_retry(plan, retries_taken, self.max_retries, delay, reason)
+            _sleep.sleep(delay)
+            retries_taken += 1
+
+    def _pool_for_this_call(self) -> _Pool:
+        """The pool this call uses: open, and bound to the running event loop (a new one when the loop changed)."""
         if self._client.is_closed:
             raise RuntimeError(
                 "This client has been closed; create a new one (a client closes at the end of its `with` block)"
@@ -610,77 +609,58 @@ class SyncAPIClient:
         loop = SyncRuntime.current_loop()
         if loop is not self._pool.loop:
             self._use_current_loop(loop)
-        pool = self._pool
-        http_client = pool.client
+        return self._pool
+
+    def _send_admitted(self, pool: _Pool, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
+        """One attempt, once the pool's gate admits it (the seam where per-attempt behaviour plugs in)."""
         gate = pool.gate
-        reads_bounded = pool.reads_bounded
-        max_retries = self.max_retries
-        retries_taken = 0
-        while True:
-            request = self._build_attempt(plan, retries_taken)
-            try:
-                if gate is None:
-                    response = self._send(http_client, request, plan, stream, reads_bounded)
-                else:
-                    if not gate.acquire(plan.timeout.pool):
-                        raise httpx.PoolTimeout(
-                            f"no connection of the pool became free within the {plan.timeout.pool:g} s pool timeout",
-                            request=request,
-                        )
-                    try:
-                        response = self._send(http_client, request, plan, stream, reads_bounded)
-                    finally:
-                        # Held for the whole exchange of a plain call (its body is read by then); a stream keeps
-                        # its connection past this point, outside the gate, so a stream nobody closes cannot
-                        # starve the other calls of places.
-                        gate.release()
-            except httpx.HTTPError as exc:
-                if not self._is_retryable_transport_error(exc) or retries_taken >= max_retries:
-                    raise self._transport_error(exc, request, retries_taken) from exc
-                if not plan.replayable:
-                    logger.debug(
-                        "Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url)
-                    )
-                    raise self._transport_error(exc, request, retries_taken) from exc
-                delay = backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
-                self._log_retry(plan, retries_taken, max_retries, delay, self._redact(_describe_exception(exc)))
-                _sleep.sleep(delay)
-                retries_taken += 1
-                continue
+        if gate is None:
+            return self._send(pool.client, request, plan, stream, pool.reads_bounded)
+        if not gate.acquire(plan.timeout.pool):
+            raise httpx.PoolTimeout(
+                f"no connection of the pool became free within the {plan.timeout.pool:g} s pool timeout",
+                request=request,
+            )
+        try:
+            return self._send(pool.client, request, plan, stream, pool.reads_bounded)
+        finally:
+            # Held for the whole exchange of a plain call (its body is read by then); a stream keeps its
+            # connection past this point, outside the gate, so a stream nobody closes cannot starve the other
+            # calls of places.
+            gate.release()
 
-            if logger.isEnabledFor(logging.DEBUG):
-                # Server text (the request id) can echo the key too.
-                logger.debug(
-                    "Response: %s %s %s (request id %s)",
-                    plan.method,
-                    self._redact(str(request.url)),
-                    response.status_code,
-                    self._redact(str(request_id_of(response))),
-                )
-            if not response.is_success:
-                response.close()
-                delay_or_none = self._status_retry_delay(response, plan, retries_taken, max_retries)
-                if delay_or_none is None:
-                    error = make_status_error(response, redact=self.api_key)
-                    error.retries_taken = retries_taken
-                    raise error
-                self._log_retry(plan, retries_taken, max_retries, delay_or_none, f"status {response.status_code}")
-                _sleep.sleep(delay_or_none)
-                retries_taken += 1
-                continue
+    def _log_response(self, plan: _Plan, request: httpx.Request, response: httpx.Response) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            # Server text (the request id) can echo the key too.
+            logger.debug(
+                "Response: %s %s %s (request id %s)",
+                plan.method,
+                self._redact(str(request.url)),
+                response.status_code,
+                self._redact(str(request_id_of(response))),
+            )
 
-            if stream:
-                assert stream_cls is not None
-                if _is_json_media_type(_content_type(response)):
-                    # Asked for a stream, answered with a JSON body (read by _send): an error reported with a
-                    # 200, or a proxy that ignored `stream`. Say what the server said rather than report a
-                    # stream that ended before its terminator.
-                    raise self._json_instead_of_stream(response)
-                stream_object = stream_cls(response=response, client=self)
-                stream_object.retries_taken = retries_taken
-                return stream_object
-            response.close()
-            return self._parse(response, cast_to, response_kind, retries_taken)
+    def _finish(
+        self,
+        response: httpx.Response,
+        cast_to: Optional[Callable[[Any], T]],
+        response_kind: ResponseKind,
+        stream_cls: Optional[type[Any]],
+        retries_taken: int,
+    ) -> Any:
+        """The result of a call from its successful response: the stream (which owns the response from here on),
+        or the parsed body."""
+        if stream_cls is not None:
+            if _is_json_media_type(_content_type(response)):
+                # Asked for a stream, answered with a JSON body (read by _send): an error reported with a 200, or
+                # a proxy that ignored `stream`. Say what the server said rather than report a stream that ended
+                # before its terminator.
+                raise self._json_instead_of_stream(response)
+            stream_object = stream_cls(response=response, client=self)
+            stream_object.retries_taken = retries_taken
+            return stream_object
+        response.close()
+        return self._parse(response, cast_to, response_kind, retries_taken)
 
     def _send(
         self, http_client: httpx.Client, request: httpx.Request, plan: _Plan, stream: bool, reads_bounded: bool
@@ -881,9 +861,24 @@ class SyncAPIClient:
             return retry_after
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
-    @staticmethod
-    def _is_retryable_transport_error(exc: httpx.HTTPError) -> bool:
-        return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+    def _transport_retry_delay(
+        self, exc: httpx.HTTPError, request: httpx.Request, plan: _Plan, retries_taken: int
+    ) -> float:
+        """How long to wait before retrying after this transport failure; raises the SDK's error when the call
+        must not be retried (the failure is not transient, the retries are used up, or the upload cannot be
+        sent again)."""
+        retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+        if not retryable or retries_taken >= self.max_retries:
+            raise self._transport_error(exc, request, retries_taken) from exc
+        if not plan.replayable:
+            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url))
+            raise self._transport_error(exc, request, retries_taken) from exc
+        return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
+
+    def _status_error(self, response: httpx.Response, retries_taken: int) -> Exception:
+        error = make_status_error(response, redact=self.api_key)
+        error.retries_taken = retries_taken
+        return error
 
     def _transport_error(self, exc: httpx.HTTPError, request: httpx.Request, retries_taken: int) -> APIConnectionError:
         error: APIConnectionError
