@@ -65,6 +65,40 @@ class AsyncRuntime:
         return True
 
     @staticmethod
+    def adopt_loop(pool: Any, loop: object) -> None:
+        """Bind `pool` (the client's `_Pool`) to `loop`, the running event loop: the first time, or after a change.
+
+        Pooled connections belong to the loop they were opened on; reusing them from another one fails deep in
+        asyncio ("Event loop is closed", or a hang). A pool the SDK created is renewed for the new loop; the old
+        pool's connections cannot be closed from this loop and are released when it is garbage-collected. A
+        caller's http_client cannot be renewed: the call raises EventLoopMismatchError.
+        """
+        if pool.loop is None:
+            pool.loop = loop
+            return
+        if not pool.replaceable:
+            from ._exceptions import EventLoopMismatchError
+
+            raise EventLoopMismatchError(
+                "This client's http_client was used on another event loop (for example in an earlier "
+                "asyncio.run()), and its pooled connections belong to that loop. Create the httpx.AsyncClient and "
+                "the apertis client inside the event loop that uses them, or let the SDK create its own pool "
+                "(omit http_client): it then opens fresh connections when the loop changes."
+            )
+        from ._logging import logger
+
+        logger.debug("The event loop changed; this client opens a new connection pool for the new loop")
+        pool.renew(loop)
+
+    @staticmethod
+    def prepare_to_close(pool: Any) -> None:
+        """Make `pool` closable from the running loop: connections opened on another (usually finished) loop
+        cannot be closed from this one, so they are dropped (released when collected) for an empty pool."""
+        loop = AsyncRuntime.current_loop()
+        if pool.replaceable and pool.loop is not None and loop is not pool.loop:
+            pool.renew(loop)
+
+    @staticmethod
     def deadline(seconds: Optional[float]) -> AsyncContextManager[None]:
         """Cancel the awaited work `seconds` from now and raise the builtin TimeoutError (None: no deadline).
 
@@ -165,6 +199,14 @@ class SyncRuntime:
     def current_loop() -> object:
         """Always None: blocking code has no event loop to be bound to."""
         return None
+
+    @staticmethod
+    def adopt_loop(pool: Any, loop: object) -> None:
+        """Nothing to do: blocking code runs on no event loop, so a pool never changes loops."""
+
+    @staticmethod
+    def prepare_to_close(pool: Any) -> None:
+        """Nothing to do: a blocking pool can always be closed where it is."""
 
 
 class AsyncGate:

@@ -36,7 +36,6 @@ from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
-    EventLoopMismatchError,
     ForkedHTTPClientError,
     make_status_error,
     parse_json_body,
@@ -174,6 +173,17 @@ def _may_hold_connections(http_client: httpx.AsyncClient) -> bool:
     return not (isinstance(connections, list) and not connections)
 
 
+def _inherited_http_client_error() -> ForkedHTTPClientError:
+    """The error of a call through a caller's http_client that this process inherited through a fork."""
+    return ForkedHTTPClientError(
+        f"This client and its http_client were created before os.fork(), in a parent of this process "
+        f"(pid {os.getpid()}), and the http_client's pooled connections are shared with that parent: calls "
+        "from both would read each other's answers. Create the httpx.AsyncClient and the apertis client "
+        "after the fork (in each worker process), or let the SDK create its own pool (omit http_client): "
+        "the SDK gives its own pools a fresh start in a forked child."
+    )
+
+
 class _DeadlineStream(httpx.AsyncByteStream):
     """A response body that fails with ReadTimeout once the attempt has run past its read timeout.
 
@@ -289,36 +299,6 @@ class AsyncAPIClient:
         """The limits of the connection pool the SDK creates (ignored when an `http_client` was passed)."""
         return self._connection_limits
 
-    def _use_current_loop(self, loop: object) -> None:
-        """Called when a request runs on another event loop than the pool's last one (or the first time).
-
-        Pooled connections belong to the loop they were opened on; reusing them from another one fails deep in
-        asyncio ("Event loop is closed", or a hang). A pool the SDK created is replaced by a fresh one; the old
-        pool's connections cannot be closed from this loop and are released when it is garbage-collected.
-        Also where a caller's http_client inherited through a fork is refused (its `loop` says so).
-        """
-        pool = self._pool
-        if pool.loop is _fork.INHERITED:
-            raise ForkedHTTPClientError(
-                f"This client and its http_client were created before os.fork(), in a parent of this process "
-                f"(pid {os.getpid()}), and the http_client's pooled connections are shared with that parent: calls "
-                "from both would read each other's answers. Create the httpx.AsyncClient and the apertis client "
-                "after the fork (in each worker process), or let the SDK create its own pool (omit http_client): "
-                "the SDK gives its own pools a fresh start in a forked child."
-            )
-        if pool.loop is None:
-            pool.loop = loop
-            return
-        if not pool.replaceable:
-            raise EventLoopMismatchError(
-                "This client's http_client was used on another event loop (for example in an earlier "
-                "asyncio.run()), and its pooled connections belong to that loop. Create the httpx.AsyncClient and "
-                "the apertis client inside the event loop that uses them, or let the SDK create its own pool "
-                "(omit http_client): it then opens fresh connections when the loop changes."
-            )
-        logger.debug("The event loop changed; this client opens a new connection pool for the new loop")
-        pool.renew(loop)
-
     @property
     def default_headers(self) -> Dict[str, str]:
         """The headers sent on every request (credentials shown redacted), before per-call extra_headers."""
@@ -338,12 +318,7 @@ class AsyncAPIClient:
     async def close(self) -> None:
         """Close the connection pool, unless it was passed in as `http_client` (then its owner closes it)."""
         if self._owns_http_client:
-            pool = self._pool
-            loop = AsyncRuntime.current_loop()
-            if pool.replaceable and pool.loop is not None and loop is not pool.loop:
-                # The connections belong to another (usually finished) event loop and cannot be closed from this
-                # one; drop them (they are released when collected) and close an empty pool instead.
-                pool.renew(loop)
+            AsyncRuntime.prepare_to_close(self._pool)
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:
@@ -607,10 +582,14 @@ class AsyncAPIClient:
             raise RuntimeError(
                 "This client has been closed; create a new one (a client closes at the end of its `with` block)"
             )
+        pool = self._pool
         loop = AsyncRuntime.current_loop()
-        if loop is not self._pool.loop:
-            self._use_current_loop(loop)
-        return self._pool
+        if loop is not pool.loop:
+            if pool.loop is _fork.INHERITED:
+                raise _inherited_http_client_error()
+            # Only the async client has event loops (the sync one's `current_loop()` is always None).
+            AsyncRuntime.adopt_loop(pool, loop)
+        return pool
 
     async def _send_admitted(self, pool: _Pool, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
         """One attempt, once the pool's gate admits it (the seam where per-attempt behaviour plugs in)."""
