@@ -332,7 +332,23 @@ class NotFoundError(APIStatusError):
 
 
 class RequestTimeoutError(APIStatusError):
-    """408: the server's time budget for the request (the `X-Timeout` header) ran out. Retried by default."""
+    """408: the server's time budget for the request ran out.
+
+    From the gateway, with `X-Timeout-Elapsed-Ms` and `X-Timeout-Attempts` headers: the request's `X-Timeout`
+    budget (the remaining `total_timeout` of the call when it has one, else the gateway's default of 60 s) was
+    spent on the gateway's own channel retries and fallbacks. That one is not retried (the message says so, and
+    `gateway_elapsed_ms` / `gateway_attempts` give the headers' figures). Any other 408 is retried by default.
+    """
+
+    @property
+    def gateway_elapsed_ms(self) -> Optional[int]:
+        """The milliseconds the gateway spent before giving up (`X-Timeout-Elapsed-Ms`), when it said."""
+        return _int_header(self.response, "x-timeout-elapsed-ms")
+
+    @property
+    def gateway_attempts(self) -> Optional[int]:
+        """How many upstream channels the gateway tried within its budget (`X-Timeout-Attempts`), when it said."""
+        return _int_header(self.response, "x-timeout-attempts")
 
 
 class ConflictError(APIStatusError):
@@ -440,8 +456,37 @@ def make_status_error(response: httpx.Response, *, redact: Optional[str] = None)
     location = response.headers.get("location")
     if 300 <= response.status_code < 400 and location:
         detail = f"{detail}; the server redirects to {location} (redirects are not followed: update base_url)"
+    if response.status_code == 408 and gateway_budget_report(response):
+        detail = f"{_gateway_budget_note(response)} The gateway said: {detail}"
     message = _scrub_text(f"Error code: {response.status_code} - {detail}", secrets)
     return status_error_class(response.status_code)(message, response=response, body=scrub(body, secrets))
+
+
+# The headers of the gateway's 408 when a request's X-Timeout budget ran out (reference §1.5, §12.4).
+_GATEWAY_BUDGET_HEADERS = ("X-Timeout-Elapsed-Ms", "X-Timeout-Attempts")
+
+
+def gateway_budget_report(response: httpx.Response) -> Dict[str, str]:
+    """The `X-Timeout-*` headers of a response: how the gateway spent the request's X-Timeout budget (or {})."""
+    return {name: response.headers[name] for name in _GATEWAY_BUDGET_HEADERS if name in response.headers}
+
+
+def _gateway_budget_note(response: httpx.Response) -> str:
+    request = _request_of(response)
+    sent = request.headers.get("x-timeout", "") if request is not None else ""
+    # Only a number is quoted: the value of a header the caller set is otherwise never shown.
+    budget = f"X-Timeout: {sent} ms" if sent.isdigit() else "no X-Timeout sent, so the gateway's default of 60000 ms"
+    spent = ", ".join(f"{name}: {value}" for name, value in gateway_budget_report(response).items())
+    return (
+        f"The gateway's time budget for this request ran out ({budget}; {spent}) while it retried and fell back "
+        "across upstream channels. Not retried: that would start the gateway's attempts, and their billing, over. "
+        "To allow more time, pass a larger total_timeout (sent as X-Timeout, at most 300 s)."
+    )
+
+
+def _int_header(response: Optional[httpx.Response], name: str) -> Optional[int]:
+    value = response.headers.get(name, "").strip() if response is not None else ""
+    return int(value) if value.isdigit() else None
 
 
 def parse_json_body(content: bytes) -> Any:

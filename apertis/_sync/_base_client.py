@@ -35,9 +35,12 @@ from .. import _fork
 from .._constants import INITIAL_RETRY_DELAY, MAX_RETRY_DELAY
 from .._exceptions import (
     APIConnectionError,
+    APIError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     ForkedHTTPClientError,
+    gateway_budget_report,
     make_status_error,
     parse_json_body,
     readable_text,
@@ -59,12 +62,13 @@ if TYPE_CHECKING:
 
     from .._types import FileTypes
 
-__all__ = ["USER_AGENT", "SyncAPIClient", "ResponseKind", "coerce_timeout"]
+__all__ = ["USER_AGENT", "SyncAPIClient", "ResponseKind", "coerce_timeout", "coerce_total_timeout"]
 
 T = TypeVar("T")
 
 ResponseKind = Literal["json", "binary", "text-or-json"]
 TimeoutArg = Union[float, httpx.Timeout, None, NotGiven]
+TotalTimeoutArg = Union[float, None, NotGiven]
 
 USER_AGENT = f"apertis-python/{__version__}"
 
@@ -77,6 +81,10 @@ _ACCEPT = {
     "text-or-json": "application/json, text/plain;q=0.9, */*;q=0.8",
 }
 _RETRY_COUNT_HEADER = "x-apertis-retry-count"
+# The gateway's own budget for a request, across its channel retries and fallbacks (reference §1.4, §12.4): sent
+# only for a call with a total_timeout, within the range the gateway accepts.
+_GATEWAY_BUDGET_HEADER = "X-Timeout"
+_GATEWAY_BUDGET_MS_RANGE = (5_000, 300_000)
 _IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -102,6 +110,20 @@ def coerce_timeout(value: object, *, name: str = "timeout") -> httpx.Timeout:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds (or None for no limit); got {value!r}")
     return httpx.Timeout(float(value))
+
+
+def coerce_total_timeout(value: object, *, name: str = "total_timeout") -> Optional[float]:
+    """A `total_timeout` argument as seconds (int or float > 0), or None (no budget for the whole call)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"{name} must be a number of seconds for the whole call (all attempts and the waits between them), "
+            f"or None for no such budget; got {type(value).__name__}"
+        )
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds (or None for no budget); got {value!r}")
+    return float(value)
 
 
 class _Pool:
@@ -240,6 +262,7 @@ class _Plan:
     form: Optional[Dict[str, Union[str, List[str]]]]
     files: Optional[PreparedFiles]
     timeout: httpx.Timeout
+    total_timeout: Optional[float]  # seconds for all attempts and the waits between them; None: no such budget
 
     @property
     def replayable(self) -> bool:
@@ -258,6 +281,7 @@ class SyncAPIClient:
     api_key: str
     base_url: str
     timeout: httpx.Timeout
+    total_timeout: Optional[float]
     max_retries: int
     max_retry_after: float
 
@@ -274,10 +298,12 @@ class SyncAPIClient:
         http_client: Optional[httpx.Client],
         owns_http_client: bool,
         connection_limits: Optional[httpx.Limits] = None,
+        total_timeout: Optional[float] = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
         self.timeout = timeout
+        self.total_timeout = total_timeout
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
         self._default_headers: Dict[str, Optional[str]] = dict(default_headers or {})
@@ -352,13 +378,14 @@ class SyncAPIClient:
         extra_query: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """Call an endpoint the SDK does not model, with the SDK's auth, retries and errors.
 
         `path` is relative to base_url (or to the host when `host_root` is true; an absolute http(s) URL is
         used as is). `body` is sent as JSON, `data` and `files` as multipart. The result is the parsed JSON,
         `cast_to(json)` when given, a binary response for `response_kind="binary"`, or text for a non-JSON
-        `text-or-json` response.
+        `text-or-json` response. `timeout` bounds each attempt, `total_timeout` the whole call (see the client).
         """
         if not isinstance(method, str) or not method:
             raise TypeError(f"method must be an HTTP method name such as 'GET', got {method!r}")
@@ -376,6 +403,7 @@ class SyncAPIClient:
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
 
     def get(
@@ -389,6 +417,7 @@ class SyncAPIClient:
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         extra_query: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """GET `path`; see `request`."""
         return self._request(
@@ -401,6 +430,7 @@ class SyncAPIClient:
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
 
     def post(
@@ -418,6 +448,7 @@ class SyncAPIClient:
         extra_query: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """POST to `path`; see `request`."""
         return self._request(
@@ -434,6 +465,7 @@ class SyncAPIClient:
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
 
     def put(
@@ -448,6 +480,7 @@ class SyncAPIClient:
         extra_query: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """PUT to `path`; see `request`."""
         return self._request(
@@ -461,6 +494,7 @@ class SyncAPIClient:
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
 
     def patch(
@@ -475,6 +509,7 @@ class SyncAPIClient:
         extra_query: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """PATCH `path`; see `request`."""
         return self._request(
@@ -488,6 +523,7 @@ class SyncAPIClient:
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
 
     def delete(
@@ -500,6 +536,7 @@ class SyncAPIClient:
         extra_headers: Optional[Mapping[str, Optional[str]]] = None,
         extra_query: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """DELETE `path`; see `request`."""
         return self._request(
@@ -511,6 +548,7 @@ class SyncAPIClient:
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
 
     # -- the request loop ---------------------------------------------------------------------------------
@@ -533,6 +571,7 @@ class SyncAPIClient:
         extra_query: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """Send one API call with retries and return its parsed result (see ARCHITECTURE.md)."""
         if stream and stream_cls is None:
@@ -552,24 +591,36 @@ class SyncAPIClient:
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         pool = self._pool_for_this_call()
+        deadline = None if plan.total_timeout is None else time.monotonic() + plan.total_timeout
         retries_taken = 0
         while True:
-            request = self._build_attempt(plan, retries_taken)
+            attempt = plan if deadline is None else _within_budget(plan, deadline)
+            request = self._build_attempt(attempt, retries_taken)
             try:
-                response = self._send_admitted(pool, request, plan, stream)
+                response = self._send_admitted(pool, request, attempt, stream)
             except httpx.HTTPError as exc:
                 delay = self._transport_retry_delay(exc, request, plan, retries_taken)
+                if _past_deadline(deadline, delay):
+                    error = self._transport_error(exc, request, retries_taken)
+                    raise _budget_spent(error, plan, delay) from exc
                 reason = self._redact(_describe_exception(exc))
             else:
                 self._log_response(plan, request, response)
                 if response.is_success:
+                    if attempt is not plan and stream:
+                        # The budget covers the wait for the stream to open; its events are read with the call's
+                        # own read timeout (httpcore looks it up at the first read of the body, after this).
+                        request.extensions["timeout"] = plan.timeout.as_dict()
                     return self._finish(response, cast_to, response_kind, stream_cls if stream else None, retries_taken)
                 response.close()
                 delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
                 if delay_or_none is None:
                     raise self._status_error(response, retries_taken)
+                if _past_deadline(deadline, delay_or_none):
+                    raise _budget_spent(self._status_error(response, retries_taken), plan, delay_or_none)
                 delay, reason = delay_or_none, f"status {response.status_code}"
             self._log_retry(plan, retries_taken, self.max_retries, delay, reason)
             _sleep.sleep(delay)
@@ -697,9 +748,13 @@ class SyncAPIClient:
         extra_query: Optional[Mapping[str, Any]],
         extra_body: Optional[Mapping[str, Any]],
         timeout: TimeoutArg,
+        total_timeout: TotalTimeoutArg,
     ) -> _Plan:
         url = self._url(path, host_root)
         resolved_timeout = self.timeout if isinstance(timeout, NotGiven) else coerce_timeout(timeout)
+        resolved_total = (
+            self.total_timeout if isinstance(total_timeout, NotGiven) else coerce_total_timeout(total_timeout)
+        )
         params = _merge_query(self._default_query, query, extra_query)
 
         content: Optional[bytes] = None
@@ -763,6 +818,7 @@ class SyncAPIClient:
             form=form,
             files=prepared,
             timeout=resolved_timeout,
+            total_timeout=resolved_total,
         )
 
     def _base_headers(self, accept: str) -> httpx.Headers:
@@ -817,6 +873,10 @@ class SyncAPIClient:
         status = response.status_code
         if retries_taken >= max_retries or status in _NEVER_RETRY:
             return None
+        if status == 408 and gateway_budget_report(response):
+            # The gateway already spent the request's whole X-Timeout budget on its own channel retries and
+            # fallbacks (and billed them): sending it again would start all of that over.
+            return None
         should_retry = response.headers.get("x-should-retry", "").strip().lower()
         if should_retry == "false":
             return None
@@ -854,7 +914,7 @@ class SyncAPIClient:
             raise self._transport_error(exc, request, retries_taken) from exc
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
-    def _status_error(self, response: httpx.Response, retries_taken: int) -> Exception:
+    def _status_error(self, response: httpx.Response, retries_taken: int) -> APIStatusError:
         error = make_status_error(response, redact=self.api_key)
         error.retries_taken = retries_taken
         return error
@@ -924,6 +984,47 @@ class SyncAPIClient:
         text = readable_text(response, [self.api_key])
         message = f"The API returned status {response.status_code} but the body {problem}: {text!r}"
         return APIResponseValidationError(self._redact(message), response=response, text=text)
+
+
+def _within_budget(plan: _Plan, deadline: float) -> _Plan:
+    """The plan of one attempt of a call with a total budget: every phase of the attempt ends by the deadline,
+    and the gateway is told (X-Timeout) how much of the budget is left, unless the caller set that header."""
+    # Never zero: httpx and the runtime's deadline take that as "no time at all", which is what is meant, but
+    # a zero would read as "no limit" in places that test for a falsy timeout.
+    remaining = max(deadline - time.monotonic(), 0.001)
+    limits = plan.timeout
+    timeout = httpx.Timeout(
+        connect=_at_most(limits.connect, remaining),
+        read=_at_most(limits.read, remaining),
+        write=_at_most(limits.write, remaining),
+        pool=_at_most(limits.pool, remaining),
+    )
+    name = _GATEWAY_BUDGET_HEADER.lower()
+    if name in plan.headers or name in plan.removed:
+        return attrs.evolve(plan, timeout=timeout)
+    headers = httpx.Headers(plan.headers)
+    low, high = _GATEWAY_BUDGET_MS_RANGE
+    headers[_GATEWAY_BUDGET_HEADER] = str(min(max(math.ceil(remaining * 1000), low), high))
+    return attrs.evolve(plan, timeout=timeout, headers=headers)
+
+
+def _at_most(limit: Optional[float], remaining: float) -> float:
+    return remaining if limit is None else min(limit, remaining)
+
+
+def _past_deadline(deadline: Optional[float], delay: float) -> bool:
+    """Whether a retry after waiting `delay` seconds would start at or past the call's deadline (if it has one)."""
+    return deadline is not None and time.monotonic() + delay >= deadline
+
+
+def _budget_spent(error: APIError, plan: _Plan, delay: float) -> APIError:
+    """`error` (the last attempt's) with a note that the call's total budget left no room for the retry."""
+    error.message += (
+        f" Not retried: the next attempt was due in {delay:.2f} s, past the end of this call's "
+        f"total_timeout={plan.total_timeout:g} s ({error.retries_taken} retries taken)."
+    )
+    error.args = (error.message,)
+    return error
 
 
 def _check_mapping(value: Optional[Mapping[str, Any]], name: str) -> Mapping[str, Any]:

@@ -17,7 +17,7 @@ from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MA
 from .._logging import setup_logging
 from .._types import NOT_GIVEN, NotGiven
 from .._validation import unexpected_arguments
-from ._base_client import SyncAPIClient, coerce_timeout
+from ._base_client import SyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import ResourcesMixin
 
 __all__ = ["Apertis"]
@@ -37,7 +37,11 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     - `api_key`: defaults to the APERTIS_API_KEY environment variable; one of the two is required.
     - `base_url`: defaults to APERTIS_BASE_URL, then https://api.apertis.ai/v1.
     - `timeout`: seconds (float), an `httpx.Timeout` for per-phase limits, or None for no limit at all. The
-      default allows 600 s for reads and writes (long generations) and 5 s to connect.
+      default allows 600 s for reads and writes (long generations) and 5 s to connect. It bounds each attempt.
+    - `total_timeout`: seconds for the whole call, all attempts and the waits between them (default None: no such
+      budget). Each attempt ends by the deadline, a retry that would start past it is not made, and the gateway is
+      told the remaining budget (`X-Timeout`) so that it stops its own retries and fallbacks in time. A stream's
+      budget covers its opening (the response headers), not its events.
     - `max_retries`: retries after the first attempt for 408, 409, 429, 5xx and network failures (default 2).
     - `max_retry_after`: a server asking to wait longer than this many seconds (Retry-After) makes the call
       raise at once instead of sleeping (default 60).
@@ -61,6 +65,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         api_key: Optional[str] = None,
         base_url: Optional[str] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Optional[float] = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         default_headers: Optional[Mapping[str, Optional[str]]] = None,
@@ -95,6 +100,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             api_key=_resolve_api_key(api_key),
             base_url=_resolve_base_url(base_url),
             timeout=resolved_timeout,
+            total_timeout=coerce_total_timeout(total_timeout),
             max_retries=_check_max_retries(max_retries),
             max_retry_after=_check_max_retry_after(max_retry_after),
             default_headers=_check_headers(default_headers, "default_headers"),
@@ -110,6 +116,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         api_key: Union[str, NotGiven] = NOT_GIVEN,
         base_url: Union[str, NotGiven] = NOT_GIVEN,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         max_retries: Union[int, NotGiven] = NOT_GIVEN,
         max_retry_after: Union[float, NotGiven] = NOT_GIVEN,
         default_headers: Union[Mapping[str, Optional[str]], NotGiven] = NOT_GIVEN,
@@ -135,6 +142,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             api_key=self.api_key if isinstance(api_key, NotGiven) else api_key,
             base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,
             timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
+            total_timeout=self.total_timeout if isinstance(total_timeout, NotGiven) else total_timeout,
             max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
             max_retry_after=self.max_retry_after if isinstance(max_retry_after, NotGiven) else max_retry_after,
             default_headers=headers,

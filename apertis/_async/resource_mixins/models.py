@@ -31,6 +31,7 @@ class AsyncModelsMixin(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> bool:
         """Whether the calling key may use `model`: one `models.retrieve` call, without raising for a missing model.
@@ -46,12 +47,19 @@ class AsyncModelsMixin(AsyncAPIResource):
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the
                 client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them), overriding the
+                client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.exists, "models.exists", unexpected)
         try:
             await self.retrieve(
-                model, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout
+                model,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+                timeout=timeout,
+                total_timeout=total_timeout,
             )
         except NotFoundError as exc:
             if exc.code == "model_not_found":

@@ -51,6 +51,7 @@ class AsyncImages(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> ImagesResponse:
         """Generate images from a text prompt.
@@ -74,6 +75,7 @@ class AsyncImages(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.generate, "images.generate", unexpected)
@@ -103,6 +105,7 @@ class AsyncImages(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -127,6 +130,7 @@ class AsyncImages(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> ImagesResponse:
         """Edit an image from a prompt.
@@ -152,6 +156,7 @@ class AsyncImages(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.edit, "images.edit", unexpected)
@@ -186,5 +191,6 @@ class AsyncImages(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result

@@ -54,6 +54,7 @@ class AsyncVideos(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Video:
         """Create a video (OpenAI-style videos API, multipart).
@@ -78,6 +79,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "videos.create", unexpected)
@@ -113,6 +115,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -124,6 +127,7 @@ class AsyncVideos(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Video:
         """Get a video job.
@@ -136,6 +140,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.retrieve, "videos.retrieve", unexpected)
@@ -149,6 +154,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -160,6 +166,7 @@ class AsyncVideos(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> AsyncBinaryResponse:
         """Download the video file of a finished job.
@@ -172,6 +179,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.download_content, "videos.download_content", unexpected)
@@ -185,6 +193,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -198,6 +207,7 @@ class AsyncVideos(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Video:
         """Remix a finished Sora video with a new prompt.
@@ -212,6 +222,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.remix, "videos.remix", unexpected)
@@ -228,6 +239,7 @@ class AsyncVideos(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -245,6 +257,7 @@ class AsyncCharacters(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Character:
         """Create a reusable Sora character.
@@ -259,6 +272,7 @@ class AsyncCharacters(AsyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "videos.characters.create", unexpected)
@@ -272,5 +286,6 @@ class AsyncCharacters(AsyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result

@@ -63,6 +63,7 @@ class Transcriptions(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Union[Transcription, str]:
         """Transcribe audio into text.
@@ -81,6 +82,7 @@ class Transcriptions(SyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "audio.transcriptions.create", unexpected)
@@ -106,6 +108,7 @@ class Transcriptions(SyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -125,6 +128,7 @@ class Translations(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Union[Translation, str]:
         """Translate audio into English text.
@@ -141,6 +145,7 @@ class Translations(SyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "audio.translations.create", unexpected)
@@ -159,6 +164,7 @@ class Translations(SyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
 
@@ -179,6 +185,7 @@ class Speech(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> BinaryResponse:
         """Generate speech audio from text.
@@ -196,6 +203,7 @@ class Speech(SyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "audio.speech.create", unexpected)
@@ -223,5 +231,6 @@ class Speech(SyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result

@@ -91,6 +91,7 @@ class Completions(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
     ) -> ChatCompletion: ...
 
     @overload
@@ -136,6 +137,7 @@ class Completions(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
     ) -> ChatCompletionStream: ...
 
     @overload
@@ -181,6 +183,7 @@ class Completions(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
     ) -> Union[ChatCompletion, ChatCompletionStream]: ...
 
     def create(
@@ -225,6 +228,7 @@ class Completions(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Union[ChatCompletion, ChatCompletionStream]:
         """Create a chat completion.
@@ -273,6 +277,7 @@ class Completions(SyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "chat.completions.create", unexpected)
@@ -335,5 +340,6 @@ class Completions(SyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result

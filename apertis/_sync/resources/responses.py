@@ -59,6 +59,7 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
     ) -> Response: ...
 
     @overload
@@ -88,6 +89,7 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
     ) -> ResponseStream: ...
 
     @overload
@@ -117,6 +119,7 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
     ) -> Union[Response, ResponseStream]: ...
 
     def create(
@@ -145,6 +148,7 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> Union[Response, ResponseStream]:
         """Create a model response (OpenAI Responses API).
@@ -177,6 +181,7 @@ class Responses(SyncAPIResource):
             extra_query: Query parameters to add to this request.
             extra_body: Fields to merge into the top level of the request body.
             timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
         """
         if unexpected:
             raise unexpected_arguments(self.create, "responses.create", unexpected)
@@ -224,5 +229,6 @@ class Responses(SyncAPIResource):
             extra_query=extra_query,
             extra_body=extra_body,
             timeout=timeout,
+            total_timeout=total_timeout,
         )
         return result
