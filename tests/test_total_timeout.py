@@ -10,11 +10,10 @@ from typing import Any, Callable, Iterator, List
 import httpx
 import pytest
 from pytest_httpx import HTTPXMock
-
-import apertis
 from rawserver import LoopbackServer, close, loopback_servers, make, maybe_await, raw, stall
 
-URL = "https://api.test/v1/models"
+import apertis
+
 MODELS = {"object": "list", "data": []}
 
 
@@ -228,8 +227,15 @@ async def test_a_408_without_the_gateways_headers_is_still_retried(
 
 @pytest.mark.parametrize(
     ("value", "error"),
-    [(-1, ValueError), (0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError)]
-    + [(True, TypeError), ("30", TypeError), (httpx.Timeout(5.0), TypeError)],
+    [
+        (-1, ValueError),
+        (0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (True, TypeError),
+        ("30", TypeError),
+        (httpx.Timeout(5.0), TypeError),
+    ],
 )
 async def test_a_bad_total_timeout_is_refused_naming_it(
     make_client: Callable[..., Any], call: Any, value: Any, error: type[Exception]
