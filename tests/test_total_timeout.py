@@ -46,6 +46,22 @@ async def test_retries_stop_when_the_next_one_would_start_past_the_budget(
     assert "Not retried" in str(info.value)
 
 
+async def test_backoff_retries_stop_inside_the_budget(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(status_code=502, json={}, is_reusable=True)
+    client = make_client(max_retries=10, total_timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(apertis.InternalServerError) as info:
+        await call(client.models.list)
+    elapsed = time.monotonic() - started
+    # Backoff waits of at most 0.5 s then 1 s: two or three attempts fit, never the eleven max_retries allows.
+    assert 2 <= len(httpx_mock.get_requests()) <= 3
+    assert info.value.retries_taken == len(httpx_mock.get_requests()) - 1
+    assert elapsed < 1.5 + 1.0
+    assert "total_timeout=1.5 s" in str(info.value)
+
+
 async def test_a_retry_after_longer_than_the_budget_left_raises_at_once(
     make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock, sleeps: List[float]
 ) -> None:
