@@ -126,7 +126,7 @@ async def test_correct_arguments_of_every_accepted_form_pass(
             "Did you mean 'temperature'?",
         ),
         ("chat.completions.create", {"model": "m", "messages": MESSAGES, "max_token": 5}, "'max_tokens'"),
-        ("models.list", {"timeot": 3}, "Did you mean 'timeout'?"),
+        ("models.list", {"timeot": 3}, "Did you mean 'timeout'"),
         ("embeddings.create", {"model": "m", "input": "x", "zzz": 1}, "extra_body"),
     ],
 )
