@@ -332,3 +332,12 @@ def test_config_rejects_malformed_model_keys(tmp_path: Path, extra: str, message
         load_config(path)
     path.write_text(base + "model_mixins:\n  Response: ResponseMixin\n", encoding="utf-8")
     assert load_config(path).model_mixins == {"Response": "ResponseMixin"}
+
+
+def test_the_sync_twins_docstrings_do_not_call_themselves_async() -> None:
+    import ast
+
+    sync = Path(__file__).resolve().parent.parent / "apertis" / "_sync"
+    for path in [sync / "_client.py", *sorted((sync / "resources").glob("*.py"))]:
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert "async" not in docstring.lower(), f"{path.name}: {docstring!r}"

@@ -28,6 +28,8 @@ import threading
 import time
 from typing import Dict, Mapping, Optional, Tuple, Union
 
+import attrs
+
 __all__ = ["FAULT_HEADER", "Fault", "FaultError", "FaultCounters", "RateLimiter", "RateDecision"]
 
 FAULT_HEADER = "x-fake-fault"
@@ -42,69 +44,51 @@ class FaultError(ValueError):
     """A fault description could not be parsed; the message names the offending item and the fix."""
 
 
+@attrs.define(kw_only=True, eq=False)
 class Fault:
     """One parsed fault description (see the module docstring for the syntax)."""
 
-    __slots__ = (
-        "code",
-        "cut",
-        "error_event",
-        "error_type",
-        "every",
-        "latency",
-        "message",
-        "path",
-        "rate_limit",
-        "reset",
-        "retry_after",
-        "scope",
-        "source",
-        "stall",
-        "status",
-        "times",
-        "window",
-    )
+    status: Optional[int] = None
+    times: Optional[int] = None
+    every: Optional[int] = None
+    retry_after: Optional[float] = None
+    latency: Optional[float] = None
+    stall: Optional[float] = None
+    reset: bool = False
+    cut: Optional[int] = None
+    error_event: Optional[int] = None
+    error_type: Optional[str] = None
+    code: Optional[str] = None
+    message: Optional[str] = None
+    rate_limit: Optional[int] = None
+    window: Optional[float] = None
+    path: Optional[str] = None
+    scope: Optional[str] = None
+    source: str = ""
 
-    def __init__(
-        self,
-        *,
-        status: Optional[int] = None,
-        times: Optional[int] = None,
-        every: Optional[int] = None,
-        retry_after: Optional[float] = None,
-        latency: Optional[float] = None,
-        stall: Optional[float] = None,
-        reset: bool = False,
-        cut: Optional[int] = None,
-        error_event: Optional[int] = None,
-        error_type: Optional[str] = None,
-        code: Optional[str] = None,
-        message: Optional[str] = None,
-        rate_limit: Optional[int] = None,
-        window: Optional[float] = None,
-        path: Optional[str] = None,
-        scope: Optional[str] = None,
-        source: str = "",
-    ) -> None:
+    def __attrs_post_init__(self) -> None:
+        status, reset, stall, cut, error_event = self.status, self.reset, self.stall, self.cut, self.error_event
+        source = self.source
         if status is not None and not 400 <= status <= 599:
             raise FaultError(f"fault 'status={status}': give an HTTP error status between 400 and 599")
-        for name, value in (("times", times), ("every", every), ("rate_limit", rate_limit)):
+        for name, value in (("times", self.times), ("every", self.every), ("rate_limit", self.rate_limit)):
             if value is not None and value < 1:
                 raise FaultError(f"fault '{name}={value}': give a whole number of at least 1")
         for name, number in (("cut", cut), ("error_event", error_event)):
             if number is not None and number < 0:
                 raise FaultError(f"fault '{name}={number}': give the number of events to send first (0 or more)")
-        for name, seconds in (("retry_after", retry_after), ("latency", latency), ("stall", stall)):
+        for name, seconds in (("retry_after", self.retry_after), ("latency", self.latency), ("stall", stall)):
             # An endless stall (math.inf, written as a bare `stall`) is allowed; it ends when the client
             # disconnects or the server stops.
             if seconds is not None and (
                 seconds < 0 or math.isnan(seconds) or (name != "stall" and math.isinf(seconds))
             ):
                 raise FaultError(f"fault '{name}={seconds}': give a number of seconds of 0 or more")
+        window = self.window
         if window is not None and (window <= 0 or not math.isfinite(window)):
             raise FaultError(f"fault 'window={window}': give the rate-limit window in seconds, more than 0")
-        if scope not in (None, "key", "global"):
-            raise FaultError(f"fault 'scope={scope}': use scope=key or scope=global")
+        if self.scope not in (None, "key", "global"):
+            raise FaultError(f"fault 'scope={self.scope}': use scope=key or scope=global")
         actions = sum(
             1
             for flag in (status is not None, reset, stall is not None, cut is not None, error_event is not None)
@@ -114,27 +98,11 @@ class Fault:
             raise FaultError(
                 f"fault {source or '(constructed)'!r}: choose one of status, reset, stall, cut and error_event"
             )
-        if actions == 0 and latency is None and rate_limit is None:
+        if actions == 0 and self.latency is None and self.rate_limit is None:
             raise FaultError(
                 f"fault {source or '(constructed)'!r} does nothing: give status=, reset, stall, cut=, error_event=,"
                 " latency= or rate_limit="
             )
-        self.status = status
-        self.times = times
-        self.every = every
-        self.retry_after = retry_after
-        self.latency = latency
-        self.stall = stall
-        self.reset = reset
-        self.cut = cut
-        self.error_event = error_event
-        self.error_type = error_type
-        self.code = code
-        self.message = message
-        self.rate_limit = rate_limit
-        self.window = window
-        self.path = path
-        self.scope = scope
         self.source = source or self._render()
 
     @classmethod
@@ -199,14 +167,14 @@ class Fault:
 
     def _render(self) -> str:
         parts = []
-        for name in self.__slots__:
-            if name == "source":
+        for field in attrs.fields(Fault):
+            if field.name == "source":
                 continue
-            value = getattr(self, name)
+            value = getattr(self, field.name)
             if value is True:
-                parts.append(name)
+                parts.append(field.name)
             elif value not in (None, False):
-                parts.append(f"{name}={value}")
+                parts.append(f"{field.name}={value}")
         return ";".join(parts)
 
     def __repr__(self) -> str:
@@ -240,14 +208,12 @@ class FaultCounters:
             self._counts.clear()
 
 
+@attrs.frozen
 class RateDecision:
     """The outcome of a rate-limit check: the headers to send and, when refused, the seconds to wait."""
 
-    __slots__ = ("headers", "retry_after")
-
-    def __init__(self, headers: Dict[str, str], retry_after: Optional[int]) -> None:
-        self.headers = headers
-        self.retry_after = retry_after
+    headers: Dict[str, str]
+    retry_after: Optional[int]
 
 
 class RateLimiter:
