@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit codegen codegen-check lint types test-all demo bench clean
+.PHONY: install test unit codegen codegen-check lint types api-check test-all demo bench clean
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # Everything CI checks: unit tests, the generated code is up to date, lint, types.
 test: install
 	$(BIN)/python -m pytest
-	$(MAKE) --no-print-directory codegen-check lint types
+	$(MAKE) --no-print-directory codegen-check lint types api-check
 
 unit: install
 	$(BIN)/python -m pytest
@@ -34,6 +34,13 @@ lint: install
 
 types: install
 	$(BIN)/mypy --strict apertis
+
+# The public API against the latest release tag (v*): griffe lists what was removed or changed incompatibly
+# (CONTRIBUTING.md says what a release may break). Before the first tag there is nothing to compare against.
+api-check: install
+	@tag=$$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null); \
+	if [ -z "$$tag" ]; then echo "api-check: no release tag (v*) yet: nothing to compare against"; \
+	else echo "api-check: against $$tag"; $(BIN)/griffe check apertis --search . --against "$$tag"; fi
 
 # The tests on every Python from 3.9 to 3.13 that this machine has.
 # pyenv's shims run only the active versions: make every installed 3.9-3.13 active for nox.
