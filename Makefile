@@ -49,8 +49,17 @@ PYENV_ALL := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare |
 test-all: install
 	PYENV_VERSION="$(PYENV_ALL)$$PYENV_VERSION" $(BIN)/nox --session tests
 
-demo: install
-	$(BIN)/python -m apertis.testing.demo
+# The demo needs only the package (httpx, attrs): its own small environment, ready in seconds, not the dev tools.
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python -m apertis.testing.demo
 
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
@@ -66,4 +75,4 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .nox .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BENCH_VENV) $(DEMO_VENV) .nox .pytest_cache .mypy_cache .ruff_cache build dist
