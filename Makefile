@@ -50,12 +50,17 @@ test-all: install
 	PYENV_VERSION="$(PYENV_ALL)$$PYENV_VERSION" $(BIN)/nox --session tests
 
 # The demo needs only the package (httpx, attrs): its own small environment, ready in seconds, not the dev tools.
+# The venv gets no pip of its own (installing pip into it is most of a venv's set-up time): the creating
+# interpreter's pip installs into it (pip >= 22.3), or, where that pip is older, the venv's own after all.
 DEMO_VENV ?= .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed
+DEMO_PIP_OPTIONS := install --quiet --disable-pip-version-check -e .
 
 $(DEMO_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	$(PYTHON) -m venv --without-pip $(DEMO_VENV)
+	$(PYTHON) -m pip --python $(DEMO_VENV)/bin/python $(DEMO_PIP_OPTIONS) 2>/dev/null \
+	  || { $(DEMO_VENV)/bin/python -m ensurepip --default-pip >/dev/null && \
+	       $(DEMO_VENV)/bin/python -m pip $(DEMO_PIP_OPTIONS); }
 	touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
