@@ -2,23 +2,12 @@
 
 A fault is a `;`-separated list of `key=value` items (flags need no value), given per server
 (`FakeApertis(faults=[...])`, `python -m apertis.testing --fault ...`) or per request in the `x-fake-fault`
-header (repeat the header for several faults)::
+header (repeat the header for several faults). `EXAMPLES` below shows every item; `python -m apertis.testing
+--help` and the README list the same examples.
 
-    status=503;times=2;retry_after=1      the first two attempts get a 503 with Retry-After: 1
-    status=429;every=3                    every third attempt gets a 429
-    latency=0.5                           answer every request half a second late
-    stall=10                              accept the request, say nothing for 10 s, then drop the connection
-    stall                                 ... say nothing until the client gives up or the server stops
-    reset;times=1                         close the connection without an answer (TCP reset), once
-    cut=3                                 streams: send 3 events, then drop the connection mid-stream;
-                                          other answers: send half the body, then drop the connection
-    error_event=2;error_type=overloaded_error
-                                          streams: send 2 events, then an error event in the stream's wire format
-    rate_limit=5;window=60                at most 5 requests per 60 s window (x-ratelimit-* headers, then 429)
-    status=500;path=/embeddings           only requests whose path (after /v1) starts with /embeddings
-
-Attempts are counted per fault and per Idempotency-Key header when the request carries one (so a client's
-retries of one request count together), otherwise across all requests (`scope=global` forces the latter).
+Attempts are counted per fault and per Idempotency-Key header when the request carries one (the SDK sends one
+key for all the attempts of a POST call, so a client's retries of one call count together, and every new call
+starts again at one); otherwise, and with `scope=global`, they are counted across all requests.
 """
 
 from __future__ import annotations
@@ -30,9 +19,25 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 
 import attrs
 
-__all__ = ["FAULT_HEADER", "Fault", "FaultError", "FaultCounters", "RateLimiter", "RateDecision"]
+__all__ = ["EXAMPLES", "FAULT_HEADER", "Fault", "FaultError", "FaultCounters", "RateLimiter", "RateDecision"]
 
 FAULT_HEADER = "x-fake-fault"
+
+# (fault, what it does): one example per item of the syntax.
+EXAMPLES = (
+    ("status=503;times=2;retry_after=1", "the first two attempts get a 503 with Retry-After: 1"),
+    ("status=429;every=3", "every third attempt gets a 429"),
+    ("latency=0.5", "answer every request half a second late"),
+    ("stall=10", "accept the request, say nothing for 10 s, then drop the connection"),
+    ("stall", "accept the request and say nothing until the client gives up or the server stops"),
+    ("reset;times=1", "close the connection without an answer (TCP reset), once"),
+    ("cut=3", "streams: send 3 events, then drop the connection; other answers: send half the body, then drop it"),
+    ("error_event=2;error_type=overloaded_error", "streams: send 2 events, then an error event in the stream's format"),
+    ("rate_limit=5;window=60", "at most 5 requests per 60 s window (x-ratelimit-* headers, then 429)"),
+    ("status=500;path=/embeddings", "only requests whose path (after /v1) starts with /embeddings"),
+    ("status=500;code=server_error;message=Boom", "the error body's code and message"),
+    ("status=503;scope=global", "count attempts across all requests, not per Idempotency-Key"),
+)
 
 _FLOAT_KEYS = ("retry_after", "latency", "stall", "window")
 _INT_KEYS = ("status", "times", "every", "cut", "error_event", "rate_limit")
