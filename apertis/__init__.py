@@ -12,34 +12,21 @@ print(completion.choices[0].message.content)
 first use of a name (PEP 562), so CLIs and serverless functions that import the SDK but rarely call it start fast.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+from typing import Dict as _Dict
+from typing import List as _List
+from typing import Optional as _Optional
+from typing import Tuple as _Tuple
 
-import importlib
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
-
-from ._exceptions import (
-    ApertisError,
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    EventLoopMismatchError,
-    ForkedHTTPClientError,
-    InternalServerError,
-    NotFoundError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTimeoutError,
-    UnprocessableEntityError,
-)
+from . import _exceptions
+from ._exceptions import *  # noqa: F403  (the names are in _exceptions.__all__, which __all__ below includes)
 from ._version import __version__
 
-if TYPE_CHECKING:
+# Type checkers cannot follow the lazy table below, so they read these imports; tests/test_exported_members.py
+# keeps the two in step.
+if _TYPE_CHECKING:
     from . import resources as resources
     from . import types as types
     from ._aiohttp import AiohttpClient as AiohttpClient
@@ -55,138 +42,52 @@ if TYPE_CHECKING:
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._types import NotGiven as NotGiven
     from ._types import Timeout as Timeout
-    from .types import (
-        AudioConfig as AudioConfig,
-    )
-    from .types import (
-        AudioData as AudioData,
-    )
-    from .types import (
-        ChatCompletion as ChatCompletion,
-    )
-    from .types import (
-        ChatCompletionChoice as ChatCompletionChoice,
-    )
-    from .types import (
-        ChatCompletionChunk as ChatCompletionChunk,
-    )
-    from .types import (
-        ChatCompletionChunkChoice as ChatCompletionChunkChoice,
-    )
-    from .types import (
-        ChatCompletionDelta as ChatCompletionDelta,
-    )
-    from .types import (
-        ChatCompletionMessage as ChatCompletionMessage,
-    )
-    from .types import (
-        ChatCompletionMessageParam as ChatCompletionMessageParam,
-    )
-    from .types import (
-        ChatCompletionToolParam as ChatCompletionToolParam,
-    )
-    from .types import (
-        CompressionConfig as CompressionConfig,
-    )
-    from .types import (
-        ContentPart as ContentPart,
-    )
-    from .types import (
-        Embedding as Embedding,
-    )
-    from .types import (
-        EmbeddingResponse as EmbeddingResponse,
-    )
-    from .types import (
-        EmbeddingUsage as EmbeddingUsage,
-    )
-    from .types import (
-        Function as Function,
-    )
-    from .types import (
-        FunctionDefinition as FunctionDefinition,
-    )
-    from .types import (
-        ImageURLContentPart as ImageURLContentPart,
-    )
-    from .types import (
-        ImageURLDetail as ImageURLDetail,
-    )
-    from .types import (
-        InputAudioContentPart as InputAudioContentPart,
-    )
-    from .types import (
-        InputAudioDetail as InputAudioDetail,
-    )
-    from .types import (
-        Message as Message,
-    )
-    from .types import (
-        MessageParam as MessageParam,
-    )
-    from .types import (
-        MessageUsage as MessageUsage,
-    )
-    from .types import (
-        Model as Model,
-    )
-    from .types import (
-        ModelList as ModelList,
-    )
-    from .types import (
-        ReasoningConfig as ReasoningConfig,
-    )
-    from .types import (
-        RerankResponse as RerankResponse,
-    )
-    from .types import (
-        RerankResult as RerankResult,
-    )
-    from .types import (
-        Response as Response,
-    )
-    from .types import (
-        ResponseInputItem as ResponseInputItem,
-    )
-    from .types import (
-        ResponseOutput as ResponseOutput,
-    )
-    from .types import (
-        ResponseUsage as ResponseUsage,
-    )
-    from .types import (
-        StreamOptions as StreamOptions,
-    )
-    from .types import (
-        TextContentPart as TextContentPart,
-    )
-    from .types import (
-        ThinkingConfig as ThinkingConfig,
-    )
-    from .types import (
-        ToolCall as ToolCall,
-    )
-    from .types import (
-        URLCitation as URLCitation,
-    )
-    from .types import (
-        Usage as Usage,
-    )
-    from .types import (
-        UserLocation as UserLocation,
-    )
-    from .types import (
-        VideoURLContentPart as VideoURLContentPart,
-    )
-    from .types import (
-        VideoURLDetail as VideoURLDetail,
-    )
-    from .types import (
-        WebSearchOptions as WebSearchOptions,
-    )
-    from .types import (
-        WebSource as WebSource,
-    )
+    from .types import AudioConfig as AudioConfig
+    from .types import AudioData as AudioData
+    from .types import ChatCompletion as ChatCompletion
+    from .types import ChatCompletionChoice as ChatCompletionChoice
+    from .types import ChatCompletionChunk as ChatCompletionChunk
+    from .types import ChatCompletionChunkChoice as ChatCompletionChunkChoice
+    from .types import ChatCompletionDelta as ChatCompletionDelta
+    from .types import ChatCompletionMessage as ChatCompletionMessage
+    from .types import ChatCompletionMessageParam as ChatCompletionMessageParam
+    from .types import ChatCompletionToolParam as ChatCompletionToolParam
+    from .types import CompressionConfig as CompressionConfig
+    from .types import ContentPart as ContentPart
+    from .types import Embedding as Embedding
+    from .types import EmbeddingResponse as EmbeddingResponse
+    from .types import EmbeddingUsage as EmbeddingUsage
+    from .types import Function as Function
+    from .types import FunctionDefinition as FunctionDefinition
+    from .types import ImageURLContentPart as ImageURLContentPart
+    from .types import ImageURLDetail as ImageURLDetail
+    from .types import InputAudioContentPart as InputAudioContentPart
+    from .types import InputAudioDetail as InputAudioDetail
+    from .types import Message as Message
+    from .types import MessageParam as MessageParam
+    from .types import MessageUsage as MessageUsage
+    from .types import Model as Model
+    from .types import ModelList as ModelList
+    from .types import ReasoningConfig as ReasoningConfig
+    from .types import RerankResponse as RerankResponse
+    from .types import RerankResult as RerankResult
+    from .types import Response as Response
+    from .types import ResponseInputItem as ResponseInputItem
+    from .types import ResponseOutputMessage as _ResponseOutputMessage
+    from .types import ResponseUsage as ResponseUsage
+    from .types import StreamOptions as StreamOptions
+    from .types import TextContentPart as TextContentPart
+    from .types import ThinkingConfig as ThinkingConfig
+    from .types import ToolCall as ToolCall
+    from .types import URLCitation as URLCitation
+    from .types import Usage as Usage
+    from .types import UserLocation as UserLocation
+    from .types import VideoURLContentPart as VideoURLContentPart
+    from .types import VideoURLDetail as VideoURLDetail
+    from .types import WebSearchOptions as WebSearchOptions
+    from .types import WebSource as WebSource
+
+    ResponseOutput = _ResponseOutputMessage
 
 # The model names SDK 0.4.1 exported from the package root; they live in apertis.types.
 _TYPE_NAMES = (
@@ -221,7 +122,6 @@ _TYPE_NAMES = (
     "RerankResult",
     "Response",
     "ResponseInputItem",
-    "ResponseOutput",
     "ResponseUsage",
     "StreamOptions",
     "TextContentPart",
@@ -236,8 +136,9 @@ _TYPE_NAMES = (
     "WebSource",
 )
 
-# name -> (module relative to this package, attribute); None as attribute means the module itself.
-_LAZY: Dict[str, Tuple[str, Any]] = {
+# Every name loaded on first use (PEP 562): name -> (module relative to this package, attribute), where None as
+# the attribute means the module itself. This table is the one list of the lazy names.
+_LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "Apertis": ("._sync._client", "Apertis"),
     "AsyncApertis": ("._async._client", "AsyncApertis"),
     "AiohttpClient": ("._aiohttp", "AiohttpClient"),
@@ -255,96 +156,25 @@ _LAZY: Dict[str, Tuple[str, Any]] = {
     "types": (".types", None),
 }
 _LAZY.update((name, (".types", name)) for name in _TYPE_NAMES)
+# SDK 0.4.1's name for an output message of the Responses API.
+_LAZY["ResponseOutput"] = (".types", "ResponseOutputMessage")
 
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "ApertisError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "EventLoopMismatchError",
-    "ForkedHTTPClientError",
-    "InternalServerError",
-    "NotFoundError",
-    "PaymentRequiredError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestTimeoutError",
-    "UnprocessableEntityError",
-    "__version__",
-    "Apertis",
-    "AsyncApertis",
-    "AiohttpClient",
-    "BinaryResponse",
-    "AsyncBinaryResponse",
-    "NOT_GIVEN",
-    "NotGiven",
-    "Timeout",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_CONNECTION_LIMITS",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_MAX_RETRY_AFTER",
-    "DEFAULT_TIMEOUT",
-    "AudioConfig",
-    "AudioData",
-    "ChatCompletion",
-    "ChatCompletionChoice",
-    "ChatCompletionChunk",
-    "ChatCompletionChunkChoice",
-    "ChatCompletionDelta",
-    "ChatCompletionMessage",
-    "ChatCompletionMessageParam",
-    "ChatCompletionToolParam",
-    "CompressionConfig",
-    "ContentPart",
-    "Embedding",
-    "EmbeddingResponse",
-    "EmbeddingUsage",
-    "Function",
-    "FunctionDefinition",
-    "ImageURLContentPart",
-    "ImageURLDetail",
-    "InputAudioContentPart",
-    "InputAudioDetail",
-    "Message",
-    "MessageParam",
-    "MessageUsage",
-    "Model",
-    "ModelList",
-    "ReasoningConfig",
-    "RerankResponse",
-    "RerankResult",
-    "Response",
-    "ResponseInputItem",
-    "ResponseOutput",
-    "ResponseUsage",
-    "StreamOptions",
-    "TextContentPart",
-    "ThinkingConfig",
-    "ToolCall",
-    "URLCitation",
-    "Usage",
-    "UserLocation",
-    "VideoURLContentPart",
-    "VideoURLDetail",
-    "WebSearchOptions",
-    "WebSource",
-]
+__all__ = ["__version__", *_LAZY]  # noqa: PLE0604
+__all__ += _exceptions.__all__
+# The clients' factory for status errors is public inside the SDK, not part of its API.
+__all__.remove("make_status_error")
+del make_status_error  # noqa: F821  (ruff does not follow the star import)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(target[0], __name__)
+    module = _importlib.import_module(target[0], __name__)
     value = module if target[1] is None else getattr(module, target[1])
     globals()[name] = value  # later lookups skip __getattr__
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> _List[str]:
     return sorted(set(globals()) | set(_LAZY))

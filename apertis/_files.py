@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import IO, Any, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
+import attrs
+
 __all__ = ["HttpxFile", "PreparedFiles", "prepare_files"]
 
 _Content = Union[bytes, IO[bytes]]
@@ -28,14 +30,12 @@ _EXPECTED = (
 )
 
 
+@attrs.frozen
 class PreparedFiles:
     """The multipart file fields of one call, and whether they can be sent again on a retry."""
 
-    __slots__ = ("fields", "replayable")
-
-    def __init__(self, fields: List[Tuple[str, HttpxFile]], replayable: bool) -> None:
-        self.fields = fields
-        self.replayable = replayable
+    fields: List[Tuple[str, HttpxFile]]
+    replayable: bool
 
 
 def prepare_files(files: Sequence[Tuple[str, Any]]) -> PreparedFiles:

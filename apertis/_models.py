@@ -98,7 +98,8 @@ def record_response(model: BaseModel, *, retries_taken: int, request_id: Optiona
 
 
 def serialize(value: Any) -> Any:
-    """Turn an argument into JSON-ready data: models become dicts, tuples lists; plain data passes through.
+    """Turn an argument into JSON-ready data: models (and objects with a `to_dict()`) become dicts, tuples lists;
+    plain data passes through.
 
     Users pass plain dicts far more often than models, so the common case (str, number, dict of plain data)
     returns quickly without copying.
@@ -116,6 +117,10 @@ def serialize(value: Any) -> Any:
         if all(_is_plain(v) for v in value):
             return value if isinstance(value, list) else list(value)
         return [serialize(v) for v in value]
+    if callable(to_dict):
+        # A model of another copy of this SDK (an installed apertis next to a vendored one): another class, the
+        # same to_dict().
+        return to_dict()
     return value
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+import attrs
+
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
@@ -21,28 +23,17 @@ _BOM = b"\xef\xbb\xbf"
 _new_event = object.__new__
 
 
+@attrs.define
 class ServerSentEvent:
     """One dispatched event: its `event` type (None when the stream sent no `event:` field), data, id, retry."""
 
-    __slots__ = ("data", "event", "id", "retry")
-
-    def __init__(
-        self, data: str, event: Optional[str] = None, id: Optional[str] = None, retry: Optional[int] = None
-    ) -> None:
-        self.data = data
-        self.event = event
-        self.id = id
-        self.retry = retry
+    data: str
+    event: Optional[str] = None
+    id: Optional[str] = None
+    retry: Optional[int] = None
 
     def __repr__(self) -> str:
         return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r}, retry={self.retry!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ServerSentEvent):
-            return NotImplemented
-        return (self.data, self.event, self.id, self.retry) == (other.data, other.event, other.id, other.retry)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable value object
 
 
 class SSEDecoder:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import IO, TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Tuple, TypeVar, Union, final
+from typing import IO, TYPE_CHECKING, Literal, Mapping, Optional, Tuple, Union, final
 
 import httpx
 
@@ -58,7 +58,6 @@ class NotGiven:
 
 NOT_GIVEN = NotGiven()
 
-_T = TypeVar("_T")
 
 Timeout: TypeAlias = Union[float, httpx.Timeout, None]
 """A total timeout in seconds, an `httpx.Timeout` for per-phase limits, or `None` for no limit at all."""
@@ -78,7 +77,3 @@ FileTypes: TypeAlias = Union[
     Tuple[Optional[str], FileContent, Optional[str]],
 ]
 """An upload: a path, bytes, a binary file object, or a (filename, content[, content type]) tuple."""
-
-RequestFiles: TypeAlias = Sequence[Tuple[str, FileTypes]]
-
-AnyMapping: TypeAlias = Mapping[str, Any]

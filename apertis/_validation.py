@@ -14,7 +14,8 @@ from ._models import BaseModel
 
 __all__ = ["check_objects", "invalid_argument", "invalid_path_parameter", "path_segment", "unexpected_arguments"]
 
-# What "an object" may be in a request: a plain dict (checked first, the common case), any mapping, or a model.
+# What "an object" may be in a request: a plain dict (checked first, the common case), any mapping, or a model;
+# failing those, anything with a `to_dict()`, such as a model of another copy of this SDK (a vendored one).
 _OBJECT_TYPES = (dict, Mapping, BaseModel)
 
 
@@ -51,11 +52,17 @@ def path_segment(value: str) -> str:
 
 
 def check_objects(name: str, items: Collection[Any], expected: str) -> None:
-    """Raise a TypeError naming the position when an element of the list `items` is not a mapping or a model."""
+    """Raise a TypeError naming the position when an element of the list `items` is not a mapping or a model
+    (of this copy of the SDK, or anything else with a `to_dict()`)."""
     for index, item in enumerate(items):
-        if not isinstance(item, _OBJECT_TYPES):
+        if not isinstance(item, _OBJECT_TYPES) and not callable(getattr(item, "to_dict", None)):
+            kind = type(item)
+            # A class of the same name from elsewhere (another copy of the SDK, an older one) says where it is from.
+            origin = (
+                "" if kind.__module__ == "builtins" else f" (a {kind.__module__}.{kind.__qualname__}, no to_dict())"
+            )
             raise TypeError(
-                f"`{name}[{index}]` must be {expected} (a dict or the model), got {_describe(item)}; "
+                f"`{name}[{index}]` must be {expected} (a dict or the model), got {_describe(item)}{origin}; "
                 f"`{name}` is a list of such objects"
             )
 

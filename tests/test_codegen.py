@@ -660,3 +660,12 @@ def test_the_generator_demands_what_the_tests_of_a_new_operation_need(
     edit(spec["paths"]["/moderations"]["post"], spec["components"]["schemas"])
     problems = check_spec(spec)
     assert any(problem.startswith(message) for problem in problems), problems
+
+
+def test_the_sync_twins_docstrings_do_not_call_themselves_async() -> None:
+    import ast
+
+    sync = Path(__file__).resolve().parent.parent / "apertis" / "_sync"
+    for path in [sync / "_client.py", *sorted((sync / "resources").glob("*.py"))]:
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert "async" not in docstring.lower(), f"{path.name}: {docstring!r}"

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import json
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
+from typing import Any, Awaitable, Callable, Iterator
+
+import pytest
+from pytest_httpx import HTTPXMock
 
 import apertis
 
@@ -89,3 +96,63 @@ def test_a_vendored_copy_imports_and_makes_calls_under_another_name(tmp_path: Pa
     assert '"async": "gpt-4o-mini"' in report
     assert '"leaked": []' in report
     assert '"type_module": "acme._vendor.apertis.types.' in report
+
+
+@pytest.fixture(scope="module")
+def vendored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """A second copy of the SDK, imported in this process as `acme_vendor.apertis` next to `apertis`."""
+    root = tmp_path_factory.mktemp("vendored")
+    (root / "acme_vendor").mkdir()
+    (root / "acme_vendor" / "__init__.py").write_text("", encoding="utf-8")
+    shutil.copytree(PACKAGE_DIR, root / "acme_vendor" / "apertis", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(root))
+    try:
+        yield importlib.import_module("acme_vendor.apertis")
+    finally:
+        sys.path.remove(str(root))
+        for name in [name for name in sys.modules if name.split(".")[0] == "acme_vendor"]:
+            del sys.modules[name]
+
+
+COMPLETION = {
+    "id": "c",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+}
+
+
+async def test_models_of_another_copy_of_the_sdk_are_sent_by_their_to_dict(
+    vendored: ModuleType,
+    make_client: Callable[..., Any],
+    call: Callable[..., Awaitable[Any]],
+    httpx_mock: HTTPXMock,
+) -> None:
+    foreign = vendored.types
+    message = foreign.UserMessageParam(content="Hello")
+    tool = foreign.ChatCompletionToolParam(function=foreign.FunctionDefinition(name="lookup"))
+    nested = {"type": "function", "function": foreign.FunctionDefinition(name="search")}
+    assert not isinstance(message, apertis.types.UserMessageParam)  # the same name, another class
+    httpx_mock.add_response(json=COMPLETION)
+    client = make_client()
+    # A foreign model in a list argument, and one nested in a plain dict.
+    await call(client.chat.completions.create, model="m", messages=[message], tools=[tool, nested])
+    sent = json.loads(httpx_mock.get_request().content)  # type: ignore[union-attr]
+    assert sent["messages"] == [{"role": "user", "content": "Hello"}]
+    assert sent["tools"] == [
+        {"type": "function", "function": {"name": "lookup"}},
+        {"type": "function", "function": {"name": "search"}},
+    ]
+
+
+async def test_an_object_without_to_dict_is_refused_naming_where_its_class_is_from(
+    make_client: Callable[..., Any], call: Callable[..., Awaitable[Any]]
+) -> None:
+    class UserMessageParam:  # looks like the model, but is no model of any copy of the SDK
+        role = "user"
+
+    with pytest.raises(TypeError) as caught:
+        await call(make_client().chat.completions.create, model="m", messages=[UserMessageParam()])
+    assert "`messages[0]`" in str(caught.value)
+    assert f"{__name__}." in str(caught.value) and "no to_dict()" in str(caught.value)

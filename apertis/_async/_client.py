@@ -1,4 +1,4 @@
-"""AsyncApertis: the async client users construct (the sync `Apertis` is generated from this file)."""
+"""`AsyncApertis`: the client users construct."""
 
 from __future__ import annotations
 

@@ -4,12 +4,14 @@
 Loaded on first use (PEP 562): the client itself reaches its resources without this module.
 """
 
-from __future__ import annotations
+# Every import is private (underscored, no __future__ import) so that the module's public names are its __all__.
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+from typing import Dict as _Dict
+from typing import List as _List
 
-import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
-
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .._async.resources.audio import AsyncAudio as AsyncAudio
     from .._async.resources.audio import AsyncSpeech as AsyncSpeech
     from .._async.resources.audio import AsyncTranscriptions as AsyncTranscriptions
@@ -74,7 +76,7 @@ __all__ = [
     "Videos",
 ]
 
-_MODULES: Dict[str, str] = {
+_MODULES: _Dict[str, str] = {
     "AsyncAudio": ".._async.resources.audio",
     "AsyncCharacters": ".._async.resources.videos",
     "AsyncChat": ".._async.resources.chat",
@@ -108,14 +110,14 @@ _MODULES: Dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(_importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> _List[str]:
     return sorted(__all__)

@@ -8,19 +8,23 @@ import sys
 import threading
 from typing import List, Optional
 
-from ._faults import FaultError
+from ._faults import EXAMPLES, FaultError
+
+_FAULT_HELP = "\n".join(
+    [
+        "Faults (--fault, or the x-fake-fault request header): items joined by ';', for example",
+        *(f"  {fault:<44} {meaning}" for fault, meaning in EXAMPLES),
+        "Attempts are counted per Idempotency-Key (a call's retries count together), else across all requests.",
+    ]
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m apertis.testing",
         description="Serve the Apertis API offline on 127.0.0.1 with deterministic answers, for demos and tests.",
-        epilog=(
-            "Fault syntax (--fault, or the x-fake-fault request header): items joined by ';', e.g. "
-            "'status=503;times=2;retry_after=1', 'status=429;every=3', 'latency=0.5', 'stall=10', 'reset;times=1', "
-            "'cut=3', 'error_event=2;error_type=overloaded_error', 'rate_limit=60;window=60', "
-            "'status=500;path=/embeddings'. See help(apertis.testing.Fault)."
-        ),
+        epilog=_FAULT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default: 127.0.0.1)")

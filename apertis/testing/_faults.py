@@ -2,23 +2,12 @@
 
 A fault is a `;`-separated list of `key=value` items (flags need no value), given per server
 (`FakeApertis(faults=[...])`, `python -m apertis.testing --fault ...`) or per request in the `x-fake-fault`
-header (repeat the header for several faults)::
+header (repeat the header for several faults). `EXAMPLES` below shows every item; `python -m apertis.testing
+--help` and the README list the same examples.
 
-    status=503;times=2;retry_after=1      the first two attempts get a 503 with Retry-After: 1
-    status=429;every=3                    every third attempt gets a 429
-    latency=0.5                           answer every request half a second late
-    stall=10                              accept the request, say nothing for 10 s, then drop the connection
-    stall                                 ... say nothing until the client gives up or the server stops
-    reset;times=1                         close the connection without an answer (TCP reset), once
-    cut=3                                 streams: send 3 events, then drop the connection mid-stream;
-                                          other answers: send half the body, then drop the connection
-    error_event=2;error_type=overloaded_error
-                                          streams: send 2 events, then an error event in the stream's wire format
-    rate_limit=5;window=60                at most 5 requests per 60 s window (x-ratelimit-* headers, then 429)
-    status=500;path=/embeddings           only requests whose path (after /v1) starts with /embeddings
-
-Attempts are counted per fault and per Idempotency-Key header when the request carries one (so a client's
-retries of one request count together), otherwise across all requests (`scope=global` forces the latter).
+Attempts are counted per fault and per Idempotency-Key header when the request carries one (the SDK sends one
+key for all the attempts of a POST call, so a client's retries of one call count together, and every new call
+starts again at one); otherwise, and with `scope=global`, they are counted across all requests.
 """
 
 from __future__ import annotations
@@ -28,9 +17,27 @@ import threading
 import time
 from typing import Dict, Mapping, Optional, Tuple, Union
 
-__all__ = ["FAULT_HEADER", "Fault", "FaultError", "FaultCounters", "RateLimiter", "RateDecision"]
+import attrs
+
+__all__ = ["EXAMPLES", "FAULT_HEADER", "Fault", "FaultError", "FaultCounters", "RateLimiter", "RateDecision"]
 
 FAULT_HEADER = "x-fake-fault"
+
+# (fault, what it does): one example per item of the syntax.
+EXAMPLES = (
+    ("status=503;times=2;retry_after=1", "the first two attempts get a 503 with Retry-After: 1"),
+    ("status=429;every=3", "every third attempt gets a 429"),
+    ("latency=0.5", "answer every request half a second late"),
+    ("stall=10", "accept the request, say nothing for 10 s, then drop the connection"),
+    ("stall", "accept the request and say nothing until the client gives up or the server stops"),
+    ("reset;times=1", "close the connection without an answer (TCP reset), once"),
+    ("cut=3", "streams: send 3 events, then drop the connection; other answers: send half the body, then drop it"),
+    ("error_event=2;error_type=overloaded_error", "streams: send 2 events, then an error event in the stream's format"),
+    ("rate_limit=5;window=60", "at most 5 requests per 60 s window (x-ratelimit-* headers, then 429)"),
+    ("status=500;path=/embeddings", "only requests whose path (after /v1) starts with /embeddings"),
+    ("status=500;code=server_error;message=Boom", "the error body's code and message"),
+    ("status=503;scope=global", "count attempts across all requests, not per Idempotency-Key"),
+)
 
 _FLOAT_KEYS = ("retry_after", "latency", "stall", "window")
 _INT_KEYS = ("status", "times", "every", "cut", "error_event", "rate_limit")
@@ -42,69 +49,51 @@ class FaultError(ValueError):
     """A fault description could not be parsed; the message names the offending item and the fix."""
 
 
+@attrs.define(kw_only=True, eq=False)
 class Fault:
     """One parsed fault description (see the module docstring for the syntax)."""
 
-    __slots__ = (
-        "code",
-        "cut",
-        "error_event",
-        "error_type",
-        "every",
-        "latency",
-        "message",
-        "path",
-        "rate_limit",
-        "reset",
-        "retry_after",
-        "scope",
-        "source",
-        "stall",
-        "status",
-        "times",
-        "window",
-    )
+    status: Optional[int] = None
+    times: Optional[int] = None
+    every: Optional[int] = None
+    retry_after: Optional[float] = None
+    latency: Optional[float] = None
+    stall: Optional[float] = None
+    reset: bool = False
+    cut: Optional[int] = None
+    error_event: Optional[int] = None
+    error_type: Optional[str] = None
+    code: Optional[str] = None
+    message: Optional[str] = None
+    rate_limit: Optional[int] = None
+    window: Optional[float] = None
+    path: Optional[str] = None
+    scope: Optional[str] = None
+    source: str = ""
 
-    def __init__(
-        self,
-        *,
-        status: Optional[int] = None,
-        times: Optional[int] = None,
-        every: Optional[int] = None,
-        retry_after: Optional[float] = None,
-        latency: Optional[float] = None,
-        stall: Optional[float] = None,
-        reset: bool = False,
-        cut: Optional[int] = None,
-        error_event: Optional[int] = None,
-        error_type: Optional[str] = None,
-        code: Optional[str] = None,
-        message: Optional[str] = None,
-        rate_limit: Optional[int] = None,
-        window: Optional[float] = None,
-        path: Optional[str] = None,
-        scope: Optional[str] = None,
-        source: str = "",
-    ) -> None:
+    def __attrs_post_init__(self) -> None:
+        status, reset, stall, cut, error_event = self.status, self.reset, self.stall, self.cut, self.error_event
+        source = self.source
         if status is not None and not 400 <= status <= 599:
             raise FaultError(f"fault 'status={status}': give an HTTP error status between 400 and 599")
-        for name, value in (("times", times), ("every", every), ("rate_limit", rate_limit)):
+        for name, value in (("times", self.times), ("every", self.every), ("rate_limit", self.rate_limit)):
             if value is not None and value < 1:
                 raise FaultError(f"fault '{name}={value}': give a whole number of at least 1")
         for name, number in (("cut", cut), ("error_event", error_event)):
             if number is not None and number < 0:
                 raise FaultError(f"fault '{name}={number}': give the number of events to send first (0 or more)")
-        for name, seconds in (("retry_after", retry_after), ("latency", latency), ("stall", stall)):
+        for name, seconds in (("retry_after", self.retry_after), ("latency", self.latency), ("stall", stall)):
             # An endless stall (math.inf, written as a bare `stall`) is allowed; it ends when the client
             # disconnects or the server stops.
             if seconds is not None and (
                 seconds < 0 or math.isnan(seconds) or (name != "stall" and math.isinf(seconds))
             ):
                 raise FaultError(f"fault '{name}={seconds}': give a number of seconds of 0 or more")
+        window = self.window
         if window is not None and (window <= 0 or not math.isfinite(window)):
             raise FaultError(f"fault 'window={window}': give the rate-limit window in seconds, more than 0")
-        if scope not in (None, "key", "global"):
-            raise FaultError(f"fault 'scope={scope}': use scope=key or scope=global")
+        if self.scope not in (None, "key", "global"):
+            raise FaultError(f"fault 'scope={self.scope}': use scope=key or scope=global")
         actions = sum(
             1
             for flag in (status is not None, reset, stall is not None, cut is not None, error_event is not None)
@@ -114,27 +103,11 @@ class Fault:
             raise FaultError(
                 f"fault {source or '(constructed)'!r}: choose one of status, reset, stall, cut and error_event"
             )
-        if actions == 0 and latency is None and rate_limit is None:
+        if actions == 0 and self.latency is None and self.rate_limit is None:
             raise FaultError(
                 f"fault {source or '(constructed)'!r} does nothing: give status=, reset, stall, cut=, error_event=,"
                 " latency= or rate_limit="
             )
-        self.status = status
-        self.times = times
-        self.every = every
-        self.retry_after = retry_after
-        self.latency = latency
-        self.stall = stall
-        self.reset = reset
-        self.cut = cut
-        self.error_event = error_event
-        self.error_type = error_type
-        self.code = code
-        self.message = message
-        self.rate_limit = rate_limit
-        self.window = window
-        self.path = path
-        self.scope = scope
         self.source = source or self._render()
 
     @classmethod
@@ -199,14 +172,14 @@ class Fault:
 
     def _render(self) -> str:
         parts = []
-        for name in self.__slots__:
-            if name == "source":
+        for field in attrs.fields(Fault):
+            if field.name == "source":
                 continue
-            value = getattr(self, name)
+            value = getattr(self, field.name)
             if value is True:
-                parts.append(name)
+                parts.append(field.name)
             elif value not in (None, False):
-                parts.append(f"{name}={value}")
+                parts.append(f"{field.name}={value}")
         return ";".join(parts)
 
     def __repr__(self) -> str:
@@ -240,14 +213,12 @@ class FaultCounters:
             self._counts.clear()
 
 
+@attrs.frozen
 class RateDecision:
     """The outcome of a rate-limit check: the headers to send and, when refused, the seconds to wait."""
 
-    __slots__ = ("headers", "retry_after")
-
-    def __init__(self, headers: Dict[str, str], retry_after: Optional[int]) -> None:
-        self.headers = headers
-        self.retry_after = retry_after
+    headers: Dict[str, str]
+    retry_after: Optional[int]
 
 
 class RateLimiter:

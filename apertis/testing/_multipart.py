@@ -6,6 +6,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import List, Optional, Tuple
 
+import attrs
+
 __all__ = ["FilePart", "MultipartError", "parse_multipart"]
 
 
@@ -13,16 +15,14 @@ class MultipartError(ValueError):
     """The body is not well-formed multipart/form-data."""
 
 
+@attrs.frozen
 class FilePart:
     """An uploaded file: the form field name, the file name, its declared type and its bytes."""
 
-    __slots__ = ("content", "content_type", "filename", "name")
-
-    def __init__(self, name: str, filename: str, content_type: Optional[str], content: bytes) -> None:
-        self.name = name
-        self.filename = filename
-        self.content_type = content_type
-        self.content = content
+    name: str
+    filename: str
+    content_type: Optional[str]
+    content: bytes
 
 
 def _content_type_params(content_type: str) -> Message:

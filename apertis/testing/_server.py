@@ -16,6 +16,8 @@ from types import TracebackType
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 from urllib.parse import parse_qs, urlsplit
 
+import attrs
+
 from ._answers import (
     Answer,
     FakeRequest,
@@ -57,31 +59,22 @@ _REASONS = {
 }
 
 
+@attrs.define(kw_only=True, eq=False)
 class RecordedRequest:
-    """A request the server received, with the status it answered (`None` for a dropped connection)."""
+    """A request the server received, with the status it answered (`None` for a dropped connection).
 
-    __slots__ = ("body", "headers", "json", "method", "operation_id", "path", "query", "status")
+    `json` is the parsed JSON body, and `operation_id` the spec operation the path matched; both are filled in
+    as the server handles the request, like `status`.
+    """
 
-    def __init__(
-        self,
-        *,
-        method: str,
-        path: str,
-        query: Dict[str, List[str]],
-        headers: Dict[str, str],
-        body: bytes,
-        json_body: Any,
-        operation_id: Optional[str],
-        status: Optional[int],
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.json = json_body
-        self.operation_id = operation_id
-        self.status = status
+    method: str
+    path: str
+    query: Dict[str, List[str]]
+    headers: Dict[str, str]
+    body: bytes
+    json: Any = None
+    operation_id: Optional[str] = None
+    status: Optional[int] = None
 
     def __repr__(self) -> str:
         return f"<RecordedRequest {self.method} {self.path} -> {self.status}>"
@@ -91,17 +84,17 @@ class _Drop(Exception):
     """Close the connection without (completing) an answer."""
 
 
+@attrs.define(eq=False)
 class _Raw:
-    __slots__ = ("body", "headers", "keep_alive", "method", "target", "version")
+    method: str
+    target: str
+    version: str
+    headers: Dict[str, str]
+    body: bytes
 
-    def __init__(self, method: str, target: str, version: str, headers: Dict[str, str], body: bytes) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.body = body
-        connection = headers.get("connection", "").lower()
-        self.keep_alive = version == "HTTP/1.1" and "close" not in connection
+    @property
+    def keep_alive(self) -> bool:
+        return self.version == "HTTP/1.1" and "close" not in self.headers.get("connection", "").lower()
 
 
 class _HTTPError(Exception):
@@ -407,9 +400,6 @@ class FakeApertis:
             query=query,
             headers=raw.headers,
             body=raw.body,
-            json_body=None,
-            operation_id=None,
-            status=None,
         )
         with self._history_lock:
             self._history.append(record)
@@ -724,14 +714,12 @@ def _warm_up(server: FakeApertis) -> None:
     parse_qs("a=1")
 
 
+@attrs.define(frozen=True)
 class _Effect:
     """What the faults do to one answer: a delay first, then at most one acting fault."""
 
-    __slots__ = ("fault", "latency")
-
-    def __init__(self, latency: float, fault: Optional[Fault]) -> None:
-        self.latency = latency
-        self.fault = fault
+    latency: float
+    fault: Optional[Fault]
 
 
 def _seconds(value: float) -> str:

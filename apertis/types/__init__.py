@@ -4,12 +4,14 @@
 Every name is loaded on first use (PEP 562), so `import apertis` does not import a hundred model modules.
 """
 
-from __future__ import annotations
+# Every import is private (underscored, no __future__ import) so that the module's public names are its __all__.
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+from typing import Dict as _Dict
+from typing import List as _List
 
-import importlib
-from typing import TYPE_CHECKING, Any, Dict, List
-
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .._stream_events import UnknownStreamEvent as UnknownStreamEvent
     from .anthropic_error_object import AnthropicErrorObject as AnthropicErrorObject
     from .anthropic_error_response import AnthropicErrorResponse as AnthropicErrorResponse
@@ -496,7 +498,7 @@ __all__ = [
     "WebSource",
 ]
 
-_MODULES: Dict[str, str] = {
+_MODULES: _Dict[str, str] = {
     "AnthropicErrorObject": ".anthropic_error_object",
     "AnthropicErrorResponse": ".anthropic_error_response",
     "ApproximateLocation": ".approximate_location",
@@ -734,15 +736,15 @@ _MODULES: Dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(_importlib.import_module(module, __name__), name)
     # Cache it: the next access is a plain module attribute lookup.
     globals()[name] = value
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> _List[str]:
     return sorted(__all__)
