@@ -297,7 +297,7 @@ async def test_unknown_event_types_pass_as_received(kind: str, loopback: Any, ap
     result = await run(kind, loopback, api, events, "events")
     assert result.error is None
     unknown = [item for item in result.items if isinstance(item, UnknownStreamEvent)]
-    assert [item.type for item in unknown] == ["brand_new_event", None]
+    assert [(item.type, item.unknown_type) for item in unknown] == [("unknown", "brand_new_event"), ("unknown", None)]
     assert unknown[0].detail == {"x": 1} and unknown[1].data == {"detail": "no type at all"}
     assert result.stream.completed
 

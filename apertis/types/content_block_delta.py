@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,24 +13,26 @@ from .signature_delta import SignatureDelta
 from .text_delta import TextDelta
 from .thinking_delta import ThinkingDelta
 
-__all__ = ["ContentBlockDelta", "parse_content_block_delta"]
+__all__ = ["ContentBlockDelta", "parse_content_block_delta", "CONTENT_BLOCK_DELTA_BY_TYPE"]
 
 ContentBlockDelta: TypeAlias = Union[TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta]
 """A content block delta, told apart by `type`."""
 
 
-_CONTENT_BLOCK_DELTA_BY_TYPE: Dict[Any, Any] = {
+CONTENT_BLOCK_DELTA_BY_TYPE: Dict[str, Type[ContentBlockDelta]] = {
     "text_delta": TextDelta,
     "input_json_delta": InputJSONDelta,
     "thinking_delta": ThinkingDelta,
     "signature_delta": SignatureDelta,
 }
+"""The `ContentBlockDelta` variant of each `type` value, which `parse_content_block_delta` dispatches on."""
 
 
 def parse_content_block_delta(data: Any) -> Any:
     """Build the matching `ContentBlockDelta` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _CONTENT_BLOCK_DELTA_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = CONTENT_BLOCK_DELTA_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data
