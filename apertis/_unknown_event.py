@@ -28,7 +28,7 @@ class UnknownStreamEvent:
     type: ClassVar[Literal["unknown"]] = "unknown"
     """Always `"unknown"`: what tells this event apart from the ones the SDK knows."""
 
-    def __init__(self, unknown_type: Optional[str], data: Any, event: Optional[str] = None) -> None:
+    def __init__(self, unknown_type: Optional[str], data: Mapping[str, Any], event: Optional[str] = None) -> None:
         self.unknown_type = unknown_type
         self.data = data
         self.event = event
@@ -40,14 +40,16 @@ class UnknownStreamEvent:
         return cls(kind if isinstance(kind, str) else event, data, event)
 
     def __getattr__(self, name: str) -> Any:
-        data = object.__getattribute__(self, "data")
-        if isinstance(data, dict) and name in data:
+        # Only for names that are not attributes: the payload's fields. (Looked up without recursion: during
+        # unpickling `data` is not set yet.)
+        data: Mapping[str, Any] = object.__getattribute__(self, "data")
+        if name in data:
             return data[name]
         raise AttributeError(f"{type(self).__name__} of type {self.unknown_type!r} has no field {name!r}")
 
     def to_dict(self) -> Dict[str, Any]:
-        """The payload as received (a `{"data": text}` wrapper when it was not a JSON object)."""
-        return dict(self.data) if isinstance(self.data, dict) else {"data": self.data}
+        """The payload as received."""
+        return dict(self.data)
 
     def __repr__(self) -> str:
         return f"UnknownStreamEvent(unknown_type={self.unknown_type!r}, data={self.data!r})"
