@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Callable, Dict, List
 
 import pytest
 
@@ -167,23 +167,3 @@ def test_importing_apertis_streaming_loads_no_stream_code_and_no_model() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['apertis._exceptions', 'apertis._version', 'apertis.streaming']"
-
-
-async def test_a_stream_used_as_a_context_manager_is_the_stream_itself(kind: str, make_client: Any) -> None:
-    # The runtime half of `Self`: `with create(..., stream=True) as s` gives the per-API stream, not a base class.
-    import httpx
-
-    body = b'data: {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\ndata: [DONE]\n\n'
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
-    http_client = httpx.AsyncClient(transport=transport) if kind == "async" else httpx.Client(transport=transport)
-    client = make_client(http_client=http_client)
-    stream = client.chat.completions.create(model="m", messages=[], stream=True)
-    if kind == "async":
-        stream = await stream
-        async with stream as entered:
-            assert entered is stream
-            assert [text async for text in entered.text_stream] == ["Hi"]
-    else:
-        with stream as entered:
-            assert entered is stream
-            assert list(entered.text_stream) == ["Hi"]

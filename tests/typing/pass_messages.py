@@ -11,10 +11,22 @@ from typing_extensions import assert_never, assert_type
 
 from apertis import Apertis, AsyncApertis
 from apertis.streaming import AsyncMessageStream, MessageStream, MessageStreamEvent, UnknownStreamEvent
-from apertis.types import Message
+from apertis.types import Message, MessageParam
 
 
-def the_readme_loop(client: Apertis) -> str:
+def the_readme_loop(client: Apertis, messages: List[MessageParam]) -> Message:
+    # README.md, "Streams", as written there.
+    with client.messages.create(model="claude-sonnet-4.5", max_tokens=1024, messages=messages, stream=True) as stream:
+        for event in stream:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                print(event.delta.text, end="")
+            elif event.type == "unknown":  # an event type newer than this SDK
+                print(event.unknown_type, event.data)
+        message = stream.get_final_message()
+    return message
+
+
+def the_plain_loop(client: Apertis) -> str:
     parts: List[str] = []
     with client.messages.create(
         model="claude-sonnet-4.5", max_tokens=1024, messages=[{"role": "user", "content": "Hi"}], stream=True
