@@ -11,6 +11,7 @@ import json
 from typing import Any, ClassVar, Mapping, Optional
 
 from ._types import NOT_GIVEN
+from ._unknown_event import UnknownStreamEvent
 
 __all__ = ["BaseModel", "build_body", "record_response", "serialize"]
 
@@ -116,6 +117,8 @@ def serialize(value: Any) -> Any:
         if all(_is_plain(v) for v in value):
             return value if isinstance(value, list) else list(value)
         return [serialize(v) for v in value]
+    if isinstance(value, UnknownStreamEvent):  # a parsed model's member of an open union (a new delta type)
+        return value.to_dict()
     return value
 
 

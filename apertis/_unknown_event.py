@@ -14,6 +14,10 @@ __all__ = ["UnknownStreamEvent"]
 class UnknownStreamEvent:
     """An event whose `type` this version of the SDK does not know (from a newer server), passed through as received.
 
+    Also what a part of an event of a union the SDK keeps open arrives as when its type is new: the `delta` of a
+    `content_block_delta` (a `citations_delta`, say), so that `event.delta.type == "text_delta"` neither raises
+    nor stops narrowing.
+
     A stream yields it in its loop like any other event, so nothing the server sent is hidden, and its `type`
     is always the literal `"unknown"`, so that `event.type == "content_block_delta"` narrows the event union
     under mypy and pyright (a variant typed `str` would stop that). The type the server sent is `unknown_type`:
@@ -46,6 +50,13 @@ class UnknownStreamEvent:
         if name in data:
             return data[name]
         raise AttributeError(f"{type(self).__name__} of type {self.unknown_type!r} has no field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UnknownStreamEvent):
+            return NotImplemented
+        return (self.unknown_type, self.data, self.event) == (other.unknown_type, other.data, other.event)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value and mutable, like the models
 
     def to_dict(self) -> Dict[str, Any]:
         """The payload as received."""

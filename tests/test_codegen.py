@@ -283,14 +283,14 @@ def test_models_parse_leniently_and_round_trip() -> None:
 
 
 def test_union_dispatch_keeps_unknown_variants_raw() -> None:
-    from apertis.types.content_block_delta import parse_content_block_delta
+    from apertis.types.content_block import parse_content_block
 
     unknown = {"type": "from_the_future", "x": 1}
-    assert parse_content_block_delta(unknown) == unknown
-    assert parse_content_block_delta({"type": ["not", "hashable"]}) == {"type": ["not", "hashable"]}
-    assert parse_content_block_delta("not an object") == "not an object"
-    delta = parse_content_block_delta({"type": "text_delta", "text": "Hi"})
-    assert type(delta).__name__ == "TextDelta"
+    assert parse_content_block(unknown) == unknown
+    assert parse_content_block({"type": ["not", "hashable"]}) == {"type": ["not", "hashable"]}
+    assert parse_content_block("not an object") == "not an object"
+    block = parse_content_block({"type": "text", "text": "Hi"})
+    assert type(block).__name__ == "TextBlock"
 
 
 def test_an_open_union_builds_its_fallback_for_unknown_variants() -> None:

@@ -55,8 +55,12 @@ def every_event(client: Apertis) -> Message:
                     print(delta.partial_json)
                 elif delta.type == "thinking_delta":
                     print(delta.thinking)
-                else:
+                elif delta.type == "signature_delta":
                     assert_type(delta.signature, str)
+                else:
+                    # A delta type newer than this SDK (Anthropic's citations_delta, say).
+                    assert_type(delta, UnknownStreamEvent)
+                    print(delta.unknown_type, delta.data)
             elif event.type == "message_delta":
                 print(event.delta.stop_reason, event.delta.stop_sequence)
             elif event.type == "message_stop":
