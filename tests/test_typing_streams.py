@@ -3,7 +3,7 @@ and basedpyright (strict). A `pass_*.py` program must give no error at all; a `f
 error on each line marked `# expect-error` and on no other line, so a type that turns into Any (which silences
 everything) fails here as surely as one that is too narrow.
 
-basedpyright is a dev dependency; without it (a bare Python) its half of the tests is skipped.
+mypy and basedpyright are dev dependencies; without one (nox's test sessions) its half of the tests is skipped.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import pytest
-
-mypy_api = pytest.importorskip("mypy.api", reason="mypy is a dev dependency")
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = Path(__file__).with_name("typing")
@@ -37,6 +35,7 @@ def _add(errors: Errors, path: Path, line: int, message: str) -> None:
 
 
 def _run_mypy(cache_dir: Path) -> Errors:
+    mypy_api = pytest.importorskip("mypy.api", reason="mypy is a dev dependency")
     stdout, stderr, status = mypy_api.run(
         [
             "--strict",
