@@ -32,6 +32,7 @@ if _TYPE_CHECKING:
     from ._aiohttp import AiohttpClient as AiohttpClient
     from ._async._client import AsyncApertis as AsyncApertis
     from ._async._response import AsyncBinaryResponse as AsyncBinaryResponse
+    from ._async._streaming import AsyncStream as AsyncStream
     from ._constants import DEFAULT_BASE_URL as DEFAULT_BASE_URL
     from ._constants import DEFAULT_CONNECTION_LIMITS as DEFAULT_CONNECTION_LIMITS
     from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
@@ -39,6 +40,7 @@ if _TYPE_CHECKING:
     from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
     from ._sync._client import Apertis as Apertis
     from ._sync._response import BinaryResponse as BinaryResponse
+    from ._sync._streaming import Stream as Stream
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._types import NotGiven as NotGiven
     from ._types import Timeout as Timeout
@@ -144,6 +146,8 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "AiohttpClient": ("._aiohttp", "AiohttpClient"),
     "BinaryResponse": ("._sync._response", "BinaryResponse"),
     "AsyncBinaryResponse": ("._async._response", "AsyncBinaryResponse"),
+    "Stream": ("._sync._streaming", "Stream"),
+    "AsyncStream": ("._async._streaming", "AsyncStream"),
     "NOT_GIVEN": ("._types", "NOT_GIVEN"),
     "NotGiven": ("._types", "NotGiven"),
     "Timeout": ("._types", "Timeout"),

@@ -1,4 +1,4 @@
-"""Pieces of stream handling that both twins share: the generic event and the errors a stream can raise."""
+"""Pieces of stream handling that both twins share: the unknown event and the errors a stream can raise."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ._exceptions import (
     status_error_class,
 )
 from ._logging import _MIN_BARE_SECRET, _REDACTED, redact_secrets
+from ._unknown_event import UnknownStreamEvent
 
 __all__ = [
     "DRAIN_BUDGET",
@@ -175,36 +176,6 @@ class SyncDrain:
         finally:
             if watchdog is not None:
                 watchdog.stop()
-
-
-class UnknownStreamEvent:
-    """An event whose `type` this version of the SDK does not know, passed through as received.
-
-    `type` is the JSON `type` (or the SSE `event:` name when the payload has none), `data` the decoded JSON
-    object and `event` the SSE `event:` name. Attribute access reaches the payload's fields, so code written for
-    a newer SDK's event can often read it already. (Data that is not a JSON object is not an unknown event but a
-    broken one: the streams raise APIResponseValidationError for it.)
-    """
-
-    __slots__ = ("data", "event", "type")
-
-    def __init__(self, type: Optional[str], data: Any, event: Optional[str] = None) -> None:
-        self.type = type
-        self.data = data
-        self.event = event
-
-    def __getattr__(self, name: str) -> Any:
-        data = object.__getattribute__(self, "data")
-        if isinstance(data, dict) and name in data:
-            return data[name]
-        raise AttributeError(f"{type(self).__name__} of type {self.type!r} has no field {name!r}")
-
-    def to_dict(self) -> Dict[str, Any]:
-        """The payload as received (a `{"data": text}` wrapper when it was not a JSON object)."""
-        return dict(self.data) if isinstance(self.data, dict) else {"data": self.data}
-
-    def __repr__(self) -> str:
-        return f"UnknownStreamEvent(type={self.type!r}, data={self.data!r})"
 
 
 # How the error types and codes of the three APIs map to HTTP statuses, so a mid-stream error raises the same

@@ -14,7 +14,15 @@ from ruamel.yaml.error import YAMLError
 __all__ = ["CodegenConfig", "ConfigError", "load_config"]
 
 # Our own keys, next to openapi-python-client's.
-OWN_KEYS = {"spec", "unasync_replacements", "model_mixins", "resource_mixins", "replaced_methods", "extra_type_exports"}
+OWN_KEYS = {
+    "spec",
+    "unasync_replacements",
+    "model_mixins",
+    "resource_mixins",
+    "replaced_methods",
+    "extra_type_exports",
+    "union_fallbacks",
+}
 
 # `x-apertis-resource` values: dotted attribute paths such as `chat.completions`.
 RESOURCE_PATH = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*")
@@ -43,6 +51,9 @@ class CodegenConfig:
     replaced_methods: list[str] = field(default_factory=list)
     # public name -> module relative to apertis.types (`.._stream_events`) for hand-written names in apertis.types
     extra_type_exports: dict[str, str] = field(default_factory=dict)
+    # named union schema -> one of extra_type_exports: the class the union's parser builds for an object that
+    # matches no variant, added to the union's type (the streams' UnknownStreamEvent)
+    union_fallbacks: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(path: Path) -> CodegenConfig:
@@ -108,6 +119,14 @@ def load_config(path: Path) -> CodegenConfig:
             f"{path}: `extra_type_exports` must map public names to modules relative to apertis.types, "
             "such as `UnknownStreamEvent: .._stream_events`"
         )
+    fallbacks: Any = own.get("union_fallbacks") or {}
+    if not isinstance(fallbacks, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.isidentifier() and v in exports for k, v in fallbacks.items()
+    ):
+        raise ConfigError(
+            f"{path}: `union_fallbacks` must map union schema names to names listed in `extra_type_exports`, "
+            "such as `MessageStreamEvent: UnknownStreamEvent`"
+        )
     try:
         generator = ConfigFile(**data)
     except Exception as exc:  # pydantic's ValidationError: report it as a config error
@@ -120,4 +139,5 @@ def load_config(path: Path) -> CodegenConfig:
         resource_mixins=dict(resource_mixins),
         replaced_methods=list(replaced),
         extra_type_exports=dict(exports),
+        union_fallbacks=dict(fallbacks),
     )

@@ -213,18 +213,34 @@ def enum_views(registry: TypeRegistry, referenced: set[str]) -> list[dict[str, A
     return views
 
 
-def union_views(registry: TypeRegistry, spec: dict[str, Any]) -> list[dict[str, Any]]:
+def union_views(
+    registry: TypeRegistry,
+    spec: dict[str, Any],
+    fallbacks: Optional[dict[str, str]] = None,
+    extra_exports: Optional[dict[str, str]] = None,
+) -> list[dict[str, Any]]:
+    """The views of the named union modules. `fallbacks` maps a union to the class (a name of `extra_exports`,
+    name -> module relative to apertis.types) its parser builds for an object matching no variant; the class
+    joins the union's type."""
+    fallbacks = fallbacks or {}
+    unknown = sorted(set(fallbacks) - set(registry.named_unions))
+    if unknown:
+        raise GenerationFailed(f"union_fallbacks: {', '.join(unknown)} is not a oneOf/anyOf schema of the spec")
     views = []
     components = (spec.get("components") or {}).get("schemas") or {}
     for name, union in registry.named_unions.items():
         imports = Imports()
         annotation = registry.annotation(union, imports)
-        if annotation == name:  # resolved to itself: spell out the variants
+        fallback = fallbacks.get(name)
+        if annotation == name or fallback:  # resolved to itself: spell out the variants
             parts = []
             for inner in registry._flatten(union):
                 part = registry.annotation(inner, imports)
                 if part not in parts:
                     parts.append(part)
+            if fallback:
+                imports.add((extra_exports or {})[fallback][1:], fallback, runtime=True)
+                parts.append(fallback)
             annotation = parts[0] if len(parts) == 1 else f"Union[{', '.join(parts)}]"
         # The alias is evaluated at runtime, so everything it names is imported at runtime.
         for module, names in list(imports.typing_only.items()):
@@ -233,11 +249,14 @@ def union_views(registry: TypeRegistry, spec: dict[str, Any]) -> list[dict[str, 
         imports.typing_only.clear()
         functions: dict[str, UnionFunction] = {}
         parser = registry.union_parser(name)
-        function = registry.union_function(union, parser, imports, functions)
+        function = registry.union_function(union, parser, imports, functions, public=name, fallback=fallback)
         if function is None:
             function = UnionFunction(name=parser, lines=[f"def {parser}(data: Any) -> Any:", "    return data"])
         doc_line = (
             f'    """Build the matching `{name}` variant from JSON data; data matching no variant is returned as is."""'
+            if not fallback
+            else f'    """Build the matching `{name}` variant from JSON data; an object matching no variant is built '
+            f'by `{fallback}.from_dict`."""'
         )
         function.lines.insert(1, doc_line)
         functions[parser] = function
@@ -252,6 +271,8 @@ def union_views(registry: TypeRegistry, spec: dict[str, Any]) -> list[dict[str, 
                 "annotation": annotation,
                 "doc": doc or f"One of the `{name}` variants.",
                 "functions": list(functions.values()),
+                # the public names: the union, its parser and (when it dispatches on a discriminator) its table
+                "exports": [name, parser, *(f for f in functions if not f.startswith("_") and f != parser)],
                 "runtime_imports": runtime,
             }
         )
@@ -461,7 +482,7 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
 
     check_model_mixins(root, registry, config.model_mixins)
     models = model_views(registry, raw, config.model_mixins)
-    unions = union_views(registry, raw)
+    unions = union_views(registry, raw, config.union_fallbacks, config.extra_type_exports)
     referenced_enums: set[str] = set()
     for view in models + unions:
         for module_imports in (view["runtime_imports"], view.get("typing_imports", [])):

@@ -330,9 +330,21 @@ class TypeRegistry:
         return False
 
     def union_function(
-        self, prop: UnionProperty, name: str, imports: Imports, functions: dict[str, UnionFunction]
+        self,
+        prop: UnionProperty,
+        name: str,
+        imports: Imports,
+        functions: dict[str, UnionFunction],
+        *,
+        public: Optional[str] = None,
+        fallback: Optional[str] = None,
     ) -> Optional[UnionFunction]:
-        """The code of a lenient union parser: dispatch dicts on the discriminator, convert lists, keep the rest."""
+        """The code of a lenient union parser: dispatch dicts on the discriminator, convert lists, keep the rest.
+
+        `public` (a named union's name) makes the discriminator table a public, typed name of the module (the
+        streams dispatch on it); `fallback` is the class built, with its `from_dict`, for an object that matches
+        no variant (kept as is otherwise).
+        """
         if not self._union_needs_parsing(prop):
             return None
         variants = self._flatten(prop)
@@ -341,7 +353,8 @@ class TypeRegistry:
         lines = [f"def {name}(data: Any) -> Any:"]
         if models:
             lines.append("    if isinstance(data, dict):")
-            lines.extend("        " + line for line in self._dispatch(models, name, imports, functions))
+            dispatch = self._dispatch(models, name, imports, functions, public=public, fallback=fallback)
+            lines.extend("        " + line for line in dispatch)
         for list_prop in lists:
             item = self.converter(list_prop.inner_property, imports, functions, name.lstrip("_") + "_item", 1)
             if item is not None:
@@ -352,7 +365,14 @@ class TypeRegistry:
         return UnionFunction(name=name, lines=lines)
 
     def _dispatch(
-        self, models: list[ModelProperty], name: str, imports: Imports, functions: dict[str, UnionFunction]
+        self,
+        models: list[ModelProperty],
+        name: str,
+        imports: Imports,
+        functions: dict[str, UnionFunction],
+        *,
+        public: Optional[str] = None,
+        fallback: Optional[str] = None,
     ) -> list[str]:
         for model in models:
             imports.add(str(model.class_info.module_name), str(model.class_info.name), runtime=True)
@@ -365,13 +385,27 @@ class TypeRegistry:
             values = [v for _, v in tagged]
             if len(tagged) >= 2 and len(set(values)) == len(values):
                 base = name[len("parse_") :] if name.startswith("parse_") else name.lstrip("_")
-                table = f"_{base.upper()}_BY_{key.upper()}"
+                table = f"{'' if public else '_'}{base.upper()}_BY_{key.upper()}"
                 entries = ", ".join(f"{v!r}: {m.class_info.name}" for m, v in tagged)
-                functions[table] = UnionFunction(name=table, lines=[f"{table}: Dict[Any, Any] = {{{entries}}}"])
-                lines += [f"variant = {table}.get(data.get({key!r}))", "if variant is not None:"]
+                if public:
+                    table_lines = [
+                        f"{table}: Dict[str, Type[{public}]] = {{{entries}}}",
+                        f'"""The `{public}` variant of each `{key}` value, which `{name}` dispatches on."""',
+                    ]
+                else:
+                    table_lines = [f"{table}: Dict[Any, Any] = {{{entries}}}"]
+                functions[table] = UnionFunction(name=table, lines=table_lines)
+                # A discriminator that is not a string (a list would not even hash) matches no variant.
+                lines += [f"tag = data.get({key!r})", f"variant = {table}.get(tag) if isinstance(tag, str) else None"]
+                lines += ["if variant is not None:"]
                 lines += ["    return variant.from_dict(data)"]
                 rest = [m for m in models if key not in self._consts(m)]
-                return lines + self._ordered_checks(rest)
+                return lines + self._ordered_checks(rest, fallback)
+        if fallback:
+            raise CodegenError(
+                f"union_fallbacks: `{public or name}` has no const discriminator that tells its variants apart, so "
+                f"an object matching none of them cannot be told from one matching a variant: remove its entry"
+            )
         return lines + self._ordered_checks(models)
 
     def _consts(self, model: ModelProperty) -> dict[str, Any]:
@@ -381,7 +415,7 @@ class TypeRegistry:
                 out[text_of(prop.name)] = prop.value.raw_value
         return out
 
-    def _ordered_checks(self, models: list[ModelProperty]) -> list[str]:
+    def _ordered_checks(self, models: list[ModelProperty], fallback: Optional[str] = None) -> list[str]:
         lines: list[str] = []
         for model in models:
             conditions = []
@@ -396,5 +430,5 @@ class TypeRegistry:
                 lines.append(call)
                 return lines  # matches every object: later variants are unreachable
             lines += [f"if {' and '.join(conditions)}:", f"    {call}"]
-        lines.append("return data")
+        lines.append(f"return {fallback}.from_dict(data)" if fallback else "return data")
         return lines

@@ -283,14 +283,31 @@ def test_models_parse_leniently_and_round_trip() -> None:
 
 
 def test_union_dispatch_keeps_unknown_variants_raw() -> None:
-    from apertis.types.message_stream_event import parse_message_stream_event
+    from apertis.types.content_block import parse_content_block
 
     unknown = {"type": "from_the_future", "x": 1}
-    assert parse_message_stream_event(unknown) == unknown
+    assert parse_content_block(unknown) == unknown
+    assert parse_content_block({"type": ["not", "hashable"]}) == {"type": ["not", "hashable"]}
+    assert parse_content_block("not an object") == "not an object"
+    block = parse_content_block({"type": "text", "text": "Hi"})
+    assert type(block).__name__ == "TextBlock"
+
+
+def test_an_open_union_builds_its_fallback_for_unknown_variants() -> None:
+    # codegen/config.yaml `union_fallbacks`: the stream event unions end in UnknownStreamEvent.
+    from apertis.types import UnknownStreamEvent
+    from apertis.types.message_stream_event import MESSAGE_STREAM_EVENT_BY_TYPE, parse_message_stream_event
+
+    unknown = {"type": "from_the_future", "x": 1}
+    event = parse_message_stream_event(unknown)
+    assert isinstance(event, UnknownStreamEvent)
+    assert (event.type, event.unknown_type, event.x, event.to_dict()) == ("unknown", "from_the_future", 1, unknown)
+    assert parse_message_stream_event({"type": ["x"]}).unknown_type is None
     assert parse_message_stream_event("not an object") == "not an object"
     event = parse_message_stream_event({"type": "ping"})
     assert type(event).__name__ == "PingEvent"
     assert event.to_dict() == {"type": "ping"}
+    assert MESSAGE_STREAM_EVENT_BY_TYPE["ping"] is type(event)
 
 
 def test_scratch_resource_mixin_is_inherited_by_both_twins(scratch: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -441,8 +458,8 @@ def test_resource_mixin_methods_must_be_documented_and_not_hide_generated_attrib
 
 
 def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
-    assert check_extra_exports(ROOT, {"UnknownStreamEvent": ".._stream_events"}, set()) == [
-        ("UnknownStreamEvent", ".._stream_events")
+    assert check_extra_exports(ROOT, {"UnknownStreamEvent": ".._unknown_event"}, set()) == [
+        ("UnknownStreamEvent", ".._unknown_event")
     ]
     with pytest.raises(GenerationFailed, match=r"`Nope` is not defined in apertis/_stream_events\.py"):
         check_extra_exports(ROOT, {"Nope": ".._stream_events"}, set())
@@ -464,6 +481,7 @@ def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
         ("resource_mixins:\n  Chat.Completions: AsyncCompletionsMixin\n", "resource_mixins"),
         ("replaced_methods: chat.completions.create\n", "replaced_methods"),
         ("replaced_methods: [models]\n", "replaced_methods"),  # a resource, not one of its methods
+        ("union_fallbacks:\n  MessageStreamEvent: UnknownStreamEvent\n", "union_fallbacks"),  # not exported
     ],
 )
 def test_config_rejects_malformed_model_keys(tmp_path: Path, extra: str, message: str) -> None:

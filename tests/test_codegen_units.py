@@ -216,13 +216,26 @@ def test_a_union_parser_dispatches_on_its_const_discriminator(registry: Any) -> 
     assert function.lines == [
         "def parse_pet(data: Any) -> Any:",
         "    if isinstance(data, dict):",
-        "        variant = _PET_BY_TYPE.get(data.get('type'))",
+        "        tag = data.get('type')",
+        "        variant = _PET_BY_TYPE.get(tag) if isinstance(tag, str) else None",
         "        if variant is not None:",
         "            return variant.from_dict(data)",
         "        return data",
         "    return data",
     ]
     assert functions["_PET_BY_TYPE"].lines == ["_PET_BY_TYPE: Dict[Any, Any] = {'cat': Cat, 'dog': Dog}"]
+
+
+def test_a_named_union_publishes_its_table_and_may_build_a_fallback(registry: Any) -> None:
+    from codegen.types_gen import Imports, UnionFunction
+
+    functions: dict[str, UnionFunction] = {}
+    union = registry.named_unions["Pet"]
+    function = registry.union_function(union, "parse_pet", Imports(), functions, public="Pet", fallback="OtherPet")
+    assert function is not None
+    assert "        variant = PET_BY_TYPE.get(tag) if isinstance(tag, str) else None" in function.lines
+    assert function.lines[-2:] == ["        return OtherPet.from_dict(data)", "    return data"]
+    assert functions["PET_BY_TYPE"].lines[0] == "PET_BY_TYPE: Dict[str, Type[Pet]] = {'cat': Cat, 'dog': Dog}"
 
 
 # ------------------------------------------------------------------------------------------ argument checks

@@ -437,3 +437,17 @@ def test_stream_event_types_are_exported_from_apertis_types() -> None:
     response_event = types.ResponseStreamEvent
     assert types.MessageStartEvent in message_event.__args__
     assert types.ResponseCompletedEvent in response_event.__args__
+
+
+def test_a_model_holding_an_unknown_delta_serialises_pickles_and_compares_by_value() -> None:
+    import copy
+    import pickle
+
+    payload = {"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta", "citation": {"a": 1}}}
+    event = types.ContentBlockDeltaEvent.from_dict(payload)
+    assert isinstance(event.delta, types.UnknownStreamEvent)
+    assert (event.delta.type, event.delta.unknown_type) == ("unknown", "citations_delta")
+    assert event.to_dict() == payload
+    assert json.loads(event.to_json()) == payload
+    assert pickle.loads(pickle.dumps(event)) == event == copy.deepcopy(event)
+    assert event.delta != types.UnknownStreamEvent("citations_delta", {"type": "citations_delta"})

@@ -297,9 +297,35 @@ async def test_unknown_event_types_pass_as_received(kind: str, loopback: Any, ap
     result = await run(kind, loopback, api, events, "events")
     assert result.error is None
     unknown = [item for item in result.items if isinstance(item, UnknownStreamEvent)]
-    assert [item.type for item in unknown] == ["brand_new_event", None]
+    assert [(item.type, item.unknown_type) for item in unknown] == [("unknown", "brand_new_event"), ("unknown", None)]
     assert unknown[0].detail == {"x": 1} and unknown[1].data == {"detail": "no type at all"}
     assert result.stream.completed
+
+
+@pytest.mark.parametrize("how", ["events", "final"])
+async def test_an_unknown_delta_type_passes_and_the_narrowing_loop_survives_it(
+    kind: str, loopback: Any, how: str
+) -> None:
+    # Anthropic's citations_delta is newer than the spec: `event.delta.type` must still read, not raise.
+    citation = {"type": "citations_delta", "citation": {"cited_text": "Paris"}}
+    events = [
+        event({"type": "message_start", "message": {"id": "msg_1", "content": [], "stop_reason": None}}),
+        event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        event({"type": "content_block_delta", "index": 0, "delta": citation}),
+        event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+        event({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}}),
+        event({"type": "message_stop"}),
+    ]
+    result = await run(kind, loopback, "messages", events, how)
+    assert result.error is None
+    if how == "final":
+        assert result.final.content[0].text == "Hi"
+        return
+    deltas = [item.delta for item in result.items if item.type == "content_block_delta"]
+    assert [d.text for d in deltas if d.type == "text_delta"] == ["Hi"]
+    unknown = [d for d in deltas if d.type == "unknown"]
+    assert [(d.unknown_type, d.citation) for d in unknown] == [("citations_delta", {"cited_text": "Paris"})]
+    assert result.items[2].to_dict() == {"type": "content_block_delta", "index": 0, "delta": citation}
 
 
 # ------------------------------------------------------------------ the end: no status nobody sent

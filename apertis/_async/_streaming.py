@@ -10,7 +10,8 @@ parses each event into the generated model, and guarantees five things:
 - it never skips what it cannot read: an event whose data is not valid JSON (a chunk cut short), or is JSON but
   not an object where the API sends objects, raises APIResponseValidationError with the (redacted) data. What
   is well-formed but unfamiliar (a chunk without `choices`, an unknown field, an unknown event type) passes as
-  received: that is a newer server, not a broken one;
+  received: that is a newer server, not a broken one (an unknown event type arrives as an UnknownStreamEvent,
+  whose `type` is the literal "unknown", so that the event union still narrows on `type`);
 - an error reported inside the stream raises the APIStatusError subclass of the status it stands for: an
   `error` event (plain-text data included), or a non-empty `error` object in a payload;
 - the final object (`get_final_*`) carries only what the server sent: a stream that ended at `[DONE]` without
@@ -33,7 +34,6 @@ from typing import (
     Literal,
     Optional,
     TypeVar,
-    Union,
 )
 
 import httpx
@@ -43,7 +43,6 @@ from .._sse import SSEDecoder
 from .._stream_events import (
     AsyncCloseAlias,
     AsyncDrain,
-    UnknownStreamEvent,
     describe_json,
     is_error_payload,
     loads_event_data,
@@ -52,35 +51,19 @@ from .._stream_events import (
     truncated_stream_error,
     undecodable_event_error,
 )
+from .._unknown_event import UnknownStreamEvent
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .._exceptions import APIError
     from ..types import (
         ChatCompletion,
         ChatCompletionChunk,
-        ContentBlockDeltaEvent,
-        ContentBlockStartEvent,
-        ContentBlockStopEvent,
         Message,
-        MessageDeltaEvent,
-        MessageStartEvent,
-        MessageStopEvent,
+        MessageStreamEvent,
         Response,
-        ResponseCompletedEvent,
-        ResponseContentPartAddedEvent,
-        ResponseContentPartDoneEvent,
-        ResponseCreatedEvent,
-        ResponseFailedEvent,
-        ResponseFunctionCallArgumentsDeltaEvent,
-        ResponseFunctionCallArgumentsDoneEvent,
-        ResponseIncompleteEvent,
-        ResponseInProgressEvent,
-        ResponseOutputItemAddedEvent,
-        ResponseOutputItemDoneEvent,
-        ResponseOutputTextDeltaEvent,
-        ResponseOutputTextDoneEvent,
-        ResponseReasoningSummaryTextDeltaEvent,
-        ResponseReasoningSummaryTextDoneEvent,
+        ResponseStreamEvent,
     )
     from ._base_client import AsyncAPIClient
 
@@ -106,88 +89,42 @@ _loads = loads_event_data
 _Parser = Callable[[Dict[str, Any]], Any]
 _parsers: Dict[str, Dict[str, _Parser]] = {}
 
-if TYPE_CHECKING:
-    MessageStreamEvent = Union[
-        MessageStartEvent,
-        ContentBlockStartEvent,
-        ContentBlockDeltaEvent,
-        ContentBlockStopEvent,
-        MessageDeltaEvent,
-        MessageStopEvent,
-        UnknownStreamEvent,
-    ]
-    """An event of a Messages API stream (`ping` keep-alives are skipped; unknown types arrive as
-    UnknownStreamEvent)."""
-
-    ResponseStreamEvent = Union[
-        ResponseCreatedEvent,
-        ResponseInProgressEvent,
-        ResponseOutputItemAddedEvent,
-        ResponseOutputItemDoneEvent,
-        ResponseContentPartAddedEvent,
-        ResponseContentPartDoneEvent,
-        ResponseOutputTextDeltaEvent,
-        ResponseOutputTextDoneEvent,
-        ResponseFunctionCallArgumentsDeltaEvent,
-        ResponseFunctionCallArgumentsDoneEvent,
-        ResponseReasoningSummaryTextDeltaEvent,
-        ResponseReasoningSummaryTextDoneEvent,
-        ResponseCompletedEvent,
-        ResponseFailedEvent,
-        ResponseIncompleteEvent,
-        UnknownStreamEvent,
-    ]
-    """An event of a Responses API stream (unknown types arrive as UnknownStreamEvent)."""
-else:
+if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> Any:
-        # The two unions stay importable from this module at runtime; building them imports their models.
+        # The two event unions (apertis.types') stay importable from this module; importing them imports their
+        # models, so not before they are asked for.
         if name not in ("MessageStreamEvent", "ResponseStreamEvent"):
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        api = "messages" if name == "MessageStreamEvent" else "responses"
-        # Each parser is a classmethod bound to its model class.
-        members = (*(parse.__self__ for parse in _event_parsers(api).values()), UnknownStreamEvent)
-        value = Union[members]
+        from .. import types
+
+        value = getattr(types, name)
         globals()[name] = value
         return value
 
 
 def _event_parsers(api: Literal["chat", "messages", "responses"]) -> Dict[str, _Parser]:
-    """The `from_dict` of each event type of `api` ("chat": the chunk under key ""), imported on first use."""
+    """The `from_dict` of each event type of `api` ("chat": the chunk under key ""), imported on first use.
+
+    The Messages and Responses tables are the generated unions' own (`MESSAGE_STREAM_EVENT_BY_TYPE`,
+    `RESPONSE_STREAM_EVENT_BY_TYPE`), with each class's `from_dict` bound once rather than looked up per event.
+    Their `ping` and `error` entries are never reached: the streams skip pings and raise errors first.
+    """
     parsers = _parsers.get(api)
     if parsers is not None:
         return parsers
-    from .. import types
-
     if api == "chat":
-        parsers = {"": types.ChatCompletionChunk.from_dict}
+        from ..types.chat_completion_chunk import ChatCompletionChunk
+
+        parsers = {"": ChatCompletionChunk.from_dict}
     elif api == "messages":
-        parsers = {
-            "message_start": types.MessageStartEvent.from_dict,
-            "content_block_start": types.ContentBlockStartEvent.from_dict,
-            "content_block_delta": types.ContentBlockDeltaEvent.from_dict,
-            "content_block_stop": types.ContentBlockStopEvent.from_dict,
-            "message_delta": types.MessageDeltaEvent.from_dict,
-            "message_stop": types.MessageStopEvent.from_dict,
-        }
+        from ..types.message_stream_event import MESSAGE_STREAM_EVENT_BY_TYPE
+
+        parsers = {kind: model.from_dict for kind, model in MESSAGE_STREAM_EVENT_BY_TYPE.items()}
     else:
-        parsers = {
-            "response.created": types.ResponseCreatedEvent.from_dict,
-            "response.in_progress": types.ResponseInProgressEvent.from_dict,
-            "response.output_item.added": types.ResponseOutputItemAddedEvent.from_dict,
-            "response.output_item.done": types.ResponseOutputItemDoneEvent.from_dict,
-            "response.content_part.added": types.ResponseContentPartAddedEvent.from_dict,
-            "response.content_part.done": types.ResponseContentPartDoneEvent.from_dict,
-            "response.output_text.delta": types.ResponseOutputTextDeltaEvent.from_dict,
-            "response.output_text.done": types.ResponseOutputTextDoneEvent.from_dict,
-            "response.function_call_arguments.delta": types.ResponseFunctionCallArgumentsDeltaEvent.from_dict,
-            "response.function_call_arguments.done": types.ResponseFunctionCallArgumentsDoneEvent.from_dict,
-            "response.reasoning_summary_text.delta": types.ResponseReasoningSummaryTextDeltaEvent.from_dict,
-            "response.reasoning_summary_text.done": types.ResponseReasoningSummaryTextDoneEvent.from_dict,
-            "response.completed": types.ResponseCompletedEvent.from_dict,
-            "response.failed": types.ResponseFailedEvent.from_dict,
-            "response.incomplete": types.ResponseIncompleteEvent.from_dict,
-        }
+        from ..types.response_stream_event import RESPONSE_STREAM_EVENT_BY_TYPE
+
+        parsers = {kind: model.from_dict for kind, model in RESPONSE_STREAM_EVENT_BY_TYPE.items()}
     # Published whole, in one assignment: a stream built at the same time in another thread sees all or nothing.
     _parsers[api] = parsers
     return parsers
@@ -293,7 +230,7 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
         finally:
             await self.close()
 
-    async def __aenter__(self) -> AsyncStream[_T]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -390,7 +327,8 @@ class AsyncMessageStream(AsyncStream["MessageStreamEvent"]):
     `ping` keep-alives are skipped; an `error` event raises the APIStatusError subclass of its type
     (`overloaded_error` -> 529 InternalServerError, `rate_limit_error` -> RateLimitError, ...), one with
     plain-text data InternalServerError. Data that is not a JSON object raises APIResponseValidationError; an
-    event of a type this SDK does not know arrives as UnknownStreamEvent. `text_stream` yields the text deltas;
+    event of a type this SDK does not know arrives as an UnknownStreamEvent, whose `type` is "unknown" (the
+    server's is its `unknown_type`), so `event.type == "..."` narrows. `text_stream` yields the text deltas;
     `get_final_message()` returns the assembled `Message`.
     """
 
@@ -425,7 +363,7 @@ class AsyncMessageStream(AsyncStream["MessageStreamEvent"]):
             return _SKIP
         parse = self._parsers.get(kind) if isinstance(kind, str) else None
         if parse is None:
-            return UnknownStreamEvent(kind if isinstance(kind, str) else event_type, payload, event_type)
+            return UnknownStreamEvent.from_dict(payload, event_type)
         return parse(payload)
 
     @property
@@ -452,7 +390,8 @@ class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
     Events are told apart by their JSON `type`; the `event:` line counts only when it says `error`. An `error`
     event (plain-text data included), or a gateway payload with an `error` object, raises the matching
     APIStatusError; data that is not a JSON object raises APIResponseValidationError; an event of a type this
-    SDK does not know arrives as UnknownStreamEvent. `text_stream` yields the `response.output_text.delta`
+    SDK does not know arrives as an UnknownStreamEvent (`type` "unknown", the server's in `unknown_type`).
+    `text_stream` yields the `response.output_text.delta`
     texts; `get_final_response()` returns the final `Response`.
     """
 
@@ -496,7 +435,7 @@ class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
             self._done = True
         parse = self._parsers.get(kind) if isinstance(kind, str) else None
         if parse is None:
-            return UnknownStreamEvent(kind if isinstance(kind, str) else event_type, payload, event_type)
+            return UnknownStreamEvent.from_dict(payload, event_type)
         return parse(payload)
 
     @property

@@ -12,7 +12,7 @@ from typing import Dict as _Dict
 from typing import List as _List
 
 if _TYPE_CHECKING:
-    from .._stream_events import UnknownStreamEvent as UnknownStreamEvent
+    from .._unknown_event import UnknownStreamEvent as UnknownStreamEvent
     from .anthropic_error_object import AnthropicErrorObject as AnthropicErrorObject
     from .anthropic_error_response import AnthropicErrorResponse as AnthropicErrorResponse
     from .approximate_location import ApproximateLocation as ApproximateLocation
@@ -713,7 +713,7 @@ _MODULES: _Dict[str, str] = {
     "URLCitation": ".url_citation",
     "URLCitationDetail": ".url_citation_detail",
     "URLSource": ".url_source",
-    "UnknownStreamEvent": ".._stream_events",
+    "UnknownStreamEvent": ".._unknown_event",
     "Usage": ".usage",
     "UserLocation": ".user_location",
     "UserMessageParam": ".user_message_param",

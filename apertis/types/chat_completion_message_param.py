@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ from .system_message_param import SystemMessageParam
 from .tool_message_param import ToolMessageParam
 from .user_message_param import UserMessageParam
 
-__all__ = ["ChatCompletionMessageParam", "parse_chat_completion_message_param"]
+__all__ = ["ChatCompletionMessageParam", "parse_chat_completion_message_param", "CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE"]
 
 ChatCompletionMessageParam: TypeAlias = Union[
     SystemMessageParam, DeveloperMessageParam, UserMessageParam, AssistantMessageParam, ToolMessageParam
@@ -22,19 +22,21 @@ ChatCompletionMessageParam: TypeAlias = Union[
 """One message of the conversation, told apart by `role`."""
 
 
-_CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE: Dict[Any, Any] = {
+CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE: Dict[str, Type[ChatCompletionMessageParam]] = {
     "system": SystemMessageParam,
     "developer": DeveloperMessageParam,
     "user": UserMessageParam,
     "assistant": AssistantMessageParam,
     "tool": ToolMessageParam,
 }
+"""The `ChatCompletionMessageParam` variant of each `role` value, which `parse_chat_completion_message_param` dispatches on."""
 
 
 def parse_chat_completion_message_param(data: Any) -> Any:
     """Build the matching `ChatCompletionMessageParam` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE.get(data.get("role"))
+        tag = data.get("role")
+        variant = CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

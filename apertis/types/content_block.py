@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,24 +13,26 @@ from .text_block import TextBlock
 from .thinking_block import ThinkingBlock
 from .tool_use_block import ToolUseBlock
 
-__all__ = ["ContentBlock", "parse_content_block"]
+__all__ = ["ContentBlock", "parse_content_block", "CONTENT_BLOCK_BY_TYPE"]
 
 ContentBlock: TypeAlias = Union[TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock]
 """One content block of a response, told apart by `type`. Unknown block types are kept as raw data."""
 
 
-_CONTENT_BLOCK_BY_TYPE: Dict[Any, Any] = {
+CONTENT_BLOCK_BY_TYPE: Dict[str, Type[ContentBlock]] = {
     "text": TextBlock,
     "tool_use": ToolUseBlock,
     "thinking": ThinkingBlock,
     "redacted_thinking": RedactedThinkingBlock,
 }
+"""The `ContentBlock` variant of each `type` value, which `parse_content_block` dispatches on."""
 
 
 def parse_content_block(data: Any) -> Any:
     """Build the matching `ContentBlock` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _CONTENT_BLOCK_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = CONTENT_BLOCK_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -3,35 +3,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
     from typing_extensions import TypeAlias
+from .._unknown_event import UnknownStreamEvent
 from .input_json_delta import InputJSONDelta
 from .signature_delta import SignatureDelta
 from .text_delta import TextDelta
 from .thinking_delta import ThinkingDelta
 
-__all__ = ["ContentBlockDelta", "parse_content_block_delta"]
+__all__ = ["ContentBlockDelta", "parse_content_block_delta", "CONTENT_BLOCK_DELTA_BY_TYPE"]
 
-ContentBlockDelta: TypeAlias = Union[TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta]
-"""A content block delta, told apart by `type`."""
+ContentBlockDelta: TypeAlias = Union[TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta, UnknownStreamEvent]
+"""A content block delta, told apart by `type`. A delta of a type the SDK does not know (Anthropic's `citations_delta`, say) arrives as `UnknownStreamEvent` (its `type` is "unknown", the server's is its `unknown_type`)."""
 
 
-_CONTENT_BLOCK_DELTA_BY_TYPE: Dict[Any, Any] = {
+CONTENT_BLOCK_DELTA_BY_TYPE: Dict[str, Type[ContentBlockDelta]] = {
     "text_delta": TextDelta,
     "input_json_delta": InputJSONDelta,
     "thinking_delta": ThinkingDelta,
     "signature_delta": SignatureDelta,
 }
+"""The `ContentBlockDelta` variant of each `type` value, which `parse_content_block_delta` dispatches on."""
 
 
 def parse_content_block_delta(data: Any) -> Any:
-    """Build the matching `ContentBlockDelta` variant from JSON data; data matching no variant is returned as is."""
+    """Build the matching `ContentBlockDelta` variant from JSON data; an object matching no variant is built by `UnknownStreamEvent.from_dict`."""
     if isinstance(data, dict):
-        variant = _CONTENT_BLOCK_DELTA_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = CONTENT_BLOCK_DELTA_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
-        return data
+        return UnknownStreamEvent.from_dict(data)
     return data

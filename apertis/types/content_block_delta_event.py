@@ -34,7 +34,7 @@ class ContentBlockDeltaEvent(BaseModel):
     index: int
     """Position of the block in `content`."""
     delta: ContentBlockDelta
-    """A content block delta, told apart by `type`."""
+    """A content block delta, told apart by `type`. A delta of a type the SDK does not know (Anthropic's `citations_delta`, say) arrives as `UnknownStreamEvent` (its `type` is "unknown", the server's is its `unknown_type`)."""
     type: Literal["content_block_delta"] = "content_block_delta"
     """Always `content_block_delta`."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)

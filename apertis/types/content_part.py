@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,24 +13,26 @@ from .input_audio_content_part import InputAudioContentPart
 from .text_content_part import TextContentPart
 from .video_url_content_part import VideoURLContentPart
 
-__all__ = ["ContentPart", "parse_content_part"]
+__all__ = ["ContentPart", "parse_content_part", "CONTENT_PART_BY_TYPE"]
 
 ContentPart: TypeAlias = Union[TextContentPart, ImageURLContentPart, VideoURLContentPart, InputAudioContentPart]
 """One part of a multimodal user message, told apart by `type`."""
 
 
-_CONTENT_PART_BY_TYPE: Dict[Any, Any] = {
+CONTENT_PART_BY_TYPE: Dict[str, Type[ContentPart]] = {
     "text": TextContentPart,
     "image_url": ImageURLContentPart,
     "video_url": VideoURLContentPart,
     "input_audio": InputAudioContentPart,
 }
+"""The `ContentPart` variant of each `type` value, which `parse_content_part` dispatches on."""
 
 
 def parse_content_part(data: Any) -> Any:
     """Build the matching `ContentPart` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _CONTENT_PART_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = CONTENT_PART_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

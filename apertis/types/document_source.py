@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -12,19 +12,25 @@ from .base_64_source import Base64Source
 from .plain_text_source import PlainTextSource
 from .url_source import URLSource
 
-__all__ = ["DocumentSource", "parse_document_source"]
+__all__ = ["DocumentSource", "parse_document_source", "DOCUMENT_SOURCE_BY_TYPE"]
 
 DocumentSource: TypeAlias = Union[Base64Source, URLSource, PlainTextSource]
 """Where a document comes from."""
 
 
-_DOCUMENT_SOURCE_BY_TYPE: Dict[Any, Any] = {"base64": Base64Source, "url": URLSource, "text": PlainTextSource}
+DOCUMENT_SOURCE_BY_TYPE: Dict[str, Type[DocumentSource]] = {
+    "base64": Base64Source,
+    "url": URLSource,
+    "text": PlainTextSource,
+}
+"""The `DocumentSource` variant of each `type` value, which `parse_document_source` dispatches on."""
 
 
 def parse_document_source(data: Any) -> Any:
     """Build the matching `DocumentSource` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _DOCUMENT_SOURCE_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = DOCUMENT_SOURCE_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

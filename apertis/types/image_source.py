@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -11,19 +11,21 @@ if TYPE_CHECKING:
 from .base_64_source import Base64Source
 from .url_source import URLSource
 
-__all__ = ["ImageSource", "parse_image_source"]
+__all__ = ["ImageSource", "parse_image_source", "IMAGE_SOURCE_BY_TYPE"]
 
 ImageSource: TypeAlias = Union[Base64Source, URLSource]
 """Where an image comes from."""
 
 
-_IMAGE_SOURCE_BY_TYPE: Dict[Any, Any] = {"base64": Base64Source, "url": URLSource}
+IMAGE_SOURCE_BY_TYPE: Dict[str, Type[ImageSource]] = {"base64": Base64Source, "url": URLSource}
+"""The `ImageSource` variant of each `type` value, which `parse_image_source` dispatches on."""
 
 
 def parse_image_source(data: Any) -> Any:
     """Build the matching `ImageSource` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _IMAGE_SOURCE_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = IMAGE_SOURCE_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ from .thinking_block import ThinkingBlock
 from .tool_result_content import ToolResultContent
 from .tool_use_block import ToolUseBlock
 
-__all__ = ["MessageContent", "parse_message_content"]
+__all__ = ["MessageContent", "parse_message_content", "MESSAGE_CONTENT_BY_TYPE"]
 
 MessageContent: TypeAlias = Union[
     TextContent, ImageContent, DocumentContent, ToolResultContent, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock
@@ -24,7 +24,7 @@ MessageContent: TypeAlias = Union[
 """One content block of a request turn, told apart by `type`. Assistant turns replay the blocks of earlier responses (`text`, `tool_use`, `thinking`, `redacted_thinking`)."""
 
 
-_MESSAGE_CONTENT_BY_TYPE: Dict[Any, Any] = {
+MESSAGE_CONTENT_BY_TYPE: Dict[str, Type[MessageContent]] = {
     "text": TextContent,
     "image": ImageContent,
     "document": DocumentContent,
@@ -33,12 +33,14 @@ _MESSAGE_CONTENT_BY_TYPE: Dict[Any, Any] = {
     "thinking": ThinkingBlock,
     "redacted_thinking": RedactedThinkingBlock,
 }
+"""The `MessageContent` variant of each `type` value, which `parse_message_content` dispatches on."""
 
 
 def parse_message_content(data: Any) -> Any:
     """Build the matching `MessageContent` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _MESSAGE_CONTENT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = MESSAGE_CONTENT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
     from typing_extensions import TypeAlias
+from .._unknown_event import UnknownStreamEvent
 from .content_block_delta_event import ContentBlockDeltaEvent
 from .content_block_start_event import ContentBlockStartEvent
 from .content_block_stop_event import ContentBlockStopEvent
@@ -17,7 +18,7 @@ from .message_stop_event import MessageStopEvent
 from .message_stream_error_event import MessageStreamErrorEvent
 from .ping_event import PingEvent
 
-__all__ = ["MessageStreamEvent", "parse_message_stream_event"]
+__all__ = ["MessageStreamEvent", "parse_message_stream_event", "MESSAGE_STREAM_EVENT_BY_TYPE"]
 
 MessageStreamEvent: TypeAlias = Union[
     MessageStartEvent,
@@ -28,11 +29,12 @@ MessageStreamEvent: TypeAlias = Union[
     MessageStopEvent,
     PingEvent,
     MessageStreamErrorEvent,
+    UnknownStreamEvent,
 ]
-"""One event of a streamed message, told apart by `type`. Unknown event types are kept as raw data."""
+"""One event of a streamed message, told apart by `type`. An event of a type the SDK does not know arrives as `UnknownStreamEvent` (its `type` is "unknown", the server's type is its `unknown_type`)."""
 
 
-_MESSAGE_STREAM_EVENT_BY_TYPE: Dict[Any, Any] = {
+MESSAGE_STREAM_EVENT_BY_TYPE: Dict[str, Type[MessageStreamEvent]] = {
     "message_start": MessageStartEvent,
     "content_block_start": ContentBlockStartEvent,
     "content_block_delta": ContentBlockDeltaEvent,
@@ -42,13 +44,15 @@ _MESSAGE_STREAM_EVENT_BY_TYPE: Dict[Any, Any] = {
     "ping": PingEvent,
     "error": MessageStreamErrorEvent,
 }
+"""The `MessageStreamEvent` variant of each `type` value, which `parse_message_stream_event` dispatches on."""
 
 
 def parse_message_stream_event(data: Any) -> Any:
-    """Build the matching `MessageStreamEvent` variant from JSON data; data matching no variant is returned as is."""
+    """Build the matching `MessageStreamEvent` variant from JSON data; an object matching no variant is built by `UnknownStreamEvent.from_dict`."""
     if isinstance(data, dict):
-        variant = _MESSAGE_STREAM_EVENT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = MESSAGE_STREAM_EVENT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
-        return data
+        return UnknownStreamEvent.from_dict(data)
     return data

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,24 +13,26 @@ from .tool_choice_auto import ToolChoiceAuto
 from .tool_choice_none import ToolChoiceNone
 from .tool_choice_tool import ToolChoiceTool
 
-__all__ = ["MessageToolChoice", "parse_message_tool_choice"]
+__all__ = ["MessageToolChoice", "parse_message_tool_choice", "MESSAGE_TOOL_CHOICE_BY_TYPE"]
 
 MessageToolChoice: TypeAlias = Union[ToolChoiceAuto, ToolChoiceAny, ToolChoiceTool, ToolChoiceNone]
 """How the model should use the tools."""
 
 
-_MESSAGE_TOOL_CHOICE_BY_TYPE: Dict[Any, Any] = {
+MESSAGE_TOOL_CHOICE_BY_TYPE: Dict[str, Type[MessageToolChoice]] = {
     "auto": ToolChoiceAuto,
     "any": ToolChoiceAny,
     "tool": ToolChoiceTool,
     "none": ToolChoiceNone,
 }
+"""The `MessageToolChoice` variant of each `type` value, which `parse_message_tool_choice` dispatches on."""
 
 
 def parse_message_tool_choice(data: Any) -> Any:
     """Build the matching `MessageToolChoice` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _MESSAGE_TOOL_CHOICE_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = MESSAGE_TOOL_CHOICE_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ from .response_output_text import ResponseOutputText
 from .response_reasoning_content import ResponseReasoningContent
 from .response_text_content import ResponseTextContent
 
-__all__ = ["ResponseContent", "parse_response_content"]
+__all__ = ["ResponseContent", "parse_response_content", "RESPONSE_CONTENT_BY_TYPE"]
 
 ResponseContent: TypeAlias = Union[
     ResponseOutputText, ResponseOutputRefusal, ResponseTextContent, ResponseReasoningContent
@@ -21,18 +21,20 @@ ResponseContent: TypeAlias = Union[
 """One content part of an output message, told apart by `type`."""
 
 
-_RESPONSE_CONTENT_BY_TYPE: Dict[Any, Any] = {
+RESPONSE_CONTENT_BY_TYPE: Dict[str, Type[ResponseContent]] = {
     "output_text": ResponseOutputText,
     "refusal": ResponseOutputRefusal,
     "text": ResponseTextContent,
     "reasoning": ResponseReasoningContent,
 }
+"""The `ResponseContent` variant of each `type` value, which `parse_response_content` dispatches on."""
 
 
 def parse_response_content(data: Any) -> Any:
     """Build the matching `ResponseContent` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _RESPONSE_CONTENT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = RESPONSE_CONTENT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

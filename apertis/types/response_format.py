@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -12,23 +12,25 @@ from .response_format_json_object import ResponseFormatJSONObject
 from .response_format_json_schema import ResponseFormatJSONSchema
 from .response_format_text import ResponseFormatText
 
-__all__ = ["ResponseFormat", "parse_response_format"]
+__all__ = ["ResponseFormat", "parse_response_format", "RESPONSE_FORMAT_BY_TYPE"]
 
 ResponseFormat: TypeAlias = Union[ResponseFormatText, ResponseFormatJSONObject, ResponseFormatJSONSchema]
 """The output format (chat completions). The JSON arrives as a string in `message.content`."""
 
 
-_RESPONSE_FORMAT_BY_TYPE: Dict[Any, Any] = {
+RESPONSE_FORMAT_BY_TYPE: Dict[str, Type[ResponseFormat]] = {
     "text": ResponseFormatText,
     "json_object": ResponseFormatJSONObject,
     "json_schema": ResponseFormatJSONSchema,
 }
+"""The `ResponseFormat` variant of each `type` value, which `parse_response_format` dispatches on."""
 
 
 def parse_response_format(data: Any) -> Any:
     """Build the matching `ResponseFormat` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _RESPONSE_FORMAT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = RESPONSE_FORMAT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

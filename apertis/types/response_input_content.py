@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ from .response_input_text_content import ResponseInputTextContent
 from .response_output_refusal import ResponseOutputRefusal
 from .response_output_text import ResponseOutputText
 
-__all__ = ["ResponseInputContent", "parse_response_input_content"]
+__all__ = ["ResponseInputContent", "parse_response_input_content", "RESPONSE_INPUT_CONTENT_BY_TYPE"]
 
 ResponseInputContent: TypeAlias = Union[
     ResponseInputText,
@@ -30,7 +30,7 @@ ResponseInputContent: TypeAlias = Union[
 """One content part of an input message, told apart by `type`."""
 
 
-_RESPONSE_INPUT_CONTENT_BY_TYPE: Dict[Any, Any] = {
+RESPONSE_INPUT_CONTENT_BY_TYPE: Dict[str, Type[ResponseInputContent]] = {
     "input_text": ResponseInputText,
     "input_image": ResponseInputImage,
     "input_file": ResponseInputFile,
@@ -39,12 +39,14 @@ _RESPONSE_INPUT_CONTENT_BY_TYPE: Dict[Any, Any] = {
     "text": ResponseInputTextContent,
     "image": ResponseInputImageContent,
 }
+"""The `ResponseInputContent` variant of each `type` value, which `parse_response_input_content` dispatches on."""
 
 
 def parse_response_input_content(data: Any) -> Any:
     """Build the matching `ResponseInputContent` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _RESPONSE_INPUT_CONTENT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = RESPONSE_INPUT_CONTENT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

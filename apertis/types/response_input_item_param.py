@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ from .response_function_tool_call import ResponseFunctionToolCall
 from .response_input_item import ResponseInputItem
 from .response_reasoning_item import ResponseReasoningItem
 
-__all__ = ["ResponseInputItemParam", "parse_response_input_item_param"]
+__all__ = ["ResponseInputItemParam", "parse_response_input_item_param", "RESPONSE_INPUT_ITEM_PARAM_BY_TYPE"]
 
 ResponseInputItemParam: TypeAlias = Union[
     ResponseFunctionCallOutputItem, ResponseFunctionToolCall, ResponseReasoningItem, ResponseInputItem
@@ -21,17 +21,19 @@ ResponseInputItemParam: TypeAlias = Union[
 """One input item. Function call outputs and replayed output items are told apart by `type`; a plain message (`{"role": ..., "content": ...}`, `type` optional) comes last."""
 
 
-_RESPONSE_INPUT_ITEM_PARAM_BY_TYPE: Dict[Any, Any] = {
+RESPONSE_INPUT_ITEM_PARAM_BY_TYPE: Dict[str, Type[ResponseInputItemParam]] = {
     "function_call_output": ResponseFunctionCallOutputItem,
     "function_call": ResponseFunctionToolCall,
     "reasoning": ResponseReasoningItem,
 }
+"""The `ResponseInputItemParam` variant of each `type` value, which `parse_response_input_item_param` dispatches on."""
 
 
 def parse_response_input_item_param(data: Any) -> Any:
     """Build the matching `ResponseInputItemParam` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _RESPONSE_INPUT_ITEM_PARAM_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = RESPONSE_INPUT_ITEM_PARAM_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         if "role" in data and "content" in data:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ from .response_output_message import ResponseOutputMessage
 from .response_reasoning_item import ResponseReasoningItem
 from .response_web_search_call import ResponseWebSearchCall
 
-__all__ = ["ResponseOutputItem", "parse_response_output_item"]
+__all__ = ["ResponseOutputItem", "parse_response_output_item", "RESPONSE_OUTPUT_ITEM_BY_TYPE"]
 
 ResponseOutputItem: TypeAlias = Union[
     ResponseOutputMessage, ResponseReasoningItem, ResponseFunctionToolCall, ResponseWebSearchCall
@@ -21,18 +21,20 @@ ResponseOutputItem: TypeAlias = Union[
 """One output item, told apart by `type`. Unknown item types are kept as raw data."""
 
 
-_RESPONSE_OUTPUT_ITEM_BY_TYPE: Dict[Any, Any] = {
+RESPONSE_OUTPUT_ITEM_BY_TYPE: Dict[str, Type[ResponseOutputItem]] = {
     "message": ResponseOutputMessage,
     "reasoning": ResponseReasoningItem,
     "function_call": ResponseFunctionToolCall,
     "web_search_call": ResponseWebSearchCall,
 }
+"""The `ResponseOutputItem` variant of each `type` value, which `parse_response_output_item` dispatches on."""
 
 
 def parse_response_output_item(data: Any) -> Any:
     """Build the matching `ResponseOutputItem` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _RESPONSE_OUTPUT_ITEM_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = RESPONSE_OUTPUT_ITEM_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

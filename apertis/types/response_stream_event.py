@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
     from typing_extensions import TypeAlias
+from .._unknown_event import UnknownStreamEvent
 from .response_completed_event import ResponseCompletedEvent
 from .response_content_part_added_event import ResponseContentPartAddedEvent
 from .response_content_part_done_event import ResponseContentPartDoneEvent
@@ -25,7 +26,7 @@ from .response_output_text_done_event import ResponseOutputTextDoneEvent
 from .response_reasoning_summary_text_delta_event import ResponseReasoningSummaryTextDeltaEvent
 from .response_reasoning_summary_text_done_event import ResponseReasoningSummaryTextDoneEvent
 
-__all__ = ["ResponseStreamEvent", "parse_response_stream_event"]
+__all__ = ["ResponseStreamEvent", "parse_response_stream_event", "RESPONSE_STREAM_EVENT_BY_TYPE"]
 
 ResponseStreamEvent: TypeAlias = Union[
     ResponseCreatedEvent,
@@ -44,11 +45,12 @@ ResponseStreamEvent: TypeAlias = Union[
     ResponseFailedEvent,
     ResponseIncompleteEvent,
     ResponseErrorEvent,
+    UnknownStreamEvent,
 ]
-"""One event of a streamed response, told apart by `type`. Print `delta` of `response.output_text.delta` events; the final `Response` arrives with `response.completed`. Unknown event types are kept as raw data."""
+"""One event of a streamed response, told apart by `type`. Print `delta` of `response.output_text.delta` events; the final `Response` arrives with `response.completed`. An event of a type the SDK does not know arrives as `UnknownStreamEvent` (its `type` is "unknown", the server's type is its `unknown_type`)."""
 
 
-_RESPONSE_STREAM_EVENT_BY_TYPE: Dict[Any, Any] = {
+RESPONSE_STREAM_EVENT_BY_TYPE: Dict[str, Type[ResponseStreamEvent]] = {
     "response.created": ResponseCreatedEvent,
     "response.in_progress": ResponseInProgressEvent,
     "response.output_item.added": ResponseOutputItemAddedEvent,
@@ -66,13 +68,15 @@ _RESPONSE_STREAM_EVENT_BY_TYPE: Dict[Any, Any] = {
     "response.incomplete": ResponseIncompleteEvent,
     "error": ResponseErrorEvent,
 }
+"""The `ResponseStreamEvent` variant of each `type` value, which `parse_response_stream_event` dispatches on."""
 
 
 def parse_response_stream_event(data: Any) -> Any:
-    """Build the matching `ResponseStreamEvent` variant from JSON data; data matching no variant is returned as is."""
+    """Build the matching `ResponseStreamEvent` variant from JSON data; an object matching no variant is built by `UnknownStreamEvent.from_dict`."""
     if isinstance(data, dict):
-        variant = _RESPONSE_STREAM_EVENT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = RESPONSE_STREAM_EVENT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
-        return data
+        return UnknownStreamEvent.from_dict(data)
     return data

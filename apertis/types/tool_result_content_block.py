@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Union
+from typing import TYPE_CHECKING, Any, Dict, Type, Union
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -11,19 +11,24 @@ if TYPE_CHECKING:
 from .image_content import ImageContent
 from .text_content import TextContent
 
-__all__ = ["ToolResultContentBlock", "parse_tool_result_content_block"]
+__all__ = ["ToolResultContentBlock", "parse_tool_result_content_block", "TOOL_RESULT_CONTENT_BLOCK_BY_TYPE"]
 
 ToolResultContentBlock: TypeAlias = Union[TextContent, ImageContent]
 """A block inside a tool result."""
 
 
-_TOOL_RESULT_CONTENT_BLOCK_BY_TYPE: Dict[Any, Any] = {"text": TextContent, "image": ImageContent}
+TOOL_RESULT_CONTENT_BLOCK_BY_TYPE: Dict[str, Type[ToolResultContentBlock]] = {
+    "text": TextContent,
+    "image": ImageContent,
+}
+"""The `ToolResultContentBlock` variant of each `type` value, which `parse_tool_result_content_block` dispatches on."""
 
 
 def parse_tool_result_content_block(data: Any) -> Any:
     """Build the matching `ToolResultContentBlock` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _TOOL_RESULT_CONTENT_BLOCK_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = TOOL_RESULT_CONTENT_BLOCK_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -1,0 +1,168 @@
+"""The stream types, as users' type checkers see them: the programs in tests/typing/ are checked by mypy --strict
+and basedpyright (strict). A `pass_*.py` program must give no error at all; a `fail_*.py` program must give an
+error on each line marked `# expect-error` and on no other line, so a type that turns into Any (which silences
+everything) fails here as surely as one that is too narrow.
+
+mypy and basedpyright are dev dependencies; without one (nox's test sessions) its half of the tests is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS_DIR = Path(__file__).with_name("typing")
+PASS = sorted(PROGRAMS_DIR.glob("pass_*.py"))
+FAIL = sorted(PROGRAMS_DIR.glob("fail_*.py"))
+CHECKERS = ("mypy", "basedpyright")
+
+# program -> line -> the checker's messages for that line
+Errors = Dict[Path, Dict[int, List[str]]]
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _add(errors: Errors, path: Path, line: int, message: str) -> None:
+    errors.setdefault(path.resolve(), {}).setdefault(line, []).append(message)
+
+
+def _run_mypy(cache_dir: Path) -> Errors:
+    mypy_api = pytest.importorskip("mypy.api", reason="mypy is a dev dependency")
+    stdout, stderr, status = mypy_api.run(
+        [
+            "--strict",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(cache_dir),
+            "--show-absolute-path",
+            "--no-error-summary",
+            "--hide-error-context",
+            *map(str, PASS + FAIL),
+        ]
+    )
+    assert status in (0, 1), f"mypy did not run: {stderr}{stdout}"
+    errors: Errors = {}
+    for line in stdout.splitlines():
+        match = re.match(r"^(.+?\.py):(\d+): error: (.*)$", line)
+        if match:
+            _add(errors, Path(match[1]), int(match[2]), match[3])
+    return errors
+
+
+def _run_basedpyright() -> Errors:
+    executable = shutil.which("basedpyright", path=str(Path(sys.executable).parent)) or shutil.which("basedpyright")
+    if executable is None:
+        pytest.skip("basedpyright is not installed (pip install basedpyright)")
+    result = subprocess.run(
+        [
+            executable,
+            "--outputjson",
+            "--pythonpath",
+            sys.executable,
+            "--project",
+            str(PROGRAMS_DIR / "pyrightconfig.json"),
+            *map(str, PASS + FAIL),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROGRAMS_DIR,
+        check=False,
+        timeout=300,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        pytest.fail(f"basedpyright did not run: {result.stderr}{result.stdout}")
+    errors: Errors = {}
+    for diagnostic in report["generalDiagnostics"]:
+        if diagnostic["severity"] == "error":
+            line = diagnostic["range"]["start"]["line"] + 1
+            _add(errors, Path(diagnostic["file"]), line, diagnostic["message"])
+    return errors
+
+
+@pytest.fixture(scope="module")
+def errors_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Errors]:
+    """A checker's errors over all the programs, from one run per checker (on first use: a skip skips only the
+    tests of its checker)."""
+    found: Dict[str, Errors] = {}
+
+    def errors_of(checker: str) -> Errors:
+        if checker not in found:
+            found[checker] = (
+                _run_mypy(tmp_path_factory.mktemp("mypy-cache")) if checker == "mypy" else _run_basedpyright()
+            )
+        return found[checker]
+
+    return errors_of
+
+
+def _marked_lines(program: Path) -> set[int]:
+    lines = program.read_text(encoding="utf-8").splitlines()
+    return {number for number, text in enumerate(lines, 1) if "# expect-error" in text}
+
+
+def test_there_are_programs_of_both_kinds() -> None:
+    assert PASS and FAIL
+    assert all(_marked_lines(program) for program in FAIL)
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
+@pytest.mark.parametrize("program", PASS, ids=lambda path: path.name)
+def test_a_pass_program_type_checks_clean(program: Path, checker: str, errors_of: Callable[[str], Errors]) -> None:
+    errors = errors_of(checker).get(program.resolve(), {})
+    report = "\n".join(f"{program.name}:{line}: {msg}" for line, msgs in sorted(errors.items()) for msg in msgs)
+    assert not errors, f"{checker} found errors in a program that must type-check:\n{report}"
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
+@pytest.mark.parametrize("program", FAIL, ids=lambda path: path.name)
+def test_a_fail_program_errs_exactly_on_its_marked_lines(
+    program: Path, checker: str, errors_of: Callable[[str], Errors]
+) -> None:
+    errors = errors_of(checker).get(program.resolve(), {})
+    expected = _marked_lines(program)
+    missed = sorted(expected - set(errors))
+    unexpected = {line: errors[line] for line in sorted(set(errors) - expected)}
+    assert not missed, f"{checker} accepted lines marked expect-error in {program.name}: {missed}"
+    assert not unexpected, f"{checker} found errors on unmarked lines of {program.name}: {unexpected}"
+
+
+# ------------------------------------------------------------------ the public names, at runtime
+
+
+def test_apertis_streaming_exports_the_stream_classes_and_event_types() -> None:
+    import apertis
+    from apertis import streaming, types
+    from apertis._async import _streaming as async_streaming
+    from apertis._sync import _streaming as sync_streaming
+
+    for name in streaming.__all__:
+        expected = getattr(async_streaming if name.startswith("Async") else sync_streaming, name, None)
+        if expected is None:
+            expected = getattr(types, name)
+        assert getattr(streaming, name) is expected, name
+    assert set(streaming.__all__) == set(streaming._LAZY)
+    assert set(streaming.__all__) <= set(dir(streaming))
+    assert (apertis.Stream, apertis.AsyncStream) == (streaming.Stream, streaming.AsyncStream)
+    assert {"Stream", "AsyncStream"} <= set(apertis.__all__)
+    assert issubclass(streaming.MessageStream, streaming.Stream)
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        streaming.Nope  # noqa: B018
+
+
+def test_importing_apertis_streaming_loads_no_stream_code_and_no_model() -> None:
+    code = (
+        "import sys, apertis.streaming\nprint(sorted(m for m in sys.modules if m.startswith(('apertis.', 'httpx'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['apertis._exceptions', 'apertis._version', 'apertis.streaming']"
