@@ -16,6 +16,7 @@ from openapi_python_client.parser.properties.file import FileProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
 from .config import RESOURCE_PATH
+from .params_gen import ParamTypes
 from .spec_rules import refs
 from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 
@@ -282,7 +283,9 @@ class ResourceBuilder:
         registry: TypeRegistry,
         endpoints: dict[tuple[str, str], Any],
         mixins: dict[str, ResourceMixin],
+        params: Optional[ParamTypes] = None,
     ):
+        self.params = params or ParamTypes(spec, model_modules={}, enum_modules={})
         self.spec = spec
         self.registry = registry
         self.endpoints = endpoints
@@ -494,9 +497,12 @@ class ResourceBuilder:
         return {"arg": arg.name, "wire": arg.wire, "function": function}
 
     @staticmethod
-    def _optional(annotation: str) -> str:
-        parts = [p for p in split_union(annotation) if p != "None"] + ["NotGiven"]
-        if "None" in split_union(annotation):
+    def _optional(annotation: str, *, none: bool = True) -> str:
+        """An optional argument also takes None (not a file upload): the request leaves it out then (build_body),
+        as with NOT_GIVEN."""
+        inner = annotation[len("Optional[") : -1] if annotation.startswith("Optional[") else annotation
+        parts = [p for p in split_union(inner) if p != "None"] + ["NotGiven"]
+        if none or "None" in split_union(inner):
             parts.append("None")
         return f"Union[{', '.join(parts)}]"
 
@@ -511,10 +517,18 @@ class ResourceBuilder:
             kind = "file_list"
         if kind.startswith("file") and body_kind != "multipart":
             raise CodegenError(f"{op.where}: binary property `{text_of(prop.name)}` outside a multipart body")
-        annotation = self.registry.annotation(prop, imports, arg=True)
+        raw = raw_props.get(text_of(prop.name))
+        uploads = kind.startswith("file")  # None is no upload: files are not built with build_body
+        if uploads or raw is None:
+            annotation = self.registry.annotation(prop, imports, arg=True)
+        else:
+            # The request types (apertis.types.params): dict literals are checked key by key.
+            annotation = self.params.annotation(raw, imports)
+        if not required:
+            annotation = self._optional(annotation, none=not uploads)
         return Arg(
-            name=name, wire=text_of(prop.name), annotation=annotation if required else self._optional(annotation),
-            required=required, doc=one_line(prop.description), kind=kind, schema=raw_props.get(text_of(prop.name)),
+            name=name, wire=text_of(prop.name), annotation=annotation,
+            required=required, doc=one_line(prop.description), kind=kind, schema=raw,
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------ argument checks
@@ -620,7 +634,9 @@ def build_resource_modules(
     endpoints: dict[tuple[str, str], Any],
     operations: list[Operation],
     mixins: Optional[dict[str, ResourceMixin]] = None,
+    *,
+    params: Optional[ParamTypes] = None,
 ) -> ResourceTree:
     """The async resource modules (one per top-level attribute) as template views; `mixins` (resource path ->
     mixin, checked by the driver) adds hand-written base classes."""
-    return ResourceBuilder(spec, registry, endpoints, mixins or {}).build(operations)
+    return ResourceBuilder(spec, registry, endpoints, mixins or {}, params).build(operations)
