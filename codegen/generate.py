@@ -154,6 +154,10 @@ def model_views(
                     default = "None"
                 elif type(prop).__name__ == "ConstProperty":
                     default = repr(prop.value.raw_value)
+                elif isinstance(prop, ListProperty):
+                    # A required array reads [] when the server leaves it out, and a model built in code may
+                    # leave it out too (as when the field was optional).
+                    default = "_attrs_field(factory=list)"
                 fields.append(
                     {
                         "attr": attr,

@@ -17,7 +17,7 @@ import keyword
 from typing import Any, Optional
 
 from .spec_rules import refs
-from .types_gen import CodegenError, Imports
+from .types_gen import CodegenError, Imports, split_union
 
 __all__ = ["PARAMS_MODULE", "ParamTypes"]
 
@@ -209,6 +209,11 @@ class ParamTypes:
             doc = _doc(schema.get("description")) or f"A `{name}` request value."
             if self._kind(name) == "union":
                 annotation = self.annotation({"oneOf": _variants(schema)}, imports)
+                accepted = self.accepted_models(name)
+                for model in accepted:
+                    imports.add(self.model_modules[model], model, runtime=False)
+                if accepted:
+                    annotation = f"Union[{', '.join([*split_union(annotation), *accepted])}]"
                 aliases[param] = {"name": param, "annotation": annotation, "doc": doc}
                 continue
             required = set(schema.get("required") or [])

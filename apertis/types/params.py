@@ -25,12 +25,15 @@ if TYPE_CHECKING:
     from .redacted_thinking_block import RedactedThinkingBlock
     from .response_function_tool_call import ResponseFunctionToolCall
     from .response_item_status import ResponseItemStatus
+    from .response_output_message import ResponseOutputMessage
     from .response_output_refusal import ResponseOutputRefusal
     from .response_output_text import ResponseOutputText
     from .response_reasoning_item import ResponseReasoningItem
     from .response_reasoning_summary_part import ResponseReasoningSummaryPart
     from .response_reasoning_text_part import ResponseReasoningTextPart
+    from .response_web_search_call import ResponseWebSearchCall
     from .search_context_size import SearchContextSize
+    from .text_block import TextBlock
     from .thinking_block import ThinkingBlock
     from .tool_call import ToolCall
     from .tool_choice_mode import ToolChoiceMode
@@ -873,7 +876,7 @@ ImageSourceParam: TypeAlias = "Union[Base64SourceParam, URLSourceParam]"
 """Where an image comes from."""
 
 
-MessageContentParam: TypeAlias = "Union[TextBlockParam, ImageBlockParam, DocumentBlockParam, ToolResultBlockParam, ToolUseBlockParam, ToolUseBlock, ThinkingBlockParam, ThinkingBlock, RedactedThinkingBlockParam, RedactedThinkingBlock]"
+MessageContentParam: TypeAlias = "Union[TextBlockParam, TextBlock, ImageBlockParam, DocumentBlockParam, ToolResultBlockParam, ToolUseBlockParam, ToolUseBlock, ThinkingBlockParam, ThinkingBlock, RedactedThinkingBlockParam, RedactedThinkingBlock]"
 """One content block of a request turn, told apart by `type`. Assistant turns replay the blocks of earlier responses (`text`, `tool_use`, `thinking`, `redacted_thinking`)."""
 
 
@@ -887,7 +890,7 @@ ResponseInputContentParam: TypeAlias = "Union[ResponseInputTextParam, ResponseIn
 """One content part of an input message, told apart by `type`."""
 
 
-ResponseInputItemParam: TypeAlias = "Union[ResponseFunctionCallOutputItemParam, ResponseFunctionToolCallParam, ResponseFunctionToolCall, ResponseReasoningItemParam, ResponseReasoningItem, EasyInputMessageParam]"
+ResponseInputItemParam: TypeAlias = "Union[ResponseFunctionCallOutputItemParam, ResponseFunctionToolCallParam, ResponseFunctionToolCall, ResponseReasoningItemParam, ResponseReasoningItem, EasyInputMessageParam, ResponseOutputMessage, ResponseWebSearchCall]"
 """One input item. Function call outputs and replayed output items are told apart by `type`; a plain message (`{"role": ..., "content": ...}`, `type` optional) comes last."""
 
 
@@ -909,5 +912,5 @@ ToolChoiceParam: TypeAlias = "Union[ToolChoiceAutoParam, ToolChoiceAnyParam, Too
 """How the model should use the tools."""
 
 
-ToolResultContentBlockParam: TypeAlias = "Union[TextBlockParam, ImageBlockParam]"
+ToolResultContentBlockParam: TypeAlias = "Union[TextBlockParam, TextBlock, ImageBlockParam]"
 """A block inside a tool result."""

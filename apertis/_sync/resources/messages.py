@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         ToolChoiceParam,
         ToolParam,
     )
+    from ...types.text_block import TextBlock
     from .._streaming import MessageStream
 
 __all__ = ["Messages"]
@@ -42,7 +43,7 @@ class Messages(SyncAPIResource):
         model: str,
         messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[TextBlockParam], NotGiven, None] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
         temperature: Union[float, NotGiven, None] = NOT_GIVEN,
         top_p: Union[float, NotGiven, None] = NOT_GIVEN,
         top_k: Union[int, NotGiven, None] = NOT_GIVEN,
@@ -74,7 +75,7 @@ class Messages(SyncAPIResource):
         model: str,
         messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[TextBlockParam], NotGiven, None] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
         temperature: Union[float, NotGiven, None] = NOT_GIVEN,
         top_p: Union[float, NotGiven, None] = NOT_GIVEN,
         top_k: Union[int, NotGiven, None] = NOT_GIVEN,
@@ -106,7 +107,7 @@ class Messages(SyncAPIResource):
         model: str,
         messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[TextBlockParam], NotGiven, None] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
         temperature: Union[float, NotGiven, None] = NOT_GIVEN,
         top_p: Union[float, NotGiven, None] = NOT_GIVEN,
         top_k: Union[int, NotGiven, None] = NOT_GIVEN,
@@ -137,7 +138,7 @@ class Messages(SyncAPIResource):
         model: str,
         messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[TextBlockParam], NotGiven, None] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
         temperature: Union[float, NotGiven, None] = NOT_GIVEN,
         top_p: Union[float, NotGiven, None] = NOT_GIVEN,
         top_k: Union[int, NotGiven, None] = NOT_GIVEN,
