@@ -223,6 +223,9 @@ class Method:
     display_name: str
     checks: list[Check] = field(default_factory=list)
     sdk_default: Optional[dict[str, str]] = None  # {arg, wire, function}: see _sdk_default
+    # `x-apertis-json-formats` of a text-or-json operation: {arg, annotation, returns} of the overload whose values
+    # of `arg` always get the JSON model back (the others may get text or JSON, decided by the Content-Type).
+    json_formats: Optional[dict[str, str]] = None
 
     def args_of(self, *kinds: str) -> list[Arg]:
         return [a for a in self.args if a.kind in kinds]
@@ -453,6 +456,9 @@ class ResourceBuilder:
 
         sdk_default = self._sdk_default(op, args, imports) if op.sdk_default else None
         return_type, cast_to = self._response(op, imports)
+        json_formats = None
+        if op.raw.get("x-apertis-json-formats") is not None:
+            json_formats = {**self._json_formats(op, args), "returns": split_union(return_type)[0]}
         if sdk_default is not None and cast_to is None:
             raise CodegenError(f"{op.where}: x-apertis-sdk-default needs a JSON response to post-process")
         return Method(
@@ -464,7 +470,26 @@ class ResourceBuilder:
             body_kind=body_kind, cast_to=cast_to, response_kind=None if op.response == "json" else op.response,
             host_root=op.host_root, display_name=f"{op.resource}.{op.name}",
             checks=[check for a in args if a.required for check in self._checks(a)], sdk_default=sdk_default,
+            json_formats=json_formats,
         )  # fmt: skip
+
+    def _json_formats(self, op: Operation, args: list[Arg]) -> dict[str, str]:
+        """The overload of a text-or-json operation whose argument values always get JSON back
+        (`x-apertis-json-formats: {argument: response_format, values: [json, verbose_json]}`)."""
+        ext = op.raw["x-apertis-json-formats"]
+        if op.response != "text-or-json":
+            raise CodegenError(f"{op.where}: x-apertis-json-formats applies to x-apertis-response text-or-json only")
+        if not isinstance(ext, dict) or set(ext) != {"argument", "values"} or not isinstance(ext["values"], list):
+            raise CodegenError(f"{op.where}: x-apertis-json-formats must be {{argument: <field>, values: [...]}}")
+        matches = [a for a in args if a.wire == ext["argument"] and not a.required]
+        if not matches:
+            raise CodegenError(f"{op.where}: x-apertis-json-formats argument `{ext['argument']}` is no optional field")
+        _, schema = _resolve(self.spec, matches[0].schema or {})
+        unknown = [v for v in ext["values"] if v not in (schema.get("enum") or [])]
+        if unknown or not ext["values"]:
+            raise CodegenError(f"{op.where}: x-apertis-json-formats values {unknown} are not in the field's enum")
+        literal = f"Literal[{', '.join(repr(v) for v in ext['values'])}]"
+        return {"arg": matches[0].name, "annotation": f"Union[{literal}, NotGiven, None]"}
 
     def _sdk_default(self, op: Operation, args: list[Arg], imports: Imports) -> dict[str, str]:
         """An SDK-side default (`x-apertis-sdk-default`): when the caller leaves the argument out (and does not

@@ -66,7 +66,42 @@ class AsyncMessages(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
-    ) -> Message: ...
+    ) -> Message:
+        """Create a message (Anthropic Messages API).
+
+        Send a conversation to a Claude model with the native Anthropic Messages format; requests and responses pass through the gateway unchanged. Only Claude (Anthropic-channel) models are routed here; use `chat.completions.create` for other models. Both `Authorization: Bearer` and `x-api-key` authenticate; an `anthropic-version` header is accepted and ignored.
+
+        With `stream=True` the result is a stream of `MessageStreamEvent` objects (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, plus `ping` and `error`); there is no `[DONE]` sentinel.
+
+        Args:
+            model: Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`.
+            messages: Alternating `user` and `assistant` turns, oldest first.
+            max_tokens: Maximum number of tokens to generate (required).
+            system: System prompt, a string or a list of text blocks (top-level, not a message).
+            temperature: Sampling temperature, 0 to 1 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens.
+            stream: Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false).
+            stop_sequences: Custom sequences that stop generation.
+            tools: Tools the model may use.
+            tool_choice: How the model should use the tools.
+            metadata: Request metadata.
+            thinking: Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            n: Number of completions (OpenAI-compatible extension; server default 1).
+            stop: Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`).
+            presence_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            frequency_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            user: End-user identifier (OpenAI-compatible extension).
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            seed: Best-effort deterministic sampling seed (OpenAI-compatible extension).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+        """
+        ...
 
     @overload
     async def create(
@@ -98,7 +133,42 @@ class AsyncMessages(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
-    ) -> AsyncMessageStream: ...
+    ) -> AsyncMessageStream:
+        """Create a message (Anthropic Messages API).
+
+        Send a conversation to a Claude model with the native Anthropic Messages format; requests and responses pass through the gateway unchanged. Only Claude (Anthropic-channel) models are routed here; use `chat.completions.create` for other models. Both `Authorization: Bearer` and `x-api-key` authenticate; an `anthropic-version` header is accepted and ignored.
+
+        With `stream=True` the result is a stream of `MessageStreamEvent` objects (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, plus `ping` and `error`); there is no `[DONE]` sentinel.
+
+        Args:
+            model: Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`.
+            messages: Alternating `user` and `assistant` turns, oldest first.
+            max_tokens: Maximum number of tokens to generate (required).
+            system: System prompt, a string or a list of text blocks (top-level, not a message).
+            temperature: Sampling temperature, 0 to 1 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens.
+            stream: Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false).
+            stop_sequences: Custom sequences that stop generation.
+            tools: Tools the model may use.
+            tool_choice: How the model should use the tools.
+            metadata: Request metadata.
+            thinking: Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            n: Number of completions (OpenAI-compatible extension; server default 1).
+            stop: Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`).
+            presence_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            frequency_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            user: End-user identifier (OpenAI-compatible extension).
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            seed: Best-effort deterministic sampling seed (OpenAI-compatible extension).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+        """
+        ...
 
     @overload
     async def create(
@@ -130,7 +200,42 @@ class AsyncMessages(AsyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
-    ) -> Union[Message, AsyncMessageStream]: ...
+    ) -> Union[Message, AsyncMessageStream]:
+        """Create a message (Anthropic Messages API).
+
+        Send a conversation to a Claude model with the native Anthropic Messages format; requests and responses pass through the gateway unchanged. Only Claude (Anthropic-channel) models are routed here; use `chat.completions.create` for other models. Both `Authorization: Bearer` and `x-api-key` authenticate; an `anthropic-version` header is accepted and ignored.
+
+        With `stream=True` the result is a stream of `MessageStreamEvent` objects (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, plus `ping` and `error`); there is no `[DONE]` sentinel.
+
+        Args:
+            model: Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`.
+            messages: Alternating `user` and `assistant` turns, oldest first.
+            max_tokens: Maximum number of tokens to generate (required).
+            system: System prompt, a string or a list of text blocks (top-level, not a message).
+            temperature: Sampling temperature, 0 to 1 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens.
+            stream: Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false).
+            stop_sequences: Custom sequences that stop generation.
+            tools: Tools the model may use.
+            tool_choice: How the model should use the tools.
+            metadata: Request metadata.
+            thinking: Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            n: Number of completions (OpenAI-compatible extension; server default 1).
+            stop: Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`).
+            presence_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            frequency_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            user: End-user identifier (OpenAI-compatible extension).
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            seed: Best-effort deterministic sampling seed (OpenAI-compatible extension).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+        """
+        ...
 
     async def create(
         self,

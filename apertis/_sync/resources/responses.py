@@ -60,7 +60,39 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
-    ) -> Response: ...
+    ) -> Response:
+        """Create a model response (OpenAI Responses API).
+
+        Generate a response from `input` (a string or a list of input items) with the OpenAI Responses API. o1/o3/o4/GPT-5/Codex models are served natively; every other chat model is served by converting the request to chat completions and back. The Responses-only models (`gpt-5-pro`, `gpt-5-mini`, `gpt-5-nano`, `gpt-5-codex-*`, `o1-pro`, `codex-mini`, `gpt-5-chat-latest`) must use this endpoint.
+
+        With `stream=True` the result is a stream of `ResponseStreamEvent` objects (`response.output_text.delta` carries the text); the stream ends with `response.completed`, `response.failed`, `response.incomplete` or `error`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`.
+            input: The input, a string or a list of input items (messages, function call outputs, replayed output items).
+            instructions: System-level guidance (instead of a system message).
+            stream: Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false).
+            temperature: Sampling temperature, 0 to 2 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            max_output_tokens: Upper bound on generated tokens, including reasoning tokens.
+            max_tokens: Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`.
+            tools: Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`).
+            tool_choice: Which tool the model must call. A mode string or a named function.
+            max_tool_calls: Maximum number of built-in tool calls in the response.
+            parallel_tool_calls: Allow several tool calls in parallel.
+            reasoning: Reasoning options for reasoning models (o-series, GPT-5).
+            text: Output text options (structured output goes in `format`).
+            store: Keep the response server-side so it can be continued with `previous_response_id`.
+            previous_response_id: Continue the conversation of a stored response.
+            truncation: `auto` (drop old input to fit the context window) or `disabled`. Other values may appear.
+            metadata: Up to 16 string key/value pairs attached to the object.
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+        """
+        ...
 
     @overload
     def create(
@@ -89,7 +121,39 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
-    ) -> ResponseStream: ...
+    ) -> ResponseStream:
+        """Create a model response (OpenAI Responses API).
+
+        Generate a response from `input` (a string or a list of input items) with the OpenAI Responses API. o1/o3/o4/GPT-5/Codex models are served natively; every other chat model is served by converting the request to chat completions and back. The Responses-only models (`gpt-5-pro`, `gpt-5-mini`, `gpt-5-nano`, `gpt-5-codex-*`, `o1-pro`, `codex-mini`, `gpt-5-chat-latest`) must use this endpoint.
+
+        With `stream=True` the result is a stream of `ResponseStreamEvent` objects (`response.output_text.delta` carries the text); the stream ends with `response.completed`, `response.failed`, `response.incomplete` or `error`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`.
+            input: The input, a string or a list of input items (messages, function call outputs, replayed output items).
+            instructions: System-level guidance (instead of a system message).
+            stream: Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false).
+            temperature: Sampling temperature, 0 to 2 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            max_output_tokens: Upper bound on generated tokens, including reasoning tokens.
+            max_tokens: Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`.
+            tools: Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`).
+            tool_choice: Which tool the model must call. A mode string or a named function.
+            max_tool_calls: Maximum number of built-in tool calls in the response.
+            parallel_tool_calls: Allow several tool calls in parallel.
+            reasoning: Reasoning options for reasoning models (o-series, GPT-5).
+            text: Output text options (structured output goes in `format`).
+            store: Keep the response server-side so it can be continued with `previous_response_id`.
+            previous_response_id: Continue the conversation of a stored response.
+            truncation: `auto` (drop old input to fit the context window) or `disabled`. Other values may appear.
+            metadata: Up to 16 string key/value pairs attached to the object.
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+        """
+        ...
 
     @overload
     def create(
@@ -118,7 +182,39 @@ class Responses(SyncAPIResource):
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
-    ) -> Union[Response, ResponseStream]: ...
+    ) -> Union[Response, ResponseStream]:
+        """Create a model response (OpenAI Responses API).
+
+        Generate a response from `input` (a string or a list of input items) with the OpenAI Responses API. o1/o3/o4/GPT-5/Codex models are served natively; every other chat model is served by converting the request to chat completions and back. The Responses-only models (`gpt-5-pro`, `gpt-5-mini`, `gpt-5-nano`, `gpt-5-codex-*`, `o1-pro`, `codex-mini`, `gpt-5-chat-latest`) must use this endpoint.
+
+        With `stream=True` the result is a stream of `ResponseStreamEvent` objects (`response.output_text.delta` carries the text); the stream ends with `response.completed`, `response.failed`, `response.incomplete` or `error`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`.
+            input: The input, a string or a list of input items (messages, function call outputs, replayed output items).
+            instructions: System-level guidance (instead of a system message).
+            stream: Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false).
+            temperature: Sampling temperature, 0 to 2 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            max_output_tokens: Upper bound on generated tokens, including reasoning tokens.
+            max_tokens: Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`.
+            tools: Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`).
+            tool_choice: Which tool the model must call. A mode string or a named function.
+            max_tool_calls: Maximum number of built-in tool calls in the response.
+            parallel_tool_calls: Allow several tool calls in parallel.
+            reasoning: Reasoning options for reasoning models (o-series, GPT-5).
+            text: Output text options (structured output goes in `format`).
+            store: Keep the response server-side so it can be continued with `previous_response_id`.
+            previous_response_id: Continue the conversation of a stored response.
+            truncation: `auto` (drop old input to fit the context window) or `disabled`. Other values may appear.
+            metadata: Up to 16 string key/value pairs attached to the object.
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+        """
+        ...
 
     def create(
         self,
