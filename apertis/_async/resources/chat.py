@@ -429,7 +429,7 @@ class AsyncCompletions(AsyncAPIResource):
         check_objects("messages", messages, "a ChatCompletionMessageParam")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
-        _stream_cls: Optional[type[Any]] = None
+        _stream_cls: Optional[type[AsyncChatCompletionStream]] = None
         if stream is True:
             from .._streaming import AsyncChatCompletionStream as _stream_cls
         result: Union[ChatCompletion, AsyncChatCompletionStream] = await self._client._request(

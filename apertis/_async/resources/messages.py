@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
@@ -313,7 +313,7 @@ class AsyncMessages(AsyncAPIResource):
             raise invalid_argument("max_tokens", max_tokens, "an int")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
-        _stream_cls: Optional[type[Any]] = None
+        _stream_cls: Optional[type[AsyncMessageStream]] = None
         if stream is True:
             from .._streaming import AsyncMessageStream as _stream_cls
         result: Union[Message, AsyncMessageStream] = await self._client._request(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
@@ -285,7 +285,7 @@ class AsyncResponses(AsyncAPIResource):
             raise invalid_argument("input", input, "a str or a list of ResponseInputItemParam (dicts or models)")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
-        _stream_cls: Optional[type[Any]] = None
+        _stream_cls: Optional[type[AsyncResponseStream]] = None
         if stream is True:
             from .._streaming import AsyncResponseStream as _stream_cls
         result: Union[Response, AsyncResponseStream] = await self._client._request(
