@@ -18,7 +18,13 @@ client = Apertis(api_key="sk-test")
 msgs: List[ChatCompletionMessageParam] = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Hi"},
-    {"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}]},
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+        ],
+    },
 ]
 user: ChatCompletionUserMessageParam = {"role": "user", "content": "Again"}
 msgs.append(user)
@@ -47,7 +53,9 @@ if completion.usage is not None:
     total: int = completion.usage.total_tokens
 
 stream = client.chat.completions.create(
-    model="gpt-4.1-mini", messages=[{"role": "user", "content": "Hi"}], stream=True,
+    model="gpt-4.1-mini",
+    messages=[{"role": "user", "content": "Hi"}],
+    stream=True,
     stream_options={"include_usage": True},
 )
 
