@@ -67,3 +67,18 @@ def test_basedpyright_strict() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     check(errors_by_file(r"^\s*(?P<file>/[^:\n]+\.py):(?P<line>\d+):\d+ - error:", result.stdout), result.stdout)
+
+
+def test_the_request_types_cost_nothing_at_runtime() -> None:
+    # The TypedDicts are annotations only: neither `import apertis` nor first calls load them.
+    script = (
+        "import json, sys, httpx, apertis\n"
+        "body = {'model': 'm', 'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': 'hi'}}]}\n"
+        "transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))\n"
+        "client = apertis.Apertis(api_key='k', http_client=httpx.Client(transport=transport))\n"
+        "client.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'hi'}], max_tokens=None)\n"
+        "client.embeddings.create(model='m', input='x')\n"
+        "print(json.dumps(sorted(m for m in ('apertis.types.params', 'typing_extensions') if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert "apertis.types.params" not in done.stdout, done.stdout
