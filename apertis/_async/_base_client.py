@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         extra_body: Optional[Mapping[str, Any]]
         timeout: TimeoutArg
 
+
 __all__ = ["USER_AGENT", "AsyncAPIClient", "ResponseKind", "coerce_timeout"]
 
 T = TypeVar("T")
