@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .config import CodegenConfig, ConfigError, load_config
+from .params_gen import PARAMS_MODULE, ParamTypes
 from .resources_gen import (
     Operation,
     ResourceMixin,
@@ -153,6 +154,10 @@ def model_views(
                     default = "None"
                 elif type(prop).__name__ == "ConstProperty":
                     default = repr(prop.value.raw_value)
+                elif isinstance(prop, ListProperty):
+                    # A required array reads [] when the server leaves it out, and a model built in code may
+                    # leave it out too (as when the field was optional).
+                    default = "_attrs_field(factory=list)"
                 fields.append(
                     {
                         "attr": attr,
@@ -470,7 +475,16 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
         for endpoint in collection.endpoints:
             endpoints[(text_of(endpoint.path), endpoint.method)] = endpoint
     resource_mixins = check_resource_mixins(root, operations, config.resource_mixins, config.replaced_methods)
-    tree = build_resource_modules(raw, registry, endpoints, operations, resource_mixins)
+    params = ParamTypes(
+        raw,
+        model_modules={
+            name: str(model.class_info.module_name)
+            for name, model in registry.models.items()
+            if not registry.is_dict_model(model)
+        },
+        enum_modules={name: str(enum.class_info.module_name) for name, enum in registry.enums.items()},
+    )
+    tree = build_resource_modules(raw, registry, endpoints, operations, resource_mixins, params=params)
 
     written: list[str] = []
 
@@ -491,6 +505,9 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     for module in tree.modules.values():
         for line in module["runtime_imports"] + module["typing_imports"]:
             referenced_enums.update(n.strip() for n in line.split(" import ", 1)[1].split(","))
+    params_view = params.module_view()
+    for _, names in params_view["typing_imports"]:
+        referenced_enums.update(n for n in names if n in registry.enums)
     enums = enum_views(registry, referenced_enums)
     check_import_cycles(models + unions)
 
@@ -503,15 +520,32 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     enum_template = env.get_template("literal_enum.py.jinja")
     for view in enums:
         write(f"apertis/types/{view['module']}.py", enum_template.render(header=HEADER, enum=view))
-    modules = {}
+    write(
+        f"apertis/types/{PARAMS_MODULE}.py",
+        env.get_template("params.py.jinja").render(header=HEADER, params=params_view),
+    )
+    modules = {PARAMS_MODULE: ""}
     for view in models + unions + enums:
         if view["module"] in modules:
             raise GenerationFailed(f"two types would share the module apertis/types/{view['module']}.py")
         modules[view["module"]] = view["name"]
-    exports = sorted((name, f".{module}") for module, name in modules.items())
+    exports = sorted((name, f".{module}") for module, name in modules.items() if module != PARAMS_MODULE)
     exports += check_extra_exports(root, config.extra_type_exports, {name for name, _ in exports})
+    # The request types take their names for the type checker. At runtime a name that is also a (deprecated)
+    # attrs request model stays that model until it is removed, so code that builds one keeps working.
+    runtime_names = {name for name, _ in exports}
+    exports += [(name, f".{PARAMS_MODULE}") for name in params_view["names"] if name not in runtime_names]
     exports.sort()
-    write("apertis/types/__init__.py", env.get_template("types_init.py.jinja").render(header=HEADER, exports=exports))
+    static_exports = sorted(
+        [(name, module) for name, module in exports if name not in params_view["names"]]
+        + [(name, f".{PARAMS_MODULE}") for name in params_view["names"]]
+    )
+    write(
+        "apertis/types/__init__.py",
+        env.get_template("types_init.py.jinja").render(
+            header=HEADER, exports=exports, static_exports=static_exports, params_module=PARAMS_MODULE
+        ),
+    )
 
     resource_template = env.get_template("resource_module.py.jinja")
     tops = []

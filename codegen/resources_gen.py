@@ -16,6 +16,7 @@ from openapi_python_client.parser.properties.file import FileProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
 from .config import RESOURCE_PATH
+from .params_gen import ParamTypes
 from .spec_rules import refs
 from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 
@@ -222,6 +223,9 @@ class Method:
     display_name: str
     checks: list[Check] = field(default_factory=list)
     sdk_default: Optional[dict[str, str]] = None  # {arg, wire, function}: see _sdk_default
+    # `x-apertis-json-formats` of a text-or-json operation: {arg, annotation, returns} of the overload whose values
+    # of `arg` always get the JSON model back (the others may get text or JSON, decided by the Content-Type).
+    json_formats: Optional[dict[str, str]] = None
 
     def args_of(self, *kinds: str) -> list[Arg]:
         return [a for a in self.args if a.kind in kinds]
@@ -282,7 +286,9 @@ class ResourceBuilder:
         registry: TypeRegistry,
         endpoints: dict[tuple[str, str], Any],
         mixins: dict[str, ResourceMixin],
+        params: Optional[ParamTypes] = None,
     ):
+        self.params = params or ParamTypes(spec, model_modules={}, enum_modules={})
         self.spec = spec
         self.registry = registry
         self.endpoints = endpoints
@@ -450,6 +456,9 @@ class ResourceBuilder:
 
         sdk_default = self._sdk_default(op, args, imports) if op.sdk_default else None
         return_type, cast_to = self._response(op, imports)
+        json_formats = None
+        if op.raw.get("x-apertis-json-formats") is not None:
+            json_formats = {**self._json_formats(op, args), "returns": split_union(return_type)[0]}
         if sdk_default is not None and cast_to is None:
             raise CodegenError(f"{op.where}: x-apertis-sdk-default needs a JSON response to post-process")
         return Method(
@@ -461,7 +470,26 @@ class ResourceBuilder:
             body_kind=body_kind, cast_to=cast_to, response_kind=None if op.response == "json" else op.response,
             host_root=op.host_root, display_name=f"{op.resource}.{op.name}",
             checks=[check for a in args if a.required for check in self._checks(a)], sdk_default=sdk_default,
+            json_formats=json_formats,
         )  # fmt: skip
+
+    def _json_formats(self, op: Operation, args: list[Arg]) -> dict[str, str]:
+        """The overload of a text-or-json operation whose argument values always get JSON back
+        (`x-apertis-json-formats: {argument: response_format, values: [json, verbose_json]}`)."""
+        ext = op.raw["x-apertis-json-formats"]
+        if op.response != "text-or-json":
+            raise CodegenError(f"{op.where}: x-apertis-json-formats applies to x-apertis-response text-or-json only")
+        if not isinstance(ext, dict) or set(ext) != {"argument", "values"} or not isinstance(ext["values"], list):
+            raise CodegenError(f"{op.where}: x-apertis-json-formats must be {{argument: <field>, values: [...]}}")
+        matches = [a for a in args if a.wire == ext["argument"] and not a.required]
+        if not matches:
+            raise CodegenError(f"{op.where}: x-apertis-json-formats argument `{ext['argument']}` is no optional field")
+        _, schema = _resolve(self.spec, matches[0].schema or {})
+        unknown = [v for v in ext["values"] if v not in (schema.get("enum") or [])]
+        if unknown or not ext["values"]:
+            raise CodegenError(f"{op.where}: x-apertis-json-formats values {unknown} are not in the field's enum")
+        literal = f"Literal[{', '.join(repr(v) for v in ext['values'])}]"
+        return {"arg": matches[0].name, "annotation": f"Union[{literal}, NotGiven, None]"}
 
     def _sdk_default(self, op: Operation, args: list[Arg], imports: Imports) -> dict[str, str]:
         """An SDK-side default (`x-apertis-sdk-default`): when the caller leaves the argument out (and does not
@@ -494,9 +522,12 @@ class ResourceBuilder:
         return {"arg": arg.name, "wire": arg.wire, "function": function}
 
     @staticmethod
-    def _optional(annotation: str) -> str:
-        parts = [p for p in split_union(annotation) if p != "None"] + ["NotGiven"]
-        if "None" in split_union(annotation):
+    def _optional(annotation: str, *, none: bool = True) -> str:
+        """An optional argument also takes None (not a file upload): the request leaves it out then (build_body),
+        as with NOT_GIVEN."""
+        inner = annotation[len("Optional[") : -1] if annotation.startswith("Optional[") else annotation
+        parts = [p for p in split_union(inner) if p != "None"] + ["NotGiven"]
+        if none or "None" in split_union(inner):
             parts.append("None")
         return f"Union[{', '.join(parts)}]"
 
@@ -511,10 +542,18 @@ class ResourceBuilder:
             kind = "file_list"
         if kind.startswith("file") and body_kind != "multipart":
             raise CodegenError(f"{op.where}: binary property `{text_of(prop.name)}` outside a multipart body")
-        annotation = self.registry.annotation(prop, imports, arg=True)
+        raw = raw_props.get(text_of(prop.name))
+        uploads = kind.startswith("file")  # None is no upload: files are not built with build_body
+        if uploads or raw is None:
+            annotation = self.registry.annotation(prop, imports, arg=True)
+        else:
+            # The request types (apertis.types.params): dict literals are checked key by key.
+            annotation = self.params.annotation(raw, imports)
+        if not required:
+            annotation = self._optional(annotation, none=not uploads)
         return Arg(
-            name=name, wire=text_of(prop.name), annotation=annotation if required else self._optional(annotation),
-            required=required, doc=one_line(prop.description), kind=kind, schema=raw_props.get(text_of(prop.name)),
+            name=name, wire=text_of(prop.name), annotation=annotation,
+            required=required, doc=one_line(prop.description), kind=kind, schema=raw,
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------ argument checks
@@ -620,7 +659,9 @@ def build_resource_modules(
     endpoints: dict[tuple[str, str], Any],
     operations: list[Operation],
     mixins: Optional[dict[str, ResourceMixin]] = None,
+    *,
+    params: Optional[ParamTypes] = None,
 ) -> ResourceTree:
     """The async resource modules (one per top-level attribute) as template views; `mixins` (resource path ->
     mixin, checked by the driver) adds hand-written base classes."""
-    return ResourceBuilder(spec, registry, endpoints, mixins or {}).build(operations)
+    return ResourceBuilder(spec, registry, endpoints, mixins or {}, params).build(operations)

@@ -362,3 +362,74 @@ def test_sdk_default_problems_are_named(ext: Any, problem: str | None) -> None:
         assert found is None
     else:
         assert found is not None and found.startswith(problem)
+
+
+# ------------------------------------------------------------------------------------------ request types
+def _op(schema: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}},
+            "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}}},
+        }
+    }
+
+
+def _params(schemas: dict[str, Any]) -> Any:
+    _needs_generator()
+    from codegen.params_gen import ParamTypes
+
+    spec = {"paths": {"/x": _op("Body")}, "components": {"schemas": schemas}}
+    return ParamTypes(spec, model_modules={"Call": "call", "Reply": "reply"}, enum_modules={"Mode": "mode"})
+
+
+OBJ = {"type": "object", "description": "d"}
+PARAM_SCHEMAS: dict[str, Any] = {
+    "Body": {**OBJ, "required": ["items"], "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+        "mode": {"$ref": "#/components/schemas/Mode"}}},
+    "Item": {"oneOf": [{"$ref": "#/components/schemas/Ask"}, {"$ref": "#/components/schemas/Call"}]},
+    "Ask": {**OBJ, "required": ["role"], "x-apertis-param-name": "AskMessageParam",
+            "x-apertis-param-accepts": ["Reply"],
+            "properties": {"role": {"type": "string", "const": "user"}, "n": {"type": ["integer", "null"]}}},
+    "Call": {**OBJ, "required": ["type"], "properties": {"type": {"type": "string", "const": "call"}}},
+    "Mode": {"type": "string", "enum": ["a", "b"]},
+    "Out": {**OBJ, "properties": {"calls": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}}},
+    "Reply": {**OBJ, "properties": {"text": {"type": "string"}}},
+}  # fmt: skip
+
+
+def test_request_types_follow_the_spec() -> None:
+    from codegen.types_gen import Imports
+
+    params = _params(PARAM_SCHEMAS)
+    imports = Imports()
+    body = PARAM_SCHEMAS["Body"]["properties"]
+    # A list of a union: the alias; an enum: its Literal alias, imported for annotations only.
+    assert params.annotation(body["items"], imports) == "Sequence[ItemParam]"
+    assert params.annotation(body["mode"], imports) == "Mode"
+    assert imports.typing_only == {"params": {"ItemParam"}, "mode": {"Mode"}} and not imports.runtime
+    view = params.module_view()
+    ask = next(c for c in view["classes"] if c["name"] == "AskMessageParam")
+    assert [(f["name"], f["annotation"]) for f in ask["fields"]] == [
+        ("role", "Required[Literal['user']]"),
+        ("n", "Optional[int]"),
+    ]
+    # Call is in responses too: its model is accepted back; Ask accepts Reply (x-apertis-param-accepts).
+    assert view["aliases"] == [
+        {
+            "name": "ItemParam",
+            "annotation": "Union[AskMessageParam, Reply, CallParam, Call]",
+            "doc": "A `Item` request value.",
+        }
+    ]
+    assert view["names"] == ["AskMessageParam", "CallParam", "ItemParam"]
+
+
+def test_request_type_names_must_not_collide() -> None:
+    from codegen.types_gen import CodegenError
+
+    with pytest.raises(CodegenError, match="schemas Ask and Call would both be the request type CallParam"):
+        _params({**PARAM_SCHEMAS, "Ask": {**PARAM_SCHEMAS["Ask"], "x-apertis-param-name": "CallParam"}})
+    renamed = {**PARAM_SCHEMAS, "CallParam": {**OBJ, "properties": {"x": {"type": "string"}}}}
+    with pytest.raises(CodegenError, match="schema Call: its request type CallParam is the name of another schema"):
+        _params(renamed)

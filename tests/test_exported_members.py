@@ -98,5 +98,15 @@ def test_the_type_checking_imports_of_the_root_match_its_lazy_table() -> None:
 def test_the_type_checking_imports_of_a_generated_package_match_its_lazy_table(package: str) -> None:
     module = importlib.import_module(package)
     expected = {name: (path, name) for name, path in module._MODULES.items()}
-    assert _type_checking_imports(module) == expected
+    static = _type_checking_imports(module)
+    # The request TypedDicts (apertis.types.params) are what type checkers see under their names; where a
+    # deprecated attrs request model has the same name, that model is still what the name is at runtime.
+    overridden = {
+        name for name, (path, _) in static.items() if path == ".params" and expected.get(name) != static[name]
+    }
+    params = importlib.import_module(f"{package}.params") if overridden else None
+    for name in overridden:
+        assert hasattr(params, name), name
+        expected[name] = static[name]
+    assert static == expected
     assert set(module.__all__) == set(module._MODULES)

@@ -185,8 +185,9 @@ def test_from_dict_accepts_any_mapping_and_nullable_single_model_unions() -> Non
 
 
 def test_models_keep_their_readable_repr() -> None:
+    # `choices` is required (a list): a chunk without it reads [] and shows it.
     assert repr(ChatCompletionChunk.from_dict({"id": "c", "x": 1})) == (
-        "ChatCompletionChunk(id='c', additional_properties={'x': 1})"
+        "ChatCompletionChunk(choices=[], id='c', additional_properties={'x': 1})"
     )
 
 
@@ -345,7 +346,7 @@ def test_the_source_takes_no_part_in_equality_or_repr() -> None:
     left_out = ChatCompletionChunk.from_dict({"id": "c"})
     assert sent_null == left_out == ChatCompletionChunk(id="c")
     assert sent_null.to_dict() != left_out.to_dict()
-    assert repr(sent_null) == repr(left_out) == "ChatCompletionChunk(id='c')"
+    assert repr(sent_null) == repr(left_out) == "ChatCompletionChunk(choices=[], id='c')"
     assert "_source" not in repr(ChatCompletionChunk.from_dict(CHUNK))
 
 

@@ -25,6 +25,7 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    overload,
 )
 
 import attrs
@@ -57,13 +58,31 @@ from ._response import AsyncBinaryResponse
 
 # typing_extensions only for the type checker: `import apertis` and a first call do not load it.
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import TypedDict
+
+    from typing_extensions import Self, Unpack
 
     from .._types import FileTypes
+
+    class _RequestOptions(TypedDict, total=False):
+        """The options of `_request` that do not decide its return type."""
+
+        body: Optional[Mapping[str, Any]]
+        data: Optional[Mapping[str, Any]]
+        files: Optional[Sequence[Tuple[str, FileTypes]]]
+        query: Optional[Mapping[str, Any]]
+        host_root: bool
+        extra_headers: Optional[Mapping[str, Optional[str]]]
+        extra_query: Optional[Mapping[str, Any]]
+        extra_body: Optional[Mapping[str, Any]]
+        timeout: TimeoutArg
+        total_timeout: TotalTimeoutArg
+
 
 __all__ = ["USER_AGENT", "AsyncAPIClient", "ResponseKind", "coerce_timeout", "coerce_total_timeout"]
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 ResponseKind = Literal["json", "binary", "text-or-json"]
 TimeoutArg = Union[float, httpx.Timeout, None, NotGiven]
@@ -388,7 +407,7 @@ class AsyncAPIClient:
         """
         if not isinstance(method, str) or not method:
             raise TypeError(f"method must be an HTTP method name such as 'GET', got {method!r}")
-        return await self._request(
+        return await self._request_untyped(
             method.upper(),
             path,
             cast_to=cast_to,
@@ -419,7 +438,7 @@ class AsyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """GET `path`; see `request`."""
-        return await self._request(
+        return await self._request_untyped(
             "GET",
             path,
             cast_to=cast_to,
@@ -450,7 +469,7 @@ class AsyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """POST to `path`; see `request`."""
-        return await self._request(
+        return await self._request_untyped(
             "POST",
             path,
             cast_to=cast_to,
@@ -482,7 +501,7 @@ class AsyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """PUT to `path`; see `request`."""
-        return await self._request(
+        return await self._request_untyped(
             "PUT",
             path,
             cast_to=cast_to,
@@ -511,7 +530,7 @@ class AsyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """PATCH `path`; see `request`."""
-        return await self._request(
+        return await self._request_untyped(
             "PATCH",
             path,
             cast_to=cast_to,
@@ -538,7 +557,7 @@ class AsyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """DELETE `path`; see `request`."""
-        return await self._request(
+        return await self._request_untyped(
             "DELETE",
             path,
             cast_to=cast_to,
@@ -551,6 +570,66 @@ class AsyncAPIClient:
         )
 
     # -- the request loop ---------------------------------------------------------------------------------
+
+    async def _request_untyped(self, method: str, path: str, **options: Any) -> Any:
+        """`_request` for the helpers (`request`, `get`, `post`, ...), whose cast_to and response_kind are known at
+        runtime only: no overload of `_request` has to accept every combination (which would make mypy answer Any
+        for the generated calls too)."""
+        return await self._request(method, path, **options)
+
+    # The overloads carry cast_to's and stream_cls's types to the result, so that a generated method returning
+    # the wrong type fails mypy.
+    @overload
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: Callable[[Any], T],
+        response_kind: Literal["json"] = "json",
+        stream: Literal[False] = False,
+        stream_cls: None = None,
+        **options: Unpack[_RequestOptions],
+    ) -> T: ...
+
+    @overload
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: Callable[[Any], T],
+        response_kind: Literal["text-or-json"],
+        stream: Literal[False] = False,
+        stream_cls: None = None,
+        **options: Unpack[_RequestOptions],
+    ) -> Union[T, str]: ...
+
+    @overload
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: Callable[[Any], T],
+        response_kind: Literal["json"] = "json",
+        stream: bool,
+        stream_cls: Optional[type[S]],
+        **options: Unpack[_RequestOptions],
+    ) -> Union[T, S]: ...
+
+    @overload
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: None = None,
+        response_kind: Literal["binary"],
+        stream: Literal[False] = False,
+        stream_cls: None = None,
+        **options: Unpack[_RequestOptions],
+    ) -> AsyncBinaryResponse: ...
 
     async def _request(
         self,

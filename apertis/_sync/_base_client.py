@@ -26,6 +26,7 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    overload,
 )
 
 import attrs
@@ -58,13 +59,31 @@ from ._response import BinaryResponse
 
 # typing_extensions only for the type checker: `import apertis` and a first call do not load it.
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import TypedDict
+
+    from typing_extensions import Self, Unpack
 
     from .._types import FileTypes
+
+    class _RequestOptions(TypedDict, total=False):
+        """The options of `_request` that do not decide its return type."""
+
+        body: Optional[Mapping[str, Any]]
+        data: Optional[Mapping[str, Any]]
+        files: Optional[Sequence[Tuple[str, FileTypes]]]
+        query: Optional[Mapping[str, Any]]
+        host_root: bool
+        extra_headers: Optional[Mapping[str, Optional[str]]]
+        extra_query: Optional[Mapping[str, Any]]
+        extra_body: Optional[Mapping[str, Any]]
+        timeout: TimeoutArg
+        total_timeout: TotalTimeoutArg
+
 
 __all__ = ["USER_AGENT", "SyncAPIClient", "ResponseKind", "coerce_timeout", "coerce_total_timeout"]
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 ResponseKind = Literal["json", "binary", "text-or-json"]
 TimeoutArg = Union[float, httpx.Timeout, None, NotGiven]
@@ -389,7 +408,7 @@ class SyncAPIClient:
         """
         if not isinstance(method, str) or not method:
             raise TypeError(f"method must be an HTTP method name such as 'GET', got {method!r}")
-        return self._request(
+        return self._request_untyped(
             method.upper(),
             path,
             cast_to=cast_to,
@@ -420,7 +439,7 @@ class SyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """GET `path`; see `request`."""
-        return self._request(
+        return self._request_untyped(
             "GET",
             path,
             cast_to=cast_to,
@@ -451,7 +470,7 @@ class SyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """POST to `path`; see `request`."""
-        return self._request(
+        return self._request_untyped(
             "POST",
             path,
             cast_to=cast_to,
@@ -483,7 +502,7 @@ class SyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """PUT to `path`; see `request`."""
-        return self._request(
+        return self._request_untyped(
             "PUT",
             path,
             cast_to=cast_to,
@@ -512,7 +531,7 @@ class SyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """PATCH `path`; see `request`."""
-        return self._request(
+        return self._request_untyped(
             "PATCH",
             path,
             cast_to=cast_to,
@@ -539,7 +558,7 @@ class SyncAPIClient:
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
     ) -> Any:
         """DELETE `path`; see `request`."""
-        return self._request(
+        return self._request_untyped(
             "DELETE",
             path,
             cast_to=cast_to,
@@ -552,6 +571,66 @@ class SyncAPIClient:
         )
 
     # -- the request loop ---------------------------------------------------------------------------------
+
+    def _request_untyped(self, method: str, path: str, **options: Any) -> Any:
+        """`_request` for the helpers (`request`, `get`, `post`, ...), whose cast_to and response_kind are known at
+        runtime only: no overload of `_request` has to accept every combination (which would make mypy answer Any
+        for the generated calls too)."""
+        return self._request(method, path, **options)
+
+    # The overloads carry cast_to's and stream_cls's types to the result, so that a generated method returning
+    # the wrong type fails mypy.
+    @overload
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: Callable[[Any], T],
+        response_kind: Literal["json"] = "json",
+        stream: Literal[False] = False,
+        stream_cls: None = None,
+        **options: Unpack[_RequestOptions],
+    ) -> T: ...
+
+    @overload
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: Callable[[Any], T],
+        response_kind: Literal["text-or-json"],
+        stream: Literal[False] = False,
+        stream_cls: None = None,
+        **options: Unpack[_RequestOptions],
+    ) -> Union[T, str]: ...
+
+    @overload
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: Callable[[Any], T],
+        response_kind: Literal["json"] = "json",
+        stream: bool,
+        stream_cls: Optional[type[S]],
+        **options: Unpack[_RequestOptions],
+    ) -> Union[T, S]: ...
+
+    @overload
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: None = None,
+        response_kind: Literal["binary"],
+        stream: Literal[False] = False,
+        stream_cls: None = None,
+        **options: Unpack[_RequestOptions],
+    ) -> BinaryResponse: ...
 
     def _request(
         self,

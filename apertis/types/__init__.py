@@ -2,6 +2,10 @@
 """The models of the Apertis API, generated from its OpenAPI spec.
 
 Every name is loaded on first use (PEP 562), so `import apertis` does not import a hundred model modules.
+
+The request types (`ChatCompletionMessageParam`, `ChatCompletionUserMessageParam`, ...) are the TypedDicts of
+`apertis.types.params`. Where a deprecated attrs request model has the same name, the name is the TypedDict for
+the type checker and still the attrs model at runtime, until that model is removed.
 """
 
 # Every import is private (underscored, no __future__ import) so that the module's public names are its __all__.
@@ -33,10 +37,8 @@ if _TYPE_CHECKING:
     from .chat_completion_create_params import ChatCompletionCreateParams as ChatCompletionCreateParams
     from .chat_completion_delta import ChatCompletionDelta as ChatCompletionDelta
     from .chat_completion_message import ChatCompletionMessage as ChatCompletionMessage
-    from .chat_completion_message_param import ChatCompletionMessageParam as ChatCompletionMessageParam
     from .chat_completion_named_tool_choice import ChatCompletionNamedToolChoice as ChatCompletionNamedToolChoice
     from .chat_completion_tool_choice import ChatCompletionToolChoice as ChatCompletionToolChoice
-    from .chat_completion_tool_param import ChatCompletionToolParam as ChatCompletionToolParam
     from .chat_modality import ChatModality as ChatModality
     from .choice_logprobs import ChoiceLogprobs as ChoiceLogprobs
     from .completion_tokens_details import CompletionTokensDetails as CompletionTokensDetails
@@ -96,7 +98,6 @@ if _TYPE_CHECKING:
     from .message_delta_event import MessageDeltaEvent as MessageDeltaEvent
     from .message_delta_usage import MessageDeltaUsage as MessageDeltaUsage
     from .message_metadata import MessageMetadata as MessageMetadata
-    from .message_param import MessageParam as MessageParam
     from .message_param_role import MessageParamRole as MessageParamRole
     from .message_start_event import MessageStartEvent as MessageStartEvent
     from .message_stop_event import MessageStopEvent as MessageStopEvent
@@ -111,6 +112,92 @@ if _TYPE_CHECKING:
     from .model_list import ModelList as ModelList
     from .model_tier import ModelTier as ModelTier
     from .named_function import NamedFunction as NamedFunction
+    from .params import ApproximateLocationParam as ApproximateLocationParam
+    from .params import AudioConfigParam as AudioConfigParam
+    from .params import Base64SourceParam as Base64SourceParam
+    from .params import CacheControlParam as CacheControlParam
+    from .params import ChatCompletionAssistantMessageParam as ChatCompletionAssistantMessageParam
+    from .params import ChatCompletionContentPartImageParam as ChatCompletionContentPartImageParam
+    from .params import ChatCompletionContentPartInputAudioParam as ChatCompletionContentPartInputAudioParam
+    from .params import ChatCompletionContentPartParam as ChatCompletionContentPartParam
+    from .params import ChatCompletionContentPartTextParam as ChatCompletionContentPartTextParam
+    from .params import ChatCompletionDeveloperMessageParam as ChatCompletionDeveloperMessageParam
+    from .params import ChatCompletionMessageParam as ChatCompletionMessageParam
+    from .params import ChatCompletionMessageToolCallParam as ChatCompletionMessageToolCallParam
+    from .params import ChatCompletionNamedToolChoiceParam as ChatCompletionNamedToolChoiceParam
+    from .params import ChatCompletionStreamOptionsParam as ChatCompletionStreamOptionsParam
+    from .params import ChatCompletionSystemMessageParam as ChatCompletionSystemMessageParam
+    from .params import ChatCompletionToolChoiceOptionParam as ChatCompletionToolChoiceOptionParam
+    from .params import ChatCompletionToolMessageParam as ChatCompletionToolMessageParam
+    from .params import ChatCompletionToolParam as ChatCompletionToolParam
+    from .params import ChatCompletionUserMessageParam as ChatCompletionUserMessageParam
+    from .params import CompressionConfigParam as CompressionConfigParam
+    from .params import DocumentBlockParam as DocumentBlockParam
+    from .params import DocumentSourceParam as DocumentSourceParam
+    from .params import EasyInputMessageParam as EasyInputMessageParam
+    from .params import FunctionDefinitionParam as FunctionDefinitionParam
+    from .params import FunctionParam as FunctionParam
+    from .params import FunctionToolParam as FunctionToolParam
+    from .params import ImageBlockParam as ImageBlockParam
+    from .params import ImageSourceParam as ImageSourceParam
+    from .params import ImageURLDetailParam as ImageURLDetailParam
+    from .params import InputAudioDetailParam as InputAudioDetailParam
+    from .params import JSONSchemaFormatParam as JSONSchemaFormatParam
+    from .params import MessageContentParam as MessageContentParam
+    from .params import MessageMetadataParam as MessageMetadataParam
+    from .params import MessageParam as MessageParam
+    from .params import MessageThinkingConfigParam as MessageThinkingConfigParam
+    from .params import NamedFunctionParam as NamedFunctionParam
+    from .params import PlainTextSourceParam as PlainTextSourceParam
+    from .params import ReasoningConfigParam as ReasoningConfigParam
+    from .params import RedactedThinkingBlockParam as RedactedThinkingBlockParam
+    from .params import ResponseCodeInterpreterToolParam as ResponseCodeInterpreterToolParam
+    from .params import ResponseFileSearchToolParam as ResponseFileSearchToolParam
+    from .params import ResponseFormatJSONObjectParam as ResponseFormatJSONObjectParam
+    from .params import ResponseFormatJSONSchemaParam as ResponseFormatJSONSchemaParam
+    from .params import ResponseFormatParam as ResponseFormatParam
+    from .params import ResponseFormatTextParam as ResponseFormatTextParam
+    from .params import ResponseFunctionCallOutputItemParam as ResponseFunctionCallOutputItemParam
+    from .params import ResponseFunctionToolCallParam as ResponseFunctionToolCallParam
+    from .params import ResponseInputContentParam as ResponseInputContentParam
+    from .params import ResponseInputFileParam as ResponseInputFileParam
+    from .params import ResponseInputImageContentParam as ResponseInputImageContentParam
+    from .params import ResponseInputImageParam as ResponseInputImageParam
+    from .params import ResponseInputItemParam as ResponseInputItemParam
+    from .params import ResponseInputTextContentParam as ResponseInputTextContentParam
+    from .params import ResponseInputTextParam as ResponseInputTextParam
+    from .params import ResponseNamedToolChoiceParam as ResponseNamedToolChoiceParam
+    from .params import ResponseNestedFunctionToolParam as ResponseNestedFunctionToolParam
+    from .params import ResponseOutputRefusalParam as ResponseOutputRefusalParam
+    from .params import ResponseOutputTextParam as ResponseOutputTextParam
+    from .params import ResponseReasoningConfigParam as ResponseReasoningConfigParam
+    from .params import ResponseReasoningItemParam as ResponseReasoningItemParam
+    from .params import ResponseReasoningSummaryPartParam as ResponseReasoningSummaryPartParam
+    from .params import ResponseReasoningTextPartParam as ResponseReasoningTextPartParam
+    from .params import ResponseTextConfigParam as ResponseTextConfigParam
+    from .params import ResponseTextFormatJSONSchemaParam as ResponseTextFormatJSONSchemaParam
+    from .params import ResponseTextFormatParam as ResponseTextFormatParam
+    from .params import ResponseToolChoiceParam as ResponseToolChoiceParam
+    from .params import ResponseToolParam as ResponseToolParam
+    from .params import ResponseWebSearchPreviewToolParam as ResponseWebSearchPreviewToolParam
+    from .params import ResponseWebSearchToolParam as ResponseWebSearchToolParam
+    from .params import TextBlockParam as TextBlockParam
+    from .params import ThinkingBlockParam as ThinkingBlockParam
+    from .params import ThinkingConfigParam as ThinkingConfigParam
+    from .params import ToolChoiceAnyParam as ToolChoiceAnyParam
+    from .params import ToolChoiceAutoParam as ToolChoiceAutoParam
+    from .params import ToolChoiceNoneParam as ToolChoiceNoneParam
+    from .params import ToolChoiceParam as ToolChoiceParam
+    from .params import ToolChoiceToolParam as ToolChoiceToolParam
+    from .params import ToolParam as ToolParam
+    from .params import ToolResultBlockParam as ToolResultBlockParam
+    from .params import ToolResultContentBlockParam as ToolResultContentBlockParam
+    from .params import ToolUseBlockParam as ToolUseBlockParam
+    from .params import URLSourceParam as URLSourceParam
+    from .params import UserLocationParam as UserLocationParam
+    from .params import VideoURLContentPartParam as VideoURLContentPartParam
+    from .params import VideoURLDetailParam as VideoURLDetailParam
+    from .params import WebSearchOptionsParam as WebSearchOptionsParam
     from .ping_event import PingEvent as PingEvent
     from .plain_text_source import PlainTextSource as PlainTextSource
     from .prompt_tokens_details import PromptTokensDetails as PromptTokensDetails
@@ -157,7 +244,6 @@ if _TYPE_CHECKING:
     from .response_input_image import ResponseInputImage as ResponseInputImage
     from .response_input_image_content import ResponseInputImageContent as ResponseInputImageContent
     from .response_input_item import ResponseInputItem as ResponseInputItem
-    from .response_input_item_param import ResponseInputItemParam as ResponseInputItemParam
     from .response_input_item_role import ResponseInputItemRole as ResponseInputItemRole
     from .response_input_text import ResponseInputText as ResponseInputText
     from .response_input_text_content import ResponseInputTextContent as ResponseInputTextContent
@@ -192,7 +278,6 @@ if _TYPE_CHECKING:
     from .response_text_format import ResponseTextFormat as ResponseTextFormat
     from .response_text_format_json_schema import ResponseTextFormatJSONSchema as ResponseTextFormatJSONSchema
     from .response_tool_choice import ResponseToolChoice as ResponseToolChoice
-    from .response_tool_param import ResponseToolParam as ResponseToolParam
     from .response_usage import ResponseUsage as ResponseUsage
     from .response_web_search_call import ResponseWebSearchCall as ResponseWebSearchCall
     from .response_web_search_preview_tool import ResponseWebSearchPreviewTool as ResponseWebSearchPreviewTool
@@ -265,31 +350,49 @@ __all__ = [
     "AnthropicErrorObject",
     "AnthropicErrorResponse",
     "ApproximateLocation",
+    "ApproximateLocationParam",
     "AssistantMessageParam",
     "AudioConfig",
+    "AudioConfigParam",
     "AudioConfigVoice",
     "AudioData",
     "AudioResponseFormat",
     "Base64Source",
+    "Base64SourceParam",
     "CacheControl",
+    "CacheControlParam",
     "Character",
     "CharacterCreateParams",
     "ChatAudioFormat",
     "ChatCompletion",
+    "ChatCompletionAssistantMessageParam",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
     "ChatCompletionChunkChoice",
+    "ChatCompletionContentPartImageParam",
+    "ChatCompletionContentPartInputAudioParam",
+    "ChatCompletionContentPartParam",
+    "ChatCompletionContentPartTextParam",
     "ChatCompletionCreateParams",
     "ChatCompletionDelta",
+    "ChatCompletionDeveloperMessageParam",
     "ChatCompletionMessage",
     "ChatCompletionMessageParam",
+    "ChatCompletionMessageToolCallParam",
     "ChatCompletionNamedToolChoice",
+    "ChatCompletionNamedToolChoiceParam",
+    "ChatCompletionStreamOptionsParam",
+    "ChatCompletionSystemMessageParam",
     "ChatCompletionToolChoice",
+    "ChatCompletionToolChoiceOptionParam",
+    "ChatCompletionToolMessageParam",
     "ChatCompletionToolParam",
+    "ChatCompletionUserMessageParam",
     "ChatModality",
     "ChoiceLogprobs",
     "CompletionTokensDetails",
     "CompressionConfig",
+    "CompressionConfigParam",
     "CompressionConfigStrategy",
     "ContentBlock",
     "ContentBlockDelta",
@@ -298,8 +401,11 @@ __all__ = [
     "ContentBlockStopEvent",
     "ContentPart",
     "DeveloperMessageParam",
+    "DocumentBlockParam",
     "DocumentContent",
     "DocumentSource",
+    "DocumentSourceParam",
+    "EasyInputMessageParam",
     "Embedding",
     "EmbeddingCreateParams",
     "EmbeddingCreateParamsEncodingFormat",
@@ -311,10 +417,14 @@ __all__ = [
     "FinishReason",
     "Function",
     "FunctionDefinition",
+    "FunctionDefinitionParam",
     "FunctionDelta",
+    "FunctionParam",
+    "FunctionToolParam",
     "GeminiThinkingConfig",
     "Image",
     "ImageBackground",
+    "ImageBlockParam",
     "ImageContent",
     "ImageDetail",
     "ImageEditParams",
@@ -328,21 +438,27 @@ __all__ = [
     "ImageOutputFormat",
     "ImageResponseFormat",
     "ImageSource",
+    "ImageSourceParam",
     "ImageURLContentPart",
     "ImageURLDetail",
+    "ImageURLDetailParam",
     "ImageUsage",
     "ImagesResponse",
     "InputAudioContentPart",
     "InputAudioDetail",
+    "InputAudioDetailParam",
     "InputJSONDelta",
     "JSONSchemaFormat",
+    "JSONSchemaFormatParam",
     "Message",
     "MessageContent",
+    "MessageContentParam",
     "MessageCreateParams",
     "MessageDelta",
     "MessageDeltaEvent",
     "MessageDeltaUsage",
     "MessageMetadata",
+    "MessageMetadataParam",
     "MessageParam",
     "MessageParamRole",
     "MessageStartEvent",
@@ -350,6 +466,7 @@ __all__ = [
     "MessageStreamErrorEvent",
     "MessageStreamEvent",
     "MessageThinkingConfig",
+    "MessageThinkingConfigParam",
     "MessageThinkingConfigType",
     "MessageToolChoice",
     "MessageUsage",
@@ -358,13 +475,17 @@ __all__ = [
     "ModelList",
     "ModelTier",
     "NamedFunction",
+    "NamedFunctionParam",
     "PingEvent",
     "PlainTextSource",
+    "PlainTextSourceParam",
     "PromptTokensDetails",
     "ReasoningConfig",
+    "ReasoningConfigParam",
     "ReasoningEffort",
     "ReasoningSummary",
     "RedactedThinkingBlock",
+    "RedactedThinkingBlockParam",
     "RerankCreateParams",
     "RerankDocument",
     "RerankResponse",
@@ -372,6 +493,7 @@ __all__ = [
     "RerankUsage",
     "Response",
     "ResponseCodeInterpreterTool",
+    "ResponseCodeInterpreterToolParam",
     "ResponseCompletedEvent",
     "ResponseContent",
     "ResponseContentPartAddedEvent",
@@ -383,59 +505,86 @@ __all__ = [
     "ResponseErrorEvent",
     "ResponseFailedEvent",
     "ResponseFileSearchTool",
+    "ResponseFileSearchToolParam",
     "ResponseFormat",
     "ResponseFormatJSONObject",
+    "ResponseFormatJSONObjectParam",
     "ResponseFormatJSONSchema",
+    "ResponseFormatJSONSchemaParam",
+    "ResponseFormatParam",
     "ResponseFormatText",
+    "ResponseFormatTextParam",
     "ResponseFunctionCallArgumentsDeltaEvent",
     "ResponseFunctionCallArgumentsDoneEvent",
     "ResponseFunctionCallOutputItem",
+    "ResponseFunctionCallOutputItemParam",
     "ResponseFunctionTool",
     "ResponseFunctionToolCall",
+    "ResponseFunctionToolCallParam",
     "ResponseInProgressEvent",
     "ResponseIncompleteDetails",
     "ResponseIncompleteEvent",
     "ResponseInputContent",
+    "ResponseInputContentParam",
     "ResponseInputFile",
+    "ResponseInputFileParam",
     "ResponseInputImage",
     "ResponseInputImageContent",
+    "ResponseInputImageContentParam",
+    "ResponseInputImageParam",
     "ResponseInputItem",
     "ResponseInputItemParam",
     "ResponseInputItemRole",
     "ResponseInputText",
     "ResponseInputTextContent",
+    "ResponseInputTextContentParam",
+    "ResponseInputTextParam",
     "ResponseInputTokensDetails",
     "ResponseItemStatus",
     "ResponseNamedToolChoice",
+    "ResponseNamedToolChoiceParam",
     "ResponseNestedFunctionTool",
+    "ResponseNestedFunctionToolParam",
     "ResponseOutputItem",
     "ResponseOutputItemAddedEvent",
     "ResponseOutputItemDoneEvent",
     "ResponseOutputMessage",
     "ResponseOutputRefusal",
+    "ResponseOutputRefusalParam",
     "ResponseOutputText",
     "ResponseOutputTextDeltaEvent",
     "ResponseOutputTextDoneEvent",
+    "ResponseOutputTextParam",
     "ResponseOutputTokensDetails",
     "ResponseReasoningConfig",
+    "ResponseReasoningConfigParam",
     "ResponseReasoningContent",
     "ResponseReasoningItem",
+    "ResponseReasoningItemParam",
     "ResponseReasoningSummaryPart",
+    "ResponseReasoningSummaryPartParam",
     "ResponseReasoningSummaryTextDeltaEvent",
     "ResponseReasoningSummaryTextDoneEvent",
     "ResponseReasoningTextPart",
+    "ResponseReasoningTextPartParam",
     "ResponseStatus",
     "ResponseStreamEvent",
     "ResponseTextConfig",
+    "ResponseTextConfigParam",
     "ResponseTextContent",
     "ResponseTextFormat",
     "ResponseTextFormatJSONSchema",
+    "ResponseTextFormatJSONSchemaParam",
+    "ResponseTextFormatParam",
     "ResponseToolChoice",
+    "ResponseToolChoiceParam",
     "ResponseToolParam",
     "ResponseUsage",
     "ResponseWebSearchCall",
     "ResponseWebSearchPreviewTool",
+    "ResponseWebSearchPreviewToolParam",
     "ResponseWebSearchTool",
+    "ResponseWebSearchToolParam",
     "SearchContextSize",
     "SignatureDelta",
     "SpeechCreateParams",
@@ -444,11 +593,14 @@ __all__ = [
     "StreamOptions",
     "SystemMessageParam",
     "TextBlock",
+    "TextBlockParam",
     "TextContent",
     "TextContentPart",
     "TextDelta",
     "ThinkingBlock",
+    "ThinkingBlockParam",
     "ThinkingConfig",
+    "ThinkingConfigParam",
     "ThinkingConfigType",
     "ThinkingDelta",
     "TimestampGranularity",
@@ -456,15 +608,24 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "ToolChoiceAny",
+    "ToolChoiceAnyParam",
     "ToolChoiceAuto",
+    "ToolChoiceAutoParam",
     "ToolChoiceMode",
     "ToolChoiceNone",
+    "ToolChoiceNoneParam",
+    "ToolChoiceParam",
     "ToolChoiceTool",
+    "ToolChoiceToolParam",
     "ToolDefinition",
     "ToolMessageParam",
+    "ToolParam",
+    "ToolResultBlockParam",
     "ToolResultContent",
     "ToolResultContentBlock",
+    "ToolResultContentBlockParam",
     "ToolUseBlock",
+    "ToolUseBlockParam",
     "TopLogprob",
     "Transcription",
     "TranscriptionCreateParams",
@@ -476,9 +637,11 @@ __all__ = [
     "URLCitation",
     "URLCitationDetail",
     "URLSource",
+    "URLSourceParam",
     "UnknownStreamEvent",
     "Usage",
     "UserLocation",
+    "UserLocationParam",
     "UserMessageParam",
     "Video",
     "VideoCreateParams",
@@ -492,9 +655,12 @@ __all__ = [
     "VideoTaskCreateParamsOrientation",
     "VideoTaskCreateParamsSize",
     "VideoURLContentPart",
+    "VideoURLContentPartParam",
     "VideoURLDetail",
+    "VideoURLDetailParam",
     "WebContentLength",
     "WebSearchOptions",
+    "WebSearchOptionsParam",
     "WebSource",
 ]
 
@@ -502,31 +668,49 @@ _MODULES: _Dict[str, str] = {
     "AnthropicErrorObject": ".anthropic_error_object",
     "AnthropicErrorResponse": ".anthropic_error_response",
     "ApproximateLocation": ".approximate_location",
+    "ApproximateLocationParam": ".params",
     "AssistantMessageParam": ".assistant_message_param",
     "AudioConfig": ".audio_config",
+    "AudioConfigParam": ".params",
     "AudioConfigVoice": ".audio_config_voice",
     "AudioData": ".audio_data",
     "AudioResponseFormat": ".audio_response_format",
     "Base64Source": ".base_64_source",
+    "Base64SourceParam": ".params",
     "CacheControl": ".cache_control",
+    "CacheControlParam": ".params",
     "Character": ".character",
     "CharacterCreateParams": ".character_create_params",
     "ChatAudioFormat": ".chat_audio_format",
     "ChatCompletion": ".chat_completion",
+    "ChatCompletionAssistantMessageParam": ".params",
     "ChatCompletionChoice": ".chat_completion_choice",
     "ChatCompletionChunk": ".chat_completion_chunk",
     "ChatCompletionChunkChoice": ".chat_completion_chunk_choice",
+    "ChatCompletionContentPartImageParam": ".params",
+    "ChatCompletionContentPartInputAudioParam": ".params",
+    "ChatCompletionContentPartParam": ".params",
+    "ChatCompletionContentPartTextParam": ".params",
     "ChatCompletionCreateParams": ".chat_completion_create_params",
     "ChatCompletionDelta": ".chat_completion_delta",
+    "ChatCompletionDeveloperMessageParam": ".params",
     "ChatCompletionMessage": ".chat_completion_message",
     "ChatCompletionMessageParam": ".chat_completion_message_param",
+    "ChatCompletionMessageToolCallParam": ".params",
     "ChatCompletionNamedToolChoice": ".chat_completion_named_tool_choice",
+    "ChatCompletionNamedToolChoiceParam": ".params",
+    "ChatCompletionStreamOptionsParam": ".params",
+    "ChatCompletionSystemMessageParam": ".params",
     "ChatCompletionToolChoice": ".chat_completion_tool_choice",
+    "ChatCompletionToolChoiceOptionParam": ".params",
+    "ChatCompletionToolMessageParam": ".params",
     "ChatCompletionToolParam": ".chat_completion_tool_param",
+    "ChatCompletionUserMessageParam": ".params",
     "ChatModality": ".chat_modality",
     "ChoiceLogprobs": ".choice_logprobs",
     "CompletionTokensDetails": ".completion_tokens_details",
     "CompressionConfig": ".compression_config",
+    "CompressionConfigParam": ".params",
     "CompressionConfigStrategy": ".compression_config_strategy",
     "ContentBlock": ".content_block",
     "ContentBlockDelta": ".content_block_delta",
@@ -535,8 +719,11 @@ _MODULES: _Dict[str, str] = {
     "ContentBlockStopEvent": ".content_block_stop_event",
     "ContentPart": ".content_part",
     "DeveloperMessageParam": ".developer_message_param",
+    "DocumentBlockParam": ".params",
     "DocumentContent": ".document_content",
     "DocumentSource": ".document_source",
+    "DocumentSourceParam": ".params",
+    "EasyInputMessageParam": ".params",
     "Embedding": ".embedding",
     "EmbeddingCreateParams": ".embedding_create_params",
     "EmbeddingCreateParamsEncodingFormat": ".embedding_create_params_encoding_format",
@@ -548,10 +735,14 @@ _MODULES: _Dict[str, str] = {
     "FinishReason": ".finish_reason",
     "Function": ".function",
     "FunctionDefinition": ".function_definition",
+    "FunctionDefinitionParam": ".params",
     "FunctionDelta": ".function_delta",
+    "FunctionParam": ".params",
+    "FunctionToolParam": ".params",
     "GeminiThinkingConfig": ".gemini_thinking_config",
     "Image": ".image",
     "ImageBackground": ".image_background",
+    "ImageBlockParam": ".params",
     "ImageContent": ".image_content",
     "ImageDetail": ".image_detail",
     "ImageEditParams": ".image_edit_params",
@@ -565,21 +756,27 @@ _MODULES: _Dict[str, str] = {
     "ImageOutputFormat": ".image_output_format",
     "ImageResponseFormat": ".image_response_format",
     "ImageSource": ".image_source",
+    "ImageSourceParam": ".params",
     "ImageURLContentPart": ".image_url_content_part",
     "ImageURLDetail": ".image_url_detail",
+    "ImageURLDetailParam": ".params",
     "ImageUsage": ".image_usage",
     "ImagesResponse": ".images_response",
     "InputAudioContentPart": ".input_audio_content_part",
     "InputAudioDetail": ".input_audio_detail",
+    "InputAudioDetailParam": ".params",
     "InputJSONDelta": ".input_json_delta",
     "JSONSchemaFormat": ".json_schema_format",
+    "JSONSchemaFormatParam": ".params",
     "Message": ".message",
     "MessageContent": ".message_content",
+    "MessageContentParam": ".params",
     "MessageCreateParams": ".message_create_params",
     "MessageDelta": ".message_delta",
     "MessageDeltaEvent": ".message_delta_event",
     "MessageDeltaUsage": ".message_delta_usage",
     "MessageMetadata": ".message_metadata",
+    "MessageMetadataParam": ".params",
     "MessageParam": ".message_param",
     "MessageParamRole": ".message_param_role",
     "MessageStartEvent": ".message_start_event",
@@ -587,6 +784,7 @@ _MODULES: _Dict[str, str] = {
     "MessageStreamErrorEvent": ".message_stream_error_event",
     "MessageStreamEvent": ".message_stream_event",
     "MessageThinkingConfig": ".message_thinking_config",
+    "MessageThinkingConfigParam": ".params",
     "MessageThinkingConfigType": ".message_thinking_config_type",
     "MessageToolChoice": ".message_tool_choice",
     "MessageUsage": ".message_usage",
@@ -595,13 +793,17 @@ _MODULES: _Dict[str, str] = {
     "ModelList": ".model_list",
     "ModelTier": ".model_tier",
     "NamedFunction": ".named_function",
+    "NamedFunctionParam": ".params",
     "PingEvent": ".ping_event",
     "PlainTextSource": ".plain_text_source",
+    "PlainTextSourceParam": ".params",
     "PromptTokensDetails": ".prompt_tokens_details",
     "ReasoningConfig": ".reasoning_config",
+    "ReasoningConfigParam": ".params",
     "ReasoningEffort": ".reasoning_effort",
     "ReasoningSummary": ".reasoning_summary",
     "RedactedThinkingBlock": ".redacted_thinking_block",
+    "RedactedThinkingBlockParam": ".params",
     "RerankCreateParams": ".rerank_create_params",
     "RerankDocument": ".rerank_document",
     "RerankResponse": ".rerank_response",
@@ -609,6 +811,7 @@ _MODULES: _Dict[str, str] = {
     "RerankUsage": ".rerank_usage",
     "Response": ".response",
     "ResponseCodeInterpreterTool": ".response_code_interpreter_tool",
+    "ResponseCodeInterpreterToolParam": ".params",
     "ResponseCompletedEvent": ".response_completed_event",
     "ResponseContent": ".response_content",
     "ResponseContentPartAddedEvent": ".response_content_part_added_event",
@@ -620,59 +823,86 @@ _MODULES: _Dict[str, str] = {
     "ResponseErrorEvent": ".response_error_event",
     "ResponseFailedEvent": ".response_failed_event",
     "ResponseFileSearchTool": ".response_file_search_tool",
+    "ResponseFileSearchToolParam": ".params",
     "ResponseFormat": ".response_format",
     "ResponseFormatJSONObject": ".response_format_json_object",
+    "ResponseFormatJSONObjectParam": ".params",
     "ResponseFormatJSONSchema": ".response_format_json_schema",
+    "ResponseFormatJSONSchemaParam": ".params",
+    "ResponseFormatParam": ".params",
     "ResponseFormatText": ".response_format_text",
+    "ResponseFormatTextParam": ".params",
     "ResponseFunctionCallArgumentsDeltaEvent": ".response_function_call_arguments_delta_event",
     "ResponseFunctionCallArgumentsDoneEvent": ".response_function_call_arguments_done_event",
     "ResponseFunctionCallOutputItem": ".response_function_call_output_item",
+    "ResponseFunctionCallOutputItemParam": ".params",
     "ResponseFunctionTool": ".response_function_tool",
     "ResponseFunctionToolCall": ".response_function_tool_call",
+    "ResponseFunctionToolCallParam": ".params",
     "ResponseInProgressEvent": ".response_in_progress_event",
     "ResponseIncompleteDetails": ".response_incomplete_details",
     "ResponseIncompleteEvent": ".response_incomplete_event",
     "ResponseInputContent": ".response_input_content",
+    "ResponseInputContentParam": ".params",
     "ResponseInputFile": ".response_input_file",
+    "ResponseInputFileParam": ".params",
     "ResponseInputImage": ".response_input_image",
     "ResponseInputImageContent": ".response_input_image_content",
+    "ResponseInputImageContentParam": ".params",
+    "ResponseInputImageParam": ".params",
     "ResponseInputItem": ".response_input_item",
     "ResponseInputItemParam": ".response_input_item_param",
     "ResponseInputItemRole": ".response_input_item_role",
     "ResponseInputText": ".response_input_text",
     "ResponseInputTextContent": ".response_input_text_content",
+    "ResponseInputTextContentParam": ".params",
+    "ResponseInputTextParam": ".params",
     "ResponseInputTokensDetails": ".response_input_tokens_details",
     "ResponseItemStatus": ".response_item_status",
     "ResponseNamedToolChoice": ".response_named_tool_choice",
+    "ResponseNamedToolChoiceParam": ".params",
     "ResponseNestedFunctionTool": ".response_nested_function_tool",
+    "ResponseNestedFunctionToolParam": ".params",
     "ResponseOutputItem": ".response_output_item",
     "ResponseOutputItemAddedEvent": ".response_output_item_added_event",
     "ResponseOutputItemDoneEvent": ".response_output_item_done_event",
     "ResponseOutputMessage": ".response_output_message",
     "ResponseOutputRefusal": ".response_output_refusal",
+    "ResponseOutputRefusalParam": ".params",
     "ResponseOutputText": ".response_output_text",
     "ResponseOutputTextDeltaEvent": ".response_output_text_delta_event",
     "ResponseOutputTextDoneEvent": ".response_output_text_done_event",
+    "ResponseOutputTextParam": ".params",
     "ResponseOutputTokensDetails": ".response_output_tokens_details",
     "ResponseReasoningConfig": ".response_reasoning_config",
+    "ResponseReasoningConfigParam": ".params",
     "ResponseReasoningContent": ".response_reasoning_content",
     "ResponseReasoningItem": ".response_reasoning_item",
+    "ResponseReasoningItemParam": ".params",
     "ResponseReasoningSummaryPart": ".response_reasoning_summary_part",
+    "ResponseReasoningSummaryPartParam": ".params",
     "ResponseReasoningSummaryTextDeltaEvent": ".response_reasoning_summary_text_delta_event",
     "ResponseReasoningSummaryTextDoneEvent": ".response_reasoning_summary_text_done_event",
     "ResponseReasoningTextPart": ".response_reasoning_text_part",
+    "ResponseReasoningTextPartParam": ".params",
     "ResponseStatus": ".response_status",
     "ResponseStreamEvent": ".response_stream_event",
     "ResponseTextConfig": ".response_text_config",
+    "ResponseTextConfigParam": ".params",
     "ResponseTextContent": ".response_text_content",
     "ResponseTextFormat": ".response_text_format",
     "ResponseTextFormatJSONSchema": ".response_text_format_json_schema",
+    "ResponseTextFormatJSONSchemaParam": ".params",
+    "ResponseTextFormatParam": ".params",
     "ResponseToolChoice": ".response_tool_choice",
+    "ResponseToolChoiceParam": ".params",
     "ResponseToolParam": ".response_tool_param",
     "ResponseUsage": ".response_usage",
     "ResponseWebSearchCall": ".response_web_search_call",
     "ResponseWebSearchPreviewTool": ".response_web_search_preview_tool",
+    "ResponseWebSearchPreviewToolParam": ".params",
     "ResponseWebSearchTool": ".response_web_search_tool",
+    "ResponseWebSearchToolParam": ".params",
     "SearchContextSize": ".search_context_size",
     "SignatureDelta": ".signature_delta",
     "SpeechCreateParams": ".speech_create_params",
@@ -681,11 +911,14 @@ _MODULES: _Dict[str, str] = {
     "StreamOptions": ".stream_options",
     "SystemMessageParam": ".system_message_param",
     "TextBlock": ".text_block",
+    "TextBlockParam": ".params",
     "TextContent": ".text_content",
     "TextContentPart": ".text_content_part",
     "TextDelta": ".text_delta",
     "ThinkingBlock": ".thinking_block",
+    "ThinkingBlockParam": ".params",
     "ThinkingConfig": ".thinking_config",
+    "ThinkingConfigParam": ".params",
     "ThinkingConfigType": ".thinking_config_type",
     "ThinkingDelta": ".thinking_delta",
     "TimestampGranularity": ".timestamp_granularity",
@@ -693,15 +926,24 @@ _MODULES: _Dict[str, str] = {
     "ToolCall": ".tool_call",
     "ToolCallDelta": ".tool_call_delta",
     "ToolChoiceAny": ".tool_choice_any",
+    "ToolChoiceAnyParam": ".params",
     "ToolChoiceAuto": ".tool_choice_auto",
+    "ToolChoiceAutoParam": ".params",
     "ToolChoiceMode": ".tool_choice_mode",
     "ToolChoiceNone": ".tool_choice_none",
+    "ToolChoiceNoneParam": ".params",
+    "ToolChoiceParam": ".params",
     "ToolChoiceTool": ".tool_choice_tool",
+    "ToolChoiceToolParam": ".params",
     "ToolDefinition": ".tool_definition",
     "ToolMessageParam": ".tool_message_param",
+    "ToolParam": ".params",
+    "ToolResultBlockParam": ".params",
     "ToolResultContent": ".tool_result_content",
     "ToolResultContentBlock": ".tool_result_content_block",
+    "ToolResultContentBlockParam": ".params",
     "ToolUseBlock": ".tool_use_block",
+    "ToolUseBlockParam": ".params",
     "TopLogprob": ".top_logprob",
     "Transcription": ".transcription",
     "TranscriptionCreateParams": ".transcription_create_params",
@@ -713,9 +955,11 @@ _MODULES: _Dict[str, str] = {
     "URLCitation": ".url_citation",
     "URLCitationDetail": ".url_citation_detail",
     "URLSource": ".url_source",
+    "URLSourceParam": ".params",
     "UnknownStreamEvent": ".._unknown_event",
     "Usage": ".usage",
     "UserLocation": ".user_location",
+    "UserLocationParam": ".params",
     "UserMessageParam": ".user_message_param",
     "Video": ".video",
     "VideoCreateParams": ".video_create_params",
@@ -729,9 +973,12 @@ _MODULES: _Dict[str, str] = {
     "VideoTaskCreateParamsOrientation": ".video_task_create_params_orientation",
     "VideoTaskCreateParamsSize": ".video_task_create_params_size",
     "VideoURLContentPart": ".video_url_content_part",
+    "VideoURLContentPartParam": ".params",
     "VideoURLDetail": ".video_url_detail",
+    "VideoURLDetailParam": ".params",
     "WebContentLength": ".web_content_length",
     "WebSearchOptions": ".web_search_options",
+    "WebSearchOptionsParam": ".params",
     "WebSource": ".web_source",
 }
 

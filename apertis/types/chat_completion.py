@@ -47,7 +47,7 @@ class ChatCompletion(BaseModel):
 
     model: str
     """The model that answered, as resolved by the upstream (may carry a dated suffix; the `:web` suffix is removed)."""
-    choices: List[ChatCompletionChoice]
+    choices: List[ChatCompletionChoice] = _attrs_field(factory=list)
     """The generated choices (one unless `n` was set)."""
     id: Optional[str] = None
     """Completion id, `chatcmpl-...` (absent on `:web` responses)."""

@@ -25,12 +25,12 @@ _new = object.__new__
 # The wire names from_dict reads; any other key goes to additional_properties.
 _KNOWN_KEYS = frozenset(
     (
+        "choices",
         "id",
         "object",
         "created",
         "model",
         "system_fingerprint",
-        "choices",
         "usage",
         "web_sources",
         "service_tier",
@@ -43,8 +43,10 @@ _KNOWN_KEYS = frozenset(
 # to_dict needs of the source mapping.
 @_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
 class ChatCompletionChunk(BaseModel):
-    """One Server-Sent Event of a streamed chat completion. Every field is optional: the `:web` search indicator chunk has `id` `web-search` and an empty `model` (its text `🔍 Web searching...` is part of the content stream; skip chunks whose `id` is `web-search` to drop it); Sora progress chunks have only `choices[].delta.content`; a final chunk may carry only `usage` (with `stream_options.include_usage`), and an older web-search revision sent a trailing chunk with only `web_sources`. A chunk with an `error` object and no `choices` reports a mid-stream error."""
+    """One Server-Sent Event of a streamed chat completion. Every field but `choices` is optional, and a chunk without choices reads `choices` as `[]`: the `:web` search indicator chunk has `id` `web-search` and an empty `model` (its text `🔍 Web searching...` is part of the content stream; skip chunks whose `id` is `web-search` to drop it); Sora progress chunks have only `choices[].delta.content`; a final chunk may carry only `usage` (with `stream_options.include_usage`), and an older web-search revision sent a trailing chunk with only `web_sources`. A chunk with an `error` object and no `choices` reports a mid-stream error."""
 
+    choices: List[ChatCompletionChunkChoice] = _attrs_field(factory=list)
+    """The choice deltas; empty or absent on a usage-only or sources-only chunk."""
     id: Optional[str] = None
     """Completion id, the same for every chunk of one completion (`web-search` on the indicator chunk)."""
     object: Optional[Literal["chat.completion.chunk"]] = None
@@ -55,8 +57,6 @@ class ChatCompletionChunk(BaseModel):
     """The model (empty on the web-search indicator chunk)."""
     system_fingerprint: Optional[str] = None
     """Backend configuration fingerprint, when available."""
-    choices: Optional[List[ChatCompletionChunkChoice]] = None
-    """The choice deltas; empty or absent on a usage-only or sources-only chunk."""
     usage: Optional[Usage] = None
     """Usage of the whole request, on the final chunk when `stream_options.include_usage` is true."""
     web_sources: Optional[List[WebSource]] = None
@@ -70,12 +70,12 @@ class ChatCompletionChunk(BaseModel):
     _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
     _field_names: ClassVar[tuple[str, ...]] = (
+        "choices",
         "id",
         "object",
         "created",
         "model",
         "system_fingerprint",
-        "choices",
         "usage",
         "web_sources",
         "service_tier",
@@ -92,18 +92,20 @@ class ChatCompletionChunk(BaseModel):
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_id: Any = src_dict.get("id")
-        v_object: Any = src_dict.get("object")
-        v_created: Any = src_dict.get("created")
-        v_model: Any = src_dict.get("model")
-        v_system_fingerprint: Any = src_dict.get("system_fingerprint")
         v_choices: Any = src_dict.get("choices")
-        if v_choices is not None:
+        if v_choices is None:
+            v_choices = []
+        else:
             v_choices = (
                 [ChatCompletionChunkChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
                 if isinstance(v_choices, list)
                 else v_choices
             )
+        v_id: Any = src_dict.get("id")
+        v_object: Any = src_dict.get("object")
+        v_created: Any = src_dict.get("created")
+        v_model: Any = src_dict.get("model")
+        v_system_fingerprint: Any = src_dict.get("system_fingerprint")
         v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
@@ -119,12 +121,12 @@ class ChatCompletionChunk(BaseModel):
         if v_error is not None:
             v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
         self = _new(cls)
+        self.choices = v_choices
         self.id = v_id
         self.object = v_object
         self.created = v_created
         self.model = v_model
         self.system_fingerprint = v_system_fingerprint
-        self.choices = v_choices
         self.usage = v_usage
         self.web_sources = v_web_sources
         self.service_tier = v_service_tier
@@ -142,6 +144,12 @@ class ChatCompletionChunk(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
+        if src is None:
+            d["choices"] = serialize(self.choices)
+        elif "choices" in src:
+            d["choices"] = None if src["choices"] is None and self.choices == [] else serialize(self.choices)
+        elif self.choices != []:
+            d["choices"] = serialize(self.choices)
         if self.id is not None:
             d["id"] = self.id
         elif src is not None and "id" in src:
@@ -162,10 +170,6 @@ class ChatCompletionChunk(BaseModel):
             d["system_fingerprint"] = self.system_fingerprint
         elif src is not None and "system_fingerprint" in src:
             d["system_fingerprint"] = None
-        if self.choices is not None:
-            d["choices"] = serialize(self.choices)
-        elif src is not None and "choices" in src:
-            d["choices"] = None
         if self.usage is not None:
             d["usage"] = serialize(self.usage)
         elif src is not None and "usage" in src:

@@ -23,7 +23,7 @@ __all__ = ["ChatCompletionChunkChoice"]
 _new = object.__new__
 
 # The wire names from_dict reads; any other key goes to additional_properties.
-_KNOWN_KEYS = frozenset(("index", "delta", "finish_reason", "logprobs"))
+_KNOWN_KEYS = frozenset(("delta", "index", "finish_reason", "logprobs"))
 
 
 # getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
@@ -32,10 +32,10 @@ _KNOWN_KEYS = frozenset(("index", "delta", "finish_reason", "logprobs"))
 class ChatCompletionChunkChoice(BaseModel):
     """The delta of one choice in a chunk."""
 
+    delta: ChatCompletionDelta
+    """The new part of the assistant message carried by one chunk; concatenate the deltas."""
     index: Optional[int] = None
     """Position of the choice (absent on Sora progress chunks; treat as 0)."""
-    delta: Optional[ChatCompletionDelta] = None
-    """The new part of the assistant message carried by one chunk; concatenate the deltas."""
     finish_reason: Optional[FinishReason] = None
     """Set on the last chunk of the choice; null before."""
     logprobs: Optional[ChoiceLogprobs] = None
@@ -44,7 +44,7 @@ class ChatCompletionChunkChoice(BaseModel):
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
     _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
-    _field_names: ClassVar[tuple[str, ...]] = ("index", "delta", "finish_reason", "logprobs")
+    _field_names: ClassVar[tuple[str, ...]] = ("delta", "index", "finish_reason", "logprobs")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
@@ -56,17 +56,17 @@ class ChatCompletionChunkChoice(BaseModel):
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_index: Any = src_dict.get("index")
         v_delta: Any = src_dict.get("delta")
         if v_delta is not None:
             v_delta = ChatCompletionDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
+        v_index: Any = src_dict.get("index")
         v_finish_reason: Any = src_dict.get("finish_reason")
         v_logprobs: Any = src_dict.get("logprobs")
         if v_logprobs is not None:
             v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
         self = _new(cls)
-        self.index = v_index
         self.delta = v_delta
+        self.index = v_index
         self.finish_reason = v_finish_reason
         self.logprobs = v_logprobs
         if _KNOWN_KEYS.issuperset(src_dict):
@@ -82,14 +82,12 @@ class ChatCompletionChunkChoice(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
+        if self.delta is not None or src is None or "delta" in src:
+            d["delta"] = serialize(self.delta)
         if self.index is not None:
             d["index"] = self.index
         elif src is not None and "index" in src:
             d["index"] = None
-        if self.delta is not None:
-            d["delta"] = serialize(self.delta)
-        elif src is not None and "delta" in src:
-            d["delta"] = None
         if self.finish_reason is not None:
             d["finish_reason"] = self.finish_reason
         elif src is not None and "finish_reason" in src:

@@ -85,7 +85,7 @@ class ChatCompletionCreateParams(BaseModel):
 
     model: str
     """Model id, e.g. `gpt-4.1-mini`, `claude-sonnet-4.5`, `gemini-3-pro-preview`, `deepseek-reasoner`. Append `:web` to any non-free model (e.g. `gpt-4.1-mini:web`) to let the gateway search the web first: results are injected into the prompt and returned in `web_sources` (tune with `web_results_count` and `web_content_length`). Ids ending in `:free` are free-tier variants and reject `:web`."""
-    messages: List[ChatCompletionMessageParam]
+    messages: List[ChatCompletionMessageParam] = _attrs_field(factory=list)
     """The conversation so far, oldest first."""
     stream: Optional[bool] = None
     """Stream the reply as Server-Sent Events of `ChatCompletionChunk` (server default false)."""

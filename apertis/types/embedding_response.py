@@ -21,7 +21,7 @@ __all__ = ["EmbeddingResponse"]
 _new = object.__new__
 
 # The wire names from_dict reads; any other key goes to additional_properties.
-_KNOWN_KEYS = frozenset(("data", "model", "object", "usage"))
+_KNOWN_KEYS = frozenset(("model", "data", "object", "usage"))
 
 
 # getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
@@ -30,10 +30,10 @@ _KNOWN_KEYS = frozenset(("data", "model", "object", "usage"))
 class EmbeddingResponse(BaseModel):
     """The embeddings of a request."""
 
-    data: List[Embedding]
-    """One embedding per input, in input order."""
     model: str
     """The model that produced the embeddings."""
+    data: List[Embedding] = _attrs_field(factory=list)
+    """One embedding per input, in input order."""
     object: Optional[Literal["list"]] = None
     """Always `list`."""
     usage: Optional[EmbeddingUsage] = None
@@ -42,7 +42,7 @@ class EmbeddingResponse(BaseModel):
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
     _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
-    _field_names: ClassVar[tuple[str, ...]] = ("data", "model", "object", "usage")
+    _field_names: ClassVar[tuple[str, ...]] = ("model", "data", "object", "usage")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
@@ -54,6 +54,7 @@ class EmbeddingResponse(BaseModel):
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
+        v_model: Any = src_dict.get("model")
         v_data: Any = src_dict.get("data")
         if v_data is None:
             v_data = []
@@ -63,14 +64,13 @@ class EmbeddingResponse(BaseModel):
                 if isinstance(v_data, list)
                 else v_data
             )
-        v_model: Any = src_dict.get("model")
         v_object: Any = src_dict.get("object")
         v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = EmbeddingUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
-        self.data = v_data
         self.model = v_model
+        self.data = v_data
         self.object = v_object
         self.usage = v_usage
         if _KNOWN_KEYS.issuperset(src_dict):
@@ -86,14 +86,14 @@ class EmbeddingResponse(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
+        if self.model is not None or src is None or "model" in src:
+            d["model"] = self.model
         if src is None:
             d["data"] = serialize(self.data)
         elif "data" in src:
             d["data"] = None if src["data"] is None and self.data == [] else serialize(self.data)
         elif self.data != []:
             d["data"] = serialize(self.data)
-        if self.model is not None or src is None or "model" in src:
-            d["model"] = self.model
         if self.object is not None:
             d["object"] = self.object
         elif src is not None and "object" in src:

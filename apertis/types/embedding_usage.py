@@ -28,9 +28,9 @@ _KNOWN_KEYS = frozenset(("prompt_tokens", "total_tokens"))
 class EmbeddingUsage(BaseModel):
     """Token usage of an embeddings request."""
 
-    prompt_tokens: Optional[int] = None
+    prompt_tokens: int
     """Tokens in the input."""
-    total_tokens: Optional[int] = None
+    total_tokens: int
     """Total tokens billed."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
@@ -66,14 +66,10 @@ class EmbeddingUsage(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
-        if self.prompt_tokens is not None:
+        if self.prompt_tokens is not None or src is None or "prompt_tokens" in src:
             d["prompt_tokens"] = self.prompt_tokens
-        elif src is not None and "prompt_tokens" in src:
-            d["prompt_tokens"] = None
-        if self.total_tokens is not None:
+        if self.total_tokens is not None or src is None or "total_tokens" in src:
             d["total_tokens"] = self.total_tokens
-        elif src is not None and "total_tokens" in src:
-            d["total_tokens"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -30,7 +30,7 @@ _KNOWN_KEYS = frozenset(("data", "created", "usage", "background", "output_forma
 class ImagesResponse(BaseModel):
     """Generated or edited images."""
 
-    data: List[Image]
+    data: List[Image] = _attrs_field(factory=list)
     """The images."""
     created: Optional[int] = None
     """Unix time (seconds) of creation."""

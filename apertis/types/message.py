@@ -24,7 +24,7 @@ __all__ = ["Message"]
 _new = object.__new__
 
 # The wire names from_dict reads; any other key goes to additional_properties.
-_KNOWN_KEYS = frozenset(("id", "content", "model", "type", "role", "stop_reason", "stop_sequence", "usage"))
+_KNOWN_KEYS = frozenset(("id", "model", "type", "role", "content", "stop_reason", "stop_sequence", "usage"))
 
 
 # getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
@@ -35,14 +35,14 @@ class Message(BaseModel):
 
     id: str
     """Message id, `msg_...`."""
-    content: List[ContentBlock]
-    """The content blocks; thinking blocks precede the text when thinking is enabled."""
     model: str
     """The model that answered."""
     type: Literal["message"] = "message"
     """Always `message`."""
     role: Literal["assistant"] = "assistant"
     """Always `assistant`."""
+    content: List[ContentBlock] = _attrs_field(factory=list)
+    """The content blocks; thinking blocks precede the text when thinking is enabled."""
     stop_reason: Optional[StopReason] = None
     """Why the model stopped (null in `message_start`)."""
     stop_sequence: Optional[str] = None
@@ -55,10 +55,10 @@ class Message(BaseModel):
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "id",
-        "content",
         "model",
         "type",
         "role",
+        "content",
         "stop_reason",
         "stop_sequence",
         "usage",
@@ -75,14 +75,14 @@ class Message(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_id: Any = src_dict.get("id")
+        v_model: Any = src_dict.get("model")
+        v_type: Any = src_dict.get("type")
+        v_role: Any = src_dict.get("role")
         v_content: Any = src_dict.get("content")
         if v_content is None:
             v_content = []
         else:
             v_content = [parse_content_block(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
-        v_model: Any = src_dict.get("model")
-        v_type: Any = src_dict.get("type")
-        v_role: Any = src_dict.get("role")
         v_stop_reason: Any = src_dict.get("stop_reason")
         v_stop_sequence: Any = src_dict.get("stop_sequence")
         v_usage: Any = src_dict.get("usage")
@@ -90,10 +90,10 @@ class Message(BaseModel):
             v_usage = MessageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)
         self.id = v_id
-        self.content = v_content
         self.model = v_model
         self.type = v_type
         self.role = v_role
+        self.content = v_content
         self.stop_reason = v_stop_reason
         self.stop_sequence = v_stop_sequence
         self.usage = v_usage
@@ -112,18 +112,18 @@ class Message(BaseModel):
         src = self._source
         if self.id is not None or src is None or "id" in src:
             d["id"] = self.id
-        if src is None:
-            d["content"] = serialize(self.content)
-        elif "content" in src:
-            d["content"] = None if src["content"] is None and self.content == [] else serialize(self.content)
-        elif self.content != []:
-            d["content"] = serialize(self.content)
         if self.model is not None or src is None or "model" in src:
             d["model"] = self.model
         if self.type is not None or src is None or "type" in src:
             d["type"] = self.type
         if self.role is not None or src is None or "role" in src:
             d["role"] = self.role
+        if src is None:
+            d["content"] = serialize(self.content)
+        elif "content" in src:
+            d["content"] = None if src["content"] is None and self.content == [] else serialize(self.content)
+        elif self.content != []:
+            d["content"] = serialize(self.content)
         if self.stop_reason is not None:
             d["stop_reason"] = self.stop_reason
         elif src is not None and "stop_reason" in src:

@@ -33,8 +33,8 @@ _new = object.__new__
 _KNOWN_KEYS = frozenset(
     (
         "model",
-        "messages",
         "max_tokens",
+        "messages",
         "system",
         "temperature",
         "top_p",
@@ -72,10 +72,10 @@ class MessageCreateParams(BaseModel):
 
     model: str
     """Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`."""
-    messages: List[MessageParam]
-    """Alternating `user` and `assistant` turns, oldest first."""
     max_tokens: int
     """Maximum number of tokens to generate (required)."""
+    messages: List[MessageParam] = _attrs_field(factory=list)
+    """Alternating `user` and `assistant` turns, oldest first."""
     system: Union[str, List[TextContent], None] = None
     """System prompt, a string or a list of text blocks (top-level, not a message)."""
     temperature: Optional[float] = None
@@ -120,8 +120,8 @@ class MessageCreateParams(BaseModel):
 
     _field_names: ClassVar[tuple[str, ...]] = (
         "model",
-        "messages",
         "max_tokens",
+        "messages",
         "system",
         "temperature",
         "top_p",
@@ -154,6 +154,7 @@ class MessageCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         v_model: Any = src_dict.get("model")
+        v_max_tokens: Any = src_dict.get("max_tokens")
         v_messages: Any = src_dict.get("messages")
         if v_messages is None:
             v_messages = []
@@ -163,7 +164,6 @@ class MessageCreateParams(BaseModel):
                 if isinstance(v_messages, list)
                 else v_messages
             )
-        v_max_tokens: Any = src_dict.get("max_tokens")
         v_system: Any = src_dict.get("system")
         if v_system is not None:
             v_system = _parse_system(v_system)
@@ -205,8 +205,8 @@ class MessageCreateParams(BaseModel):
         v_seed: Any = src_dict.get("seed")
         self = _new(cls)
         self.model = v_model
-        self.messages = v_messages
         self.max_tokens = v_max_tokens
+        self.messages = v_messages
         self.system = v_system
         self.temperature = v_temperature
         self.top_p = v_top_p
@@ -241,14 +241,14 @@ class MessageCreateParams(BaseModel):
         src = self._source
         if self.model is not None or src is None or "model" in src:
             d["model"] = self.model
+        if self.max_tokens is not None or src is None or "max_tokens" in src:
+            d["max_tokens"] = self.max_tokens
         if src is None:
             d["messages"] = serialize(self.messages)
         elif "messages" in src:
             d["messages"] = None if src["messages"] is None and self.messages == [] else serialize(self.messages)
         elif self.messages != []:
             d["messages"] = serialize(self.messages)
-        if self.max_tokens is not None or src is None or "max_tokens" in src:
-            d["max_tokens"] = self.max_tokens
         if self.system is not None:
             d["system"] = serialize(self.system)
         elif src is not None and "system" in src:

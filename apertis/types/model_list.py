@@ -29,7 +29,7 @@ _KNOWN_KEYS = frozenset(("data", "object"))
 class ModelList(BaseModel):
     """The models available to the calling key."""
 
-    data: List[Model]
+    data: List[Model] = _attrs_field(factory=list)
     """The models."""
     object: Optional[Literal["list"]] = None
     """Always `list` when present."""

@@ -32,7 +32,7 @@ class RerankCreateParams(BaseModel):
     """Reranker id, e.g. `BAAI/bge-reranker-v2-m3`, `Qwen/Qwen3-Reranker-4B`, `rerank-v3.5`."""
     query: str
     """The search query."""
-    documents: List[str]
+    documents: List[str] = _attrs_field(factory=list)
     """The candidate documents (non-empty; an empty list is a 400)."""
     top_n: Optional[int] = None
     """Return only the best N results (server default all)."""

@@ -30,7 +30,7 @@ _KNOWN_KEYS = frozenset(("results", "id", "object", "model", "usage"))
 class RerankResponse(BaseModel):
     """Reranked results, most relevant first. The docs show only `results`; `object`, `model`, `id` and `usage` appear depending on the upstream."""
 
-    results: List[RerankResult]
+    results: List[RerankResult] = _attrs_field(factory=list)
     """Results sorted by `relevance_score`, highest first."""
     id: Optional[str] = None
     """Request id, when sent."""

@@ -55,7 +55,7 @@ class Response(ResponseMixin, BaseModel):
     """Response id, `resp_...`."""
     model: str
     """The model that answered."""
-    output: List[ResponseOutputItem]
+    output: List[ResponseOutputItem] = _attrs_field(factory=list)
     """The output items (messages, reasoning, function calls, built-in tool calls) in order."""
     object: Optional[Literal["response"]] = None
     """Always `response`."""

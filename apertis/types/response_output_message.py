@@ -23,7 +23,7 @@ __all__ = ["ResponseOutputMessage"]
 _new = object.__new__
 
 # The wire names from_dict reads; any other key goes to additional_properties.
-_KNOWN_KEYS = frozenset(("content", "type", "role", "id", "status"))
+_KNOWN_KEYS = frozenset(("type", "role", "content", "id", "status"))
 
 
 # getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
@@ -32,12 +32,12 @@ _KNOWN_KEYS = frozenset(("content", "type", "role", "id", "status"))
 class ResponseOutputMessage(BaseModel):
     """An assistant message."""
 
-    content: List[ResponseContent]
-    """The content parts."""
     type: Literal["message"] = "message"
     """Always `message`."""
     role: Literal["assistant"] = "assistant"
     """Always `assistant`."""
+    content: List[ResponseContent] = _attrs_field(factory=list)
+    """The content parts."""
     id: Optional[str] = None
     """Item id, `msg_...` (may be absent on converted responses)."""
     status: Optional[ResponseItemStatus] = None
@@ -46,7 +46,7 @@ class ResponseOutputMessage(BaseModel):
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
     _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
 
-    _field_names: ClassVar[tuple[str, ...]] = ("content", "type", "role", "id", "status")
+    _field_names: ClassVar[tuple[str, ...]] = ("type", "role", "content", "id", "status")
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
@@ -58,19 +58,19 @@ class ResponseOutputMessage(BaseModel):
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
+        v_type: Any = src_dict.get("type")
+        v_role: Any = src_dict.get("role")
         v_content: Any = src_dict.get("content")
         if v_content is None:
             v_content = []
         else:
             v_content = [parse_response_content(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
-        v_type: Any = src_dict.get("type")
-        v_role: Any = src_dict.get("role")
         v_id: Any = src_dict.get("id")
         v_status: Any = src_dict.get("status")
         self = _new(cls)
-        self.content = v_content
         self.type = v_type
         self.role = v_role
+        self.content = v_content
         self.id = v_id
         self.status = v_status
         if _KNOWN_KEYS.issuperset(src_dict):
@@ -86,16 +86,16 @@ class ResponseOutputMessage(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
+        if self.type is not None or src is None or "type" in src:
+            d["type"] = self.type
+        if self.role is not None or src is None or "role" in src:
+            d["role"] = self.role
         if src is None:
             d["content"] = serialize(self.content)
         elif "content" in src:
             d["content"] = None if src["content"] is None and self.content == [] else serialize(self.content)
         elif self.content != []:
             d["content"] = serialize(self.content)
-        if self.type is not None or src is None or "type" in src:
-            d["type"] = self.type
-        if self.role is not None or src is None or "role" in src:
-            d["role"] = self.role
         if self.id is not None:
             d["id"] = self.id
         elif src is not None and "id" in src:

@@ -32,9 +32,9 @@ _KNOWN_KEYS = frozenset(
 class ResponseUsage(BaseModel):
     """Token usage of a response. Native upstreams may add counters, which are kept."""
 
-    input_tokens: Optional[int] = None
+    input_tokens: int
     """Tokens in the input."""
-    output_tokens: Optional[int] = None
+    output_tokens: int
     """Tokens generated, including reasoning."""
     total_tokens: Optional[int] = None
     """Sum of input and output tokens."""
@@ -100,14 +100,10 @@ class ResponseUsage(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
-        if self.input_tokens is not None:
+        if self.input_tokens is not None or src is None or "input_tokens" in src:
             d["input_tokens"] = self.input_tokens
-        elif src is not None and "input_tokens" in src:
-            d["input_tokens"] = None
-        if self.output_tokens is not None:
+        if self.output_tokens is not None or src is None or "output_tokens" in src:
             d["output_tokens"] = self.output_tokens
-        elif src is not None and "output_tokens" in src:
-            d["output_tokens"] = None
         if self.total_tokens is not None:
             d["total_tokens"] = self.total_tokens
         elif src is not None and "total_tokens" in src:

@@ -32,11 +32,11 @@ _KNOWN_KEYS = frozenset(
 class Usage(BaseModel):
     """Token usage of a chat completion. Only the three totals are documented; native upstreams add detail objects and other counters, which are kept."""
 
-    prompt_tokens: Optional[int] = None
+    prompt_tokens: int
     """Tokens in the prompt (including injected web results on `:web` requests)."""
-    completion_tokens: Optional[int] = None
+    completion_tokens: int
     """Tokens generated."""
-    total_tokens: Optional[int] = None
+    total_tokens: int
     """Sum of prompt and completion tokens."""
     prompt_tokens_details: Optional[PromptTokensDetails] = None
     """Breakdown of prompt tokens (OpenAI upstreams)."""
@@ -100,18 +100,12 @@ class Usage(BaseModel):
         optional fields that are None."""
         d: Dict[str, Any] = {}
         src = self._source
-        if self.prompt_tokens is not None:
+        if self.prompt_tokens is not None or src is None or "prompt_tokens" in src:
             d["prompt_tokens"] = self.prompt_tokens
-        elif src is not None and "prompt_tokens" in src:
-            d["prompt_tokens"] = None
-        if self.completion_tokens is not None:
+        if self.completion_tokens is not None or src is None or "completion_tokens" in src:
             d["completion_tokens"] = self.completion_tokens
-        elif src is not None and "completion_tokens" in src:
-            d["completion_tokens"] = None
-        if self.total_tokens is not None:
+        if self.total_tokens is not None or src is None or "total_tokens" in src:
             d["total_tokens"] = self.total_tokens
-        elif src is not None and "total_tokens" in src:
-            d["total_tokens"] = None
         if self.prompt_tokens_details is not None:
             d["prompt_tokens_details"] = serialize(self.prompt_tokens_details)
         elif src is not None and "prompt_tokens_details" in src:

@@ -1,5 +1,5 @@
 """Mistakes the stream types must catch: every line marked `expect-error` is an error under mypy --strict and
-basedpyright strict, and no other line is (tests/test_typing_streams.py)."""
+basedpyright strict, and no other line is (tests/test_typing_programs.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A chat stream used as the README shows: `with ... as s`, then `s.text_stream` / `s.get_final_completion()`.
 
-Type-checked only (tests/test_typing_streams.py): it must give no error under mypy --strict and basedpyright strict.
+Type-checked only (tests/test_typing_programs.py): it must give no error under mypy --strict and basedpyright strict.
 """
 
 from __future__ import annotations

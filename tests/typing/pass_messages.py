@@ -1,6 +1,6 @@
 """An Anthropic-style Messages stream: narrowing on `event.type` and `delta.type`, sync and async.
 
-Type-checked only (tests/test_typing_streams.py): it must give no error under mypy --strict and basedpyright strict.
+Type-checked only (tests/test_typing_programs.py): it must give no error under mypy --strict and basedpyright strict.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union, overload
 
 import httpx
 
@@ -49,16 +49,90 @@ class AsyncAudio(AsyncAPIResource):
 class AsyncTranscriptions(AsyncAPIResource):
     """The `audio.transcriptions` endpoints: `create`."""
 
+    @overload
     async def create(
         self,
         *,
         file: FileTypes,
         model: str,
-        language: Union[str, NotGiven] = NOT_GIVEN,
-        prompt: Union[str, NotGiven] = NOT_GIVEN,
-        response_format: Union[AudioResponseFormat, NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        timestamp_granularities: Union[Sequence[TimestampGranularity], NotGiven] = NOT_GIVEN,
+        language: Union[str, NotGiven, None] = NOT_GIVEN,
+        prompt: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[Literal["json", "verbose_json"], NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        timestamp_granularities: Union[Sequence[TimestampGranularity], NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Headers] = None,
+        extra_query: Optional[Query] = None,
+        extra_body: Optional[Body] = None,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
+    ) -> Transcription:
+        """Transcribe audio into text.
+
+        Transcribe an audio file (flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav or webm, at most 25 MB) into text in its own language. The result is a `Transcription` when the server answers with JSON (`json` and `verbose_json` formats, and always for `gpt-4o(-mini)-transcribe`), and a plain `str` for the `text`, `srt` and `vtt` formats; the SDK decides by the response Content-Type, not by the requested format. Audio endpoints need a pay-as-you-go key (subscription keys get 403 `audio_requires_payg`).
+
+        Args:
+            file: The audio file (flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav or webm; at most 25 MB). The file name's extension tells the server the format.
+            model: `whisper-1`, `whisper-large-v3`, `whisper-large-v3-turbo`, `gpt-4o-mini-transcribe` or `gpt-4o-transcribe`.
+            language: ISO-639-1 language of the audio (`en`, `zh`, `ja`, ...); improves accuracy and speed.
+            prompt: Context or spelling hints (names, jargon).
+            response_format: Transcription output format: `json` (server default), `text`, `srt`, `vtt` (plain-text bodies) or `verbose_json` (with segments and timings). Only Whisper models honour non-JSON formats; `gpt-4o(-mini)-transcribe` always answer JSON.
+            temperature: Sampling temperature, 0 to 1 (server default 0).
+            timestamp_granularities: `word` and/or `segment` timestamps; needs `response_format="verbose_json"`. Sent as repeated `timestamp_granularities[]` form fields.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        file: FileTypes,
+        model: str,
+        language: Union[str, NotGiven, None] = NOT_GIVEN,
+        prompt: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[AudioResponseFormat, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        timestamp_granularities: Union[Sequence[TimestampGranularity], NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Headers] = None,
+        extra_query: Optional[Query] = None,
+        extra_body: Optional[Body] = None,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
+    ) -> Union[Transcription, str]:
+        """Transcribe audio into text.
+
+        Transcribe an audio file (flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav or webm, at most 25 MB) into text in its own language. The result is a `Transcription` when the server answers with JSON (`json` and `verbose_json` formats, and always for `gpt-4o(-mini)-transcribe`), and a plain `str` for the `text`, `srt` and `vtt` formats; the SDK decides by the response Content-Type, not by the requested format. Audio endpoints need a pay-as-you-go key (subscription keys get 403 `audio_requires_payg`).
+
+        Args:
+            file: The audio file (flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav or webm; at most 25 MB). The file name's extension tells the server the format.
+            model: `whisper-1`, `whisper-large-v3`, `whisper-large-v3-turbo`, `gpt-4o-mini-transcribe` or `gpt-4o-transcribe`.
+            language: ISO-639-1 language of the audio (`en`, `zh`, `ja`, ...); improves accuracy and speed.
+            prompt: Context or spelling hints (names, jargon).
+            response_format: Transcription output format: `json` (server default), `text`, `srt`, `vtt` (plain-text bodies) or `verbose_json` (with segments and timings). Only Whisper models honour non-JSON formats; `gpt-4o(-mini)-transcribe` always answer JSON.
+            temperature: Sampling temperature, 0 to 1 (server default 0).
+            timestamp_granularities: `word` and/or `segment` timestamps; needs `response_format="verbose_json"`. Sent as repeated `timestamp_granularities[]` form fields.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
+
+    async def create(
+        self,
+        *,
+        file: FileTypes,
+        model: str,
+        language: Union[str, NotGiven, None] = NOT_GIVEN,
+        prompt: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[AudioResponseFormat, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        timestamp_granularities: Union[Sequence[TimestampGranularity], NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -116,14 +190,80 @@ class AsyncTranscriptions(AsyncAPIResource):
 class AsyncTranslations(AsyncAPIResource):
     """The `audio.translations` endpoints: `create`."""
 
+    @overload
     async def create(
         self,
         *,
         file: FileTypes,
         model: str,
-        prompt: Union[str, NotGiven] = NOT_GIVEN,
-        response_format: Union[AudioResponseFormat, NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
+        prompt: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[Literal["json", "verbose_json"], NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Headers] = None,
+        extra_query: Optional[Query] = None,
+        extra_body: Optional[Body] = None,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
+    ) -> Translation:
+        """Translate audio into English text.
+
+        Transcribe an audio file (at most 25 MB) and translate the speech into English. Translation is served by Whisper models only. The result is a `Translation` for JSON responses and a plain `str` for the `text`, `srt` and `vtt` formats (decided by the response Content-Type).
+
+        Args:
+            file: The audio file (at most 25 MB); the extension tells the server the format.
+            model: `whisper-1`, `whisper-large-v3` or `whisper-large-v3-turbo` (translation is Whisper-only).
+            prompt: Context or spelling hints, in English.
+            response_format: Transcription output format: `json` (server default), `text`, `srt`, `vtt` (plain-text bodies) or `verbose_json` (with segments and timings). Only Whisper models honour non-JSON formats; `gpt-4o(-mini)-transcribe` always answer JSON.
+            temperature: Sampling temperature, 0 to 1 (server default 0).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        file: FileTypes,
+        model: str,
+        prompt: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[AudioResponseFormat, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Headers] = None,
+        extra_query: Optional[Query] = None,
+        extra_body: Optional[Body] = None,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
+    ) -> Union[Translation, str]:
+        """Translate audio into English text.
+
+        Transcribe an audio file (at most 25 MB) and translate the speech into English. Translation is served by Whisper models only. The result is a `Translation` for JSON responses and a plain `str` for the `text`, `srt` and `vtt` formats (decided by the response Content-Type).
+
+        Args:
+            file: The audio file (at most 25 MB); the extension tells the server the format.
+            model: `whisper-1`, `whisper-large-v3` or `whisper-large-v3-turbo` (translation is Whisper-only).
+            prompt: Context or spelling hints, in English.
+            response_format: Transcription output format: `json` (server default), `text`, `srt`, `vtt` (plain-text bodies) or `verbose_json` (with segments and timings). Only Whisper models honour non-JSON formats; `gpt-4o(-mini)-transcribe` always answer JSON.
+            temperature: Sampling temperature, 0 to 1 (server default 0).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
+
+    async def create(
+        self,
+        *,
+        file: FileTypes,
+        model: str,
+        prompt: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[AudioResponseFormat, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -178,9 +318,9 @@ class AsyncSpeech(AsyncAPIResource):
         model: str,
         input: str,
         voice: str,
-        response_format: Union[SpeechResponseFormat, NotGiven] = NOT_GIVEN,
-        speed: Union[float, NotGiven] = NOT_GIVEN,
-        instructions: Union[str, NotGiven] = NOT_GIVEN,
+        response_format: Union[SpeechResponseFormat, NotGiven, None] = NOT_GIVEN,
+        speed: Union[float, NotGiven, None] = NOT_GIVEN,
+        instructions: Union[str, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,

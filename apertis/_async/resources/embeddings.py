@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
 
 import httpx
 
@@ -18,9 +18,6 @@ from .._resource import AsyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-    from ...types.embedding_create_params_encoding_format import EmbeddingCreateParamsEncodingFormat
-    from ...types.embedding_create_params_task import EmbeddingCreateParamsTask
-
 __all__ = ["AsyncEmbeddings"]
 
 
@@ -32,10 +29,14 @@ class AsyncEmbeddings(AsyncAPIResource):
         *,
         model: str,
         input: Union[str, Sequence[str], Sequence[int], Sequence[Sequence[int]]],
-        encoding_format: Union[EmbeddingCreateParamsEncodingFormat, NotGiven] = NOT_GIVEN,
-        dimensions: Union[int, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        task: Union[EmbeddingCreateParamsTask, NotGiven] = NOT_GIVEN,
+        encoding_format: Union[Literal["float", "base64"], NotGiven, None] = NOT_GIVEN,
+        dimensions: Union[int, NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        task: Union[
+            Literal["retrieval.query", "retrieval.passage", "separation", "classification", "text-matching", "none"],
+            NotGiven,
+            None,
+        ] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
@@ -17,14 +17,17 @@ from .._resource import AsyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-    from ...types.compression_config import CompressionConfig
-    from ...types.message_metadata import MessageMetadata
-    from ...types.message_param import MessageParam
-    from ...types.message_thinking_config import MessageThinkingConfig
-    from ...types.message_tool_choice import MessageToolChoice
-    from ...types.response_format import ResponseFormat
-    from ...types.text_content import TextContent
-    from ...types.tool_definition import ToolDefinition
+    from ...types.params import (
+        CompressionConfigParam,
+        MessageMetadataParam,
+        MessageParam,
+        MessageThinkingConfigParam,
+        ResponseFormatParam,
+        TextBlockParam,
+        ToolChoiceParam,
+        ToolParam,
+    )
+    from ...types.text_block import TextBlock
     from .._streaming import AsyncMessageStream
 
 __all__ = ["AsyncMessages"]
@@ -38,125 +41,233 @@ class AsyncMessages(AsyncAPIResource):
         self,
         *,
         model: str,
-        messages: Sequence[Union[MessageParam, Mapping[str, Any]]],
+        messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[Union[TextContent, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
         stream: Union[Literal[False], NotGiven] = NOT_GIVEN,
-        stop_sequences: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ToolDefinition, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[MessageToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        metadata: Union[MessageMetadata, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        thinking: Union[MessageThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
+        stop_sequences: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        metadata: Union[MessageMetadataParam, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[MessageThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> Message: ...
+    ) -> Message:
+        """Create a message (Anthropic Messages API).
+
+        Send a conversation to a Claude model with the native Anthropic Messages format; requests and responses pass through the gateway unchanged. Only Claude (Anthropic-channel) models are routed here; use `chat.completions.create` for other models. Both `Authorization: Bearer` and `x-api-key` authenticate; an `anthropic-version` header is accepted and ignored.
+
+        With `stream=True` the result is a stream of `MessageStreamEvent` objects (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, plus `ping` and `error`); there is no `[DONE]` sentinel.
+
+        Args:
+            model: Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`.
+            messages: Alternating `user` and `assistant` turns, oldest first.
+            max_tokens: Maximum number of tokens to generate (required).
+            system: System prompt, a string or a list of text blocks (top-level, not a message).
+            temperature: Sampling temperature, 0 to 1 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens.
+            stream: Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false).
+            stop_sequences: Custom sequences that stop generation.
+            tools: Tools the model may use.
+            tool_choice: How the model should use the tools.
+            metadata: Request metadata.
+            thinking: Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            n: Number of completions (OpenAI-compatible extension; server default 1).
+            stop: Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`).
+            presence_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            frequency_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            user: End-user identifier (OpenAI-compatible extension).
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            seed: Best-effort deterministic sampling seed (OpenAI-compatible extension).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     @overload
     async def create(
         self,
         *,
         model: str,
-        messages: Sequence[Union[MessageParam, Mapping[str, Any]]],
+        messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[Union[TextContent, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
         stream: Literal[True],
-        stop_sequences: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ToolDefinition, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[MessageToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        metadata: Union[MessageMetadata, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        thinking: Union[MessageThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
+        stop_sequences: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        metadata: Union[MessageMetadataParam, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[MessageThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> AsyncMessageStream: ...
+    ) -> AsyncMessageStream:
+        """Create a message (Anthropic Messages API).
+
+        Send a conversation to a Claude model with the native Anthropic Messages format; requests and responses pass through the gateway unchanged. Only Claude (Anthropic-channel) models are routed here; use `chat.completions.create` for other models. Both `Authorization: Bearer` and `x-api-key` authenticate; an `anthropic-version` header is accepted and ignored.
+
+        With `stream=True` the result is a stream of `MessageStreamEvent` objects (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, plus `ping` and `error`); there is no `[DONE]` sentinel.
+
+        Args:
+            model: Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`.
+            messages: Alternating `user` and `assistant` turns, oldest first.
+            max_tokens: Maximum number of tokens to generate (required).
+            system: System prompt, a string or a list of text blocks (top-level, not a message).
+            temperature: Sampling temperature, 0 to 1 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens.
+            stream: Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false).
+            stop_sequences: Custom sequences that stop generation.
+            tools: Tools the model may use.
+            tool_choice: How the model should use the tools.
+            metadata: Request metadata.
+            thinking: Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            n: Number of completions (OpenAI-compatible extension; server default 1).
+            stop: Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`).
+            presence_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            frequency_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            user: End-user identifier (OpenAI-compatible extension).
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            seed: Best-effort deterministic sampling seed (OpenAI-compatible extension).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     @overload
     async def create(
         self,
         *,
         model: str,
-        messages: Sequence[Union[MessageParam, Mapping[str, Any]]],
+        messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[Union[TextContent, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
         stream: bool,
-        stop_sequences: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ToolDefinition, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[MessageToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        metadata: Union[MessageMetadata, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        thinking: Union[MessageThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
+        stop_sequences: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        metadata: Union[MessageMetadataParam, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[MessageThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> Union[Message, AsyncMessageStream]: ...
+    ) -> Union[Message, AsyncMessageStream]:
+        """Create a message (Anthropic Messages API).
+
+        Send a conversation to a Claude model with the native Anthropic Messages format; requests and responses pass through the gateway unchanged. Only Claude (Anthropic-channel) models are routed here; use `chat.completions.create` for other models. Both `Authorization: Bearer` and `x-api-key` authenticate; an `anthropic-version` header is accepted and ignored.
+
+        With `stream=True` the result is a stream of `MessageStreamEvent` objects (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, plus `ping` and `error`); there is no `[DONE]` sentinel.
+
+        Args:
+            model: Claude model id, e.g. `claude-sonnet-4.5`, `claude-opus-4-5-20251101`, `claude-haiku-4.5`, `claude-sonnet-4-6`.
+            messages: Alternating `user` and `assistant` turns, oldest first.
+            max_tokens: Maximum number of tokens to generate (required).
+            system: System prompt, a string or a list of text blocks (top-level, not a message).
+            temperature: Sampling temperature, 0 to 1 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens.
+            stream: Stream the message as Server-Sent Events of `MessageStreamEvent` (server default false).
+            stop_sequences: Custom sequences that stop generation.
+            tools: Tools the model may use.
+            tool_choice: How the model should use the tools.
+            metadata: Request metadata.
+            thinking: Extended thinking for Claude. `budget_tokens` ranges 1024-32768 and Anthropic requires it to be smaller than `max_tokens` (the Apertis docs example breaks that rule).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            n: Number of completions (OpenAI-compatible extension; server default 1).
+            stop: Up to 4 stop sequences (OpenAI-compatible extension; prefer `stop_sequences`).
+            presence_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            frequency_penalty: -2.0 to 2.0 (OpenAI-compatible extension; server default 0).
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            user: End-user identifier (OpenAI-compatible extension).
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            seed: Best-effort deterministic sampling seed (OpenAI-compatible extension).
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     async def create(
         self,
         *,
         model: str,
-        messages: Sequence[Union[MessageParam, Mapping[str, Any]]],
+        messages: Sequence[MessageParam],
         max_tokens: int,
-        system: Union[str, Sequence[Union[TextContent, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
         stream: Union[bool, NotGiven] = NOT_GIVEN,
-        stop_sequences: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ToolDefinition, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[MessageToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        metadata: Union[MessageMetadata, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        thinking: Union[MessageThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
+        stop_sequences: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        metadata: Union[MessageMetadataParam, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[MessageThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -210,7 +321,7 @@ class AsyncMessages(AsyncAPIResource):
             raise invalid_argument("max_tokens", max_tokens, "an int")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
-        _stream_cls: Optional[type[Any]] = None
+        _stream_cls: Optional[type[AsyncMessageStream]] = None
         if stream is True:
             from .._streaming import AsyncMessageStream as _stream_cls
         result: Union[Message, AsyncMessageStream] = await self._client._request(

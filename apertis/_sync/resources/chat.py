@@ -18,19 +18,21 @@ from .._resource import SyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-    from ...types.audio_config import AudioConfig
-    from ...types.chat_completion_message_param import ChatCompletionMessageParam
-    from ...types.chat_completion_tool_choice import ChatCompletionToolChoice
-    from ...types.chat_completion_tool_param import ChatCompletionToolParam
     from ...types.chat_modality import ChatModality
-    from ...types.compression_config import CompressionConfig
-    from ...types.reasoning_config import ReasoningConfig
+    from ...types.params import (
+        AudioConfigParam,
+        ChatCompletionMessageParam,
+        ChatCompletionStreamOptionsParam,
+        ChatCompletionToolChoiceOptionParam,
+        ChatCompletionToolParam,
+        CompressionConfigParam,
+        ReasoningConfigParam,
+        ResponseFormatParam,
+        ThinkingConfigParam,
+        WebSearchOptionsParam,
+    )
     from ...types.reasoning_effort import ReasoningEffort
-    from ...types.response_format import ResponseFormat
-    from ...types.stream_options import StreamOptions
-    from ...types.thinking_config import ThinkingConfig
     from ...types.web_content_length import WebContentLength
-    from ...types.web_search_options import WebSearchOptions
     from .._streaming import ChatCompletionStream
 
 __all__ = ["Chat", "Completions"]
@@ -53,177 +55,324 @@ class Completions(SyncAPIResource):
         self,
         *,
         model: str,
-        messages: Sequence[Union[ChatCompletionMessageParam, Mapping[str, Any]]],
+        messages: Sequence[ChatCompletionMessageParam],
         stream: Union[Literal[False], NotGiven] = NOT_GIVEN,
-        stream_options: Union[StreamOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_completion_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        logprobs: Union[bool, NotGiven] = NOT_GIVEN,
-        top_logprobs: Union[int, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ChatCompletionToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ChatCompletionToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        modalities: Union[Sequence[ChatModality], NotGiven] = NOT_GIVEN,
-        audio: Union[AudioConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning: Union[ReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning_effort: Union[ReasoningEffort, NotGiven] = NOT_GIVEN,
-        thinking: Union[ThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        web_results_count: Union[int, NotGiven] = NOT_GIVEN,
-        web_content_length: Union[WebContentLength, NotGiven] = NOT_GIVEN,
-        web_search_options: Union[WebSearchOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        fallback_models: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        fallback_timeout: Union[int, NotGiven] = NOT_GIVEN,
-        fallback_enabled: Union[bool, NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        provider_extra_body: Union[Any, NotGiven] = NOT_GIVEN,
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_completion_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        logprobs: Union[bool, NotGiven, None] = NOT_GIVEN,
+        top_logprobs: Union[int, NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ChatCompletionToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        modalities: Union[Sequence[ChatModality], NotGiven, None] = NOT_GIVEN,
+        audio: Union[AudioConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[ThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        web_results_count: Union[int, NotGiven, None] = NOT_GIVEN,
+        web_content_length: Union[WebContentLength, NotGiven, None] = NOT_GIVEN,
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None] = NOT_GIVEN,
+        fallback_models: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        fallback_timeout: Union[int, NotGiven, None] = NOT_GIVEN,
+        fallback_enabled: Union[bool, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        provider_extra_body: Union[Any, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> ChatCompletion: ...
+    ) -> ChatCompletion:
+        """Create a chat completion.
+
+        Generate the next assistant message for a conversation. Works with almost every chat model of the gateway (OpenAI, Anthropic, Google, DeepSeek, xAI, GLM, ...); the Responses-only models (`gpt-5-pro`, `o1-pro`, `codex-mini`, ...) must use `responses.create` instead.
+
+        With `stream=True` the result is a stream of `ChatCompletionChunk` events instead of one `ChatCompletion`. Apertis extensions: append `:web` to the model for gateway web search (sources come back in `web_sources`), `fallback_models` for automatic failover, `compression` for long conversations, `reasoning` / `reasoning_effort` / `thinking` for reasoning models. The optional request headers `X-Timeout` (total budget in milliseconds, 5000-300000, server default 60000) and `X-Context-Compression` / `X-Compression-Threshold` / `X-Compression-Keep-Turns` / `X-Compression-Model` can be sent with `extra_headers`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1-mini`, `claude-sonnet-4.5`, `gemini-3-pro-preview`, `deepseek-reasoner`. Append `:web` to any non-free model (e.g. `gpt-4.1-mini:web`) to let the gateway search the web first: results are injected into the prompt and returned in `web_sources` (tune with `web_results_count` and `web_content_length`). Ids ending in `:free` are free-tier variants and reject `:web`.
+            messages: The conversation so far, oldest first.
+            stream: Stream the reply as Server-Sent Events of `ChatCompletionChunk` (server default false).
+            stream_options: Options for streaming responses.
+            temperature: Sampling temperature, 0 to 2 (server default 1). Higher is more random.
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens (provider-specific extension; ignored where unsupported).
+            n: Number of choices to generate, 1 to 128 (server default 1).
+            stop: Up to 4 sequences where generation stops.
+            max_tokens: Maximum number of tokens to generate.
+            max_completion_tokens: Upper bound on generated tokens including reasoning tokens (newer OpenAI models prefer it over `max_tokens`).
+            presence_penalty: -2.0 to 2.0 (server default 0); positive values favour new topics.
+            frequency_penalty: -2.0 to 2.0 (server default 0); positive values discourage repetition.
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            logprobs: Return log-probabilities of the output tokens in `choices[].logprobs`.
+            top_logprobs: Number of most likely tokens (0-20) to return at each position; needs `logprobs`.
+            user: A stable identifier of your end user, for abuse monitoring.
+            seed: Best-effort deterministic sampling seed.
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            tools: Function tools the model may call.
+            tool_choice: Which tool the model must call, if any. A mode string or a named function.
+            parallel_tool_calls: Allow several tool calls in one assistant turn.
+            modalities: Output modalities, server default `["text"]`. Use `["text", "audio"]` with an audio-output model (e.g. `gpt-4o-audio-preview`) together with `audio`; audio output needs a pay-as-you-go key and cannot be streamed.
+            audio: Voice and format of spoken output (with `modalities=["text", "audio"]`).
+            reasoning: Reasoning mode (documented for GLM models such as `glm-4.6`, `glm-5.1`); replies carry `reasoning_details`.
+            reasoning_effort: How much effort a reasoning model spends thinking. Documented values `low`, `medium`, `high`; upstreams may accept others (e.g. `minimal`).
+            thinking: Extended thinking for chat completions (Claude, Gemini and other thinking models). For Claude, `budget_tokens` sets the thinking budget and must be smaller than `max_tokens`.
+            web_results_count: Number of web results to retrieve, 1 to 10 (server default 5). Only meaningful with a `:web` model.
+            web_content_length: How much page text each web result contributes (`short`, `medium` (server default) or `full`). Only with a `:web` model.
+            web_search_options: Legacy OpenAI-style search options for dedicated search models (`gpt-5-search-api`, `gpt-4o-search-preview`, `gpt-4o-mini-search-preview`); no effect on other models. Citations come back in `message.annotations`. For search on any model use the `:web` model suffix instead; do not combine the two mechanisms.
+            fallback_models: Up to 5 model ids tried in order when the primary model fails (timeout, connection error, model error or any non-200 upstream status). Needs `fallback_enabled=True`. The `X-Actual-Model` response header names the model that served; each is billed at its own rate.
+            fallback_timeout: Per-model timeout in milliseconds before falling back, 5000 to 300000. The server default is 30 s (15 s in later docs) and is capped by the remaining `X-Timeout` budget.
+            fallback_enabled: Enable request-level fallback (server default false).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            provider_extra_body: A literal `extra_body` object forwarded to upstream providers, e.g. `{"enable_thinking": true}` or `{"google": {"thinking_config": {"thinking_budget": 10240}}}`. In the SDK this is the `provider_extra_body` argument; the SDK's own `extra_body` argument instead merges keys into the top level of the request.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     @overload
     def create(
         self,
         *,
         model: str,
-        messages: Sequence[Union[ChatCompletionMessageParam, Mapping[str, Any]]],
+        messages: Sequence[ChatCompletionMessageParam],
         stream: Literal[True],
-        stream_options: Union[StreamOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_completion_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        logprobs: Union[bool, NotGiven] = NOT_GIVEN,
-        top_logprobs: Union[int, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ChatCompletionToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ChatCompletionToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        modalities: Union[Sequence[ChatModality], NotGiven] = NOT_GIVEN,
-        audio: Union[AudioConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning: Union[ReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning_effort: Union[ReasoningEffort, NotGiven] = NOT_GIVEN,
-        thinking: Union[ThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        web_results_count: Union[int, NotGiven] = NOT_GIVEN,
-        web_content_length: Union[WebContentLength, NotGiven] = NOT_GIVEN,
-        web_search_options: Union[WebSearchOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        fallback_models: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        fallback_timeout: Union[int, NotGiven] = NOT_GIVEN,
-        fallback_enabled: Union[bool, NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        provider_extra_body: Union[Any, NotGiven] = NOT_GIVEN,
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_completion_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        logprobs: Union[bool, NotGiven, None] = NOT_GIVEN,
+        top_logprobs: Union[int, NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ChatCompletionToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        modalities: Union[Sequence[ChatModality], NotGiven, None] = NOT_GIVEN,
+        audio: Union[AudioConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[ThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        web_results_count: Union[int, NotGiven, None] = NOT_GIVEN,
+        web_content_length: Union[WebContentLength, NotGiven, None] = NOT_GIVEN,
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None] = NOT_GIVEN,
+        fallback_models: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        fallback_timeout: Union[int, NotGiven, None] = NOT_GIVEN,
+        fallback_enabled: Union[bool, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        provider_extra_body: Union[Any, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> ChatCompletionStream: ...
+    ) -> ChatCompletionStream:
+        """Create a chat completion.
+
+        Generate the next assistant message for a conversation. Works with almost every chat model of the gateway (OpenAI, Anthropic, Google, DeepSeek, xAI, GLM, ...); the Responses-only models (`gpt-5-pro`, `o1-pro`, `codex-mini`, ...) must use `responses.create` instead.
+
+        With `stream=True` the result is a stream of `ChatCompletionChunk` events instead of one `ChatCompletion`. Apertis extensions: append `:web` to the model for gateway web search (sources come back in `web_sources`), `fallback_models` for automatic failover, `compression` for long conversations, `reasoning` / `reasoning_effort` / `thinking` for reasoning models. The optional request headers `X-Timeout` (total budget in milliseconds, 5000-300000, server default 60000) and `X-Context-Compression` / `X-Compression-Threshold` / `X-Compression-Keep-Turns` / `X-Compression-Model` can be sent with `extra_headers`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1-mini`, `claude-sonnet-4.5`, `gemini-3-pro-preview`, `deepseek-reasoner`. Append `:web` to any non-free model (e.g. `gpt-4.1-mini:web`) to let the gateway search the web first: results are injected into the prompt and returned in `web_sources` (tune with `web_results_count` and `web_content_length`). Ids ending in `:free` are free-tier variants and reject `:web`.
+            messages: The conversation so far, oldest first.
+            stream: Stream the reply as Server-Sent Events of `ChatCompletionChunk` (server default false).
+            stream_options: Options for streaming responses.
+            temperature: Sampling temperature, 0 to 2 (server default 1). Higher is more random.
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens (provider-specific extension; ignored where unsupported).
+            n: Number of choices to generate, 1 to 128 (server default 1).
+            stop: Up to 4 sequences where generation stops.
+            max_tokens: Maximum number of tokens to generate.
+            max_completion_tokens: Upper bound on generated tokens including reasoning tokens (newer OpenAI models prefer it over `max_tokens`).
+            presence_penalty: -2.0 to 2.0 (server default 0); positive values favour new topics.
+            frequency_penalty: -2.0 to 2.0 (server default 0); positive values discourage repetition.
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            logprobs: Return log-probabilities of the output tokens in `choices[].logprobs`.
+            top_logprobs: Number of most likely tokens (0-20) to return at each position; needs `logprobs`.
+            user: A stable identifier of your end user, for abuse monitoring.
+            seed: Best-effort deterministic sampling seed.
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            tools: Function tools the model may call.
+            tool_choice: Which tool the model must call, if any. A mode string or a named function.
+            parallel_tool_calls: Allow several tool calls in one assistant turn.
+            modalities: Output modalities, server default `["text"]`. Use `["text", "audio"]` with an audio-output model (e.g. `gpt-4o-audio-preview`) together with `audio`; audio output needs a pay-as-you-go key and cannot be streamed.
+            audio: Voice and format of spoken output (with `modalities=["text", "audio"]`).
+            reasoning: Reasoning mode (documented for GLM models such as `glm-4.6`, `glm-5.1`); replies carry `reasoning_details`.
+            reasoning_effort: How much effort a reasoning model spends thinking. Documented values `low`, `medium`, `high`; upstreams may accept others (e.g. `minimal`).
+            thinking: Extended thinking for chat completions (Claude, Gemini and other thinking models). For Claude, `budget_tokens` sets the thinking budget and must be smaller than `max_tokens`.
+            web_results_count: Number of web results to retrieve, 1 to 10 (server default 5). Only meaningful with a `:web` model.
+            web_content_length: How much page text each web result contributes (`short`, `medium` (server default) or `full`). Only with a `:web` model.
+            web_search_options: Legacy OpenAI-style search options for dedicated search models (`gpt-5-search-api`, `gpt-4o-search-preview`, `gpt-4o-mini-search-preview`); no effect on other models. Citations come back in `message.annotations`. For search on any model use the `:web` model suffix instead; do not combine the two mechanisms.
+            fallback_models: Up to 5 model ids tried in order when the primary model fails (timeout, connection error, model error or any non-200 upstream status). Needs `fallback_enabled=True`. The `X-Actual-Model` response header names the model that served; each is billed at its own rate.
+            fallback_timeout: Per-model timeout in milliseconds before falling back, 5000 to 300000. The server default is 30 s (15 s in later docs) and is capped by the remaining `X-Timeout` budget.
+            fallback_enabled: Enable request-level fallback (server default false).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            provider_extra_body: A literal `extra_body` object forwarded to upstream providers, e.g. `{"enable_thinking": true}` or `{"google": {"thinking_config": {"thinking_budget": 10240}}}`. In the SDK this is the `provider_extra_body` argument; the SDK's own `extra_body` argument instead merges keys into the top level of the request.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     @overload
     def create(
         self,
         *,
         model: str,
-        messages: Sequence[Union[ChatCompletionMessageParam, Mapping[str, Any]]],
+        messages: Sequence[ChatCompletionMessageParam],
         stream: bool,
-        stream_options: Union[StreamOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_completion_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        logprobs: Union[bool, NotGiven] = NOT_GIVEN,
-        top_logprobs: Union[int, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ChatCompletionToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ChatCompletionToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        modalities: Union[Sequence[ChatModality], NotGiven] = NOT_GIVEN,
-        audio: Union[AudioConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning: Union[ReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning_effort: Union[ReasoningEffort, NotGiven] = NOT_GIVEN,
-        thinking: Union[ThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        web_results_count: Union[int, NotGiven] = NOT_GIVEN,
-        web_content_length: Union[WebContentLength, NotGiven] = NOT_GIVEN,
-        web_search_options: Union[WebSearchOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        fallback_models: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        fallback_timeout: Union[int, NotGiven] = NOT_GIVEN,
-        fallback_enabled: Union[bool, NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        provider_extra_body: Union[Any, NotGiven] = NOT_GIVEN,
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_completion_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        logprobs: Union[bool, NotGiven, None] = NOT_GIVEN,
+        top_logprobs: Union[int, NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ChatCompletionToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        modalities: Union[Sequence[ChatModality], NotGiven, None] = NOT_GIVEN,
+        audio: Union[AudioConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[ThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        web_results_count: Union[int, NotGiven, None] = NOT_GIVEN,
+        web_content_length: Union[WebContentLength, NotGiven, None] = NOT_GIVEN,
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None] = NOT_GIVEN,
+        fallback_models: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        fallback_timeout: Union[int, NotGiven, None] = NOT_GIVEN,
+        fallback_enabled: Union[bool, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        provider_extra_body: Union[Any, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> Union[ChatCompletion, ChatCompletionStream]: ...
+    ) -> Union[ChatCompletion, ChatCompletionStream]:
+        """Create a chat completion.
+
+        Generate the next assistant message for a conversation. Works with almost every chat model of the gateway (OpenAI, Anthropic, Google, DeepSeek, xAI, GLM, ...); the Responses-only models (`gpt-5-pro`, `o1-pro`, `codex-mini`, ...) must use `responses.create` instead.
+
+        With `stream=True` the result is a stream of `ChatCompletionChunk` events instead of one `ChatCompletion`. Apertis extensions: append `:web` to the model for gateway web search (sources come back in `web_sources`), `fallback_models` for automatic failover, `compression` for long conversations, `reasoning` / `reasoning_effort` / `thinking` for reasoning models. The optional request headers `X-Timeout` (total budget in milliseconds, 5000-300000, server default 60000) and `X-Context-Compression` / `X-Compression-Threshold` / `X-Compression-Keep-Turns` / `X-Compression-Model` can be sent with `extra_headers`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1-mini`, `claude-sonnet-4.5`, `gemini-3-pro-preview`, `deepseek-reasoner`. Append `:web` to any non-free model (e.g. `gpt-4.1-mini:web`) to let the gateway search the web first: results are injected into the prompt and returned in `web_sources` (tune with `web_results_count` and `web_content_length`). Ids ending in `:free` are free-tier variants and reject `:web`.
+            messages: The conversation so far, oldest first.
+            stream: Stream the reply as Server-Sent Events of `ChatCompletionChunk` (server default false).
+            stream_options: Options for streaming responses.
+            temperature: Sampling temperature, 0 to 2 (server default 1). Higher is more random.
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            top_k: Sample only from the k most likely tokens (provider-specific extension; ignored where unsupported).
+            n: Number of choices to generate, 1 to 128 (server default 1).
+            stop: Up to 4 sequences where generation stops.
+            max_tokens: Maximum number of tokens to generate.
+            max_completion_tokens: Upper bound on generated tokens including reasoning tokens (newer OpenAI models prefer it over `max_tokens`).
+            presence_penalty: -2.0 to 2.0 (server default 0); positive values favour new topics.
+            frequency_penalty: -2.0 to 2.0 (server default 0); positive values discourage repetition.
+            logit_bias: Map of token id (as a string) to a bias from -100 to 100, e.g. `{"50256": -100}`.
+            logprobs: Return log-probabilities of the output tokens in `choices[].logprobs`.
+            top_logprobs: Number of most likely tokens (0-20) to return at each position; needs `logprobs`.
+            user: A stable identifier of your end user, for abuse monitoring.
+            seed: Best-effort deterministic sampling seed.
+            response_format: The output format (chat completions). The JSON arrives as a string in `message.content`.
+            tools: Function tools the model may call.
+            tool_choice: Which tool the model must call, if any. A mode string or a named function.
+            parallel_tool_calls: Allow several tool calls in one assistant turn.
+            modalities: Output modalities, server default `["text"]`. Use `["text", "audio"]` with an audio-output model (e.g. `gpt-4o-audio-preview`) together with `audio`; audio output needs a pay-as-you-go key and cannot be streamed.
+            audio: Voice and format of spoken output (with `modalities=["text", "audio"]`).
+            reasoning: Reasoning mode (documented for GLM models such as `glm-4.6`, `glm-5.1`); replies carry `reasoning_details`.
+            reasoning_effort: How much effort a reasoning model spends thinking. Documented values `low`, `medium`, `high`; upstreams may accept others (e.g. `minimal`).
+            thinking: Extended thinking for chat completions (Claude, Gemini and other thinking models). For Claude, `budget_tokens` sets the thinking budget and must be smaller than `max_tokens`.
+            web_results_count: Number of web results to retrieve, 1 to 10 (server default 5). Only meaningful with a `:web` model.
+            web_content_length: How much page text each web result contributes (`short`, `medium` (server default) or `full`). Only with a `:web` model.
+            web_search_options: Legacy OpenAI-style search options for dedicated search models (`gpt-5-search-api`, `gpt-4o-search-preview`, `gpt-4o-mini-search-preview`); no effect on other models. Citations come back in `message.annotations`. For search on any model use the `:web` model suffix instead; do not combine the two mechanisms.
+            fallback_models: Up to 5 model ids tried in order when the primary model fails (timeout, connection error, model error or any non-200 upstream status). Needs `fallback_enabled=True`. The `X-Actual-Model` response header names the model that served; each is billed at its own rate.
+            fallback_timeout: Per-model timeout in milliseconds before falling back, 5000 to 300000. The server default is 30 s (15 s in later docs) and is capped by the remaining `X-Timeout` budget.
+            fallback_enabled: Enable request-level fallback (server default false).
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            provider_extra_body: A literal `extra_body` object forwarded to upstream providers, e.g. `{"enable_thinking": true}` or `{"google": {"thinking_config": {"thinking_budget": 10240}}}`. In the SDK this is the `provider_extra_body` argument; the SDK's own `extra_body` argument instead merges keys into the top level of the request.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     def create(
         self,
         *,
         model: str,
-        messages: Sequence[Union[ChatCompletionMessageParam, Mapping[str, Any]]],
+        messages: Sequence[ChatCompletionMessageParam],
         stream: Union[bool, NotGiven] = NOT_GIVEN,
-        stream_options: Union[StreamOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        top_k: Union[int, NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        stop: Union[str, Sequence[str], NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_completion_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        presence_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        frequency_penalty: Union[float, NotGiven] = NOT_GIVEN,
-        logit_bias: Union[Mapping[str, int], NotGiven] = NOT_GIVEN,
-        logprobs: Union[bool, NotGiven] = NOT_GIVEN,
-        top_logprobs: Union[int, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        seed: Union[int, NotGiven] = NOT_GIVEN,
-        response_format: Union[ResponseFormat, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ChatCompletionToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ChatCompletionToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        modalities: Union[Sequence[ChatModality], NotGiven] = NOT_GIVEN,
-        audio: Union[AudioConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning: Union[ReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        reasoning_effort: Union[ReasoningEffort, NotGiven] = NOT_GIVEN,
-        thinking: Union[ThinkingConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        web_results_count: Union[int, NotGiven] = NOT_GIVEN,
-        web_content_length: Union[WebContentLength, NotGiven] = NOT_GIVEN,
-        web_search_options: Union[WebSearchOptions, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        fallback_models: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        fallback_timeout: Union[int, NotGiven] = NOT_GIVEN,
-        fallback_enabled: Union[bool, NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        provider_extra_body: Union[Any, NotGiven] = NOT_GIVEN,
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_k: Union[int, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        stop: Union[str, Sequence[str], NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_completion_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        presence_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        frequency_penalty: Union[float, NotGiven, None] = NOT_GIVEN,
+        logit_bias: Union[Mapping[str, int], NotGiven, None] = NOT_GIVEN,
+        logprobs: Union[bool, NotGiven, None] = NOT_GIVEN,
+        top_logprobs: Union[int, NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        seed: Union[int, NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ResponseFormatParam, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ChatCompletionToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        modalities: Union[Sequence[ChatModality], NotGiven, None] = NOT_GIVEN,
+        audio: Union[AudioConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None] = NOT_GIVEN,
+        thinking: Union[ThinkingConfigParam, NotGiven, None] = NOT_GIVEN,
+        web_results_count: Union[int, NotGiven, None] = NOT_GIVEN,
+        web_content_length: Union[WebContentLength, NotGiven, None] = NOT_GIVEN,
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None] = NOT_GIVEN,
+        fallback_models: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        fallback_timeout: Union[int, NotGiven, None] = NOT_GIVEN,
+        fallback_enabled: Union[bool, NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
+        provider_extra_body: Union[Any, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -288,7 +437,7 @@ class Completions(SyncAPIResource):
         check_objects("messages", messages, "a ChatCompletionMessageParam")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
-        _stream_cls: Optional[type[Any]] = None
+        _stream_cls: Optional[type[ChatCompletionStream]] = None
         if stream is True:
             from .._streaming import ChatCompletionStream as _stream_cls
         result: Union[ChatCompletion, ChatCompletionStream] = self._client._request(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Literal, Optional, Tuple, Union
 
 import httpx
 
@@ -18,10 +18,6 @@ if TYPE_CHECKING:
     from typing_extensions import Never
 
     from ...types.image_background import ImageBackground
-    from ...types.image_edit_params_input_fidelity import ImageEditParamsInputFidelity
-    from ...types.image_edit_params_quality import ImageEditParamsQuality
-    from ...types.image_generate_params_quality import ImageGenerateParamsQuality
-    from ...types.image_generate_params_style import ImageGenerateParamsStyle
     from ...types.image_moderation import ImageModeration
     from ...types.image_output_format import ImageOutputFormat
     from ...types.image_response_format import ImageResponseFormat
@@ -36,17 +32,17 @@ class Images(SyncAPIResource):
         self,
         *,
         prompt: str,
-        model: Union[str, NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        size: Union[str, NotGiven] = NOT_GIVEN,
-        quality: Union[ImageGenerateParamsQuality, NotGiven] = NOT_GIVEN,
-        response_format: Union[ImageResponseFormat, NotGiven] = NOT_GIVEN,
-        style: Union[ImageGenerateParamsStyle, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        background: Union[ImageBackground, NotGiven] = NOT_GIVEN,
-        moderation: Union[ImageModeration, NotGiven] = NOT_GIVEN,
-        output_format: Union[ImageOutputFormat, NotGiven] = NOT_GIVEN,
-        output_compression: Union[int, NotGiven] = NOT_GIVEN,
+        model: Union[str, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        size: Union[str, NotGiven, None] = NOT_GIVEN,
+        quality: Union[Literal["standard", "hd", "high", "medium", "low", "auto"], NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ImageResponseFormat, NotGiven, None] = NOT_GIVEN,
+        style: Union[Literal["vivid", "natural"], NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        background: Union[ImageBackground, NotGiven, None] = NOT_GIVEN,
+        moderation: Union[ImageModeration, NotGiven, None] = NOT_GIVEN,
+        output_format: Union[ImageOutputFormat, NotGiven, None] = NOT_GIVEN,
+        output_compression: Union[int, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -115,17 +111,17 @@ class Images(SyncAPIResource):
         image: FileTypes,
         prompt: str,
         mask: Union[FileTypes, NotGiven] = NOT_GIVEN,
-        model: Union[str, NotGiven] = NOT_GIVEN,
-        n: Union[int, NotGiven] = NOT_GIVEN,
-        size: Union[str, NotGiven] = NOT_GIVEN,
-        quality: Union[ImageEditParamsQuality, NotGiven] = NOT_GIVEN,
-        response_format: Union[ImageResponseFormat, NotGiven] = NOT_GIVEN,
-        user: Union[str, NotGiven] = NOT_GIVEN,
-        background: Union[ImageBackground, NotGiven] = NOT_GIVEN,
-        moderation: Union[ImageModeration, NotGiven] = NOT_GIVEN,
-        output_format: Union[ImageOutputFormat, NotGiven] = NOT_GIVEN,
-        output_compression: Union[int, NotGiven] = NOT_GIVEN,
-        input_fidelity: Union[ImageEditParamsInputFidelity, NotGiven] = NOT_GIVEN,
+        model: Union[str, NotGiven, None] = NOT_GIVEN,
+        n: Union[int, NotGiven, None] = NOT_GIVEN,
+        size: Union[str, NotGiven, None] = NOT_GIVEN,
+        quality: Union[Literal["high", "medium", "low", "auto", "standard"], NotGiven, None] = NOT_GIVEN,
+        response_format: Union[ImageResponseFormat, NotGiven, None] = NOT_GIVEN,
+        user: Union[str, NotGiven, None] = NOT_GIVEN,
+        background: Union[ImageBackground, NotGiven, None] = NOT_GIVEN,
+        moderation: Union[ImageModeration, NotGiven, None] = NOT_GIVEN,
+        output_format: Union[ImageOutputFormat, NotGiven, None] = NOT_GIVEN,
+        output_compression: Union[int, NotGiven, None] = NOT_GIVEN,
+        input_fidelity: Union[Literal["high", "low"], NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,

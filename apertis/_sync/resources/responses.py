@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
@@ -17,13 +17,14 @@ from .._resource import SyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-    from ...types.compression_config import CompressionConfig
-    from ...types.response_create_params_truncation import ResponseCreateParamsTruncation
-    from ...types.response_input_item_param import ResponseInputItemParam
-    from ...types.response_reasoning_config import ResponseReasoningConfig
-    from ...types.response_text_config import ResponseTextConfig
-    from ...types.response_tool_choice import ResponseToolChoice
-    from ...types.response_tool_param import ResponseToolParam
+    from ...types.params import (
+        CompressionConfigParam,
+        ResponseInputItemParam,
+        ResponseReasoningConfigParam,
+        ResponseTextConfigParam,
+        ResponseToolChoiceParam,
+        ResponseToolParam,
+    )
     from .._streaming import ResponseStream
 
 __all__ = ["Responses"]
@@ -37,113 +38,212 @@ class Responses(SyncAPIResource):
         self,
         *,
         model: str,
-        input: Union[str, Sequence[Union[ResponseInputItemParam, Mapping[str, Any]]]],
-        instructions: Union[str, NotGiven] = NOT_GIVEN,
+        input: Union[str, Sequence[ResponseInputItemParam]],
+        instructions: Union[str, NotGiven, None] = NOT_GIVEN,
         stream: Union[Literal[False], NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        max_output_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ResponseToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ResponseToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        max_tool_calls: Union[int, NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        reasoning: Union[ResponseReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        text: Union[ResponseTextConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        store: Union[bool, NotGiven] = NOT_GIVEN,
-        previous_response_id: Union[str, NotGiven] = NOT_GIVEN,
-        truncation: Union[ResponseCreateParamsTruncation, NotGiven] = NOT_GIVEN,
-        metadata: Union[Mapping[str, str], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        max_output_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ResponseToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ResponseToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        max_tool_calls: Union[int, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ResponseReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        text: Union[ResponseTextConfigParam, NotGiven, None] = NOT_GIVEN,
+        store: Union[bool, NotGiven, None] = NOT_GIVEN,
+        previous_response_id: Union[str, NotGiven, None] = NOT_GIVEN,
+        truncation: Union[Literal["auto", "disabled"], NotGiven, None] = NOT_GIVEN,
+        metadata: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> Response: ...
+    ) -> Response:
+        """Create a model response (OpenAI Responses API).
+
+        Generate a response from `input` (a string or a list of input items) with the OpenAI Responses API. o1/o3/o4/GPT-5/Codex models are served natively; every other chat model is served by converting the request to chat completions and back. The Responses-only models (`gpt-5-pro`, `gpt-5-mini`, `gpt-5-nano`, `gpt-5-codex-*`, `o1-pro`, `codex-mini`, `gpt-5-chat-latest`) must use this endpoint.
+
+        With `stream=True` the result is a stream of `ResponseStreamEvent` objects (`response.output_text.delta` carries the text); the stream ends with `response.completed`, `response.failed`, `response.incomplete` or `error`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`.
+            input: The input, a string or a list of input items (messages, function call outputs, replayed output items).
+            instructions: System-level guidance (instead of a system message).
+            stream: Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false).
+            temperature: Sampling temperature, 0 to 2 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            max_output_tokens: Upper bound on generated tokens, including reasoning tokens.
+            max_tokens: Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`.
+            tools: Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`).
+            tool_choice: Which tool the model must call. A mode string or a named function.
+            max_tool_calls: Maximum number of built-in tool calls in the response.
+            parallel_tool_calls: Allow several tool calls in parallel.
+            reasoning: Reasoning options for reasoning models (o-series, GPT-5).
+            text: Output text options (structured output goes in `format`).
+            store: Keep the response server-side so it can be continued with `previous_response_id`.
+            previous_response_id: Continue the conversation of a stored response.
+            truncation: `auto` (drop old input to fit the context window) or `disabled`. Other values may appear.
+            metadata: Up to 16 string key/value pairs attached to the object.
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     @overload
     def create(
         self,
         *,
         model: str,
-        input: Union[str, Sequence[Union[ResponseInputItemParam, Mapping[str, Any]]]],
-        instructions: Union[str, NotGiven] = NOT_GIVEN,
+        input: Union[str, Sequence[ResponseInputItemParam]],
+        instructions: Union[str, NotGiven, None] = NOT_GIVEN,
         stream: Literal[True],
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        max_output_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ResponseToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ResponseToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        max_tool_calls: Union[int, NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        reasoning: Union[ResponseReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        text: Union[ResponseTextConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        store: Union[bool, NotGiven] = NOT_GIVEN,
-        previous_response_id: Union[str, NotGiven] = NOT_GIVEN,
-        truncation: Union[ResponseCreateParamsTruncation, NotGiven] = NOT_GIVEN,
-        metadata: Union[Mapping[str, str], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        max_output_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ResponseToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ResponseToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        max_tool_calls: Union[int, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ResponseReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        text: Union[ResponseTextConfigParam, NotGiven, None] = NOT_GIVEN,
+        store: Union[bool, NotGiven, None] = NOT_GIVEN,
+        previous_response_id: Union[str, NotGiven, None] = NOT_GIVEN,
+        truncation: Union[Literal["auto", "disabled"], NotGiven, None] = NOT_GIVEN,
+        metadata: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> ResponseStream: ...
+    ) -> ResponseStream:
+        """Create a model response (OpenAI Responses API).
+
+        Generate a response from `input` (a string or a list of input items) with the OpenAI Responses API. o1/o3/o4/GPT-5/Codex models are served natively; every other chat model is served by converting the request to chat completions and back. The Responses-only models (`gpt-5-pro`, `gpt-5-mini`, `gpt-5-nano`, `gpt-5-codex-*`, `o1-pro`, `codex-mini`, `gpt-5-chat-latest`) must use this endpoint.
+
+        With `stream=True` the result is a stream of `ResponseStreamEvent` objects (`response.output_text.delta` carries the text); the stream ends with `response.completed`, `response.failed`, `response.incomplete` or `error`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`.
+            input: The input, a string or a list of input items (messages, function call outputs, replayed output items).
+            instructions: System-level guidance (instead of a system message).
+            stream: Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false).
+            temperature: Sampling temperature, 0 to 2 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            max_output_tokens: Upper bound on generated tokens, including reasoning tokens.
+            max_tokens: Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`.
+            tools: Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`).
+            tool_choice: Which tool the model must call. A mode string or a named function.
+            max_tool_calls: Maximum number of built-in tool calls in the response.
+            parallel_tool_calls: Allow several tool calls in parallel.
+            reasoning: Reasoning options for reasoning models (o-series, GPT-5).
+            text: Output text options (structured output goes in `format`).
+            store: Keep the response server-side so it can be continued with `previous_response_id`.
+            previous_response_id: Continue the conversation of a stored response.
+            truncation: `auto` (drop old input to fit the context window) or `disabled`. Other values may appear.
+            metadata: Up to 16 string key/value pairs attached to the object.
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     @overload
     def create(
         self,
         *,
         model: str,
-        input: Union[str, Sequence[Union[ResponseInputItemParam, Mapping[str, Any]]]],
-        instructions: Union[str, NotGiven] = NOT_GIVEN,
+        input: Union[str, Sequence[ResponseInputItemParam]],
+        instructions: Union[str, NotGiven, None] = NOT_GIVEN,
         stream: bool,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        max_output_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ResponseToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ResponseToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        max_tool_calls: Union[int, NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        reasoning: Union[ResponseReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        text: Union[ResponseTextConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        store: Union[bool, NotGiven] = NOT_GIVEN,
-        previous_response_id: Union[str, NotGiven] = NOT_GIVEN,
-        truncation: Union[ResponseCreateParamsTruncation, NotGiven] = NOT_GIVEN,
-        metadata: Union[Mapping[str, str], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        max_output_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ResponseToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ResponseToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        max_tool_calls: Union[int, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ResponseReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        text: Union[ResponseTextConfigParam, NotGiven, None] = NOT_GIVEN,
+        store: Union[bool, NotGiven, None] = NOT_GIVEN,
+        previous_response_id: Union[str, NotGiven, None] = NOT_GIVEN,
+        truncation: Union[Literal["auto", "disabled"], NotGiven, None] = NOT_GIVEN,
+        metadata: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
-    ) -> Union[Response, ResponseStream]: ...
+    ) -> Union[Response, ResponseStream]:
+        """Create a model response (OpenAI Responses API).
+
+        Generate a response from `input` (a string or a list of input items) with the OpenAI Responses API. o1/o3/o4/GPT-5/Codex models are served natively; every other chat model is served by converting the request to chat completions and back. The Responses-only models (`gpt-5-pro`, `gpt-5-mini`, `gpt-5-nano`, `gpt-5-codex-*`, `o1-pro`, `codex-mini`, `gpt-5-chat-latest`) must use this endpoint.
+
+        With `stream=True` the result is a stream of `ResponseStreamEvent` objects (`response.output_text.delta` carries the text); the stream ends with `response.completed`, `response.failed`, `response.incomplete` or `error`.
+
+        Args:
+            model: Model id, e.g. `gpt-4.1`, `o4-mini`, `gpt-5-pro`, `claude-sonnet-4.5`.
+            input: The input, a string or a list of input items (messages, function call outputs, replayed output items).
+            instructions: System-level guidance (instead of a system message).
+            stream: Stream the response as Server-Sent Events of `ResponseStreamEvent` (server default false).
+            temperature: Sampling temperature, 0 to 2 (server default 1).
+            top_p: Nucleus sampling probability mass, 0 to 1.
+            max_output_tokens: Upper bound on generated tokens, including reasoning tokens.
+            max_tokens: Listed by the Apertis docs for converted models; OpenAI-native models use `max_output_tokens`.
+            tools: Function tools and built-in tools (`web_search`, `web_search_preview`, `code_interpreter`, `file_search`).
+            tool_choice: Which tool the model must call. A mode string or a named function.
+            max_tool_calls: Maximum number of built-in tool calls in the response.
+            parallel_tool_calls: Allow several tool calls in parallel.
+            reasoning: Reasoning options for reasoning models (o-series, GPT-5).
+            text: Output text options (structured output goes in `format`).
+            store: Keep the response server-side so it can be continued with `previous_response_id`.
+            previous_response_id: Continue the conversation of a stored response.
+            truncation: `auto` (drop old input to fit the context window) or `disabled`. Other values may appear.
+            metadata: Up to 16 string key/value pairs attached to the object.
+            compression: Context compression: older text-only turns are summarised when the conversation grows past `threshold` tokens; the system prompt and recent turns are kept verbatim, and messages with images, audio or documents are never compressed. It never fails a request (outcome in `X-Compression-*` headers). Supported on chat completions and messages; later docs say /responses ignores it.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        ...
 
     def create(
         self,
         *,
         model: str,
-        input: Union[str, Sequence[Union[ResponseInputItemParam, Mapping[str, Any]]]],
-        instructions: Union[str, NotGiven] = NOT_GIVEN,
+        input: Union[str, Sequence[ResponseInputItemParam]],
+        instructions: Union[str, NotGiven, None] = NOT_GIVEN,
         stream: Union[bool, NotGiven] = NOT_GIVEN,
-        temperature: Union[float, NotGiven] = NOT_GIVEN,
-        top_p: Union[float, NotGiven] = NOT_GIVEN,
-        max_output_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        max_tokens: Union[int, NotGiven] = NOT_GIVEN,
-        tools: Union[Sequence[Union[ResponseToolParam, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        tool_choice: Union[ResponseToolChoice, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        max_tool_calls: Union[int, NotGiven] = NOT_GIVEN,
-        parallel_tool_calls: Union[bool, NotGiven] = NOT_GIVEN,
-        reasoning: Union[ResponseReasoningConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        text: Union[ResponseTextConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        store: Union[bool, NotGiven] = NOT_GIVEN,
-        previous_response_id: Union[str, NotGiven] = NOT_GIVEN,
-        truncation: Union[ResponseCreateParamsTruncation, NotGiven] = NOT_GIVEN,
-        metadata: Union[Mapping[str, str], NotGiven] = NOT_GIVEN,
-        compression: Union[CompressionConfig, Mapping[str, Any], NotGiven] = NOT_GIVEN,
+        temperature: Union[float, NotGiven, None] = NOT_GIVEN,
+        top_p: Union[float, NotGiven, None] = NOT_GIVEN,
+        max_output_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ResponseToolParam], NotGiven, None] = NOT_GIVEN,
+        tool_choice: Union[ResponseToolChoiceParam, NotGiven, None] = NOT_GIVEN,
+        max_tool_calls: Union[int, NotGiven, None] = NOT_GIVEN,
+        parallel_tool_calls: Union[bool, NotGiven, None] = NOT_GIVEN,
+        reasoning: Union[ResponseReasoningConfigParam, NotGiven, None] = NOT_GIVEN,
+        text: Union[ResponseTextConfigParam, NotGiven, None] = NOT_GIVEN,
+        store: Union[bool, NotGiven, None] = NOT_GIVEN,
+        previous_response_id: Union[str, NotGiven, None] = NOT_GIVEN,
+        truncation: Union[Literal["auto", "disabled"], NotGiven, None] = NOT_GIVEN,
+        metadata: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
+        compression: Union[CompressionConfigParam, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -193,7 +293,7 @@ class Responses(SyncAPIResource):
             raise invalid_argument("input", input, "a str or a list of ResponseInputItemParam (dicts or models)")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
-        _stream_cls: Optional[type[Any]] = None
+        _stream_cls: Optional[type[ResponseStream]] = None
         if stream is True:
             from .._streaming import ResponseStream as _stream_cls
         result: Union[Response, ResponseStream] = self._client._request(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
 
 import httpx
 
@@ -17,10 +17,6 @@ from .._resource import SyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-    from ...types.video_task_create_params_aspect_ratio import VideoTaskCreateParamsAspectRatio
-    from ...types.video_task_create_params_orientation import VideoTaskCreateParamsOrientation
-    from ...types.video_task_create_params_size import VideoTaskCreateParamsSize
-
 __all__ = ["Video"]
 
 
@@ -32,17 +28,17 @@ class Video(SyncAPIResource):
         *,
         model: str,
         prompt: str,
-        images: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        enhance_prompt: Union[bool, NotGiven] = NOT_GIVEN,
-        enable_upsample: Union[bool, NotGiven] = NOT_GIVEN,
-        aspect_ratio: Union[VideoTaskCreateParamsAspectRatio, NotGiven] = NOT_GIVEN,
-        orientation: Union[VideoTaskCreateParamsOrientation, NotGiven] = NOT_GIVEN,
-        size: Union[VideoTaskCreateParamsSize, NotGiven] = NOT_GIVEN,
-        duration: Union[int, NotGiven] = NOT_GIVEN,
-        watermark: Union[bool, NotGiven] = NOT_GIVEN,
-        private: Union[bool, NotGiven] = NOT_GIVEN,
-        character_url: Union[str, NotGiven] = NOT_GIVEN,
-        character_timestamps: Union[str, NotGiven] = NOT_GIVEN,
+        images: Union[Sequence[str], NotGiven, None] = NOT_GIVEN,
+        enhance_prompt: Union[bool, NotGiven, None] = NOT_GIVEN,
+        enable_upsample: Union[bool, NotGiven, None] = NOT_GIVEN,
+        aspect_ratio: Union[Literal["16:9", "9:16"], NotGiven, None] = NOT_GIVEN,
+        orientation: Union[Literal["portrait", "landscape"], NotGiven, None] = NOT_GIVEN,
+        size: Union[Literal["small", "large"], NotGiven, None] = NOT_GIVEN,
+        duration: Union[int, NotGiven, None] = NOT_GIVEN,
+        watermark: Union[bool, NotGiven, None] = NOT_GIVEN,
+        private: Union[bool, NotGiven, None] = NOT_GIVEN,
+        character_url: Union[str, NotGiven, None] = NOT_GIVEN,
+        character_timestamps: Union[str, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Literal, Optional, Tuple, Union
 
 import httpx
 
@@ -19,8 +19,6 @@ from .._resource import SyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-    from ...types.video_create_params_private import VideoCreateParamsPrivate
-    from ...types.video_create_params_watermark import VideoCreateParamsWatermark
     from .._response import BinaryResponse
 
 __all__ = ["Videos", "Characters"]
@@ -39,17 +37,17 @@ class Videos(SyncAPIResource):
         *,
         model: str,
         prompt: str,
-        seconds: Union[str, NotGiven] = NOT_GIVEN,
-        size: Union[str, NotGiven] = NOT_GIVEN,
+        seconds: Union[str, NotGiven, None] = NOT_GIVEN,
+        size: Union[str, NotGiven, None] = NOT_GIVEN,
         input_reference: Union[FileTypes, NotGiven] = NOT_GIVEN,
-        watermark: Union[VideoCreateParamsWatermark, NotGiven] = NOT_GIVEN,
-        private: Union[VideoCreateParamsPrivate, NotGiven] = NOT_GIVEN,
-        style: Union[str, NotGiven] = NOT_GIVEN,
-        metadata: Union[str, NotGiven] = NOT_GIVEN,
-        character_url: Union[str, NotGiven] = NOT_GIVEN,
-        character_timestamps: Union[str, NotGiven] = NOT_GIVEN,
-        character_from_task: Union[str, NotGiven] = NOT_GIVEN,
-        character_create: Union[str, NotGiven] = NOT_GIVEN,
+        watermark: Union[Literal["true", "false"], NotGiven, None] = NOT_GIVEN,
+        private: Union[Literal["true", "false"], NotGiven, None] = NOT_GIVEN,
+        style: Union[str, NotGiven, None] = NOT_GIVEN,
+        metadata: Union[str, NotGiven, None] = NOT_GIVEN,
+        character_url: Union[str, NotGiven, None] = NOT_GIVEN,
+        character_timestamps: Union[str, NotGiven, None] = NOT_GIVEN,
+        character_from_task: Union[str, NotGiven, None] = NOT_GIVEN,
+        character_create: Union[str, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -202,7 +200,7 @@ class Videos(SyncAPIResource):
         video_id: str,
         *,
         prompt: str,
-        size: Union[str, NotGiven] = NOT_GIVEN,
+        size: Union[str, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,
@@ -250,9 +248,9 @@ class Characters(SyncAPIResource):
     def create(
         self,
         *,
-        url: Union[str, NotGiven] = NOT_GIVEN,
-        from_task: Union[str, NotGiven] = NOT_GIVEN,
-        timestamps: Union[str, NotGiven] = NOT_GIVEN,
+        url: Union[str, NotGiven, None] = NOT_GIVEN,
+        from_task: Union[str, NotGiven, None] = NOT_GIVEN,
+        timestamps: Union[str, NotGiven, None] = NOT_GIVEN,
         extra_headers: Optional[Headers] = None,
         extra_query: Optional[Query] = None,
         extra_body: Optional[Body] = None,

@@ -1,7 +1,8 @@
-"""The stream types, as users' type checkers see them: the programs in tests/typing/ are checked by mypy --strict
-and basedpyright (strict). A `pass_*.py` program must give no error at all; a `fail_*.py` program must give an
-error on each line marked `# expect-error` and on no other line, so a type that turns into Any (which silences
-everything) fails here as surely as one that is too narrow.
+"""The public types, as users' type checkers see them: the programs in tests/typing/ (requests, results,
+overloads, streams and their events) are checked by mypy --strict and basedpyright (strict). A `pass_*.py`
+program must give no error at all; a `fail_*.py` program must give an error on each line marked
+`# expect-error` and on no other line, so a type that turns into Any (which silences everything) fails here as
+surely as one that is too narrow.
 
 mypy and basedpyright are dev dependencies; without one (nox's test sessions) its half of the tests is skipped.
 """
@@ -106,9 +107,12 @@ def errors_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Error
     return errors_of
 
 
+_EXPECT_ERROR = re.compile(r"#\s*expect-error(\s*$|: )")
+
+
 def _marked_lines(program: Path) -> set[int]:
     lines = program.read_text(encoding="utf-8").splitlines()
-    return {number for number, text in enumerate(lines, 1) if "# expect-error" in text}
+    return {number for number, text in enumerate(lines, 1) if _EXPECT_ERROR.search(text)}
 
 
 def test_there_are_programs_of_both_kinds() -> None:
@@ -166,3 +170,18 @@ def test_importing_apertis_streaming_loads_no_stream_code_and_no_model() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['apertis._exceptions', 'apertis._version', 'apertis.streaming']"
+
+
+def test_the_request_types_cost_nothing_at_runtime() -> None:
+    # The TypedDicts are annotations only: neither `import apertis` nor first calls load them.
+    script = (
+        "import json, sys, httpx, apertis\n"
+        "body = {'model': 'm', 'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': 'hi'}}]}\n"
+        "transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))\n"
+        "client = apertis.Apertis(api_key='k', http_client=httpx.Client(transport=transport))\n"
+        "client.chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'hi'}], max_tokens=None)\n"
+        "client.embeddings.create(model='m', input='x')\n"
+        "print(json.dumps(sorted(m for m in ('apertis.types.params', 'typing_extensions') if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert "apertis.types.params" not in done.stdout, done.stdout
