@@ -17,9 +17,11 @@ import random
 import sys
 import time
 from types import TracebackType
-from typing import Any, AsyncContextManager, AsyncIterator, ContextManager, Mapping, Optional, cast
+from typing import Any, AsyncContextManager, AsyncIterator, Callable, ContextManager, Mapping, Optional, TypeVar, cast
 
 import httpx
+
+T = TypeVar("T")
 
 __all__ = [
     "AsyncGate",
@@ -43,6 +45,13 @@ class AsyncRuntime:
         import asyncio  # only async users pay for importing asyncio
 
         await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def run_blocking(function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in a worker thread, so that blocking reads (a pipe, a big file) do not stop the loop."""
+        import asyncio
+
+        return await asyncio.to_thread(function, *args)
 
     @staticmethod
     def current_loop() -> object:
@@ -230,6 +239,11 @@ class SyncRuntime:
         from ._read_deadline import bound_reads
 
         return bound_reads(client)
+
+    @staticmethod
+    def run_blocking(function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)`, here: blocking is what a sync call does."""
+        return function(*args)
 
     @staticmethod
     def sleep(seconds: float) -> None:

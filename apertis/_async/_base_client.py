@@ -250,11 +250,6 @@ class _Plan:
     files: Optional[PreparedFiles]
     timeout: httpx.Timeout
 
-    @property
-    def replayable(self) -> bool:
-        """Whether the request body can be sent again (an upload from a one-shot file object cannot)."""
-        return self.files is None or self.files.replayable
-
 
 class AsyncAPIClient:
     """The transport half of the client: configuration, the connection pool, and the request loop.
@@ -548,43 +543,49 @@ class AsyncAPIClient:
             raise TypeError("stream=True needs a stream_cls to wrap the response in")
         if response_kind not in _ACCEPT:
             raise ValueError(f"response_kind must be 'json', 'binary' or 'text-or-json', got {response_kind!r}")
-        plan = self._plan(
-            method,
-            path,
-            body=body,
-            data=data,
-            files=files,
-            query=query,
-            accept="text/event-stream" if stream else _ACCEPT[response_kind],
-            host_root=host_root,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        pool = self._pool_for_this_call()
-        retries_taken = 0
-        while True:
-            request = self._build_attempt(plan, retries_taken)
-            try:
-                response = await self._send_admitted(pool, request, plan, stream)
-            except httpx.HTTPError as exc:
-                delay = self._transport_retry_delay(exc, request, plan, retries_taken)
-                reason = self._redact(_describe_exception(exc))
-            else:
-                self._log_response(plan, request, response)
-                if response.is_success:
-                    return await self._finish(
-                        response, cast_to, response_kind, stream_cls if stream else None, retries_taken
-                    )
-                await response.aclose()
-                delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
-                if delay_or_none is None:
-                    raise self._status_error(response, retries_taken)
-                delay, reason = delay_or_none, f"status {response.status_code}"
-            self._log_retry(plan, retries_taken, self.max_retries, delay, reason)
-            await _sleep.sleep(delay)
-            retries_taken += 1
+        # Reading the uploads blocks (a pipe is read to its end): the async client does it in a worker thread.
+        prepared = None if files is None else await AsyncRuntime.run_blocking(prepare_files, files)
+        try:
+            plan = self._plan(
+                method,
+                path,
+                body=body,
+                data=data,
+                files=prepared,
+                query=query,
+                accept="text/event-stream" if stream else _ACCEPT[response_kind],
+                host_root=host_root,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+                timeout=timeout,
+            )
+            pool = self._pool_for_this_call()
+            retries_taken = 0
+            while True:
+                request = self._build_attempt(plan, retries_taken)
+                try:
+                    response = await self._send_admitted(pool, request, plan, stream)
+                except httpx.HTTPError as exc:
+                    delay = self._transport_retry_delay(exc, request, plan, retries_taken)
+                    reason = self._redact(_describe_exception(exc))
+                else:
+                    self._log_response(plan, request, response)
+                    if response.is_success:
+                        return await self._finish(
+                            response, cast_to, response_kind, stream_cls if stream else None, retries_taken
+                        )
+                    await response.aclose()
+                    delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
+                    if delay_or_none is None:
+                        raise self._status_error(response, retries_taken)
+                    delay, reason = delay_or_none, f"status {response.status_code}"
+                self._log_retry(plan, retries_taken, self.max_retries, delay, reason)
+                await _sleep.sleep(delay)
+                retries_taken += 1
+        finally:
+            if prepared is not None:
+                prepared.close()
 
     def _pool_for_this_call(self) -> _Pool:
         """The pool this call uses: open, and bound to the running event loop (a new one when the loop changed)."""
@@ -700,7 +701,7 @@ class AsyncAPIClient:
         *,
         body: Optional[Mapping[str, Any]],
         data: Optional[Mapping[str, Any]],
-        files: Optional[Sequence[Tuple[str, FileTypes]]],
+        files: Optional[PreparedFiles],
         query: Optional[Mapping[str, Any]],
         accept: str,
         host_root: bool,
@@ -721,7 +722,7 @@ class AsyncAPIClient:
             fields: Dict[str, Any] = dict(_check_mapping(data, "data"))
             fields.update(_check_mapping(extra_body, "extra_body"))
             form = _form_fields(fields)
-            prepared = prepare_files(files) if files is not None else PreparedFiles([], True)
+            prepared = files if files is not None else PreparedFiles([])
             if not prepared.fields:
                 # httpx form-encodes a body without files; these endpoints only speak multipart.
                 content, content_type = _multipart_without_files(form)
@@ -833,9 +834,6 @@ class AsyncAPIClient:
             return None
         if should_retry != "true" and status not in _RETRY_STATUSES and status < 500:
             return None
-        if not plan.replayable:
-            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url))
-            return None
         retry_after = parse_retry_after(response.headers)
         if retry_after is not None and retry_after > self.max_retry_after:
             # A long wait would hang the caller's worker; raise and let the application decide.
@@ -855,13 +853,9 @@ class AsyncAPIClient:
         self, exc: httpx.HTTPError, request: httpx.Request, plan: _Plan, retries_taken: int
     ) -> float:
         """How long to wait before retrying after this transport failure; raises the SDK's error when the call
-        must not be retried (the failure is not transient, the retries are used up, or the upload cannot be
-        sent again)."""
+        must not be retried (the failure is not transient, or the retries are used up)."""
         retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
         if not retryable or retries_taken >= self.max_retries:
-            raise self._transport_error(exc, request, retries_taken) from exc
-        if not plan.replayable:
-            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url))
             raise self._transport_error(exc, request, retries_taken) from exc
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
