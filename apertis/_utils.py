@@ -14,10 +14,11 @@ import datetime
 import email.utils
 import math
 import random
+import re
 import sys
 import time
 from types import TracebackType
-from typing import Any, AsyncContextManager, AsyncIterator, Callable, ContextManager, Mapping, Optional, TypeVar, cast
+from typing import Any, AsyncContextManager, AsyncIterator, Callable, ContextManager, Mapping, Optional, TypeVar
 
 import httpx
 
@@ -29,6 +30,7 @@ __all__ = [
     "SyncGate",
     "SyncRuntime",
     "backoff_delay",
+    "check_header",
     "parse_retry_after",
 ]
 
@@ -132,7 +134,7 @@ class AsyncRuntime:
             deadline = _LegacyDeadline(loop, when)
         if sending is not None:
             sending.stream = _BodyPausingDeadline(sending.stream, deadline, loop, seconds)
-        return cast("AsyncContextManager[None]", deadline)
+        return deadline  # type: ignore[no-any-return]
 
 
 class _BodyPausingDeadline(httpx.AsyncByteStream):
@@ -320,22 +322,47 @@ class SyncGate:
         self._semaphore.release()
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP field name (RFC 9110 token)."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""What a field value may not hold (RFC 9110: control characters other than HTAB); CR and LF would end it."""
+
+
+def check_header(name: str, value: Optional[str], param: str) -> None:
+    """Refuse, before anything is sent, a header that cannot be sent as given: a name that is not an HTTP token,
+    or a value holding CR, LF, NUL or another control character (a way to inject headers). `param` names the
+    argument it came from."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(
+            f"{param}: {name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only, no spaces "
+            "or colons)"
+        )
+    if value is not None and _CONTROL.search(value):
+        raise ValueError(
+            f"{param}: the value of header {name!r} contains a line break (CR, LF) or another control character, "
+            "which HTTP does not allow (it could inject headers); remove it, or encode the value"
+        )
+
+
+_DELAY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+"""A delay in Retry-After or retry-after-ms: ASCII digits, with a fraction tolerated (what servers send, and it
+cannot be misread); no sign, exponent, underscore or other digits, all of which Python's float() would accept."""
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float] = None) -> Optional[float]:
     """Seconds the server asked us to wait, or None when it did not say (or said something unreadable).
 
-    `retry-after-ms` (milliseconds, fractions allowed) wins over `Retry-After`, which is seconds (fractions
-    allowed) or an HTTP date. The result may be zero or negative (a date in the past): callers treat that as
-    "no advice" and fall back to backoff.
+    `retry-after-ms` (openai's extension: milliseconds, fractions allowed) wins over `Retry-After`, which is
+    seconds (HTTP says digits; a fraction is tolerated) or an HTTP date. The result may be zero or negative (a date
+    in the past): callers treat that as "no advice" and fall back to backoff.
     """
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         raw = headers.get(name)
         if raw is None:
             continue
         raw = raw.strip()
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
+        value = float(raw) if _DELAY.fullmatch(raw) else math.nan
         if math.isfinite(value):
             return value * scale
         if name == "retry-after":

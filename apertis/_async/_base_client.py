@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import ssl
 import time
 from typing import (
     TYPE_CHECKING,
@@ -47,7 +48,7 @@ from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request
 from .._models import BaseModel, record_response, serialize
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
-from .._utils import AsyncGate, AsyncRuntime, backoff_delay, parse_retry_after
+from .._utils import AsyncGate, AsyncRuntime, backoff_delay, check_header, parse_retry_after
 from .._version import __version__
 from . import _sleep
 from ._response import AsyncBinaryResponse
@@ -308,7 +309,7 @@ class AsyncAPIClient:
     def default_headers(self) -> Dict[str, str]:
         """The headers sent on every request (credentials shown redacted), before per-call extra_headers."""
         headers = self._base_headers(_ACCEPT["json"])
-        _apply_header_overrides(headers, self._default_headers, set())
+        _apply_header_overrides(headers, self._default_headers, set(), "default_headers")
         return redact_headers(headers)
 
     @property
@@ -752,8 +753,8 @@ class AsyncAPIClient:
                     del headers[name]
             default_headers = {name: value for name, value in default_headers.items() if not isinstance(value, str)}
         checked_extra_headers = _check_mapping(extra_headers, "extra_headers")
-        _apply_header_overrides(headers, default_headers, removed)
-        _apply_header_overrides(headers, checked_extra_headers, removed)
+        _apply_header_overrides(headers, default_headers, removed, "default_headers")
+        _apply_header_overrides(headers, checked_extra_headers, removed, "extra_headers")
         caller_headers = frozenset(
             name.lower()
             for overrides in (default_headers, checked_extra_headers)
@@ -855,7 +856,7 @@ class AsyncAPIClient:
         """How long to wait before retrying after this transport failure; raises the SDK's error when the call
         must not be retried (the failure is not transient, or the retries are used up)."""
         retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
-        if not retryable or retries_taken >= self.max_retries:
+        if not retryable or retries_taken >= self.max_retries or _certificate_rejected(exc):
             raise self._transport_error(exc, request, retries_taken) from exc
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
@@ -939,10 +940,13 @@ def _check_mapping(value: Optional[Mapping[str, Any]], name: str) -> Mapping[str
     return value
 
 
-def _apply_header_overrides(headers: httpx.Headers, overrides: Mapping[str, Optional[str]], removed: set[str]) -> None:
+def _apply_header_overrides(
+    headers: httpx.Headers, overrides: Mapping[str, Optional[str]], removed: set[str], param: str
+) -> None:
     for name, value in overrides.items():
         if not isinstance(name, str):
             raise TypeError(f"header names must be str, got {name!r}")
+        check_header(name, value if isinstance(value, str) else None, param)
         if value is None or isinstance(value, NotGiven):
             if name in headers:
                 del headers[name]
@@ -1035,6 +1039,19 @@ def _origin_of(url: str) -> str:
 def _is_json_media_type(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    """Whether the failure is the server's certificate failing verification (httpx and httpcore keep the
+    ssl error as a cause): the same certificate fails again on every retry."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _describe_exception(exc: BaseException) -> str:
