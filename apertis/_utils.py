@@ -142,7 +142,9 @@ class _BodyPausingDeadline(httpx.AsyncByteStream):
     the last chunk has been written (the transport asks for the next chunk only after writing the previous one).
 
     A transport that never reads the body (a mock answering from the request's headers) leaves the deadline as it
-    was: counted from the start of the attempt.
+    was: counted from the start of the attempt. When a write fails, httpcore still reads what the server may have
+    answered early, with the deadline stopped: the connection is broken by then (reset, or closed by the server),
+    so that read ends at once, and httpx's read timeout still bounds each wait.
     """
 
     def __init__(self, body: Any, deadline: Any, loop: Any, seconds: float) -> None:

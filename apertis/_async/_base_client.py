@@ -219,16 +219,6 @@ class _DeadlineStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-_QUICK_TO_SEND = 64 * 1024
-"""Bytes of a body in memory that one write hands to the socket's buffers at once: the response deadline of such a
-request may count from the start of the attempt, which spares the common call (a JSON body) any extra work."""
-
-
-def _may_take_time_to_send(plan: _Plan) -> bool:
-    """Whether writing the request body may take long enough to matter to the response deadline."""
-    return plan.files is not None or (plan.content is not None and len(plan.content) > _QUICK_TO_SEND)
-
-
 def _content_length(response: httpx.Response) -> Optional[int]:
     value = response.headers.get("content-length")
     if value is None or not value.isdigit():
@@ -250,6 +240,18 @@ class _Plan:
     form: Optional[Dict[str, Union[str, List[str]]]]
     files: Optional[PreparedFiles]
     timeout: httpx.Timeout
+
+
+_QUICK_TO_SEND = 64 * 1024
+"""Bytes of a body in memory that one write hands to the socket's buffers at once: the response deadline of such a
+request may count from the start of the attempt, which spares the common call (a JSON body) any extra work."""
+
+
+def _may_take_time_to_send(plan: _Plan) -> bool:
+    """Whether writing the request body may take long enough to matter to the response deadline."""
+    if plan.content is not None:
+        return len(plan.content) > _QUICK_TO_SEND
+    return plan.files is not None and bool(plan.files.fields)
 
 
 class AsyncAPIClient:
