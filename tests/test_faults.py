@@ -11,6 +11,7 @@ import io
 import os
 import sys
 import time
+import types
 from typing import Callable, Iterator, List
 
 import httpx
@@ -36,6 +37,7 @@ from rawserver import (
 )
 
 import apertis
+import apertis._utils
 
 
 @pytest.fixture
@@ -249,6 +251,23 @@ async def test_the_read_timeout_runs_once_a_big_body_has_been_written(
         await maybe_await(client.post("/uploads", body={"blob": "x" * 1_000_000}))
     assert 0.9 < time.monotonic() - started < 5.0
     await close(client)
+
+
+async def test_the_deadline_of_python_3_9_and_3_10_also_pauses_while_the_body_is_written(
+    loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in for asyncio.timeout on Python < 3.11, run here on any version.
+    monkeypatch.setattr(apertis._utils, "sys", types.SimpleNamespace(version_info=(3, 10)))
+    server = loopback(ok, stall(30))
+    server.body_delay = 2.5
+    client = make("async", server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    assert await client.post("/uploads", body={"blob": "x" * 32_000_000}) == {"ok": True}
+    server.body_delay = 0
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError, match="read timeout"):
+        await client.post("/uploads", body={"blob": "x" * 1_000_000})
+    assert 0.9 < time.monotonic() - started < 5.0
+    await client.close()
 
 
 def test_a_callers_sync_client_keeps_a_body_that_arrived_whole_after_the_deadline(
