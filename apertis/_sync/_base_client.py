@@ -571,7 +571,7 @@ class SyncAPIClient:
                 try:
                     response = self._send_admitted(pool, request, plan, stream)
                 except httpx.HTTPError as exc:
-                    delay = self._transport_retry_delay(exc, request, plan, retries_taken)
+                    delay = self._transport_retry_delay(exc, request, retries_taken)
                     reason = self._redact(_describe_exception(exc))
                 else:
                     self._log_response(plan, request, response)
@@ -853,9 +853,7 @@ class SyncAPIClient:
             return retry_after
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
-    def _transport_retry_delay(
-        self, exc: httpx.HTTPError, request: httpx.Request, plan: _Plan, retries_taken: int
-    ) -> float:
+    def _transport_retry_delay(self, exc: httpx.HTTPError, request: httpx.Request, retries_taken: int) -> float:
         """How long to wait before retrying after this transport failure; raises the SDK's error when the call
         must not be retried (the failure is not transient, or the retries are used up)."""
         retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
