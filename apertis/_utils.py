@@ -14,10 +14,15 @@ import datetime
 import email.utils
 import math
 import random
+import re
 import sys
 import time
 from types import TracebackType
-from typing import Any, AsyncContextManager, ContextManager, Mapping, Optional
+from typing import Any, AsyncContextManager, AsyncIterator, Callable, ContextManager, Mapping, Optional, TypeVar
+
+import httpx
+
+T = TypeVar("T")
 
 __all__ = [
     "AsyncGate",
@@ -25,6 +30,7 @@ __all__ = [
     "SyncGate",
     "SyncRuntime",
     "backoff_delay",
+    "check_header",
     "parse_retry_after",
 ]
 
@@ -41,6 +47,13 @@ class AsyncRuntime:
         import asyncio  # only async users pay for importing asyncio
 
         await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def run_blocking(function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in a worker thread, so that blocking reads (a pipe, a big file) do not stop the loop."""
+        import asyncio
+
+        return await asyncio.to_thread(function, *args)
 
     @staticmethod
     def current_loop() -> object:
@@ -99,11 +112,14 @@ class AsyncRuntime:
             pool.renew(loop)
 
     @staticmethod
-    def deadline(seconds: Optional[float]) -> AsyncContextManager[None]:
+    def deadline(seconds: Optional[float], sending: Optional[httpx.Request] = None) -> AsyncContextManager[None]:
         """Cancel the awaited work `seconds` from now and raise the builtin TimeoutError (None: no deadline).
 
         This is what bounds the wait for a response, which httpx only limits per read (a server sending a header
-        byte now and then would otherwise hold the call for as long as it likes).
+        byte now and then would otherwise hold the call for as long as it likes). With `sending`, a request whose
+        body may take a while to write, the clock stops while the body is written and starts again, at
+        `seconds`, once its last byte has gone: writing is bounded by the write timeout, per write, and a slow
+        upload must not eat the response's time.
         """
         if seconds is None:
             return _NO_ASYNC_DEADLINE
@@ -111,9 +127,40 @@ class AsyncRuntime:
 
         loop = asyncio.get_running_loop()
         when = loop.time() + seconds
+        deadline: Any
         if sys.version_info >= (3, 11):
-            return asyncio.timeout_at(when)
-        return _LegacyDeadline(loop, when)  # pragma: no cover - Python < 3.11 (nox)
+            deadline = asyncio.timeout_at(when)
+        else:  # pragma: no cover - Python < 3.11 (nox)
+            deadline = _LegacyDeadline(loop, when)
+        if sending is not None:
+            sending.stream = _BodyPausingDeadline(sending.stream, deadline, loop, seconds)
+        return deadline  # type: ignore[no-any-return]
+
+
+class _BodyPausingDeadline(httpx.AsyncByteStream):
+    """A request body that stops its response deadline while it is being written and restarts it, in full, once
+    the last chunk has been written (the transport asks for the next chunk only after writing the previous one).
+
+    A transport that never reads the body (a mock answering from the request's headers) leaves the deadline as it
+    was: counted from the start of the attempt. When a write fails, httpcore still reads what the server may have
+    answered early, with the deadline stopped: the connection is broken by then (reset, or closed by the server),
+    so that read ends at once, and httpx's read timeout still bounds each wait.
+    """
+
+    def __init__(self, body: Any, deadline: Any, loop: Any, seconds: float) -> None:
+        self._body = body
+        self._deadline = deadline
+        self._loop = loop
+        self._seconds = seconds
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self._deadline.reschedule(None)
+        async for chunk in self._body:
+            yield chunk
+        self._deadline.reschedule(self._loop.time() + self._seconds)
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
 
 
 class _NoAsyncDeadline:
@@ -133,32 +180,38 @@ _NO_ASYNC_DEADLINE = _NoAsyncDeadline()
 
 class _LegacyDeadline:  # pragma: no cover - Python < 3.11 (nox)
     """`asyncio.timeout_at` for Python 3.9 and 3.10: cancel the task at `when`, turn that cancellation into
-    TimeoutError on the way out."""
+    TimeoutError on the way out; `reschedule` moves the deadline (None: no deadline), like asyncio.Timeout's."""
 
-    def __init__(self, loop: Any, when: float) -> None:
+    def __init__(self, loop: Any, when: Optional[float]) -> None:
         self._loop = loop
         self._when = when
         self._expired = False
         self._handle: Any = None
+        self._task: Any = None
 
     async def __aenter__(self) -> None:
         import asyncio
 
-        task = asyncio.current_task()
-        assert task is not None
+        self._task = asyncio.current_task()
+        assert self._task is not None
+        self.reschedule(self._when)
 
-        def expire() -> None:
-            self._expired = True
-            task.cancel()
+    def reschedule(self, when: Optional[float]) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = None if when is None else self._loop.call_at(when, self._expire)
 
-        self._handle = self._loop.call_at(self._when, expire)
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
 
     async def __aexit__(
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         import asyncio
 
-        self._handle.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
         if self._expired and exc_type is asyncio.CancelledError:
             raise TimeoutError from exc
 
@@ -170,12 +223,13 @@ class SyncRuntime:
     """`deadline()` bounds only the reads of a pool prepared by `bound_reads` (the SDK's own)."""
 
     @staticmethod
-    def deadline(seconds: Optional[float]) -> ContextManager[None]:
+    def deadline(seconds: Optional[float], sending: Optional[httpx.Request] = None) -> ContextManager[None]:
         """Reads of a pool prepared by `bound_reads`, in this thread and this block, raise the builtin
         TimeoutError once `seconds` have passed since the request was written (None: no deadline).
 
         A blocking read cannot be interrupted from its own thread, so each read is given what is left of the
-        budget as its timeout (see apertis/_read_deadline.py).
+        budget as its timeout (see apertis/_read_deadline.py). The budget starts at the first read after the last
+        write whatever the body, so `sending` needs no special treatment here.
         """
         if seconds is None:
             return contextlib.nullcontext()
@@ -189,6 +243,11 @@ class SyncRuntime:
         from ._read_deadline import bound_reads
 
         return bound_reads(client)
+
+    @staticmethod
+    def run_blocking(function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)`, here: blocking is what a sync call does."""
+        return function(*args)
 
     @staticmethod
     def sleep(seconds: float) -> None:
@@ -265,22 +324,47 @@ class SyncGate:
         self._semaphore.release()
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP field name (RFC 9110 token)."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""What a field value may not hold (RFC 9110: control characters other than HTAB); CR and LF would end it."""
+
+
+def check_header(name: str, value: Optional[str], param: str) -> None:
+    """Refuse, before anything is sent, a header that cannot be sent as given: a name that is not an HTTP token,
+    or a value holding CR, LF, NUL or another control character (a way to inject headers). `param` names the
+    argument it came from."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(
+            f"{param}: {name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only, no spaces "
+            "or colons)"
+        )
+    if value is not None and _CONTROL.search(value):
+        raise ValueError(
+            f"{param}: the value of header {name!r} contains a line break (CR, LF) or another control character, "
+            "which HTTP does not allow (it could inject headers); remove it, or encode the value"
+        )
+
+
+_DELAY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+"""A delay in Retry-After or retry-after-ms: ASCII digits, with a fraction tolerated (what servers send, and it
+cannot be misread); no sign, exponent, underscore or other digits, all of which Python's float() would accept."""
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float] = None) -> Optional[float]:
     """Seconds the server asked us to wait, or None when it did not say (or said something unreadable).
 
-    `retry-after-ms` (milliseconds, fractions allowed) wins over `Retry-After`, which is seconds (fractions
-    allowed) or an HTTP date. The result may be zero or negative (a date in the past): callers treat that as
-    "no advice" and fall back to backoff.
+    `retry-after-ms` (openai's extension: milliseconds, fractions allowed) wins over `Retry-After`, which is
+    seconds (HTTP says digits; a fraction is tolerated) or an HTTP date. The result may be zero or negative (a date
+    in the past): callers treat that as "no advice" and fall back to backoff.
     """
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         raw = headers.get(name)
         if raw is None:
             continue
         raw = raw.strip()
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
+        value = float(raw) if _DELAY.fullmatch(raw) else math.nan
         if math.isfinite(value):
             return value * scale
         if name == "retry-after":

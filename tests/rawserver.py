@@ -120,6 +120,8 @@ class LoopbackServer:
     def __init__(self, script: Sequence[Behaviour]) -> None:
         self.script = list(script)
         self.requests: List[bytes] = []
+        self.bodies: List[bytes] = []
+        """The body of each request in `requests` (a Content-Length body; a chunked one is not read)."""
         self.body_delay = 0.0
         """Seconds to wait after a request's headers before reading its body (a slow upload, for a big body)."""
         self.accepted = 0
@@ -191,6 +193,7 @@ class LoopbackServer:
                     return
                 index = len(self.requests)
                 self.requests.append(head)
+                self.bodies.append(body)
                 behaviour = self.script[min(index, len(self.script) - 1)]
                 try:
                     keep_alive = await behaviour(Exchange(self, reader, writer, head, body))

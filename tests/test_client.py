@@ -135,6 +135,41 @@ async def test_extra_headers_can_override_and_remove_defaults(
     assert request.headers["accept"] == "text/plain"
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("X-Note", "a\r\nX-Injected: 1", "line break"),
+        ("X-Note", "a\nb", "line break"),
+        ("X-Note", "a\x00b", "control character"),
+        ("X-Note", "a\x7fb", "control character"),
+        ("X Note", "a", "not a valid header name"),
+        ("X-Note:", "a", "not a valid header name"),
+        ("X-Nöte", "a", "not a valid header name"),
+        ("", "a", "not a valid header name"),
+    ],
+)
+async def test_a_header_that_cannot_be_sent_is_refused_before_sending(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock, name: str, value: str, problem: str
+) -> None:
+    client = make_client(max_retries=2)
+    with pytest.raises(ValueError, match=rf"^extra_headers: .*{problem}") as info:
+        await call(client.get, "/models", extra_headers={name: value})
+    assert not isinstance(info.value, apertis.ApertisError)
+    with pytest.raises(ValueError, match=rf"^default_headers: .*{problem}"):
+        make_client(default_headers={name: value})
+    with pytest.raises(ValueError, match=rf"^default_headers: .*{problem}"):
+        client.with_options(default_headers={name: value})
+    assert httpx_mock.get_requests() == []
+
+
+async def test_a_tab_inside_a_header_value_is_sent(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(json={})
+    await call(make_client().get, "/models", extra_headers={"X-Note": "a\tb"})
+    assert httpx_mock.get_requests()[0].headers["x-note"] == "a\tb"
+
+
 async def test_json_body_is_compact_utf8_with_extra_body_merged(
     make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
 ) -> None:

@@ -7,9 +7,11 @@ to it alike (tests/rawserver.py).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
+import types
 from typing import Callable, Iterator, List
 
 import httpx
@@ -35,6 +37,7 @@ from rawserver import (
 )
 
 import apertis
+import apertis._utils
 
 
 @pytest.fixture
@@ -210,18 +213,61 @@ async def test_a_body_whose_last_bytes_arrive_after_the_deadline(
     await close(client)
 
 
-def test_a_slow_upload_does_not_eat_the_sync_clients_read_timeout(loopback: Callable[..., LoopbackServer]) -> None:
+async def test_a_slow_upload_does_not_eat_the_read_timeout(kind: str, loopback: Callable[..., LoopbackServer]) -> None:
     # The server reads nothing of the body for 2.5 s: a 32 MB body (more than the loopback socket buffers hold)
     # takes that long to write, each write well within the 10 s write timeout. The 1 s read timeout counts from
-    # the end of the request, so the answer that then comes at once is read. (Sync only: the async client's
-    # deadline still counts from the start of the attempt.)
+    # the end of the request, so the answer that then comes at once is read.
     server = loopback(ok)
     server.body_delay = 2.5
-    client = make("sync", server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    client = make(kind, server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
     started = time.monotonic()
-    assert client.post("/uploads", body={"blob": "x" * 32_000_000}) == {"ok": True}
+    assert await maybe_await(client.post("/uploads", body={"blob": "x" * 32_000_000})) == {"ok": True}
     assert time.monotonic() - started >= 2.5
-    client.close()
+    await close(client)
+
+
+async def test_a_slow_file_upload_does_not_eat_the_read_timeout(
+    kind: str, loopback: Callable[..., LoopbackServer]
+) -> None:
+    # The same through the multipart encoder, which hands the transport the file chunk by chunk.
+    server = loopback(ok)
+    server.body_delay = 2.5
+    client = make(kind, server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    upload = io.BytesIO(os.urandom(1 << 20) * 32)
+    result = await maybe_await(client.post("/uploads", files=[("file", ("a.wav", upload))], data={"model": "m"}))
+    assert result == {"ok": True}
+    assert server.bodies[0].endswith(b"\r\n") and len(server.bodies[0]) > 32 << 20
+    await close(client)
+
+
+async def test_the_read_timeout_runs_once_a_big_body_has_been_written(
+    kind: str, loopback: Callable[..., LoopbackServer]
+) -> None:
+    # The clock restarts at the end of the body: a server that then answers nothing is stopped by the read timeout.
+    server = loopback(stall(30))
+    client = make(kind, server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError, match="read timeout"):
+        await maybe_await(client.post("/uploads", body={"blob": "x" * 1_000_000}))
+    assert 0.9 < time.monotonic() - started < 5.0
+    await close(client)
+
+
+async def test_the_deadline_of_python_3_9_and_3_10_also_pauses_while_the_body_is_written(
+    loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in for asyncio.timeout on Python < 3.11, run here on any version.
+    monkeypatch.setattr(apertis._utils, "sys", types.SimpleNamespace(version_info=(3, 10)))
+    server = loopback(ok, stall(30))
+    server.body_delay = 2.5
+    client = make("async", server, max_retries=0, timeout=httpx.Timeout(10.0, read=1.0))
+    assert await client.post("/uploads", body={"blob": "x" * 32_000_000}) == {"ok": True}
+    server.body_delay = 0
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError, match="read timeout"):
+        await client.post("/uploads", body={"blob": "x" * 1_000_000})
+    assert 0.9 < time.monotonic() - started < 5.0
+    await client.close()
 
 
 def test_a_callers_sync_client_keeps_a_body_that_arrived_whole_after_the_deadline(

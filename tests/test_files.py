@@ -9,75 +9,81 @@ from typing import Any, Callable, Iterator
 import pytest
 from pytest_httpx import HTTPXMock
 
+import apertis._files
 from apertis._files import prepare_files
 
 
-def _one(value: Any) -> tuple[Any, bool]:
+def _one(value: Any) -> Any:
     prepared = prepare_files([("file", value)])
     ((name, upload),) = prepared.fields
     assert name == "file"
-    return upload, prepared.replayable
+    return upload
 
 
 def test_path_str_and_pathlike_are_read_with_their_basename(tmp_path: Path) -> None:
     audio = tmp_path / "voice note.wav"
     audio.write_bytes(b"RIFF1234")
     for value in (audio, str(audio)):
-        upload, replayable = _one(value)
-        assert upload == ("voice note.wav", b"RIFF1234", None)
-        assert replayable
+        assert _one(value) == ("voice note.wav", b"RIFF1234", None)
 
 
 def test_bytes_are_named_upload() -> None:
-    assert _one(b"abc") == (("upload", b"abc", None), True)
-    assert _one(bytearray(b"abc"))[0] == ("upload", b"abc", None)
+    assert _one(b"abc") == ("upload", b"abc", None)
+    assert _one(bytearray(b"abc")) == ("upload", b"abc", None)
 
 
 def test_file_objects_keep_their_name_and_stream(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp3"
     path.write_bytes(b"ID3")
     with path.open("rb") as handle:
-        upload, replayable = _one(handle)
-        assert upload == ("clip.mp3", handle, None)
-        assert replayable
+        assert _one(handle) == ("clip.mp3", handle, None)
     buffer = io.BytesIO(b"x")
-    assert _one(buffer) == (("upload", buffer, None), True)
+    assert _one(buffer) == ("upload", buffer, None)
 
 
 def test_tuples() -> None:
-    assert _one(("a.flac", b"data")) == (("a.flac", b"data", None), True)
-    assert _one(("a.flac", b"data", "audio/flac")) == (("a.flac", b"data", "audio/flac"), True)
-    assert _one((None, b"data"))[0] == ("upload", b"data", None)
+    assert _one(("a.flac", b"data")) == ("a.flac", b"data", None)
+    assert _one(("a.flac", b"data", "audio/flac")) == ("a.flac", b"data", "audio/flac")
+    assert _one((None, b"data")) == ("upload", b"data", None)
     buffer = io.BytesIO(b"d")
-    assert _one(("n.wav", buffer))[0] == ("n.wav", buffer, None)
+    assert _one(("n.wav", buffer)) == ("n.wav", buffer, None)
 
 
-def test_one_shot_sources_are_not_replayable() -> None:
+def test_one_shot_sources_are_copied_so_that_they_can_be_sent_again() -> None:
     def chunks() -> Iterator[bytes]:
         yield b"a"
         yield b"bc"
 
-    upload, replayable = _one(chunks())
-    assert not replayable
-    assert upload[1].read() == b"abc"
-    assert upload[1].read() == b""
-
     class Pipe(io.RawIOBase):
+        def __init__(self) -> None:
+            super().__init__()
+            self.left = [b"pi", b"pe"]
+
         def readable(self) -> bool:
             return True
 
         def seekable(self) -> bool:
             return False
 
-    assert not _one(Pipe())[1]
-    assert not prepare_files([("a", b"x"), ("b", chunks())]).replayable
+        def read(self, size: int = -1) -> bytes:
+            return self.left.pop(0) if self.left else b""
+
+    for source, content in ((chunks(), b"abc"), (Pipe(), b"pipe")):
+        prepared = prepare_files([("file", source)])
+        spool = prepared.fields[0][1][1]
+        assert spool.read() == content
+        spool.seek(0)
+        assert spool.read() == content
+        prepared.close()
+        assert spool.closed
 
 
-def test_iterator_chunks_are_read_in_sizes() -> None:
-    upload, _ = _one(iter([b"abcdef", b"gh"]))
-    assert upload[1].read(4) == b"abcd"
-    assert upload[1].read(4) == b"efgh"
-    assert upload[1].read(4) == b""
+def test_a_device_is_copied_rather_than_sent_with_a_size_of_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(apertis._files, "MAX_SPOOLED_UPLOAD", 1_000_000)
+    with open("/dev/zero", "rb") as device, pytest.raises(ValueError, match="file: this upload"):
+        # /dev/zero seeks but reports no size; endless, it runs into the spool's limit.
+        prepared = prepare_files([("file", device)])
+        prepared.close()
 
 
 @pytest.mark.parametrize(
@@ -90,15 +96,10 @@ def test_iterator_chunks_are_read_in_sizes() -> None:
         (("a.wav", "text content"), TypeError, r"file: the content in a file tuple must be bytes"),
         ((b"name", b"x"), TypeError, r"file: the file name"),
         (("a.wav", b"x", 5), TypeError, r"file: the content type"),
-        (iter(["str chunk"]), None, None),
+        (iter(["str chunk"]), TypeError, r"file: the upload must yield bytes, got str"),
     ],
 )
 def test_bad_uploads_name_the_parameter(value: Any, error: Any, pattern: Any) -> None:
-    if error is None:
-        upload, _ = _one(value)
-        with pytest.raises(TypeError, match="file: the upload iterator must yield bytes"):
-            upload[1].read()
-        return
     with pytest.raises(error, match=pattern):
         _one(value)
 

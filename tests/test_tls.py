@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
+import time
 from pathlib import Path
+from typing import Any, Callable, Iterator, List, Tuple
 
 import certifi
+import httpx
 import pytest
 
+import apertis
 from apertis._tls import DeferredVerifyContext, default_ssl_context
 
 
@@ -39,3 +45,101 @@ def test_ssl_cert_file_is_honoured_as_httpx_does(monkeypatch: pytest.MonkeyPatch
     context = DeferredVerifyContext()
     context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="api.apertis.ai")
     assert len(context.get_ca_certs()) == 1
+
+
+# ----------------------------------------------------------------------- a certificate that fails verification
+
+# A self-signed certificate for 127.0.0.1 (EC P-256, valid until 2126), and its key: no CA trusts it.
+_CERTIFICATE = """-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUeVdA0dw2Z1RzO9W3oDXPxXMI0MowCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwNjAxNTc0NloYDzIxMjYxMTEy
+MDE1NzQ2WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAARytW8lmENyb/HQwa4VVfpjsne6aqsHr5m13AJZKAzLIL1YjVSggonB
+LVpTdVshuJzpTtZfQ47jR7+Ufuxe5sRJo2QwYjAdBgNVHQ4EFgQUB98R4mx7+zPl
+ImzAJ/HiNVKw2fMwHwYDVR0jBBgwFoAUB98R4mx7+zPlImzAJ/HiNVKw2fMwDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IQCNCWW/qNNinV4A00kJjfM+Cz4arOo5LCpJ0bpGGrLZ8QIgLvmY92s3GDW84nHS
+tkRz+P8HfJqyIuc8tueA5ZkeF0U=
+-----END CERTIFICATE-----
+"""
+_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgoRdO5cjwVkLlVBoF
+mliI+ayNaU/v/kgJoHH3fBd1BJ6hRANCAARytW8lmENyb/HQwa4VVfpjsne6aqsH
+r5m13AJZKAzLIL1YjVSggonBLVpTdVshuJzpTtZfQ47jR7+Ufuxe5sRJ
+-----END PRIVATE KEY-----
+"""
+
+
+@pytest.fixture
+def self_signed_server(tmp_path: Path) -> Iterator[Tuple[str, List[str]]]:
+    """A TLS server on 127.0.0.1 with the self-signed certificate: (base URL, what each connection came to).
+
+    Each connection is one handshake; one that succeeds gets `{"ok":true}` to its request.
+    """
+    (tmp_path / "cert.pem").write_text(_CERTIFICATE + _KEY, encoding="ascii")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "cert.pem"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    outcomes: List[str] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: the test is over
+                return
+            try:
+                with context.wrap_socket(connection, server_side=True) as tls:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += tls.recv(65536)
+                    tls.sendall(
+                        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+                    )
+                outcomes.append("answered")
+            except (ssl.SSLError, OSError):
+                outcomes.append("handshake failed")
+                connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/v1", outcomes
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (closing alone would not)
+        listener.close()
+        thread.join(5)
+
+
+async def test_a_certificate_that_fails_verification_is_not_retried(
+    kind: str, make_client: Callable[..., Any], call: Any, sleeps: List[float], self_signed_server: Any
+) -> None:
+    url, outcomes = self_signed_server
+    client = make_client(base_url=url, max_retries=2)
+    with pytest.raises(apertis.APIConnectionError, match="CERTIFICATE_VERIFY_FAILED") as info:
+        await call(client.get, "/models")
+    assert info.value.retries_taken == 0 and sleeps == []
+    assert _wait_for(lambda: outcomes == ["handshake failed"])
+    await call(client.close)
+
+
+async def test_the_self_signed_server_answers_a_client_that_trusts_it(
+    kind: str, call: Any, self_signed_server: Any, tmp_path: Path
+) -> None:
+    # The control for the test above: the server is a working TLS server, only the trust is missing.
+    url, outcomes = self_signed_server
+    (tmp_path / "ca.pem").write_text(_CERTIFICATE, encoding="ascii")
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    http_client = httpx.AsyncClient(verify=trusting) if kind == "async" else httpx.Client(verify=trusting)
+    client_class = apertis.AsyncApertis if kind == "async" else apertis.Apertis
+    client = client_class(api_key="sk-test", base_url=url, http_client=http_client, max_retries=0)
+    assert await call(client.get, "/models") == {"ok": True}
+    await call(http_client.aclose if kind == "async" else http_client.close)
+    assert _wait_for(lambda: outcomes == ["answered"])
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.01)
+    return condition()

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import inspect
+import io
+import os
+import socket
+import tempfile
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable, Iterator
 
 import pytest
 from pytest_httpx import HTTPXMock
+from rawserver import API_KEY, Exchange, LoopbackServer, close, loopback_servers, make, maybe_await
 
+import apertis._files
 from apertis import Apertis, AsyncApertis
 from apertis.types import ImagesResponse, Transcription, Translation, Video
 
@@ -184,3 +193,164 @@ async def test_video_content_downloads_bytes(httpx_mock: HTTPXMock, flavour: str
 async def test_an_upload_of_the_wrong_kind_names_the_parameter(flavour: str) -> None:
     with pytest.raises(TypeError, match="file"):
         await _call(_client(flavour).audio.transcriptions.create, file=12345, model="whisper-1")
+
+
+# ------------------------------------------------------------------------------- every form, on the wire
+
+
+@pytest.fixture
+def loopback() -> Iterator[Callable[..., LoopbackServer]]:
+    yield from loopback_servers()
+
+
+AUDIO = bytes(range(256)) * 300  # 76.8 KB: more than one 64 KiB read, and every byte value
+
+
+def _pipe(data: bytes, pause: float = 0.0) -> IO[bytes]:
+    """The read end of a pipe that a thread fills with `data`, 64 KiB at a time `pause` seconds apart."""
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as writer:
+            for start in range(0, len(data), 65536):
+                if pause:
+                    time.sleep(pause)
+                writer.write(data[start : start + 65536])
+                writer.flush()
+
+    threading.Thread(target=feed, daemon=True).start()
+    return os.fdopen(read_end, "rb")
+
+
+def _socket_file(data: bytes) -> IO[bytes]:
+    """A socket's file object (not seekable, and fstat reports no size), the peer sends `data` and hangs up."""
+    ours, theirs = socket.socketpair()
+    threading.Thread(target=lambda: (theirs.sendall(data), theirs.close()), daemon=True).start()
+    reader = ours.makefile("rb")
+    ours.close()  # the file object keeps the socket open until it is closed
+    return reader
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), 1000):
+        yield data[start : start + 1000]
+
+
+def _received_file(server: LoopbackServer, index: int = 0) -> tuple[str | None, bytes]:
+    """(file name, bytes) of the `file` part the server received in request `index`, which had a Content-Length."""
+    head = server.requests[index].decode("latin-1").lower()
+    assert "transfer-encoding" not in head
+    length = int(head.split("content-length:")[1].split("\r\n")[0])
+    body = server.bodies[index]
+    assert length == len(body)
+    content_type = server.requests[index].decode("latin-1").split("ontent-Type: ")[1].split("\r\n")[0]
+    parts = {name: (filename, payload) for name, filename, payload in _form_parts(content_type, body)}
+    assert parts["model"] == (None, b"whisper-1")
+    return parts["file"]
+
+
+_FORMS: dict[str, tuple[Callable[[Path], Any], str]] = {
+    "path": (lambda tmp: tmp / "speech.wav", "speech.wav"),
+    "str path": (lambda tmp: str(tmp / "speech.wav"), "speech.wav"),
+    "bytes": (lambda tmp: AUDIO, "upload"),
+    "bytearray": (lambda tmp: bytearray(AUDIO), "upload"),
+    "BytesIO": (lambda tmp: io.BytesIO(AUDIO), "upload"),
+    "open file": (lambda tmp: (tmp / "speech.wav").open("rb"), "speech.wav"),
+    "pipe": (lambda tmp: _pipe(AUDIO), "upload"),
+    "socket file": (lambda tmp: _socket_file(AUDIO), "upload"),
+    "generator": (lambda tmp: _chunks(AUDIO), "upload"),
+    "tuple of bytes": (lambda tmp: ("a.wav", AUDIO), "a.wav"),
+    "tuple with a content type": (lambda tmp: ("a.wav", AUDIO, "audio/wav"), "a.wav"),
+    "tuple without a name": (lambda tmp: (None, AUDIO), "upload"),
+    "tuple of a BytesIO": (lambda tmp: ("a.wav", io.BytesIO(AUDIO)), "a.wav"),
+    "tuple of an open file": (lambda tmp: ("b.wav", (tmp / "speech.wav").open("rb")), "b.wav"),
+    "tuple of a pipe": (lambda tmp: ("a.wav", _pipe(AUDIO)), "a.wav"),
+    "tuple of a generator": (lambda tmp: ("a.wav", _chunks(AUDIO), "audio/wav"), "a.wav"),
+}
+
+
+@pytest.mark.parametrize("form", list(_FORMS))
+async def test_every_upload_form_arrives_whole_with_a_content_length_and_survives_a_retry(
+    kind: str, loopback: Callable[..., LoopbackServer], sleeps: list[float], tmp_path: Path, form: str
+) -> None:
+    # The first attempt gets a 503: every form, pipes and generators included, is sent again identically.
+    (tmp_path / "speech.wav").write_bytes(AUDIO)
+    make_upload, filename = _FORMS[form]
+    upload = make_upload(tmp_path)
+    server = loopback(_unavailable, _transcribed)
+    client = make(kind, server, max_retries=1)
+    try:
+        result = await maybe_await(client.audio.transcriptions.create(file=upload, model="whisper-1"))
+    finally:
+        for value in (upload, *(upload if isinstance(upload, tuple) else ())):
+            if hasattr(value, "close"):
+                value.close()
+        await close(client)
+    assert result.text == "ok"
+    assert len(server.requests) == 2
+    assert _received_file(server, 0) == _received_file(server, 1) == (filename, AUDIO)
+
+
+async def _unavailable(exchange: Exchange) -> bool:
+    await exchange.send(503, b'{"error": {"message": "busy"}}')
+    return True
+
+
+async def _transcribed(exchange: Exchange) -> bool:
+    await exchange.send(200, b'{"text": "ok"}')
+    return True
+
+
+async def test_a_big_pipe_is_spooled_to_a_temporary_file_that_the_call_deletes(
+    kind: str, loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(apertis._files, "SPOOL_IN_MEMORY", 10_000)
+    spooled: list[Any] = []
+    real_temporary_file = tempfile.TemporaryFile
+
+    def recording_temporary_file(*args: Any, **kwargs: Any) -> Any:
+        spooled.append(real_temporary_file(*args, **kwargs))
+        return spooled[-1]
+
+    monkeypatch.setattr(apertis._files.tempfile, "TemporaryFile", recording_temporary_file)
+    server = loopback(_transcribed)
+    client = make(kind, server)
+    with _pipe(AUDIO) as pipe:
+        await maybe_await(client.audio.transcriptions.create(file=("a.wav", pipe), model="whisper-1"))
+    assert _received_file(server) == ("a.wav", AUDIO)
+    assert len(spooled) == 1 and spooled[0].closed
+    await close(client)
+
+
+async def test_a_one_shot_upload_over_the_spool_limit_names_the_parameter(
+    kind: str, loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(apertis._files, "MAX_SPOOLED_UPLOAD", 50_000)
+    server = loopback(_transcribed)
+    client = make(kind, server)
+    with pytest.raises(ValueError, match=r"file: this upload .* larger than .*pass the path or the open file"):
+        await maybe_await(client.audio.transcriptions.create(file=_chunks(AUDIO), model="whisper-1"))
+    assert server.requests == []
+    await close(client)
+
+
+async def test_the_async_client_reads_a_slow_pipe_without_blocking_the_event_loop(
+    loopback: Callable[..., LoopbackServer],
+) -> None:
+    server = loopback(_transcribed)
+    client = AsyncApertis(api_key=API_KEY, base_url=server.url)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.ensure_future(tick())
+    with _pipe(AUDIO, pause=0.4) as pipe:  # two pieces, 0.8 s in all
+        await client.audio.transcriptions.create(file=pipe, model="whisper-1")
+    ticker.cancel()
+    assert ticks > 20
+    assert _received_file(server) == ("upload", AUDIO)
+    await client.close()

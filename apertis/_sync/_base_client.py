@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import ssl
 import time
 from typing import (
     TYPE_CHECKING,
@@ -52,7 +53,7 @@ from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request
 from .._models import BaseModel, record_response, serialize
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
-from .._utils import SyncGate, SyncRuntime, backoff_delay, parse_retry_after
+from .._utils import SyncGate, SyncRuntime, backoff_delay, check_header, parse_retry_after
 from .._version import __version__
 from . import _sleep
 from ._response import BinaryResponse
@@ -283,10 +284,17 @@ class _Plan:
     timeout: httpx.Timeout
     total_timeout: Optional[float]  # seconds for all attempts and the waits between them; None: no such budget
 
-    @property
-    def replayable(self) -> bool:
-        """Whether the request body can be sent again (an upload from a one-shot file object cannot)."""
-        return self.files is None or self.files.replayable
+
+_QUICK_TO_SEND = 64 * 1024
+"""Bytes of a body in memory that one write hands to the socket's buffers at once: the response deadline of such a
+request may count from the start of the attempt, which spares the common call (a JSON body) any extra work."""
+
+
+def _may_take_time_to_send(plan: _Plan) -> bool:
+    """Whether writing the request body may take long enough to matter to the response deadline."""
+    if plan.content is not None:
+        return len(plan.content) > _QUICK_TO_SEND
+    return plan.files is not None and bool(plan.files.fields)
 
 
 class SyncAPIClient:
@@ -349,7 +357,7 @@ class SyncAPIClient:
     def default_headers(self) -> Dict[str, str]:
         """The headers sent on every request (credentials shown redacted), before per-call extra_headers."""
         headers = self._base_headers(_ACCEPT["json"])
-        _apply_header_overrides(headers, self._default_headers, set())
+        _apply_header_overrides(headers, self._default_headers, set(), "default_headers")
         return redact_headers(headers)
 
     @property
@@ -657,21 +665,38 @@ class SyncAPIClient:
             raise TypeError("stream=True needs a stream_cls to wrap the response in")
         if response_kind not in _ACCEPT:
             raise ValueError(f"response_kind must be 'json', 'binary' or 'text-or-json', got {response_kind!r}")
-        plan = self._plan(
-            method,
-            path,
-            body=body,
-            data=data,
-            files=files,
-            query=query,
-            accept="text/event-stream" if stream else _ACCEPT[response_kind],
-            host_root=host_root,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-            total_timeout=total_timeout,
-        )
+        # Reading the uploads blocks (a pipe is read to its end): the async client does it in a worker thread.
+        prepared = None if files is None else SyncRuntime.run_blocking(prepare_files, files)
+        try:
+            plan = self._plan(
+                method,
+                path,
+                body=body,
+                data=data,
+                files=prepared,
+                query=query,
+                accept="text/event-stream" if stream else _ACCEPT[response_kind],
+                host_root=host_root,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+                timeout=timeout,
+                total_timeout=total_timeout,
+            )
+            return self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None)
+        finally:
+            if prepared is not None:
+                prepared.close()
+
+    def _send_with_retries(
+        self,
+        plan: _Plan,
+        cast_to: Optional[Callable[[Any], Any]],
+        response_kind: ResponseKind,
+        stream_cls: Optional[type[Any]],
+    ) -> Any:
+        """The retry loop: one attempt, then finish, raise, or wait and go again (within the total budget)."""
+        stream = stream_cls is not None
         pool = self._pool_for_this_call()
         deadline = None if plan.total_timeout is None else time.monotonic() + plan.total_timeout
         retries_taken = 0
@@ -681,7 +706,7 @@ class SyncAPIClient:
             try:
                 response = self._send_admitted(pool, request, attempt, stream)
             except httpx.HTTPError as exc:
-                delay = self._transport_retry_delay(exc, request, plan, retries_taken)
+                delay = self._transport_retry_delay(exc, request, retries_taken)
                 if _past_deadline(deadline, delay):
                     error = self._transport_error(exc, request, retries_taken)
                     raise _budget_spent(error, plan, delay) from exc
@@ -693,7 +718,7 @@ class SyncAPIClient:
                         # The budget covers the wait for the stream to open; its events are read with the call's
                         # own read timeout (httpcore looks it up at the first read of the body, after this).
                         request.extensions["timeout"] = plan.timeout.as_dict()
-                    return self._finish(response, cast_to, response_kind, stream_cls if stream else None, retries_taken)
+                    return self._finish(response, cast_to, response_kind, stream_cls, retries_taken)
                 response.close()
                 delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
                 if delay_or_none is None:
@@ -778,14 +803,14 @@ class SyncAPIClient:
 
         The read timeout bounds the whole response, not each wait for bytes: the headers must arrive within it,
         and so must the body of a plain call. A stream's body is bounded per read only, as its events may come
-        minutes apart. The async client counts from the start of the attempt, the sync one from the end of the
-        request (its writes are bounded per write: a slow upload does not eat the response's time).
+        minutes apart. The time counts from the end of the request: its writes are bounded by the write timeout,
+        per write, and a slow upload does not eat the response's time.
         """
         read_limit = plan.timeout.read
         started = time.monotonic()
         response: Optional[httpx.Response] = None
         try:
-            with SyncRuntime.deadline(read_limit):
+            with SyncRuntime.deadline(read_limit, request if _may_take_time_to_send(plan) else None):
                 response = http_client.send(request, stream=True)
                 if not stream or not response.is_success or _is_json_media_type(_content_type(response)):
                     # Error bodies are small and read now, so the message can quote them; success bodies of
@@ -819,7 +844,7 @@ class SyncAPIClient:
         *,
         body: Optional[Mapping[str, Any]],
         data: Optional[Mapping[str, Any]],
-        files: Optional[Sequence[Tuple[str, FileTypes]]],
+        files: Optional[PreparedFiles],
         query: Optional[Mapping[str, Any]],
         accept: str,
         host_root: bool,
@@ -844,7 +869,7 @@ class SyncAPIClient:
             fields: Dict[str, Any] = dict(_check_mapping(data, "data"))
             fields.update(_check_mapping(extra_body, "extra_body"))
             form = _form_fields(fields)
-            prepared = prepare_files(files) if files is not None else PreparedFiles([], True)
+            prepared = files if files is not None else PreparedFiles([])
             if not prepared.fields:
                 # httpx form-encodes a body without files; these endpoints only speak multipart.
                 content, content_type = _multipart_without_files(form)
@@ -874,8 +899,8 @@ class SyncAPIClient:
                     del headers[name]
             default_headers = {name: value for name, value in default_headers.items() if not isinstance(value, str)}
         checked_extra_headers = _check_mapping(extra_headers, "extra_headers")
-        _apply_header_overrides(headers, default_headers, removed)
-        _apply_header_overrides(headers, checked_extra_headers, removed)
+        _apply_header_overrides(headers, default_headers, removed, "default_headers")
+        _apply_header_overrides(headers, checked_extra_headers, removed, "extra_headers")
         caller_headers = frozenset(
             name.lower()
             for overrides in (default_headers, checked_extra_headers)
@@ -961,9 +986,6 @@ class SyncAPIClient:
             return None
         if should_retry != "true" and status not in _RETRY_STATUSES and status < 500:
             return None
-        if not plan.replayable:
-            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url))
-            return None
         retry_after = parse_retry_after(response.headers)
         if retry_after is not None and retry_after > self.max_retry_after:
             # A long wait would hang the caller's worker; raise and let the application decide.
@@ -979,17 +1001,11 @@ class SyncAPIClient:
             return retry_after
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
-    def _transport_retry_delay(
-        self, exc: httpx.HTTPError, request: httpx.Request, plan: _Plan, retries_taken: int
-    ) -> float:
+    def _transport_retry_delay(self, exc: httpx.HTTPError, request: httpx.Request, retries_taken: int) -> float:
         """How long to wait before retrying after this transport failure; raises the SDK's error when the call
-        must not be retried (the failure is not transient, the retries are used up, or the upload cannot be
-        sent again)."""
+        must not be retried (the failure is not transient, or the retries are used up)."""
         retryable = isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
-        if not retryable or retries_taken >= self.max_retries:
-            raise self._transport_error(exc, request, retries_taken) from exc
-        if not plan.replayable:
-            logger.debug("Not retrying %s %s: the upload can be sent only once", plan.method, self._redact(plan.url))
+        if not retryable or retries_taken >= self.max_retries or _certificate_rejected(exc):
             raise self._transport_error(exc, request, retries_taken) from exc
         return backoff_delay(retries_taken, initial=INITIAL_RETRY_DELAY, maximum=MAX_RETRY_DELAY)
 
@@ -1114,10 +1130,13 @@ def _check_mapping(value: Optional[Mapping[str, Any]], name: str) -> Mapping[str
     return value
 
 
-def _apply_header_overrides(headers: httpx.Headers, overrides: Mapping[str, Optional[str]], removed: set[str]) -> None:
+def _apply_header_overrides(
+    headers: httpx.Headers, overrides: Mapping[str, Optional[str]], removed: set[str], param: str
+) -> None:
     for name, value in overrides.items():
         if not isinstance(name, str):
             raise TypeError(f"header names must be str, got {name!r}")
+        check_header(name, value if isinstance(value, str) else None, param)
         if value is None or isinstance(value, NotGiven):
             if name in headers:
                 del headers[name]
@@ -1210,6 +1229,19 @@ def _origin_of(url: str) -> str:
 def _is_json_media_type(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    """Whether the failure is the server's certificate failing verification (httpx and httpcore keep the
+    ssl error as a cause): the same certificate fails again on every retry."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _describe_exception(exc: BaseException) -> str:

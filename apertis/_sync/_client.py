@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
 from .._logging import setup_logging
 from .._types import NOT_GIVEN, NotGiven
+from .._utils import check_header
 from .._validation import unexpected_arguments
 from ._base_client import SyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import ResourcesMixin
@@ -220,6 +221,7 @@ def _check_headers(headers: Optional[Mapping[str, Optional[str]]], name: str) ->
     for key, value in headers.items():
         if not isinstance(key, str) or not (value is None or isinstance(value, str)):
             raise TypeError(f"{name} must map header names (str) to str or None, got {key!r}: {value!r}")
+        check_header(key, value, name)
     return headers
 
 
