@@ -3,9 +3,12 @@ terminator; and a call that finds every connection taken says so. Real sockets (
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, List
 
 import httpx
@@ -19,6 +22,7 @@ from rawserver import (
     make,
     maybe_await,
     ok,
+    slow_ok,
 )
 
 import apertis
@@ -120,6 +124,30 @@ async def test_a_stream_dropped_unread_is_released_without_the_garbage_collector
         await close_all(client)
 
 
+def test_the_garbage_collector_never_takes_the_pools_lock(loopback: Callable[..., LoopbackServer]) -> None:
+    # The collector may run on any thread at any moment, also one inside httpcore's pool holding its lock: a
+    # stream dropped mid-read must not be closed there (that takes the lock, a deadlock in that thread).
+    server = loopback(chunked_events(CHUNK, CHUNK, end=False), ok)
+    client = client_for("sync", server, "sdk", httpx.Timeout(5.0, pool=0.5))
+    gc.disable()
+    try:
+        stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Hi"}], stream=True)
+        next(stream)
+        del stream
+        collector = threading.Thread(target=gc.collect)
+        with client._client._transport._pool._optional_thread_lock:
+            collector.start()
+            collector.join(2.0)
+            collected_without_the_lock = not collector.is_alive()
+        collector.join()
+        assert collected_without_the_lock
+        assert client.get("/models") == {"ok": True}
+        assert busy_connections(client) == []
+    finally:
+        gc.enable()
+        client.close()
+
+
 async def test_closing_the_client_releases_dropped_streams(kind: str, loopback: Callable[..., LoopbackServer]) -> None:
     server = loopback(chunked_events(CHUNK, end=False))
     client = client_for(kind, server, "caller", httpx.Timeout(5.0, pool=0.5))
@@ -161,6 +189,34 @@ async def test_a_call_finding_every_connection_taken_says_the_pool_is_exhausted(
             await maybe_await(stream.close())
         assert await maybe_await(client.get("/models")) == {"ok": True}
         assert busy_connections(client) == []
+    finally:
+        await close_all(client)
+
+
+@pytest.mark.parametrize("pool", ["sdk", "caller"])
+async def test_a_call_waiting_behind_busy_calls_says_the_pool_is_exhausted(
+    kind: str, pool: str, loopback: Callable[..., LoopbackServer]
+) -> None:
+    # Five slow calls in flight take the five places (the SDK's gate, or httpcore's pool of a caller's client).
+    server = loopback(slow_ok(1.5))
+    client = client_for(kind, server, pool, httpx.Timeout(10.0, pool=0.3))
+    try:
+        if kind == "async":
+            busy = [asyncio.ensure_future(client.get("/models")) for _ in range(5)]
+            await asyncio.sleep(0.2)
+            with pytest.raises(apertis.APITimeoutError) as info:
+                await client.get("/models")
+            assert await asyncio.gather(*busy) == [{"ok": True}] * 5
+        else:
+            with ThreadPoolExecutor(5) as executor:
+                futures = [executor.submit(client.get, "/models") for _ in range(5)]
+                time.sleep(0.2)
+                with pytest.raises(apertis.APITimeoutError) as info:
+                    client.get("/models")
+                assert [future.result() for future in futures] == [{"ok": True}] * 5
+        assert "connection pool is exhausted: all 5 connections are in use and none became free within 0.3 s" in str(
+            info.value
+        )
     finally:
         await close_all(client)
 
