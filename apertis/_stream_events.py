@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import threading
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Mapping, Optional, Protocol, Tuple
+import weakref
+from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, Mapping, Optional, Protocol, Tuple
 
 import httpx
 
@@ -26,6 +28,8 @@ __all__ = [
     "DRAIN_LIMIT",
     "AsyncCloseAlias",
     "AsyncDrain",
+    "HeldResponse",
+    "StreamConnections",
     "SyncDrain",
     "SyncCloseAlias",
     "UnknownStreamEvent",
@@ -88,11 +92,13 @@ class SyncCloseAlias:
 
 
 # After its terminator a stream still reads the end of the HTTP body (the last empty chunk of a chunked
-# response), so the connection can go back to the pool instead of being torn down. A server that keeps sending,
-# or keeps the body open, after the terminator is misbehaving: past this many bytes or this many seconds the
-# connection is dropped instead, so it can never hold the caller.
+# response), so the connection can go back to the pool instead of being torn down (closing at the terminator
+# would open a new connection, with its TLS handshake, for every stream). That end follows the last event at once:
+# in the same packet, or the next one a few milliseconds later. A body still open after that is held open on
+# purpose, or the server keeps sending: past this many bytes or this many seconds the connection is dropped
+# instead, so the caller's loop ends about when the answer does.
 DRAIN_LIMIT = 64 * 1024
-DRAIN_BUDGET = 0.5
+DRAIN_BUDGET = 0.05
 
 
 async def _drain_async(chunks: AsyncIterator[bytes]) -> None:
@@ -176,6 +182,66 @@ class SyncDrain:
         finally:
             if watchdog is not None:
                 watchdog.stop()
+
+
+class HeldResponse:
+    """The response a stream holds, and the iterator reading its body once the stream has started reading it."""
+
+    __slots__ = ("_ref", "_registry", "chunks", "response")
+
+    def __init__(self, response: httpx.Response, registry: Dict[Any, HeldResponse]) -> None:
+        self.response = response
+        self.chunks: Any = None  # response.aiter_bytes() / iter_bytes(), set by the stream when it starts reading
+        self._registry = registry
+        self._ref: Any = None
+
+    def forget(self) -> None:
+        """Stop tracking: the stream released the response itself."""
+        self._registry.pop(self._ref, None)
+
+
+class StreamConnections:
+    """The responses the streams of one connection pool hold, and those whose stream was dropped unclosed.
+
+    httpx never closes a response by itself: a stream that nobody closes and nobody can reach any more (never
+    iterated, or partly read, then dropped) would keep its connection until the process ends, and once every
+    connection is taken each call waits for the pool timeout. The release cannot happen where the stream dies:
+    the garbage collector runs on any thread at any moment, maybe one holding the pool's lock (which closing a
+    response takes), and an async response is closed by awaiting, on its event loop. So a dropped stream's
+    response is only queued in `abandoned` (an append, atomic without a lock) and the client releases it at its
+    next call, or when it closes.
+
+    The iterator reading the body is held here too, not only by the stream: an unreachable stream then takes
+    nothing of the connection down with it, as the garbage collector would otherwise finalize httpx's iterators
+    too, whose clean-up closes the response right there. One instance per pool: a pool renewed for another event
+    loop or a forked process starts a new one, and the old responses are dropped with the old pool.
+    """
+
+    __slots__ = ("_held", "abandoned")
+
+    def __init__(self) -> None:
+        self._held: Dict[Any, HeldResponse] = {}
+        self.abandoned: Deque[HeldResponse] = collections.deque()
+
+    def hold(self, stream: object, response: httpx.Response) -> HeldResponse:
+        """Track `response`, owned by `stream`: when `stream` is collected before releasing it, queue it."""
+        held = HeldResponse(response, self._held)
+        held._ref = ref = weakref.ref(stream, self._abandon)
+        self._held[ref] = held
+        return held
+
+    def _abandon(self, ref: Any) -> None:
+        # Runs wherever and whenever the stream was collected: no lock, no I/O, only atomic container operations.
+        held = self._held.pop(ref, None)
+        if held is not None:
+            self.abandoned.append(held)
+
+    def pop_abandoned(self) -> Optional[HeldResponse]:
+        """The next response to release, or None (another thread may be emptying the queue too)."""
+        try:
+            return self.abandoned.popleft()
+        except IndexError:
+            return None
 
 
 # How the error types and codes of the three APIs map to HTTP statuses, so a mid-stream error raises the same

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import httpx
 
+import apertis
 from apertis._sync._streaming import ChatCompletionStream
 from apertis.types import ChatCompletion
 
@@ -69,9 +70,10 @@ def raw_httpx(client: httpx.Client) -> int:
 
 
 def sdk(client: httpx.Client) -> int:
+    owner = apertis.Apertis(api_key="sk-bench", base_url="http://bench.invalid/v1", http_client=client)
     response = client.send(client.build_request("POST", "http://bench.invalid/v1/chat/completions"), stream=True)
     count = 0
-    for _ in ChatCompletionStream(response, client=client):  # type: ignore[arg-type]
+    for _ in ChatCompletionStream(response, client=owner):
         count += 1
     return count
 

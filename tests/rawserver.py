@@ -273,6 +273,23 @@ def raw(*pieces: bytes, interval: float = 0.0, keep_alive: bool = False) -> Beha
     return behaviour
 
 
+def chunked_events(*events: bytes, end: bool = True, hold: float = 30.0) -> Behaviour:
+    """A chunked event stream: these events at once, then the body's end (the connection stays open for the next
+    request); or, when not `end`, nothing more for `hold` seconds or until the client hangs up."""
+
+    async def behaviour(exchange: Exchange) -> bool:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        body = b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in events)
+        exchange.writer.write(head + body + (b"0\r\n\r\n" if end else b""))
+        await exchange.writer.drain()
+        if end:
+            return True
+        await stall(hold)(exchange)
+        return False
+
+    return behaviour
+
+
 def sse_response(*events: bytes, content_type: str = "text/event-stream") -> bytes:
     """A complete HTTP/1.1 response whose body is the given event-stream bytes (the connection closes after)."""
     body = b"".join(events)

@@ -6,6 +6,7 @@ touches asyncio only through `_sleep` and names httpx's async API only where una
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -50,6 +51,7 @@ from .._exceptions import (
 from .._files import PreparedFiles, prepare_files
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
+from .._stream_events import StreamConnections
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import AsyncGate, AsyncRuntime, backoff_delay, check_header, parse_retry_after
@@ -152,11 +154,22 @@ class _Pool:
     async client moved to another event loop or the process forked, the copies move with it.
     """
 
-    __slots__ = ("__weakref__", "client", "gate", "limits", "loop", "reads_bounded", "replaceable", "timeout")
+    __slots__ = (
+        "__weakref__",
+        "client",
+        "gate",
+        "limits",
+        "loop",
+        "reads_bounded",
+        "replaceable",
+        "streams",
+        "timeout",
+    )
 
     client: httpx.AsyncClient
     gate: Optional[AsyncGate]
     loop: object
+    streams: StreamConnections
 
     def __init__(self, http_client: Optional[httpx.AsyncClient], timeout: httpx.Timeout, limits: httpx.Limits) -> None:
         """A pool on the caller's `http_client`, or on one the SDK creates (and may replace) when it is None."""
@@ -174,6 +187,7 @@ class _Pool:
             # Whether AsyncRuntime.deadline() stops this pool's reads (see _send): the SDK does not reach into the
             # transport of a caller's client.
             self.reads_bounded = AsyncRuntime.interrupts
+            self.streams = StreamConnections()
         _fork.track(self)
 
     def renew(self, loop: object) -> None:
@@ -189,6 +203,8 @@ class _Pool:
         self.gate = AsyncGate(limit) if limit is not None else None
         # The SDK prepares its own pools so that AsyncRuntime.deadline() stops their reads (see _send).
         self.reads_bounded = AsyncRuntime.bound_reads(self.client)
+        # The responses of the old pool's streams belong to it (and to its event loop): they go with it.
+        self.streams = StreamConnections()
         self.loop = loop
 
     def after_fork(self) -> None:
@@ -258,6 +274,68 @@ class _DeadlineStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+async def _release_abandoned(streams: StreamConnections) -> None:
+    """Release the responses of the streams dropped without being closed (see StreamConnections)."""
+    from ._streaming import release_held_response
+
+    held = streams.pop_abandoned()
+    while held is not None:
+        logger.debug("Releasing the connection of a stream that was dropped without being read to its end or closed")
+        with contextlib.suppress(httpx.HTTPError):  # the connection broke meanwhile: it is closed all the same
+            await release_held_response(held)
+        held = streams.pop_abandoned()
+
+
+class _ConnectionWait:
+    """A request's trace hook (httpcore's `trace` extension) noting that the request got its connection.
+
+    httpcore's pool traces nothing while a request waits for a connection; the first event comes from the
+    connection (connecting, or sending the request on a pooled one). The hook then removes itself.
+    """
+
+    __slots__ = ("connected", "extensions")
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.connected = False
+        self.extensions = request.extensions
+        request.extensions["trace"] = self
+
+    async def __call__(self, event: str, info: Dict[str, Any]) -> None:
+        self.connected = True
+        self.extensions.pop("trace", None)
+
+
+def _connections_in_use(http_client: httpx.AsyncClient, request: httpx.Request) -> Optional[int]:
+    """How many connections the httpcore pool serving `request` has in use, when that is all it may open; None when
+    it has room (or the SDK cannot tell: another transport)."""
+    pool = getattr(http_client._transport_for_url(request.url), "_pool", None)
+    connections = getattr(pool, "connections", None)
+    limit = getattr(pool, "_max_connections", None)
+    if not isinstance(connections, list) or not isinstance(limit, int):
+        return None
+    in_use = sum(1 for connection in connections if not (connection.is_idle() or connection.is_closed()))
+    return in_use if in_use >= limit else None
+
+
+def _pool_exhausted(
+    request: httpx.Request, in_use: Optional[int], waited: Optional[float], own_pool: bool
+) -> httpx.PoolTimeout:
+    """The error of an attempt that found every connection of the pool taken."""
+    count = f"all {in_use} connections" if in_use is not None else "all connections"
+    within = f" within {waited:g} s" if waited is not None else ""
+    more = (
+        "connection_limits=httpx.Limits(max_connections=...)"
+        if own_pool
+        else "the httpx.Limits(max_connections=...) of your http_client"
+    )
+    return httpx.PoolTimeout(
+        f"the connection pool is exhausted: {count} are in use and none became free{within}. Streams hold "
+        f"their connection until they are read to the end or closed: close those you no longer read (a `with` "
+        f"block does), or allow more connections ({more})",
+        request=request,
+    )
 
 
 def _content_length(response: httpx.Response) -> Optional[int]:
@@ -369,9 +447,15 @@ class AsyncAPIClient:
         return self._client.is_closed
 
     async def close(self) -> None:
-        """Close the connection pool, unless it was passed in as `http_client` (then its owner closes it)."""
+        """Close the connection pool, unless it was passed in as `http_client` (then its owner closes it).
+
+        Either way, the connections of streams dropped without being closed are released."""
+        pool = self._pool
         if self._owns_http_client:
-            AsyncRuntime.prepare_to_close(self._pool)
+            AsyncRuntime.prepare_to_close(pool)  # may renew the pool, dropping what belongs to another loop
+        if pool.streams.abandoned and pool.loop is AsyncRuntime.current_loop():
+            await _release_abandoned(pool.streams)
+        if self._owns_http_client:
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:
@@ -745,22 +829,36 @@ class AsyncAPIClient:
         return pool
 
     async def _send_admitted(self, pool: _Pool, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
-        """One attempt, once the pool's gate admits it (the seam where per-attempt behaviour plugs in)."""
+        """One attempt, once the pool's gate admits it (the seam where per-attempt behaviour plugs in).
+
+        A pool with no connection free raises PoolTimeout saying so: in the gate, in httpcore's pool, or when
+        the read deadline (which runs from the start of the attempt) ran out while the request still waited there.
+        """
+        if pool.streams.abandoned:
+            await _release_abandoned(pool.streams)
         gate = pool.gate
-        if gate is None:
-            return await self._send(pool.client, request, plan, stream, pool.reads_bounded)
-        if not await gate.acquire(plan.timeout.pool):
-            raise httpx.PoolTimeout(
-                f"no connection of the pool became free within the {plan.timeout.pool:g} s pool timeout",
-                request=request,
-            )
+        if gate is not None and not await gate.acquire(plan.timeout.pool):
+            raise _pool_exhausted(request, pool.limits.max_connections, plan.timeout.pool, pool.replaceable)
+        # Where the deadline also covers the wait for a connection (asyncio's), note when the connection came.
+        waiting = _ConnectionWait(request) if AsyncRuntime.interrupts else None
         try:
             return await self._send(pool.client, request, plan, stream, pool.reads_bounded)
+        except httpx.PoolTimeout as exc:
+            in_use = _connections_in_use(pool.client, request)
+            raise _pool_exhausted(request, in_use, plan.timeout.pool, pool.replaceable) from exc
+        except httpx.ReadTimeout as exc:
+            if waiting is None or waiting.connected:
+                raise
+            in_use = _connections_in_use(pool.client, request)
+            if in_use is None:
+                raise
+            raise _pool_exhausted(request, in_use, plan.timeout.read, pool.replaceable) from exc
         finally:
-            # Held for the whole exchange of a plain call (its body is read by then); a stream keeps its
-            # connection past this point, outside the gate, so a stream nobody closes cannot starve the other
-            # calls of places.
-            gate.release()
+            if gate is not None:
+                # Held for the whole exchange of a plain call (its body is read by then); a stream keeps its
+                # connection past this point, outside the gate, so a stream nobody closes cannot starve the other
+                # calls of places.
+                gate.release()
 
     def _log_response(self, plan: _Plan, request: httpx.Request, response: httpx.Response) -> None:
         if logger.isEnabledFor(logging.DEBUG):

@@ -19,7 +19,9 @@ parses each event into the generated model, and guarantees five things:
   the API's own end event (`message_stop`, `response.completed`) has no invented status or stop reason;
 - the response is always released: a fully read stream drains the body's last bytes (within a size and time
   budget, see `_stream_events.DRAIN_BUDGET`) so the connection goes back to the pool, and breaking out of the
-  loop, an exception, a cancelled task or `close()` closes it.
+  loop, an exception, a cancelled task or `close()` closes it. A stream dropped without any of these (never
+  iterated, or partly read) has its response released by the client at its next call (see
+  `_stream_events.StreamConnections`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import httpx
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
 from .._sse import SSEDecoder
 from .._stream_events import (
+    HeldResponse,
     SyncCloseAlias,
     SyncDrain,
     describe_json,
@@ -152,7 +155,10 @@ class Stream(SyncCloseAlias, Generic[_T]):
         self._client = client
         self._done = False  # the end marker arrived: everything the server sent has been read
         self._text: Optional[str] = None  # the text the last event carried (what text_stream yields)
-        self._iterator = self._iter_events()
+        # Made at the first event: the generator refers to the stream, and without it a stream dropped unread is
+        # freed (and its response queued for release) at once, not at the garbage collector's next pass.
+        self._iterator: Optional[Iterator[_T]] = None
+        self._held = client._pool.streams.hold(self, response)
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
 
     def _handle(self, data: str, event_type: Optional[str]) -> Any:
@@ -184,7 +190,8 @@ class Stream(SyncCloseAlias, Generic[_T]):
         handle = self._handle
         decoder = SSEDecoder()
         single_data = decoder.single_data
-        chunks = response.iter_bytes()
+        # Held outside the stream too (see StreamConnections), for the client to close if the stream is dropped.
+        chunks = self._held.chunks = response.iter_bytes()
         try:
             try:
                 for chunk in chunks:
@@ -210,9 +217,15 @@ class Stream(SyncCloseAlias, Generic[_T]):
             if not self._done:
                 self._end_without_terminator()
             SyncDrain.drain(chunks, response)
-        finally:
-            _close_iterator(chunks)
-            response.close()
+        except GeneratorExit:
+            # Closed from outside: by close(), which releases the response next, or by the garbage collector (the
+            # stream was dropped mid-read), where releasing it could take the pool's lock on any thread: the
+            # client releases it instead.
+            raise
+        except BaseException:
+            release_held_response(self._held)
+            raise
+        release_held_response(self._held)
 
     def _end_without_terminator(self) -> None:
         """The body ended (a clean end of the HTTP message) before the API's end marker: by default the answer
@@ -220,13 +233,19 @@ class Stream(SyncCloseAlias, Generic[_T]):
         raise truncated_stream_error(self._terminator, self.response)
 
     def __next__(self) -> _T:
-        return self._iterator.__next__()
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = self._iter_events()
+        return iterator.__next__()
 
     def __iter__(self) -> Iterator[_T]:
         # A fresh generator per loop, so that leaving the loop early (break, exception, cancellation) finalises
         # it, which closes the response even when the caller never calls close().
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = self._iter_events()
         try:
-            yield from self._iterator
+            yield from iterator
         finally:
             self.close()
 
@@ -239,7 +258,7 @@ class Stream(SyncCloseAlias, Generic[_T]):
     def close(self) -> None:
         """Stop the stream and release its connection. Safe to call more than once."""
         _close_iterator(self._iterator)
-        self.response.close()
+        release_held_response(self._held)
 
     @property
     def completed(self) -> bool:
@@ -271,6 +290,16 @@ def _close_iterator(iterator: object) -> None:
     close = getattr(iterator, "close", None)
     if close is not None:
         close()
+
+
+def release_held_response(held: HeldResponse) -> None:
+    """Close a stream's response and what reads its body (its connection goes back to the pool), once."""
+    held.forget()
+    chunks = held.chunks
+    if chunks is not None:
+        held.chunks = None
+        _close_iterator(chunks)
+    held.response.close()
 
 
 class ChatCompletionStream(Stream["ChatCompletionChunk"]):
