@@ -25,6 +25,8 @@ from typing import Any, Callable, Counter, Dict, List, Tuple
 from rawserver import API_KEY, Exchange, LoopbackServer, busy_connections, open_fds, raw, reset, stall
 
 import apertis
+from apertis.testing import FakeApertis
+from apertis.testing._faults import FAULT_HEADER
 
 CALLS = int(os.environ.get("SOAK_CALLS", "400"))
 SEED = int(os.environ.get("SOAK_SEED", str(random.SystemRandom().randrange(2**32))))
@@ -113,12 +115,15 @@ class FaultMix:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.served: Counter[str] = collections.Counter()
+        self.requests = 0
         self._lock = threading.Lock()
         self._plain = _behaviours(streamed=False)
         self._streamed = _behaviours(streamed=True)
 
     async def __call__(self, exchange: Exchange) -> bool:
-        index = len(exchange.server.requests)
+        with self._lock:
+            index = self.requests
+            self.requests += 1
         streamed = b'"stream":true' in exchange.body.replace(b" ", b"")
         name, behaviour = random.Random(f"{self.seed}:{index}").choice(self._streamed if streamed else self._plain)
         with self._lock:
@@ -131,32 +136,45 @@ def _outcome(error: BaseException) -> str:
     return type(error).__name__ if isinstance(error, apertis.APIError) else f"ESCAPED {type(error).__name__}: {error}"
 
 
-def _sync_call(client: apertis.Apertis, streamed: bool) -> Tuple[str, float]:
+Call = Tuple[str, bool, Dict[str, str]]
+"""One call of the soak: the API (`chat`, `responses`, `messages`), whether it streams, extra headers."""
+
+
+def _start(client: Any, call: Call) -> Any:
+    api, streamed, headers = call
+    options: Dict[str, Any] = {"extra_headers": headers} if headers else {}
+    if streamed:
+        options["stream"] = True
+    if api == "responses":
+        return client.responses.create(model="gpt-4o-mini", input="hi", **options)
+    if api == "messages":
+        return client.messages.create(model="claude-haiku-4.5", max_tokens=8, messages=MESSAGES, **options)
+    return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, **options)
+
+
+def _sync_call(client: apertis.Apertis, call: Call) -> Tuple[str, float]:
     started = time.monotonic()
     try:
-        if streamed:
-            with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
+        result = _start(client, call)
+        if call[1]:
+            with result as stream:
                 for _ in stream:
                     pass
-        else:
-            client.chat.completions.create(model="m", messages=MESSAGES)
         outcome = "ok"
     except BaseException as error:
         outcome = _outcome(error)
     return outcome, time.monotonic() - started
 
 
-async def _async_call(client: apertis.AsyncApertis, streamed: bool, gate: asyncio.Semaphore) -> Tuple[str, float]:
+async def _async_call(client: apertis.AsyncApertis, call: Call, gate: asyncio.Semaphore) -> Tuple[str, float]:
     async with gate:
         started = time.monotonic()
         try:
-            if streamed:
-                stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
-                async with stream:
+            result = await _start(client, call)
+            if call[1]:
+                async with result as stream:
                     async for _ in stream:
                         pass
-            else:
-                await client.chat.completions.create(model="m", messages=MESSAGES)
             outcome = "ok"
         except Exception as error:
             outcome = _outcome(error)
@@ -169,73 +187,131 @@ def _rss_mb() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-async def test_calls_under_random_faults_end_in_a_result_or_an_api_error_and_leave_nothing_open() -> None:
-    rng = random.Random(SEED)
-    mix = FaultMix(SEED)
-    outcomes: Counter[str] = collections.Counter()
-    slowest = 0.0
-    over_budget: List[str] = []
-    budget = TOTAL_TIMEOUT + TIMEOUT + BUDGET_MARGIN
-    rss: List[float] = []
-    per_round = CALLS // ROUNDS
-    started = time.monotonic()
+class Soak:
+    """Runs rounds of calls, half on a sync client in threads and half on an async one, and what they gave."""
 
-    fds_before = open_fds()
-    with LoopbackServer([mix]) as server:
+    def __init__(self, base_url: str) -> None:
         options: Dict[str, Any] = {
             "api_key": API_KEY,
-            "base_url": server.url,
+            "base_url": base_url,
             "timeout": TIMEOUT,
             "total_timeout": TOTAL_TIMEOUT,
             "max_retries": MAX_RETRIES,
         }
-        sync_client = apertis.Apertis(**options)
-        async_client = apertis.AsyncApertis(**options)
-        gate = asyncio.Semaphore(ASYNC_CONCURRENCY)
+        self.sync_client = apertis.Apertis(**options)
+        self.async_client = apertis.AsyncApertis(**options)
+        self.outcomes: Counter[str] = collections.Counter()
+        self.slowest = 0.0
+        self.over_budget: List[str] = []
+        self.rss: List[float] = []
+        self.busy: List[Any] = []
+        self.busy_after_close: List[Any] = []
+        self._gate = asyncio.Semaphore(ASYNC_CONCURRENCY)
+
+    async def run(self, rounds: List[List[Call]], between_rounds: Callable[[], None] = lambda: None) -> None:
+        """Run every round, then close both clients (whatever happened), noting busy connections before and after."""
         try:
             with ThreadPoolExecutor(THREADS) as threads:
-                for _ in range(ROUNDS):
-                    streamed = [rng.random() < 0.5 for _ in range(per_round)]
-                    half = per_round // 2
+                loop = asyncio.get_running_loop()
+                for calls in rounds:
+                    half = len(calls) // 2
                     sync_results = asyncio.gather(
-                        *(
-                            asyncio.get_running_loop().run_in_executor(threads, _sync_call, sync_client, flag)
-                            for flag in streamed[:half]
-                        )
+                        *(loop.run_in_executor(threads, _sync_call, self.sync_client, call) for call in calls[:half])
                     )
-                    async_results = asyncio.gather(*(_async_call(async_client, flag, gate) for flag in streamed[half:]))
+                    async_results = asyncio.gather(
+                        *(_async_call(self.async_client, call, self._gate) for call in calls[half:])
+                    )
                     for outcome, seconds in [*await sync_results, *await async_results]:
-                        outcomes[outcome] += 1
-                        slowest = max(slowest, seconds)
-                        if seconds > budget:
-                            over_budget.append(f"{outcome} took {seconds:.1f} s")
-                    rss.append(_rss_mb())
-            busy = busy_connections(sync_client) + busy_connections(async_client)
+                        self.outcomes[outcome] += 1
+                        self.slowest = max(self.slowest, seconds)
+                        if seconds > BUDGET:
+                            self.over_budget.append(f"{outcome} took {seconds:.1f} s")
+                    between_rounds()
+                    self.rss.append(_rss_mb())
+            self.busy = busy_connections(self.sync_client) + busy_connections(self.async_client)
         finally:
-            sync_client.close()
-            await async_client.close()
-        busy_after_close = busy_connections(sync_client) + busy_connections(async_client)
+            self.sync_client.close()
+            await self.async_client.close()
+        self.busy_after_close = busy_connections(self.sync_client) + busy_connections(self.async_client)
+
+    def report(self, seed: int, wall: float, served: Counter[str], fds: Tuple[int, int]) -> str:
+        return (
+            f"soak seed={seed} (SOAK_SEED={seed} replays the draws): {sum(self.outcomes.values())} calls in "
+            f"{wall:.1f} s, slowest {self.slowest:.2f} s (budget {BUDGET:.1f} s); outcomes "
+            f"{dict(self.outcomes.most_common())}; server answers {dict(served.most_common())}; RSS MB per round "
+            f"{[round(x, 1) for x in self.rss]}; fds {fds[0]} -> {fds[1]}"
+        )
+
+    def check(self, report: str) -> None:
+        """Every call ended in a result or an SDK error within its budget, and no connection is left busy."""
+        escaped = [outcome for outcome in self.outcomes if outcome.startswith("ESCAPED")]
+        assert not escaped, report
+        assert not self.over_budget, f"{self.over_budget[:5]}; {report}"
+        assert not self.busy, f"busy connections after every call ended: {self.busy}; {report}"
+        assert not self.busy_after_close, report
+        assert self.outcomes["ok"] and len(self.outcomes) > 2, f"the mix should give results and errors; {report}"
+
+
+BUDGET = TOTAL_TIMEOUT + TIMEOUT + BUDGET_MARGIN
+
+
+async def test_calls_under_random_faults_end_in_a_result_or_an_api_error_and_leave_nothing_open() -> None:
+    rng = random.Random(SEED)
+    mix = FaultMix(SEED)
+    per_round = CALLS // ROUNDS
+    rounds: List[List[Call]] = [[("chat", rng.random() < 0.5, {}) for _ in range(per_round)] for _ in range(ROUNDS)]
+    started = time.monotonic()
+    fds_before = open_fds()
+    with LoopbackServer([mix]) as server:
+        soak = Soak(server.url)
+        # The server keeps every request's head; the soak measures the clients' memory, not that.
+        await soak.run(rounds, between_rounds=server.requests.clear)
         server_closed = server.wait_until(lambda: server.open == 0)
         server_open = server.open
     fds_after = open_fds()
-    wall = time.monotonic() - started
-
-    report = (
-        f"soak seed={SEED} (SOAK_SEED={SEED} replays the draws): {sum(outcomes.values())} calls in {wall:.1f} s, "
-        f"slowest {slowest:.2f} s (budget {budget:.1f} s); outcomes {dict(outcomes.most_common())}; "
-        f"server answers {dict(mix.served.most_common())}; RSS MB per round "
-        f"{[round(x, 1) for x in rss]}; fds {fds_before} -> {fds_after}"
-    )
+    report = soak.report(SEED, time.monotonic() - started, mix.served, (fds_before, fds_after))
     print(report)
-    escaped = [outcome for outcome in outcomes if outcome.startswith("ESCAPED")]
-    assert not escaped, report
-    assert not over_budget, f"{over_budget[:5]}; {report}"
-    assert not busy, f"busy connections after every call ended: {busy}; {report}"
-    assert not busy_after_close, report
+    soak.check(report)
     assert server_closed, f"{server_open} server-side sockets still open; {report}"
     assert fds_after == fds_before, report
-    assert outcomes["ok"] and len(outcomes) > 2, f"the mix should give results and several errors; {report}"
     if ROUNDS >= 4:
         # Warm-up is the first round: the pools, the parsed models' classes, the allocator's arenas.
-        growth = rss[-1] - rss[0]
+        growth = soak.rss[-1] - soak.rss[0]
         assert growth <= RSS_SLACK_MB, f"RSS grew {growth:.1f} MB after warm-up (slack {RSS_SLACK_MB} MB); {report}"
+
+
+OFFLINE_FAULTS = [
+    "",
+    "",
+    "status=429;times=1;retry_after=0",
+    "status=503;times=1",
+    "status=500",
+    "reset;times=1",
+    "reset",
+    "stall",
+    "cut=2",
+    "error_event=1;error_type=overloaded_error",
+    "latency=0.2",
+]
+"""Per-request faults of the offline server (the `x-fake-fault` header), drawn for each call ("": none)."""
+
+
+async def test_the_three_apis_under_the_offline_servers_faults_end_in_a_result_or_an_api_error() -> None:
+    rng = random.Random(SEED)
+    served: Counter[str] = collections.Counter()
+    calls: List[Call] = []
+    for _ in range(max(60, CALLS // 4)):
+        fault = rng.choice(OFFLINE_FAULTS)
+        served[fault or "none"] += 1
+        api = rng.choice(["chat", "responses", "messages"])
+        calls.append((api, rng.random() < 0.5, {FAULT_HEADER: fault} if fault else {}))
+    started = time.monotonic()
+    fds_before = open_fds()
+    with FakeApertis() as server:
+        soak = Soak(server.url)
+        await soak.run([calls])
+    fds_after = open_fds()
+    report = soak.report(SEED, time.monotonic() - started, served, (fds_before, fds_after))
+    print(report)
+    soak.check(report)
+    assert fds_after == fds_before, report
