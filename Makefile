@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit codegen codegen-check lint types api-check test-all demo bench clean
+.PHONY: install test unit codegen codegen-check lint types api-check test-all test-live demo bench clean
 
 install: $(STAMP)
 
@@ -42,6 +42,12 @@ api-check: install
 	@tag=$$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null); \
 	if [ -z "$$tag" ]; then echo "api-check: no release tag (v*) yet: nothing to compare against"; \
 	else echo "api-check: against $$tag"; $(BIN)/griffe check apertis --search . --against "$$tag"; fi
+
+# The live contract suite (tests/live): every operation, sync and async, streamed and not, against the API named by
+# APERTIS_BASE_URL and APERTIS_API_KEY; skipped without a key. Against a non-loopback URL it skips the operations
+# that cost real money and writes sanitised transcripts; its report of unknown fields goes to tests/live/out/.
+test-live: install
+	$(BIN)/python -m pytest tests/live -p no:cacheprovider
 
 # The tests on every Python from 3.9 to 3.13 that this machine has.
 # pyenv's shims run only the active versions: make every installed 3.9-3.13 active for nox.

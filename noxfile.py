@@ -1,11 +1,13 @@
 """Sessions for checks across Python versions: `nox -s tests` runs the suite on every interpreter present.
 
 `tests_lowest` and `tests_highest` run it against the lowest and the highest versions of the runtime
-dependencies that pyproject.toml allows; `api_check` compares the public API with the latest release tag.
+dependencies that pyproject.toml allows; `api_check` compares the public API with the latest release tag; `soak`
+runs the fault soak at 5,000 calls and reports its memory.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -110,3 +112,14 @@ def codegen(session: nox.Session) -> None:
     """The committed generated code is what the generator produces now."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "codegen", "--check")
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """The fault soak of tests/test_soak.py at 5,000 calls (SOAK_CALLS), with the memory flat once warm."""
+    session.install("-e", ".[test]")
+    calls = os.environ.get("SOAK_CALLS") or "5000"
+    # pytest-timeout's 120 s per test is for the unit tests: 5,000 calls take minutes.
+    session.run(
+        "pytest", "tests/test_soak.py", "-s", "-p", "no:cacheprovider", "--timeout=1800", env={"SOAK_CALLS": calls}
+    )

@@ -66,10 +66,14 @@ async def reset(exchange: Exchange) -> bool:
     return False
 
 
-def stall(seconds: float) -> Behaviour:
-    """Answer nothing for `seconds`, or until the client hangs up (so the server counts its socket closed)."""
+def stall(seconds: float, first: bytes = b"") -> Behaviour:
+    """Answer nothing (or only the bytes `first`: a head, part of a body) for `seconds`, or until the client hangs
+    up (so the server counts its socket closed)."""
 
     async def behaviour(exchange: Exchange) -> bool:
+        if first:
+            exchange.writer.write(first)
+            await exchange.writer.drain()
         hang_up = asyncio.ensure_future(exchange.reader.read())
         stop = asyncio.ensure_future(exchange.server.stopping.wait())
         _, pending = await asyncio.wait([hang_up, stop], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
