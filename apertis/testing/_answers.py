@@ -785,6 +785,8 @@ def _transcribe(request: FakeRequest, task: str) -> Answer:
                 for i, word in enumerate(words)
             ]
         return Answer.json(payload)
+    if task == "translate":
+        return Answer.json({"text": text})  # reference 7.2: a translation reports no usage
     tokens = count_tokens(text)
     return Answer.json(
         {
@@ -920,7 +922,8 @@ class VideoTasks:
 
 
 _PUBLIC_TASK_FIELDS = {
-    "legacy": ("id", "status", "status_update_time", "enhanced_prompt", "video_url", "progress"),
+    # Reference 10.2: the legacy task reports no progress (the /videos API does).
+    "legacy": ("id", "status", "status_update_time", "enhanced_prompt", "video_url"),
     "videos": ("id", "object", "model", "status", "progress", "created_at", "seconds", "size", "video_url"),
 }
 
