@@ -47,7 +47,7 @@ PREFERRED_DISCRIMINATORS = ("type", "role", "object", "event")
 # class body, so such a field keeps the generator's suffixed name (`str_`).
 RESERVED_NAMES = {
     "Any", "Dict", "List", "Literal", "Mapping", "Optional", "Sequence", "Union", "Unset", "UNSET", "Self",
-    "ClassVar", "BaseModel", "bool", "dict", "float", "int", "isinstance", "list", "str", "serialize",
+    "ClassVar", "BaseModel", "not_an_object", "bool", "dict", "float", "int", "isinstance", "list", "str", "serialize",
     "additional_properties", "from_dict", "to_dict", "to_json", "cls", "self", "_source",
     "retries_taken", "_request_id", "_meta_retries_taken", "_meta_request_id",
 }  # fmt: skip
@@ -368,7 +368,11 @@ class TypeRegistry:
                 table = f"_{base.upper()}_BY_{key.upper()}"
                 entries = ", ".join(f"{v!r}: {m.class_info.name}" for m, v in tagged)
                 functions[table] = UnionFunction(name=table, lines=[f"{table}: Dict[Any, Any] = {{{entries}}}"])
-                lines += [f"variant = {table}.get(data.get({key!r}))", "if variant is not None:"]
+                if not all(isinstance(value, str) for value in values):
+                    raise ValueError(f"{name}: the {key!r} discriminators must be strings, got {values!r}")
+                # Only a string can name a variant; any other tag (even an unhashable array) is an unknown one.
+                lines += [f"tag = data.get({key!r})", f"variant = {table}.get(tag) if isinstance(tag, str) else None"]
+                lines += ["if variant is not None:"]
                 lines += ["    return variant.from_dict(data)"]
                 rest = [m for m in models if key not in self._consts(m)]
                 return lines + self._ordered_checks(rest)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, O
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel, serialize
+from .._models import BaseModel, not_an_object, serialize
 from .chat_completion_chunk_choice import ChatCompletionChunkChoice
 from .error_object import ErrorObject
 from .usage import Usage
@@ -86,36 +86,40 @@ class ChatCompletionChunk(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_id: Any = src_dict.get("id")
-        v_object: Any = src_dict.get("object")
-        v_created: Any = src_dict.get("created")
-        v_model: Any = src_dict.get("model")
-        v_system_fingerprint: Any = src_dict.get("system_fingerprint")
-        v_choices: Any = src_dict.get("choices")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_id: Any = get("id")
+        v_object: Any = get("object")
+        v_created: Any = get("created")
+        v_model: Any = get("model")
+        v_system_fingerprint: Any = get("system_fingerprint")
+        v_choices: Any = get("choices")
         if v_choices is not None:
             v_choices = (
                 [ChatCompletionChunkChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
                 if isinstance(v_choices, list)
                 else v_choices
             )
-        v_usage: Any = src_dict.get("usage")
+        v_usage: Any = get("usage")
         if v_usage is not None:
             v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_web_sources: Any = src_dict.get("web_sources")
+        v_web_sources: Any = get("web_sources")
         if v_web_sources is not None:
             v_web_sources = (
                 [WebSource.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_web_sources]
                 if isinstance(v_web_sources, list)
                 else v_web_sources
             )
-        v_service_tier: Any = src_dict.get("service_tier")
-        v_error: Any = src_dict.get("error")
+        v_service_tier: Any = get("service_tier")
+        v_error: Any = get("error")
         if v_error is not None:
             v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
         self = _new(cls)

@@ -34,7 +34,8 @@ _CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE: Dict[Any, Any] = {
 def parse_chat_completion_message_param(data: Any) -> Any:
     """Build the matching `ChatCompletionMessageParam` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE.get(data.get("role"))
+        tag = data.get("role")
+        variant = _CHAT_COMPLETION_MESSAGE_PARAM_BY_ROLE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -30,7 +30,8 @@ _CONTENT_BLOCK_DELTA_BY_TYPE: Dict[Any, Any] = {
 def parse_content_block_delta(data: Any) -> Any:
     """Build the matching `ContentBlockDelta` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _CONTENT_BLOCK_DELTA_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = _CONTENT_BLOCK_DELTA_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -24,7 +24,8 @@ _DOCUMENT_SOURCE_BY_TYPE: Dict[Any, Any] = {"base64": Base64Source, "url": URLSo
 def parse_document_source(data: Any) -> Any:
     """Build the matching `DocumentSource` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _DOCUMENT_SOURCE_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = _DOCUMENT_SOURCE_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel
+from .._models import BaseModel, not_an_object
 from .._types import FileTypes
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
@@ -106,26 +106,30 @@ class ImageEditParams(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_image: Any = src_dict.get("image")
-        v_prompt: Any = src_dict.get("prompt")
-        v_mask: Any = src_dict.get("mask")
-        v_model: Any = src_dict.get("model")
-        v_n: Any = src_dict.get("n")
-        v_size: Any = src_dict.get("size")
-        v_quality: Any = src_dict.get("quality")
-        v_response_format: Any = src_dict.get("response_format")
-        v_user: Any = src_dict.get("user")
-        v_background: Any = src_dict.get("background")
-        v_moderation: Any = src_dict.get("moderation")
-        v_output_format: Any = src_dict.get("output_format")
-        v_output_compression: Any = src_dict.get("output_compression")
-        v_input_fidelity: Any = src_dict.get("input_fidelity")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_image: Any = get("image")
+        v_prompt: Any = get("prompt")
+        v_mask: Any = get("mask")
+        v_model: Any = get("model")
+        v_n: Any = get("n")
+        v_size: Any = get("size")
+        v_quality: Any = get("quality")
+        v_response_format: Any = get("response_format")
+        v_user: Any = get("user")
+        v_background: Any = get("background")
+        v_moderation: Any = get("moderation")
+        v_output_format: Any = get("output_format")
+        v_output_compression: Any = get("output_compression")
+        v_input_fidelity: Any = get("input_fidelity")
         self = _new(cls)
         self.image = v_image
         self.prompt = v_prompt

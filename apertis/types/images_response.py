@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel, serialize
+from .._models import BaseModel, not_an_object, serialize
 from .image import Image
 from .image_usage import ImageUsage
 
@@ -62,13 +62,17 @@ class ImagesResponse(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_data: Any = src_dict.get("data")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_data: Any = get("data")
         if v_data is None:
             v_data = []
         else:
@@ -77,14 +81,14 @@ class ImagesResponse(BaseModel):
                 if isinstance(v_data, list)
                 else v_data
             )
-        v_created: Any = src_dict.get("created")
-        v_usage: Any = src_dict.get("usage")
+        v_created: Any = get("created")
+        v_usage: Any = get("usage")
         if v_usage is not None:
             v_usage = ImageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_background: Any = src_dict.get("background")
-        v_output_format: Any = src_dict.get("output_format")
-        v_quality: Any = src_dict.get("quality")
-        v_size: Any = src_dict.get("size")
+        v_background: Any = get("background")
+        v_output_format: Any = get("output_format")
+        v_quality: Any = get("quality")
+        v_size: Any = get("size")
         self = _new(cls)
         self.data = v_data
         self.created = v_created

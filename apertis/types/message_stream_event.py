@@ -47,7 +47,8 @@ _MESSAGE_STREAM_EVENT_BY_TYPE: Dict[Any, Any] = {
 def parse_message_stream_event(data: Any) -> Any:
     """Build the matching `MessageStreamEvent` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _MESSAGE_STREAM_EVENT_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = _MESSAGE_STREAM_EVENT_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

@@ -9,7 +9,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from .._model_mixins import ResponseMixin
-from .._models import BaseModel, serialize
+from .._models import BaseModel, not_an_object, serialize
 from .response_error import ResponseError
 from .response_incomplete_details import ResponseIncompleteDetails
 from .response_output_item import parse_response_output_item
@@ -98,38 +98,42 @@ class Response(ResponseMixin, BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_id: Any = src_dict.get("id")
-        v_model: Any = src_dict.get("model")
-        v_output: Any = src_dict.get("output")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_id: Any = get("id")
+        v_model: Any = get("model")
+        v_output: Any = get("output")
         if v_output is None:
             v_output = []
         else:
             v_output = [parse_response_output_item(i0) for i0 in v_output] if isinstance(v_output, list) else v_output
-        v_object: Any = src_dict.get("object")
-        v_created_at: Any = src_dict.get("created_at")
-        v_status: Any = src_dict.get("status")
-        v_usage: Any = src_dict.get("usage")
+        v_object: Any = get("object")
+        v_created_at: Any = get("created_at")
+        v_status: Any = get("status")
+        v_usage: Any = get("usage")
         if v_usage is not None:
             v_usage = ResponseUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_error: Any = src_dict.get("error")
+        v_error: Any = get("error")
         if v_error is not None:
             v_error = ResponseError.from_dict(v_error) if isinstance(v_error, dict) else v_error
-        v_incomplete_details: Any = src_dict.get("incomplete_details")
+        v_incomplete_details: Any = get("incomplete_details")
         if v_incomplete_details is not None:
             v_incomplete_details = (
                 ResponseIncompleteDetails.from_dict(v_incomplete_details)
                 if isinstance(v_incomplete_details, dict)
                 else v_incomplete_details
             )
-        v_instructions: Any = src_dict.get("instructions")
-        v_previous_response_id: Any = src_dict.get("previous_response_id")
-        v_metadata: Any = src_dict.get("metadata")
+        v_instructions: Any = get("instructions")
+        v_previous_response_id: Any = get("previous_response_id")
+        v_metadata: Any = get("metadata")
         self = _new(cls)
         self.id = v_id
         self.model = v_model

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel, serialize
+from .._models import BaseModel, not_an_object, serialize
 from .compression_config import CompressionConfig
 from .response_input_item_param import parse_response_input_item_param
 from .response_reasoning_config import ResponseReasoningConfig
@@ -135,43 +135,47 @@ class ResponseCreateParams(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_model: Any = src_dict.get("model")
-        v_input: Any = src_dict.get("input")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_model: Any = get("model")
+        v_input: Any = get("input")
         if v_input is not None:
             v_input = _parse_input(v_input)
-        v_instructions: Any = src_dict.get("instructions")
-        v_stream: Any = src_dict.get("stream")
-        v_temperature: Any = src_dict.get("temperature")
-        v_top_p: Any = src_dict.get("top_p")
-        v_max_output_tokens: Any = src_dict.get("max_output_tokens")
-        v_max_tokens: Any = src_dict.get("max_tokens")
-        v_tools: Any = src_dict.get("tools")
+        v_instructions: Any = get("instructions")
+        v_stream: Any = get("stream")
+        v_temperature: Any = get("temperature")
+        v_top_p: Any = get("top_p")
+        v_max_output_tokens: Any = get("max_output_tokens")
+        v_max_tokens: Any = get("max_tokens")
+        v_tools: Any = get("tools")
         if v_tools is not None:
             v_tools = [parse_response_tool_param(i0) for i0 in v_tools] if isinstance(v_tools, list) else v_tools
-        v_tool_choice: Any = src_dict.get("tool_choice")
+        v_tool_choice: Any = get("tool_choice")
         if v_tool_choice is not None:
             v_tool_choice = parse_response_tool_choice(v_tool_choice)
-        v_max_tool_calls: Any = src_dict.get("max_tool_calls")
-        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
-        v_reasoning: Any = src_dict.get("reasoning")
+        v_max_tool_calls: Any = get("max_tool_calls")
+        v_parallel_tool_calls: Any = get("parallel_tool_calls")
+        v_reasoning: Any = get("reasoning")
         if v_reasoning is not None:
             v_reasoning = (
                 ResponseReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
             )
-        v_text: Any = src_dict.get("text")
+        v_text: Any = get("text")
         if v_text is not None:
             v_text = ResponseTextConfig.from_dict(v_text) if isinstance(v_text, dict) else v_text
-        v_store: Any = src_dict.get("store")
-        v_previous_response_id: Any = src_dict.get("previous_response_id")
-        v_truncation: Any = src_dict.get("truncation")
-        v_metadata: Any = src_dict.get("metadata")
-        v_compression: Any = src_dict.get("compression")
+        v_store: Any = get("store")
+        v_previous_response_id: Any = get("previous_response_id")
+        v_truncation: Any = get("truncation")
+        v_metadata: Any = get("metadata")
+        v_compression: Any = get("compression")
         if v_compression is not None:
             v_compression = (
                 CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression

@@ -31,7 +31,8 @@ _RESPONSE_INPUT_ITEM_PARAM_BY_TYPE: Dict[Any, Any] = {
 def parse_response_input_item_param(data: Any) -> Any:
     """Build the matching `ResponseInputItemParam` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _RESPONSE_INPUT_ITEM_PARAM_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = _RESPONSE_INPUT_ITEM_PARAM_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         if "role" in data and "content" in data:

@@ -23,7 +23,8 @@ _TOOL_RESULT_CONTENT_BLOCK_BY_TYPE: Dict[Any, Any] = {"text": TextContent, "imag
 def parse_tool_result_content_block(data: Any) -> Any:
     """Build the matching `ToolResultContentBlock` variant from JSON data; data matching no variant is returned as is."""
     if isinstance(data, dict):
-        variant = _TOOL_RESULT_CONTENT_BLOCK_BY_TYPE.get(data.get("type"))
+        tag = data.get("type")
+        variant = _TOOL_RESULT_CONTENT_BLOCK_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if variant is not None:
             return variant.from_dict(data)
         return data

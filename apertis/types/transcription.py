@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel, serialize
+from .._models import BaseModel, not_an_object, serialize
 from .transcription_segment import TranscriptionSegment
 from .transcription_usage import TranscriptionUsage
 from .transcription_word import TranscriptionWord
@@ -55,31 +55,35 @@ class Transcription(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_text: Any = src_dict.get("text")
-        v_task: Any = src_dict.get("task")
-        v_language: Any = src_dict.get("language")
-        v_duration: Any = src_dict.get("duration")
-        v_segments: Any = src_dict.get("segments")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_text: Any = get("text")
+        v_task: Any = get("task")
+        v_language: Any = get("language")
+        v_duration: Any = get("duration")
+        v_segments: Any = get("segments")
         if v_segments is not None:
             v_segments = (
                 [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
                 if isinstance(v_segments, list)
                 else v_segments
             )
-        v_words: Any = src_dict.get("words")
+        v_words: Any = get("words")
         if v_words is not None:
             v_words = (
                 [TranscriptionWord.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_words]
                 if isinstance(v_words, list)
                 else v_words
             )
-        v_usage: Any = src_dict.get("usage")
+        v_usage: Any = get("usage")
         if v_usage is not None:
             v_usage = TranscriptionUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel, serialize
+from .._models import BaseModel, not_an_object, serialize
 from .completion_tokens_details import CompletionTokensDetails
 from .prompt_tokens_details import PromptTokensDetails
 
@@ -58,23 +58,27 @@ class Usage(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_prompt_tokens: Any = src_dict.get("prompt_tokens")
-        v_completion_tokens: Any = src_dict.get("completion_tokens")
-        v_total_tokens: Any = src_dict.get("total_tokens")
-        v_prompt_tokens_details: Any = src_dict.get("prompt_tokens_details")
+        try:
+            get = src_dict.get
+        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            raise not_an_object(cls, src_dict) from None
+        v_prompt_tokens: Any = get("prompt_tokens")
+        v_completion_tokens: Any = get("completion_tokens")
+        v_total_tokens: Any = get("total_tokens")
+        v_prompt_tokens_details: Any = get("prompt_tokens_details")
         if v_prompt_tokens_details is not None:
             v_prompt_tokens_details = (
                 PromptTokensDetails.from_dict(v_prompt_tokens_details)
                 if isinstance(v_prompt_tokens_details, dict)
                 else v_prompt_tokens_details
             )
-        v_completion_tokens_details: Any = src_dict.get("completion_tokens_details")
+        v_completion_tokens_details: Any = get("completion_tokens_details")
         if v_completion_tokens_details is not None:
             v_completion_tokens_details = (
                 CompletionTokensDetails.from_dict(v_completion_tokens_details)
