@@ -49,11 +49,10 @@ class AnthropicErrorObject(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_message: Any = get("message")
+        v_message: Any = src_dict.get("message")
         self = _new(cls)
         self.type = v_type
         self.message = v_message

@@ -53,13 +53,12 @@ class ApproximateLocation(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_country: Any = src_dict.get("country")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_country: Any = get("country")
-        v_city: Any = get("city")
-        v_region: Any = get("region")
-        v_timezone: Any = get("timezone")
+        v_city: Any = src_dict.get("city")
+        v_region: Any = src_dict.get("region")
+        v_timezone: Any = src_dict.get("timezone")
         self = _new(cls)
         self.country = v_country
         self.city = v_city

@@ -52,11 +52,10 @@ class AudioConfig(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_voice: Any = src_dict.get("voice")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_voice: Any = get("voice")
-        v_format: Any = get("format")
+        v_format: Any = src_dict.get("format")
         self = _new(cls)
         self.voice = v_voice
         self.format = v_format

@@ -53,13 +53,12 @@ class AudioData(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_data: Any = get("data")
-        v_expires_at: Any = get("expires_at")
-        v_transcript: Any = get("transcript")
+        v_data: Any = src_dict.get("data")
+        v_expires_at: Any = src_dict.get("expires_at")
+        v_transcript: Any = src_dict.get("transcript")
         self = _new(cls)
         self.id = v_id
         self.data = v_data

@@ -51,12 +51,11 @@ class Base64Source(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_media_type: Any = src_dict.get("media_type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_media_type: Any = get("media_type")
-        v_data: Any = get("data")
-        v_type: Any = get("type")
+        v_data: Any = src_dict.get("data")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.media_type = v_media_type
         self.data = v_data

@@ -53,13 +53,12 @@ class Character(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_username: Any = get("username")
-        v_permalink: Any = get("permalink")
-        v_profile_picture_url: Any = get("profile_picture_url")
+        v_username: Any = src_dict.get("username")
+        v_permalink: Any = src_dict.get("permalink")
+        v_profile_picture_url: Any = src_dict.get("profile_picture_url")
         self = _new(cls)
         self.id = v_id
         self.username = v_username

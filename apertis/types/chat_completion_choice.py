@@ -57,15 +57,14 @@ class ChatCompletionChoice(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_message: Any = get("message")
+        v_message: Any = src_dict.get("message")
         if v_message is not None:
             v_message = ChatCompletionMessage.from_dict(v_message) if isinstance(v_message, dict) else v_message
-        v_finish_reason: Any = get("finish_reason")
-        v_logprobs: Any = get("logprobs")
+        v_finish_reason: Any = src_dict.get("finish_reason")
+        v_logprobs: Any = src_dict.get("logprobs")
         if v_logprobs is not None:
             v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
         self = _new(cls)

@@ -93,33 +93,32 @@ class ChatCompletionChunk(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_object: Any = get("object")
-        v_created: Any = get("created")
-        v_model: Any = get("model")
-        v_system_fingerprint: Any = get("system_fingerprint")
-        v_choices: Any = get("choices")
+        v_object: Any = src_dict.get("object")
+        v_created: Any = src_dict.get("created")
+        v_model: Any = src_dict.get("model")
+        v_system_fingerprint: Any = src_dict.get("system_fingerprint")
+        v_choices: Any = src_dict.get("choices")
         if v_choices is not None:
             v_choices = (
                 [ChatCompletionChunkChoice.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_choices]
                 if isinstance(v_choices, list)
                 else v_choices
             )
-        v_usage: Any = get("usage")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = Usage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_web_sources: Any = get("web_sources")
+        v_web_sources: Any = src_dict.get("web_sources")
         if v_web_sources is not None:
             v_web_sources = (
                 [WebSource.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_web_sources]
                 if isinstance(v_web_sources, list)
                 else v_web_sources
             )
-        v_service_tier: Any = get("service_tier")
-        v_error: Any = get("error")
+        v_service_tier: Any = src_dict.get("service_tier")
+        v_error: Any = src_dict.get("error")
         if v_error is not None:
             v_error = ErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
         self = _new(cls)

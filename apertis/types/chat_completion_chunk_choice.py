@@ -57,15 +57,14 @@ class ChatCompletionChunkChoice(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_delta: Any = get("delta")
+        v_delta: Any = src_dict.get("delta")
         if v_delta is not None:
             v_delta = ChatCompletionDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
-        v_finish_reason: Any = get("finish_reason")
-        v_logprobs: Any = get("logprobs")
+        v_finish_reason: Any = src_dict.get("finish_reason")
+        v_logprobs: Any = src_dict.get("logprobs")
         if v_logprobs is not None:
             v_logprobs = ChoiceLogprobs.from_dict(v_logprobs) if isinstance(v_logprobs, dict) else v_logprobs
         self = _new(cls)

@@ -206,11 +206,10 @@ class ChatCompletionCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_messages: Any = get("messages")
+        v_messages: Any = src_dict.get("messages")
         if v_messages is None:
             v_messages = []
         else:
@@ -219,69 +218,69 @@ class ChatCompletionCreateParams(BaseModel):
                 if isinstance(v_messages, list)
                 else v_messages
             )
-        v_stream: Any = get("stream")
-        v_stream_options: Any = get("stream_options")
+        v_stream: Any = src_dict.get("stream")
+        v_stream_options: Any = src_dict.get("stream_options")
         if v_stream_options is not None:
             v_stream_options = (
                 StreamOptions.from_dict(v_stream_options) if isinstance(v_stream_options, dict) else v_stream_options
             )
-        v_temperature: Any = get("temperature")
-        v_top_p: Any = get("top_p")
-        v_top_k: Any = get("top_k")
-        v_n: Any = get("n")
-        v_stop: Any = get("stop")
-        v_max_tokens: Any = get("max_tokens")
-        v_max_completion_tokens: Any = get("max_completion_tokens")
-        v_presence_penalty: Any = get("presence_penalty")
-        v_frequency_penalty: Any = get("frequency_penalty")
-        v_logit_bias: Any = get("logit_bias")
-        v_logprobs: Any = get("logprobs")
-        v_top_logprobs: Any = get("top_logprobs")
-        v_user: Any = get("user")
-        v_seed: Any = get("seed")
-        v_response_format: Any = get("response_format")
+        v_temperature: Any = src_dict.get("temperature")
+        v_top_p: Any = src_dict.get("top_p")
+        v_top_k: Any = src_dict.get("top_k")
+        v_n: Any = src_dict.get("n")
+        v_stop: Any = src_dict.get("stop")
+        v_max_tokens: Any = src_dict.get("max_tokens")
+        v_max_completion_tokens: Any = src_dict.get("max_completion_tokens")
+        v_presence_penalty: Any = src_dict.get("presence_penalty")
+        v_frequency_penalty: Any = src_dict.get("frequency_penalty")
+        v_logit_bias: Any = src_dict.get("logit_bias")
+        v_logprobs: Any = src_dict.get("logprobs")
+        v_top_logprobs: Any = src_dict.get("top_logprobs")
+        v_user: Any = src_dict.get("user")
+        v_seed: Any = src_dict.get("seed")
+        v_response_format: Any = src_dict.get("response_format")
         if v_response_format is not None:
             v_response_format = parse_response_format(v_response_format)
-        v_tools: Any = get("tools")
+        v_tools: Any = src_dict.get("tools")
         if v_tools is not None:
             v_tools = (
                 [ChatCompletionToolParam.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
                 if isinstance(v_tools, list)
                 else v_tools
             )
-        v_tool_choice: Any = get("tool_choice")
+        v_tool_choice: Any = src_dict.get("tool_choice")
         if v_tool_choice is not None:
             v_tool_choice = parse_chat_completion_tool_choice(v_tool_choice)
-        v_parallel_tool_calls: Any = get("parallel_tool_calls")
-        v_modalities: Any = get("modalities")
-        v_audio: Any = get("audio")
+        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
+        v_modalities: Any = src_dict.get("modalities")
+        v_audio: Any = src_dict.get("audio")
         if v_audio is not None:
             v_audio = AudioConfig.from_dict(v_audio) if isinstance(v_audio, dict) else v_audio
-        v_reasoning: Any = get("reasoning")
+        v_reasoning: Any = src_dict.get("reasoning")
         if v_reasoning is not None:
             v_reasoning = ReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
-        v_reasoning_effort: Any = get("reasoning_effort")
-        v_thinking: Any = get("thinking")
+        v_reasoning_effort: Any = src_dict.get("reasoning_effort")
+        v_thinking: Any = src_dict.get("thinking")
         if v_thinking is not None:
             v_thinking = ThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
-        v_web_results_count: Any = get("web_results_count")
-        v_web_content_length: Any = get("web_content_length")
-        v_web_search_options: Any = get("web_search_options")
+        v_web_results_count: Any = src_dict.get("web_results_count")
+        v_web_content_length: Any = src_dict.get("web_content_length")
+        v_web_search_options: Any = src_dict.get("web_search_options")
         if v_web_search_options is not None:
             v_web_search_options = (
                 WebSearchOptions.from_dict(v_web_search_options)
                 if isinstance(v_web_search_options, dict)
                 else v_web_search_options
             )
-        v_fallback_models: Any = get("fallback_models")
-        v_fallback_timeout: Any = get("fallback_timeout")
-        v_fallback_enabled: Any = get("fallback_enabled")
-        v_compression: Any = get("compression")
+        v_fallback_models: Any = src_dict.get("fallback_models")
+        v_fallback_timeout: Any = src_dict.get("fallback_timeout")
+        v_fallback_enabled: Any = src_dict.get("fallback_enabled")
+        v_compression: Any = src_dict.get("compression")
         if v_compression is not None:
             v_compression = (
                 CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
             )
-        v_extra_body: Any = get("extra_body")
+        v_extra_body: Any = src_dict.get("extra_body")
         self = _new(cls)
         self.model = v_model
         self.messages = v_messages

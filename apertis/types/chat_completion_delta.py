@@ -65,21 +65,20 @@ class ChatCompletionDelta(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_role: Any = src_dict.get("role")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_role: Any = get("role")
-        v_content: Any = get("content")
-        v_refusal: Any = get("refusal")
-        v_tool_calls: Any = get("tool_calls")
+        v_content: Any = src_dict.get("content")
+        v_refusal: Any = src_dict.get("refusal")
+        v_tool_calls: Any = src_dict.get("tool_calls")
         if v_tool_calls is not None:
             v_tool_calls = (
                 [ToolCallDelta.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tool_calls]
                 if isinstance(v_tool_calls, list)
                 else v_tool_calls
             )
-        v_reasoning_content: Any = get("reasoning_content")
-        v_reasoning_details: Any = get("reasoning_details")
+        v_reasoning_content: Any = src_dict.get("reasoning_content")
+        v_reasoning_details: Any = src_dict.get("reasoning_details")
         self = _new(cls)
         self.role = v_role
         self.content = v_content

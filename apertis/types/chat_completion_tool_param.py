@@ -50,13 +50,12 @@ class ChatCompletionToolParam(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_function: Any = src_dict.get("function")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_function: Any = get("function")
         if v_function is not None:
             v_function = FunctionDefinition.from_dict(v_function) if isinstance(v_function, dict) else v_function
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.function = v_function
         self.type = v_type

@@ -60,13 +60,12 @@ class CompletionTokensDetails(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_reasoning_tokens: Any = src_dict.get("reasoning_tokens")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_reasoning_tokens: Any = get("reasoning_tokens")
-        v_audio_tokens: Any = get("audio_tokens")
-        v_accepted_prediction_tokens: Any = get("accepted_prediction_tokens")
-        v_rejected_prediction_tokens: Any = get("rejected_prediction_tokens")
+        v_audio_tokens: Any = src_dict.get("audio_tokens")
+        v_accepted_prediction_tokens: Any = src_dict.get("accepted_prediction_tokens")
+        v_rejected_prediction_tokens: Any = src_dict.get("rejected_prediction_tokens")
         self = _new(cls)
         self.reasoning_tokens = v_reasoning_tokens
         self.audio_tokens = v_audio_tokens

@@ -57,14 +57,13 @@ class CompressionConfig(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_enabled: Any = src_dict.get("enabled")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_enabled: Any = get("enabled")
-        v_strategy: Any = get("strategy")
-        v_threshold: Any = get("threshold")
-        v_keep_turns: Any = get("keep_turns")
-        v_model: Any = get("model")
+        v_strategy: Any = src_dict.get("strategy")
+        v_threshold: Any = src_dict.get("threshold")
+        v_keep_turns: Any = src_dict.get("keep_turns")
+        v_model: Any = src_dict.get("model")
         self = _new(cls)
         self.enabled = v_enabled
         self.strategy = v_strategy

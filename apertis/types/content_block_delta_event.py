@@ -54,14 +54,13 @@ class ContentBlockDeltaEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_delta: Any = get("delta")
+        v_delta: Any = src_dict.get("delta")
         if v_delta is not None:
             v_delta = parse_content_block_delta(v_delta)
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.index = v_index
         self.delta = v_delta

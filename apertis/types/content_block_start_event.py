@@ -54,14 +54,13 @@ class ContentBlockStartEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_content_block: Any = get("content_block")
+        v_content_block: Any = src_dict.get("content_block")
         if v_content_block is not None:
             v_content_block = parse_content_block(v_content_block)
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.index = v_index
         self.content_block = v_content_block

@@ -58,14 +58,13 @@ class DeveloperMessageParam(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_content: Any = src_dict.get("content")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_content: Any = get("content")
         if v_content is not None:
             v_content = _parse_content(v_content)
-        v_role: Any = get("role")
-        v_name: Any = get("name")
+        v_role: Any = src_dict.get("role")
+        v_name: Any = src_dict.get("name")
         self = _new(cls)
         self.content = v_content
         self.role = v_role

@@ -51,12 +51,11 @@ class Embedding(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_embedding: Any = get("embedding")
-        v_object: Any = get("object")
+        v_embedding: Any = src_dict.get("embedding")
+        v_object: Any = src_dict.get("object")
         self = _new(cls)
         self.index = v_index
         self.embedding = v_embedding

@@ -60,15 +60,14 @@ class EmbeddingCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_input: Any = get("input")
-        v_encoding_format: Any = get("encoding_format")
-        v_dimensions: Any = get("dimensions")
-        v_user: Any = get("user")
-        v_task: Any = get("task")
+        v_input: Any = src_dict.get("input")
+        v_encoding_format: Any = src_dict.get("encoding_format")
+        v_dimensions: Any = src_dict.get("dimensions")
+        v_user: Any = src_dict.get("user")
+        v_task: Any = src_dict.get("task")
         self = _new(cls)
         self.model = v_model
         self.input = v_input

@@ -55,10 +55,9 @@ class EmbeddingResponse(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_data: Any = src_dict.get("data")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_data: Any = get("data")
         if v_data is None:
             v_data = []
         else:
@@ -67,9 +66,9 @@ class EmbeddingResponse(BaseModel):
                 if isinstance(v_data, list)
                 else v_data
             )
-        v_model: Any = get("model")
-        v_object: Any = get("object")
-        v_usage: Any = get("usage")
+        v_model: Any = src_dict.get("model")
+        v_object: Any = src_dict.get("object")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = EmbeddingUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)

@@ -49,11 +49,10 @@ class EmbeddingUsage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_prompt_tokens: Any = src_dict.get("prompt_tokens")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_prompt_tokens: Any = get("prompt_tokens")
-        v_total_tokens: Any = get("total_tokens")
+        v_total_tokens: Any = src_dict.get("total_tokens")
         self = _new(cls)
         self.prompt_tokens = v_prompt_tokens
         self.total_tokens = v_total_tokens

@@ -51,12 +51,11 @@ class Image(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_url: Any = src_dict.get("url")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_url: Any = get("url")
-        v_b64_json: Any = get("b64_json")
-        v_revised_prompt: Any = get("revised_prompt")
+        v_b64_json: Any = src_dict.get("b64_json")
+        v_revised_prompt: Any = src_dict.get("revised_prompt")
         self = _new(cls)
         self.url = v_url
         self.b64_json = v_b64_json

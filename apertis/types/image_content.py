@@ -55,14 +55,13 @@ class ImageContent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_source: Any = src_dict.get("source")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_source: Any = get("source")
         if v_source is not None:
             v_source = parse_image_source(v_source)
-        v_type: Any = get("type")
-        v_cache_control: Any = get("cache_control")
+        v_type: Any = src_dict.get("type")
+        v_cache_control: Any = src_dict.get("cache_control")
         if v_cache_control is not None:
             v_cache_control = (
                 CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control

@@ -113,23 +113,22 @@ class ImageEditParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_image: Any = src_dict.get("image")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_image: Any = get("image")
-        v_prompt: Any = get("prompt")
-        v_mask: Any = get("mask")
-        v_model: Any = get("model")
-        v_n: Any = get("n")
-        v_size: Any = get("size")
-        v_quality: Any = get("quality")
-        v_response_format: Any = get("response_format")
-        v_user: Any = get("user")
-        v_background: Any = get("background")
-        v_moderation: Any = get("moderation")
-        v_output_format: Any = get("output_format")
-        v_output_compression: Any = get("output_compression")
-        v_input_fidelity: Any = get("input_fidelity")
+        v_prompt: Any = src_dict.get("prompt")
+        v_mask: Any = src_dict.get("mask")
+        v_model: Any = src_dict.get("model")
+        v_n: Any = src_dict.get("n")
+        v_size: Any = src_dict.get("size")
+        v_quality: Any = src_dict.get("quality")
+        v_response_format: Any = src_dict.get("response_format")
+        v_user: Any = src_dict.get("user")
+        v_background: Any = src_dict.get("background")
+        v_moderation: Any = src_dict.get("moderation")
+        v_output_format: Any = src_dict.get("output_format")
+        v_output_compression: Any = src_dict.get("output_compression")
+        v_input_fidelity: Any = src_dict.get("input_fidelity")
         self = _new(cls)
         self.image = v_image
         self.prompt = v_prompt

@@ -49,11 +49,10 @@ class ImageInputTokensDetails(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_text_tokens: Any = src_dict.get("text_tokens")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_text_tokens: Any = get("text_tokens")
-        v_image_tokens: Any = get("image_tokens")
+        v_image_tokens: Any = src_dict.get("image_tokens")
         self = _new(cls)
         self.text_tokens = v_text_tokens
         self.image_tokens = v_image_tokens

@@ -54,13 +54,12 @@ class ImageUsage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_total_tokens: Any = src_dict.get("total_tokens")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_total_tokens: Any = get("total_tokens")
-        v_input_tokens: Any = get("input_tokens")
-        v_output_tokens: Any = get("output_tokens")
-        v_input_tokens_details: Any = get("input_tokens_details")
+        v_input_tokens: Any = src_dict.get("input_tokens")
+        v_output_tokens: Any = src_dict.get("output_tokens")
+        v_input_tokens_details: Any = src_dict.get("input_tokens_details")
         if v_input_tokens_details is not None:
             v_input_tokens_details = (
                 ImageInputTokensDetails.from_dict(v_input_tokens_details)

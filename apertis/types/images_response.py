@@ -69,10 +69,9 @@ class ImagesResponse(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_data: Any = src_dict.get("data")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_data: Any = get("data")
         if v_data is None:
             v_data = []
         else:
@@ -81,14 +80,14 @@ class ImagesResponse(BaseModel):
                 if isinstance(v_data, list)
                 else v_data
             )
-        v_created: Any = get("created")
-        v_usage: Any = get("usage")
+        v_created: Any = src_dict.get("created")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = ImageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_background: Any = get("background")
-        v_output_format: Any = get("output_format")
-        v_quality: Any = get("quality")
-        v_size: Any = get("size")
+        v_background: Any = src_dict.get("background")
+        v_output_format: Any = src_dict.get("output_format")
+        v_quality: Any = src_dict.get("quality")
+        v_size: Any = src_dict.get("size")
         self = _new(cls)
         self.data = v_data
         self.created = v_created

@@ -50,15 +50,14 @@ class InputAudioContentPart(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_input_audio: Any = src_dict.get("input_audio")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_input_audio: Any = get("input_audio")
         if v_input_audio is not None:
             v_input_audio = (
                 InputAudioDetail.from_dict(v_input_audio) if isinstance(v_input_audio, dict) else v_input_audio
             )
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.input_audio = v_input_audio
         self.type = v_type

@@ -49,11 +49,10 @@ class InputJSONDelta(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_partial_json: Any = src_dict.get("partial_json")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_partial_json: Any = get("partial_json")
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.partial_json = v_partial_json
         self.type = v_type

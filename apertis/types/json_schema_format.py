@@ -53,13 +53,12 @@ class JSONSchemaFormat(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_name: Any = src_dict.get("name")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_name: Any = get("name")
-        v_description: Any = get("description")
-        v_schema: Any = get("schema")
-        v_strict: Any = get("strict")
+        v_description: Any = src_dict.get("description")
+        v_schema: Any = src_dict.get("schema")
+        v_strict: Any = src_dict.get("strict")
         self = _new(cls)
         self.name = v_name
         self.description = v_description

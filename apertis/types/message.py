@@ -75,21 +75,20 @@ class Message(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_content: Any = get("content")
+        v_content: Any = src_dict.get("content")
         if v_content is None:
             v_content = []
         else:
             v_content = [parse_content_block(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
-        v_model: Any = get("model")
-        v_type: Any = get("type")
-        v_role: Any = get("role")
-        v_stop_reason: Any = get("stop_reason")
-        v_stop_sequence: Any = get("stop_sequence")
-        v_usage: Any = get("usage")
+        v_model: Any = src_dict.get("model")
+        v_type: Any = src_dict.get("type")
+        v_role: Any = src_dict.get("role")
+        v_stop_reason: Any = src_dict.get("stop_reason")
+        v_stop_sequence: Any = src_dict.get("stop_sequence")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = MessageUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)

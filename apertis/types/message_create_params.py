@@ -154,11 +154,10 @@ class MessageCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_messages: Any = get("messages")
+        v_messages: Any = src_dict.get("messages")
         if v_messages is None:
             v_messages = []
         else:
@@ -167,46 +166,46 @@ class MessageCreateParams(BaseModel):
                 if isinstance(v_messages, list)
                 else v_messages
             )
-        v_max_tokens: Any = get("max_tokens")
-        v_system: Any = get("system")
+        v_max_tokens: Any = src_dict.get("max_tokens")
+        v_system: Any = src_dict.get("system")
         if v_system is not None:
             v_system = _parse_system(v_system)
-        v_temperature: Any = get("temperature")
-        v_top_p: Any = get("top_p")
-        v_top_k: Any = get("top_k")
-        v_stream: Any = get("stream")
-        v_stop_sequences: Any = get("stop_sequences")
-        v_tools: Any = get("tools")
+        v_temperature: Any = src_dict.get("temperature")
+        v_top_p: Any = src_dict.get("top_p")
+        v_top_k: Any = src_dict.get("top_k")
+        v_stream: Any = src_dict.get("stream")
+        v_stop_sequences: Any = src_dict.get("stop_sequences")
+        v_tools: Any = src_dict.get("tools")
         if v_tools is not None:
             v_tools = (
                 [ToolDefinition.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_tools]
                 if isinstance(v_tools, list)
                 else v_tools
             )
-        v_tool_choice: Any = get("tool_choice")
+        v_tool_choice: Any = src_dict.get("tool_choice")
         if v_tool_choice is not None:
             v_tool_choice = parse_message_tool_choice(v_tool_choice)
-        v_metadata: Any = get("metadata")
+        v_metadata: Any = src_dict.get("metadata")
         if v_metadata is not None:
             v_metadata = MessageMetadata.from_dict(v_metadata) if isinstance(v_metadata, dict) else v_metadata
-        v_thinking: Any = get("thinking")
+        v_thinking: Any = src_dict.get("thinking")
         if v_thinking is not None:
             v_thinking = MessageThinkingConfig.from_dict(v_thinking) if isinstance(v_thinking, dict) else v_thinking
-        v_compression: Any = get("compression")
+        v_compression: Any = src_dict.get("compression")
         if v_compression is not None:
             v_compression = (
                 CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression
             )
-        v_n: Any = get("n")
-        v_stop: Any = get("stop")
-        v_presence_penalty: Any = get("presence_penalty")
-        v_frequency_penalty: Any = get("frequency_penalty")
-        v_logit_bias: Any = get("logit_bias")
-        v_user: Any = get("user")
-        v_response_format: Any = get("response_format")
+        v_n: Any = src_dict.get("n")
+        v_stop: Any = src_dict.get("stop")
+        v_presence_penalty: Any = src_dict.get("presence_penalty")
+        v_frequency_penalty: Any = src_dict.get("frequency_penalty")
+        v_logit_bias: Any = src_dict.get("logit_bias")
+        v_user: Any = src_dict.get("user")
+        v_response_format: Any = src_dict.get("response_format")
         if v_response_format is not None:
             v_response_format = parse_response_format(v_response_format)
-        v_seed: Any = get("seed")
+        v_seed: Any = src_dict.get("seed")
         self = _new(cls)
         self.model = v_model
         self.messages = v_messages

@@ -51,11 +51,10 @@ class MessageDelta(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_stop_reason: Any = src_dict.get("stop_reason")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_stop_reason: Any = get("stop_reason")
-        v_stop_sequence: Any = get("stop_sequence")
+        v_stop_sequence: Any = src_dict.get("stop_sequence")
         self = _new(cls)
         self.stop_reason = v_stop_reason
         self.stop_sequence = v_stop_sequence

@@ -53,14 +53,13 @@ class MessageDeltaEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_delta: Any = src_dict.get("delta")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_delta: Any = get("delta")
         if v_delta is not None:
             v_delta = MessageDelta.from_dict(v_delta) if isinstance(v_delta, dict) else v_delta
-        v_type: Any = get("type")
-        v_usage: Any = get("usage")
+        v_type: Any = src_dict.get("type")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = MessageDeltaUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)

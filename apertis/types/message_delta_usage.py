@@ -58,13 +58,12 @@ class MessageDeltaUsage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_output_tokens: Any = src_dict.get("output_tokens")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_output_tokens: Any = get("output_tokens")
-        v_input_tokens: Any = get("input_tokens")
-        v_cache_creation_input_tokens: Any = get("cache_creation_input_tokens")
-        v_cache_read_input_tokens: Any = get("cache_read_input_tokens")
+        v_input_tokens: Any = src_dict.get("input_tokens")
+        v_cache_creation_input_tokens: Any = src_dict.get("cache_creation_input_tokens")
+        v_cache_read_input_tokens: Any = src_dict.get("cache_read_input_tokens")
         self = _new(cls)
         self.output_tokens = v_output_tokens
         self.input_tokens = v_input_tokens

@@ -59,11 +59,10 @@ class MessageParam(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_role: Any = src_dict.get("role")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_role: Any = get("role")
-        v_content: Any = get("content")
+        v_content: Any = src_dict.get("content")
         if v_content is not None:
             v_content = _parse_content(v_content)
         self = _new(cls)

@@ -50,13 +50,12 @@ class MessageStartEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_message: Any = src_dict.get("message")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_message: Any = get("message")
         if v_message is not None:
             v_message = Message.from_dict(v_message) if isinstance(v_message, dict) else v_message
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.message = v_message
         self.type = v_type

@@ -50,13 +50,12 @@ class MessageStreamErrorEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_error: Any = src_dict.get("error")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_error: Any = get("error")
         if v_error is not None:
             v_error = AnthropicErrorObject.from_dict(v_error) if isinstance(v_error, dict) else v_error
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.error = v_error
         self.type = v_type

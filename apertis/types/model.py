@@ -95,20 +95,19 @@ class Model(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_object: Any = get("object")
-        v_created: Any = get("created")
-        v_owned_by: Any = get("owned_by")
-        v_root: Any = get("root")
-        v_parent: Any = get("parent")
-        v_permission: Any = get("permission")
-        v_multiplier: Any = get("multiplier")
-        v_tier: Any = get("tier")
-        v_context_length: Any = get("context_length")
-        v_name: Any = get("name")
+        v_object: Any = src_dict.get("object")
+        v_created: Any = src_dict.get("created")
+        v_owned_by: Any = src_dict.get("owned_by")
+        v_root: Any = src_dict.get("root")
+        v_parent: Any = src_dict.get("parent")
+        v_permission: Any = src_dict.get("permission")
+        v_multiplier: Any = src_dict.get("multiplier")
+        v_tier: Any = src_dict.get("tier")
+        v_context_length: Any = src_dict.get("context_length")
+        v_name: Any = src_dict.get("name")
         self = _new(cls)
         self.id = v_id
         self.object = v_object

@@ -50,10 +50,9 @@ class ModelList(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_data: Any = src_dict.get("data")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_data: Any = get("data")
         if v_data is None:
             v_data = []
         else:
@@ -62,7 +61,7 @@ class ModelList(BaseModel):
                 if isinstance(v_data, list)
                 else v_data
             )
-        v_object: Any = get("object")
+        v_object: Any = src_dict.get("object")
         self = _new(cls)
         self.data = v_data
         self.object = v_object

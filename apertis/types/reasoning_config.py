@@ -54,12 +54,11 @@ class ReasoningConfig(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_enabled: Any = src_dict.get("enabled")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_enabled: Any = get("enabled")
-        v_effort: Any = get("effort")
-        v_summary: Any = get("summary")
+        v_effort: Any = src_dict.get("effort")
+        v_summary: Any = src_dict.get("summary")
         self = _new(cls)
         self.enabled = v_enabled
         self.effort = v_effort

@@ -55,16 +55,15 @@ class RerankCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_query: Any = get("query")
-        v_documents: Any = get("documents")
+        v_query: Any = src_dict.get("query")
+        v_documents: Any = src_dict.get("documents")
         if v_documents is None:
             v_documents = []
-        v_top_n: Any = get("top_n")
-        v_return_documents: Any = get("return_documents")
+        v_top_n: Any = src_dict.get("top_n")
+        v_return_documents: Any = src_dict.get("return_documents")
         self = _new(cls)
         self.model = v_model
         self.query = v_query

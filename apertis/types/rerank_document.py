@@ -47,10 +47,9 @@ class RerankDocument(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_text: Any = src_dict.get("text")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_text: Any = get("text")
         self = _new(cls)
         self.text = v_text
         if _KNOWN_KEYS.issuperset(src_dict):

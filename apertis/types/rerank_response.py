@@ -57,10 +57,9 @@ class RerankResponse(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_results: Any = src_dict.get("results")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_results: Any = get("results")
         if v_results is None:
             v_results = []
         else:
@@ -69,10 +68,10 @@ class RerankResponse(BaseModel):
                 if isinstance(v_results, list)
                 else v_results
             )
-        v_id: Any = get("id")
-        v_object: Any = get("object")
-        v_model: Any = get("model")
-        v_usage: Any = get("usage")
+        v_id: Any = src_dict.get("id")
+        v_object: Any = src_dict.get("object")
+        v_model: Any = src_dict.get("model")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = RerankUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)

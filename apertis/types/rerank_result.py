@@ -52,12 +52,11 @@ class RerankResult(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_relevance_score: Any = get("relevance_score")
-        v_document: Any = get("document")
+        v_relevance_score: Any = src_dict.get("relevance_score")
+        v_document: Any = src_dict.get("document")
         if v_document is not None:
             v_document = RerankDocument.from_dict(v_document) if isinstance(v_document, dict) else v_document
         self = _new(cls)

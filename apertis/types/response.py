@@ -105,35 +105,34 @@ class Response(ResponseMixin, BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_model: Any = get("model")
-        v_output: Any = get("output")
+        v_model: Any = src_dict.get("model")
+        v_output: Any = src_dict.get("output")
         if v_output is None:
             v_output = []
         else:
             v_output = [parse_response_output_item(i0) for i0 in v_output] if isinstance(v_output, list) else v_output
-        v_object: Any = get("object")
-        v_created_at: Any = get("created_at")
-        v_status: Any = get("status")
-        v_usage: Any = get("usage")
+        v_object: Any = src_dict.get("object")
+        v_created_at: Any = src_dict.get("created_at")
+        v_status: Any = src_dict.get("status")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = ResponseUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
-        v_error: Any = get("error")
+        v_error: Any = src_dict.get("error")
         if v_error is not None:
             v_error = ResponseError.from_dict(v_error) if isinstance(v_error, dict) else v_error
-        v_incomplete_details: Any = get("incomplete_details")
+        v_incomplete_details: Any = src_dict.get("incomplete_details")
         if v_incomplete_details is not None:
             v_incomplete_details = (
                 ResponseIncompleteDetails.from_dict(v_incomplete_details)
                 if isinstance(v_incomplete_details, dict)
                 else v_incomplete_details
             )
-        v_instructions: Any = get("instructions")
-        v_previous_response_id: Any = get("previous_response_id")
-        v_metadata: Any = get("metadata")
+        v_instructions: Any = src_dict.get("instructions")
+        v_previous_response_id: Any = src_dict.get("previous_response_id")
+        v_metadata: Any = src_dict.get("metadata")
         self = _new(cls)
         self.id = v_id
         self.model = v_model

@@ -142,40 +142,39 @@ class ResponseCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_input: Any = get("input")
+        v_input: Any = src_dict.get("input")
         if v_input is not None:
             v_input = _parse_input(v_input)
-        v_instructions: Any = get("instructions")
-        v_stream: Any = get("stream")
-        v_temperature: Any = get("temperature")
-        v_top_p: Any = get("top_p")
-        v_max_output_tokens: Any = get("max_output_tokens")
-        v_max_tokens: Any = get("max_tokens")
-        v_tools: Any = get("tools")
+        v_instructions: Any = src_dict.get("instructions")
+        v_stream: Any = src_dict.get("stream")
+        v_temperature: Any = src_dict.get("temperature")
+        v_top_p: Any = src_dict.get("top_p")
+        v_max_output_tokens: Any = src_dict.get("max_output_tokens")
+        v_max_tokens: Any = src_dict.get("max_tokens")
+        v_tools: Any = src_dict.get("tools")
         if v_tools is not None:
             v_tools = [parse_response_tool_param(i0) for i0 in v_tools] if isinstance(v_tools, list) else v_tools
-        v_tool_choice: Any = get("tool_choice")
+        v_tool_choice: Any = src_dict.get("tool_choice")
         if v_tool_choice is not None:
             v_tool_choice = parse_response_tool_choice(v_tool_choice)
-        v_max_tool_calls: Any = get("max_tool_calls")
-        v_parallel_tool_calls: Any = get("parallel_tool_calls")
-        v_reasoning: Any = get("reasoning")
+        v_max_tool_calls: Any = src_dict.get("max_tool_calls")
+        v_parallel_tool_calls: Any = src_dict.get("parallel_tool_calls")
+        v_reasoning: Any = src_dict.get("reasoning")
         if v_reasoning is not None:
             v_reasoning = (
                 ResponseReasoningConfig.from_dict(v_reasoning) if isinstance(v_reasoning, dict) else v_reasoning
             )
-        v_text: Any = get("text")
+        v_text: Any = src_dict.get("text")
         if v_text is not None:
             v_text = ResponseTextConfig.from_dict(v_text) if isinstance(v_text, dict) else v_text
-        v_store: Any = get("store")
-        v_previous_response_id: Any = get("previous_response_id")
-        v_truncation: Any = get("truncation")
-        v_metadata: Any = get("metadata")
-        v_compression: Any = get("compression")
+        v_store: Any = src_dict.get("store")
+        v_previous_response_id: Any = src_dict.get("previous_response_id")
+        v_truncation: Any = src_dict.get("truncation")
+        v_metadata: Any = src_dict.get("metadata")
+        v_compression: Any = src_dict.get("compression")
         if v_compression is not None:
             v_compression = (
                 CompressionConfig.from_dict(v_compression) if isinstance(v_compression, dict) else v_compression

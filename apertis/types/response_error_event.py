@@ -55,14 +55,13 @@ class ResponseErrorEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_sequence_number: Any = get("sequence_number")
-        v_code: Any = get("code")
-        v_message: Any = get("message")
-        v_param: Any = get("param")
+        v_sequence_number: Any = src_dict.get("sequence_number")
+        v_code: Any = src_dict.get("code")
+        v_message: Any = src_dict.get("message")
+        v_param: Any = src_dict.get("param")
         self = _new(cls)
         self.type = v_type
         self.sequence_number = v_sequence_number

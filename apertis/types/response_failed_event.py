@@ -52,12 +52,11 @@ class ResponseFailedEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_sequence_number: Any = get("sequence_number")
-        v_response: Any = get("response")
+        v_sequence_number: Any = src_dict.get("sequence_number")
+        v_response: Any = src_dict.get("response")
         if v_response is not None:
             v_response = Response.from_dict(v_response) if isinstance(v_response, dict) else v_response
         self = _new(cls)

@@ -50,15 +50,14 @@ class ResponseFormatJSONSchema(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_json_schema: Any = src_dict.get("json_schema")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_json_schema: Any = get("json_schema")
         if v_json_schema is not None:
             v_json_schema = (
                 JSONSchemaFormat.from_dict(v_json_schema) if isinstance(v_json_schema, dict) else v_json_schema
             )
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.json_schema = v_json_schema
         self.type = v_type

@@ -55,14 +55,13 @@ class ResponseFunctionCallArgumentsDeltaEvent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_sequence_number: Any = get("sequence_number")
-        v_item_id: Any = get("item_id")
-        v_output_index: Any = get("output_index")
-        v_delta: Any = get("delta")
+        v_sequence_number: Any = src_dict.get("sequence_number")
+        v_item_id: Any = src_dict.get("item_id")
+        v_output_index: Any = src_dict.get("output_index")
+        v_delta: Any = src_dict.get("delta")
         self = _new(cls)
         self.type = v_type
         self.sequence_number = v_sequence_number

@@ -57,14 +57,13 @@ class ResponseFunctionCallOutputItem(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_call_id: Any = src_dict.get("call_id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_call_id: Any = get("call_id")
-        v_output: Any = get("output")
-        v_type: Any = get("type")
-        v_id: Any = get("id")
-        v_status: Any = get("status")
+        v_output: Any = src_dict.get("output")
+        v_type: Any = src_dict.get("type")
+        v_id: Any = src_dict.get("id")
+        v_status: Any = src_dict.get("status")
         self = _new(cls)
         self.call_id = v_call_id
         self.output = v_output

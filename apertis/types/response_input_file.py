@@ -55,14 +55,13 @@ class ResponseInputFile(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_file_id: Any = get("file_id")
-        v_file_data: Any = get("file_data")
-        v_file_url: Any = get("file_url")
-        v_filename: Any = get("filename")
+        v_file_id: Any = src_dict.get("file_id")
+        v_file_data: Any = src_dict.get("file_data")
+        v_file_url: Any = src_dict.get("file_url")
+        v_filename: Any = src_dict.get("filename")
         self = _new(cls)
         self.type = v_type
         self.file_id = v_file_id

@@ -55,13 +55,12 @@ class ResponseInputImage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_image_url: Any = get("image_url")
-        v_file_id: Any = get("file_id")
-        v_detail: Any = get("detail")
+        v_image_url: Any = src_dict.get("image_url")
+        v_file_id: Any = src_dict.get("file_id")
+        v_detail: Any = src_dict.get("detail")
         self = _new(cls)
         self.type = v_type
         self.image_url = v_image_url

@@ -50,13 +50,12 @@ class ResponseInputImageContent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_source: Any = src_dict.get("source")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_source: Any = get("source")
         if v_source is not None:
             v_source = Base64Source.from_dict(v_source) if isinstance(v_source, dict) else v_source
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.source = v_source
         self.type = v_type

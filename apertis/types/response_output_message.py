@@ -59,18 +59,17 @@ class ResponseOutputMessage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_content: Any = src_dict.get("content")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_content: Any = get("content")
         if v_content is None:
             v_content = []
         else:
             v_content = [parse_response_content(i0) for i0 in v_content] if isinstance(v_content, list) else v_content
-        v_type: Any = get("type")
-        v_role: Any = get("role")
-        v_id: Any = get("id")
-        v_status: Any = get("status")
+        v_type: Any = src_dict.get("type")
+        v_role: Any = src_dict.get("role")
+        v_id: Any = src_dict.get("id")
+        v_status: Any = src_dict.get("status")
         self = _new(cls)
         self.content = v_content
         self.type = v_type

@@ -52,11 +52,10 @@ class ResponseReasoningConfig(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_effort: Any = src_dict.get("effort")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_effort: Any = get("effort")
-        v_summary: Any = get("summary")
+        v_summary: Any = src_dict.get("summary")
         self = _new(cls)
         self.effort = v_effort
         self.summary = v_summary

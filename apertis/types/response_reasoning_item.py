@@ -61,27 +61,26 @@ class ResponseReasoningItem(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_id: Any = get("id")
-        v_summary: Any = get("summary")
+        v_id: Any = src_dict.get("id")
+        v_summary: Any = src_dict.get("summary")
         if v_summary is not None:
             v_summary = (
                 [ResponseReasoningSummaryPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_summary]
                 if isinstance(v_summary, list)
                 else v_summary
             )
-        v_content: Any = get("content")
+        v_content: Any = src_dict.get("content")
         if v_content is not None:
             v_content = (
                 [ResponseReasoningTextPart.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_content]
                 if isinstance(v_content, list)
                 else v_content
             )
-        v_encrypted_content: Any = get("encrypted_content")
-        v_status: Any = get("status")
+        v_encrypted_content: Any = src_dict.get("encrypted_content")
+        v_status: Any = src_dict.get("status")
         self = _new(cls)
         self.type = v_type
         self.id = v_id

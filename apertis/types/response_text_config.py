@@ -52,13 +52,12 @@ class ResponseTextConfig(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_format: Any = src_dict.get("format")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_format: Any = get("format")
         if v_format is not None:
             v_format = parse_response_text_format(v_format)
-        v_verbosity: Any = get("verbosity")
+        v_verbosity: Any = src_dict.get("verbosity")
         self = _new(cls)
         self.format = v_format
         self.verbosity = v_verbosity

@@ -55,14 +55,13 @@ class ResponseTextFormatJSONSchema(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_name: Any = src_dict.get("name")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_name: Any = get("name")
-        v_schema: Any = get("schema")
-        v_type: Any = get("type")
-        v_description: Any = get("description")
-        v_strict: Any = get("strict")
+        v_schema: Any = src_dict.get("schema")
+        v_type: Any = src_dict.get("type")
+        v_description: Any = src_dict.get("description")
+        v_strict: Any = src_dict.get("strict")
         self = _new(cls)
         self.name = v_name
         self.schema = v_schema

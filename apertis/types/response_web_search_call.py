@@ -57,14 +57,13 @@ class ResponseWebSearchCall(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_id: Any = get("id")
-        v_status: Any = get("status")
-        v_action: Any = get("action")
-        v_query: Any = get("query")
+        v_id: Any = src_dict.get("id")
+        v_status: Any = src_dict.get("status")
+        v_action: Any = src_dict.get("action")
+        v_query: Any = src_dict.get("query")
         self = _new(cls)
         self.type = v_type
         self.id = v_id

@@ -54,12 +54,11 @@ class ResponseWebSearchPreviewTool(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_search_context_size: Any = get("search_context_size")
-        v_user_location: Any = get("user_location")
+        v_search_context_size: Any = src_dict.get("search_context_size")
+        v_user_location: Any = src_dict.get("user_location")
         if v_user_location is not None:
             v_user_location = (
                 UserLocation.from_dict(v_user_location) if isinstance(v_user_location, dict) else v_user_location

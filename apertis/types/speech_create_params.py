@@ -59,15 +59,14 @@ class SpeechCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_input: Any = get("input")
-        v_voice: Any = get("voice")
-        v_response_format: Any = get("response_format")
-        v_speed: Any = get("speed")
-        v_instructions: Any = get("instructions")
+        v_input: Any = src_dict.get("input")
+        v_voice: Any = src_dict.get("voice")
+        v_response_format: Any = src_dict.get("response_format")
+        v_speed: Any = src_dict.get("speed")
+        v_instructions: Any = src_dict.get("instructions")
         self = _new(cls)
         self.model = v_model
         self.input = v_input

@@ -54,13 +54,12 @@ class TokenLogprob(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_token: Any = src_dict.get("token")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_token: Any = get("token")
-        v_logprob: Any = get("logprob")
-        v_bytes: Any = get("bytes")
-        v_top_logprobs: Any = get("top_logprobs")
+        v_logprob: Any = src_dict.get("logprob")
+        v_bytes: Any = src_dict.get("bytes")
+        v_top_logprobs: Any = src_dict.get("top_logprobs")
         if v_top_logprobs is not None:
             v_top_logprobs = (
                 [TopLogprob.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_top_logprobs]

@@ -52,14 +52,13 @@ class ToolCall(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_function: Any = get("function")
+        v_function: Any = src_dict.get("function")
         if v_function is not None:
             v_function = Function.from_dict(v_function) if isinstance(v_function, dict) else v_function
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.id = v_id
         self.function = v_function

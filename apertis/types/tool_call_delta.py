@@ -54,13 +54,12 @@ class ToolCallDelta(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_index: Any = src_dict.get("index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_index: Any = get("index")
-        v_id: Any = get("id")
-        v_type: Any = get("type")
-        v_function: Any = get("function")
+        v_id: Any = src_dict.get("id")
+        v_type: Any = src_dict.get("type")
+        v_function: Any = src_dict.get("function")
         if v_function is not None:
             v_function = FunctionDelta.from_dict(v_function) if isinstance(v_function, dict) else v_function
         self = _new(cls)

@@ -51,12 +51,11 @@ class ToolChoiceTool(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_name: Any = src_dict.get("name")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_name: Any = get("name")
-        v_type: Any = get("type")
-        v_disable_parallel_tool_use: Any = get("disable_parallel_tool_use")
+        v_type: Any = src_dict.get("type")
+        v_disable_parallel_tool_use: Any = src_dict.get("disable_parallel_tool_use")
         self = _new(cls)
         self.name = v_name
         self.type = v_type

@@ -54,13 +54,12 @@ class ToolDefinition(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_name: Any = src_dict.get("name")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_name: Any = get("name")
-        v_description: Any = get("description")
-        v_input_schema: Any = get("input_schema")
-        v_cache_control: Any = get("cache_control")
+        v_description: Any = src_dict.get("description")
+        v_input_schema: Any = src_dict.get("input_schema")
+        v_cache_control: Any = src_dict.get("cache_control")
         if v_cache_control is not None:
             v_cache_control = (
                 CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control

@@ -65,16 +65,15 @@ class ToolResultContent(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_tool_use_id: Any = src_dict.get("tool_use_id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_tool_use_id: Any = get("tool_use_id")
-        v_type: Any = get("type")
-        v_content: Any = get("content")
+        v_type: Any = src_dict.get("type")
+        v_content: Any = src_dict.get("content")
         if v_content is not None:
             v_content = _parse_content(v_content)
-        v_is_error: Any = get("is_error")
-        v_cache_control: Any = get("cache_control")
+        v_is_error: Any = src_dict.get("is_error")
+        v_cache_control: Any = src_dict.get("cache_control")
         if v_cache_control is not None:
             v_cache_control = (
                 CacheControl.from_dict(v_cache_control) if isinstance(v_cache_control, dict) else v_cache_control

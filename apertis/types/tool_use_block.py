@@ -53,13 +53,12 @@ class ToolUseBlock(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_name: Any = get("name")
-        v_input: Any = get("input")
-        v_type: Any = get("type")
+        v_name: Any = src_dict.get("name")
+        v_input: Any = src_dict.get("input")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.id = v_id
         self.name = v_name

@@ -51,12 +51,11 @@ class TopLogprob(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_token: Any = src_dict.get("token")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_token: Any = get("token")
-        v_logprob: Any = get("logprob")
-        v_bytes: Any = get("bytes")
+        v_logprob: Any = src_dict.get("logprob")
+        v_bytes: Any = src_dict.get("bytes")
         self = _new(cls)
         self.token = v_token
         self.logprob = v_logprob

@@ -62,28 +62,27 @@ class Transcription(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_text: Any = src_dict.get("text")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_text: Any = get("text")
-        v_task: Any = get("task")
-        v_language: Any = get("language")
-        v_duration: Any = get("duration")
-        v_segments: Any = get("segments")
+        v_task: Any = src_dict.get("task")
+        v_language: Any = src_dict.get("language")
+        v_duration: Any = src_dict.get("duration")
+        v_segments: Any = src_dict.get("segments")
         if v_segments is not None:
             v_segments = (
                 [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]
                 if isinstance(v_segments, list)
                 else v_segments
             )
-        v_words: Any = get("words")
+        v_words: Any = src_dict.get("words")
         if v_words is not None:
             v_words = (
                 [TranscriptionWord.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_words]
                 if isinstance(v_words, list)
                 else v_words
             )
-        v_usage: Any = get("usage")
+        v_usage: Any = src_dict.get("usage")
         if v_usage is not None:
             v_usage = TranscriptionUsage.from_dict(v_usage) if isinstance(v_usage, dict) else v_usage
         self = _new(cls)

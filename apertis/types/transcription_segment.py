@@ -89,19 +89,18 @@ class TranscriptionSegment(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_seek: Any = get("seek")
-        v_start: Any = get("start")
-        v_end: Any = get("end")
-        v_text: Any = get("text")
-        v_tokens: Any = get("tokens")
-        v_temperature: Any = get("temperature")
-        v_avg_logprob: Any = get("avg_logprob")
-        v_compression_ratio: Any = get("compression_ratio")
-        v_no_speech_prob: Any = get("no_speech_prob")
+        v_seek: Any = src_dict.get("seek")
+        v_start: Any = src_dict.get("start")
+        v_end: Any = src_dict.get("end")
+        v_text: Any = src_dict.get("text")
+        v_tokens: Any = src_dict.get("tokens")
+        v_temperature: Any = src_dict.get("temperature")
+        v_avg_logprob: Any = src_dict.get("avg_logprob")
+        v_compression_ratio: Any = src_dict.get("compression_ratio")
+        v_no_speech_prob: Any = src_dict.get("no_speech_prob")
         self = _new(cls)
         self.id = v_id
         self.seek = v_seek

@@ -55,14 +55,13 @@ class TranscriptionUsage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_input_tokens: Any = get("input_tokens")
-        v_output_tokens: Any = get("output_tokens")
-        v_total_tokens: Any = get("total_tokens")
-        v_seconds: Any = get("seconds")
+        v_input_tokens: Any = src_dict.get("input_tokens")
+        v_output_tokens: Any = src_dict.get("output_tokens")
+        v_total_tokens: Any = src_dict.get("total_tokens")
+        v_seconds: Any = src_dict.get("seconds")
         self = _new(cls)
         self.type = v_type
         self.input_tokens = v_input_tokens

@@ -51,12 +51,11 @@ class TranscriptionWord(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_word: Any = src_dict.get("word")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_word: Any = get("word")
-        v_start: Any = get("start")
-        v_end: Any = get("end")
+        v_start: Any = src_dict.get("start")
+        v_end: Any = src_dict.get("end")
         self = _new(cls)
         self.word = v_word
         self.start = v_start

@@ -56,14 +56,13 @@ class Translation(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_text: Any = src_dict.get("text")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_text: Any = get("text")
-        v_task: Any = get("task")
-        v_language: Any = get("language")
-        v_duration: Any = get("duration")
-        v_segments: Any = get("segments")
+        v_task: Any = src_dict.get("task")
+        v_language: Any = src_dict.get("language")
+        v_duration: Any = src_dict.get("duration")
+        v_segments: Any = src_dict.get("segments")
         if v_segments is not None:
             v_segments = (
                 [TranscriptionSegment.from_dict(i0) if isinstance(i0, dict) else i0 for i0 in v_segments]

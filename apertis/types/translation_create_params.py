@@ -58,14 +58,13 @@ class TranslationCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_file: Any = src_dict.get("file")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_file: Any = get("file")
-        v_model: Any = get("model")
-        v_prompt: Any = get("prompt")
-        v_response_format: Any = get("response_format")
-        v_temperature: Any = get("temperature")
+        v_model: Any = src_dict.get("model")
+        v_prompt: Any = src_dict.get("prompt")
+        v_response_format: Any = src_dict.get("response_format")
+        v_temperature: Any = src_dict.get("temperature")
         self = _new(cls)
         self.file = v_file
         self.model = v_model

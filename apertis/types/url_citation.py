@@ -58,15 +58,14 @@ class URLCitation(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_start_index: Any = get("start_index")
-        v_end_index: Any = get("end_index")
-        v_url: Any = get("url")
-        v_title: Any = get("title")
-        v_url_citation: Any = get("url_citation")
+        v_start_index: Any = src_dict.get("start_index")
+        v_end_index: Any = src_dict.get("end_index")
+        v_url: Any = src_dict.get("url")
+        v_title: Any = src_dict.get("title")
+        v_url_citation: Any = src_dict.get("url_citation")
         if v_url_citation is not None:
             v_url_citation = (
                 URLCitationDetail.from_dict(v_url_citation) if isinstance(v_url_citation, dict) else v_url_citation

@@ -53,13 +53,12 @@ class URLCitationDetail(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_start_index: Any = src_dict.get("start_index")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_start_index: Any = get("start_index")
-        v_end_index: Any = get("end_index")
-        v_url: Any = get("url")
-        v_title: Any = get("title")
+        v_end_index: Any = src_dict.get("end_index")
+        v_url: Any = src_dict.get("url")
+        v_title: Any = src_dict.get("title")
         self = _new(cls)
         self.start_index = v_start_index
         self.end_index = v_end_index

@@ -65,20 +65,19 @@ class Usage(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_prompt_tokens: Any = src_dict.get("prompt_tokens")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_prompt_tokens: Any = get("prompt_tokens")
-        v_completion_tokens: Any = get("completion_tokens")
-        v_total_tokens: Any = get("total_tokens")
-        v_prompt_tokens_details: Any = get("prompt_tokens_details")
+        v_completion_tokens: Any = src_dict.get("completion_tokens")
+        v_total_tokens: Any = src_dict.get("total_tokens")
+        v_prompt_tokens_details: Any = src_dict.get("prompt_tokens_details")
         if v_prompt_tokens_details is not None:
             v_prompt_tokens_details = (
                 PromptTokensDetails.from_dict(v_prompt_tokens_details)
                 if isinstance(v_prompt_tokens_details, dict)
                 else v_prompt_tokens_details
             )
-        v_completion_tokens_details: Any = get("completion_tokens_details")
+        v_completion_tokens_details: Any = src_dict.get("completion_tokens_details")
         if v_completion_tokens_details is not None:
             v_completion_tokens_details = (
                 CompletionTokensDetails.from_dict(v_completion_tokens_details)

@@ -50,11 +50,10 @@ class UserLocation(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_type: Any = src_dict.get("type")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_type: Any = get("type")
-        v_approximate: Any = get("approximate")
+        v_approximate: Any = src_dict.get("approximate")
         if v_approximate is not None:
             v_approximate = (
                 ApproximateLocation.from_dict(v_approximate) if isinstance(v_approximate, dict) else v_approximate

@@ -103,22 +103,21 @@ class Video(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_object: Any = get("object")
-        v_model: Any = get("model")
-        v_status: Any = get("status")
-        v_progress: Any = get("progress")
-        v_created_at: Any = get("created_at")
-        v_completed_at: Any = get("completed_at")
-        v_seconds: Any = get("seconds")
-        v_size: Any = get("size")
-        v_video_url: Any = get("video_url")
-        v_enhanced_prompt: Any = get("enhanced_prompt")
-        v_status_update_time: Any = get("status_update_time")
-        v_error: Any = get("error")
+        v_object: Any = src_dict.get("object")
+        v_model: Any = src_dict.get("model")
+        v_status: Any = src_dict.get("status")
+        v_progress: Any = src_dict.get("progress")
+        v_created_at: Any = src_dict.get("created_at")
+        v_completed_at: Any = src_dict.get("completed_at")
+        v_seconds: Any = src_dict.get("seconds")
+        v_size: Any = src_dict.get("size")
+        v_video_url: Any = src_dict.get("video_url")
+        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt")
+        v_status_update_time: Any = src_dict.get("status_update_time")
+        v_error: Any = src_dict.get("error")
         self = _new(cls)
         self.id = v_id
         self.object = v_object

@@ -105,22 +105,21 @@ class VideoCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_prompt: Any = get("prompt")
-        v_seconds: Any = get("seconds")
-        v_size: Any = get("size")
-        v_input_reference: Any = get("input_reference")
-        v_watermark: Any = get("watermark")
-        v_private: Any = get("private")
-        v_style: Any = get("style")
-        v_metadata: Any = get("metadata")
-        v_character_url: Any = get("character_url")
-        v_character_timestamps: Any = get("character_timestamps")
-        v_character_from_task: Any = get("character_from_task")
-        v_character_create: Any = get("character_create")
+        v_prompt: Any = src_dict.get("prompt")
+        v_seconds: Any = src_dict.get("seconds")
+        v_size: Any = src_dict.get("size")
+        v_input_reference: Any = src_dict.get("input_reference")
+        v_watermark: Any = src_dict.get("watermark")
+        v_private: Any = src_dict.get("private")
+        v_style: Any = src_dict.get("style")
+        v_metadata: Any = src_dict.get("metadata")
+        v_character_url: Any = src_dict.get("character_url")
+        v_character_timestamps: Any = src_dict.get("character_timestamps")
+        v_character_from_task: Any = src_dict.get("character_from_task")
+        v_character_create: Any = src_dict.get("character_create")
         self = _new(cls)
         self.model = v_model
         self.prompt = v_prompt

@@ -49,11 +49,10 @@ class VideoRemixParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_prompt: Any = src_dict.get("prompt")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_prompt: Any = get("prompt")
-        v_size: Any = get("size")
+        v_size: Any = src_dict.get("size")
         self = _new(cls)
         self.prompt = v_prompt
         self.size = v_size

@@ -66,15 +66,14 @@ class VideoTask(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_id: Any = src_dict.get("id")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_id: Any = get("id")
-        v_status: Any = get("status")
-        v_status_update_time: Any = get("status_update_time")
-        v_enhanced_prompt: Any = get("enhanced_prompt")
-        v_video_url: Any = get("video_url")
-        v_error: Any = get("error")
+        v_status: Any = src_dict.get("status")
+        v_status_update_time: Any = src_dict.get("status_update_time")
+        v_enhanced_prompt: Any = src_dict.get("enhanced_prompt")
+        v_video_url: Any = src_dict.get("video_url")
+        v_error: Any = src_dict.get("error")
         self = _new(cls)
         self.id = v_id
         self.status = v_status

@@ -105,22 +105,21 @@ class VideoTaskCreateParams(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_model: Any = src_dict.get("model")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_model: Any = get("model")
-        v_prompt: Any = get("prompt")
-        v_images: Any = get("images")
-        v_enhance_prompt: Any = get("enhance_prompt")
-        v_enable_upsample: Any = get("enable_upsample")
-        v_aspect_ratio: Any = get("aspect_ratio")
-        v_orientation: Any = get("orientation")
-        v_size: Any = get("size")
-        v_duration: Any = get("duration")
-        v_watermark: Any = get("watermark")
-        v_private: Any = get("private")
-        v_character_url: Any = get("character_url")
-        v_character_timestamps: Any = get("character_timestamps")
+        v_prompt: Any = src_dict.get("prompt")
+        v_images: Any = src_dict.get("images")
+        v_enhance_prompt: Any = src_dict.get("enhance_prompt")
+        v_enable_upsample: Any = src_dict.get("enable_upsample")
+        v_aspect_ratio: Any = src_dict.get("aspect_ratio")
+        v_orientation: Any = src_dict.get("orientation")
+        v_size: Any = src_dict.get("size")
+        v_duration: Any = src_dict.get("duration")
+        v_watermark: Any = src_dict.get("watermark")
+        v_private: Any = src_dict.get("private")
+        v_character_url: Any = src_dict.get("character_url")
+        v_character_timestamps: Any = src_dict.get("character_timestamps")
         self = _new(cls)
         self.model = v_model
         self.prompt = v_prompt

@@ -50,13 +50,12 @@ class VideoURLContentPart(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_video_url: Any = src_dict.get("video_url")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_video_url: Any = get("video_url")
         if v_video_url is not None:
             v_video_url = VideoURLDetail.from_dict(v_video_url) if isinstance(v_video_url, dict) else v_video_url
-        v_type: Any = get("type")
+        v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.video_url = v_video_url
         self.type = v_type

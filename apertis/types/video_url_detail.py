@@ -47,10 +47,9 @@ class VideoURLDetail(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_url: Any = src_dict.get("url")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_url: Any = get("url")
         self = _new(cls)
         self.url = v_url
         if _KNOWN_KEYS.issuperset(src_dict):

@@ -54,16 +54,15 @@ class WebSearchOptions(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_search_context_size: Any = src_dict.get("search_context_size")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_search_context_size: Any = get("search_context_size")
-        v_user_location: Any = get("user_location")
+        v_user_location: Any = src_dict.get("user_location")
         if v_user_location is not None:
             v_user_location = (
                 UserLocation.from_dict(v_user_location) if isinstance(v_user_location, dict) else v_user_location
             )
-        v_filters: Any = get("filters")
+        v_filters: Any = src_dict.get("filters")
         self = _new(cls)
         self.search_context_size = v_search_context_size
         self.user_location = v_user_location

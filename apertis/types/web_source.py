@@ -51,12 +51,11 @@ class WebSource(BaseModel):
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
         try:
-            get = src_dict.get
-        except AttributeError:  # a JSON array, string, number or null (checked where it costs nothing)
+            v_title: Any = src_dict.get("title")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
             raise not_an_object(cls, src_dict) from None
-        v_title: Any = get("title")
-        v_url: Any = get("url")
-        v_snippet: Any = get("snippet")
+        v_url: Any = src_dict.get("url")
+        v_snippet: Any = src_dict.get("snippet")
         self = _new(cls)
         self.title = v_title
         self.url = v_url
