@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
+from ._exceptions import type_error
+from ._json import loads as _loads_json
 from ._models import BaseModel
 
 if TYPE_CHECKING:
@@ -75,28 +77,39 @@ class ChatCompletionAccumulator:
                 if value is not None and value != "":
                     self._meta[key] = value
         choices = chunk.choices
-        if choices and type(choices) is list:
+        if choices:
+            if type(choices) is not list:
+                raise type_error("choices", "an array", choices)
             for choice in choices:
-                # A choice that was not a JSON object stays raw in the model's list: nothing to fold.
-                if not isinstance(choice, BaseModel):
-                    continue
+                if not isinstance(choice, BaseModel):  # kept raw by from_dict: it was not a JSON object
+                    raise type_error(_where(choices, choice), "an object", choice)
                 index = choice.index
                 if index is None:  # absent (or null): the only choice
                     index = 0
-                state = self._choices.get(index)
+                try:
+                    state = self._choices.get(index)
+                except TypeError:  # unhashable
+                    state = None
                 if state is None:
+                    # Checked only when a choice first appears: later chunks of it passed the lookup above.
+                    if type(index) is not int:
+                        raise type_error(f"{_where(choices, choice)}.index", "an integer", index)
                     state = self._choices[index] = _Choice()
                 delta = choice.delta
                 if isinstance(delta, BaseModel):
                     content = delta.content
                     if content:
+                        if type(content) is not str:
+                            raise type_error(f"{_where(choices, choice)}.delta.content", "a string", content)
                         if text is None and index == 0:
                             text = content
                         if not synthetic:
                             state.content.append(content)
                     source = delta._source
                     if source is not None and (content is None or len(source) > 1):
-                        self._add_delta_fields(state, source)
+                        self._add_delta_fields(state, source, choices, choice)
+                elif delta is not None:
+                    raise type_error(f"{_where(choices, choice)}.delta", "an object", delta)
                 if choice.finish_reason:
                     state.finish_reason = choice.finish_reason
                 if choice.logprobs is not None and choice._source is not None:
@@ -116,19 +129,25 @@ class ChatCompletionAccumulator:
         return text
 
     @staticmethod
-    def _add_delta_fields(state: _Choice, delta: Mapping[str, Any]) -> None:
+    def _add_delta_fields(state: _Choice, delta: Mapping[str, Any], choices: List[Any], choice: Any) -> None:
         role = delta.get("role")
         if role:
             state.role = role
         for key, parts in (("reasoning_content", state.reasoning), ("refusal", state.refusal)):
             value = delta.get(key)
             if value:
+                if type(value) is not str:
+                    raise type_error(f"{_where(choices, choice)}.delta.{key}", "a string", value)
                 parts.append(value)
         tool_calls = delta.get("tool_calls")
         if tool_calls:
-            for fragment in tool_calls:
-                if isinstance(fragment, dict):
-                    _merge_tool_call(state.tool_calls, fragment)
+            if type(tool_calls) is not list:
+                raise type_error(f"{_where(choices, choice)}.delta.tool_calls", "an array", tool_calls)
+            for position, fragment in enumerate(tool_calls):
+                where = f"{_where(choices, choice)}.delta.tool_calls[{position}]"
+                if not isinstance(fragment, dict):
+                    raise type_error(where, "an object", fragment)
+                _merge_tool_call(state.tool_calls, fragment, where)
 
     def result(self) -> Dict[str, Any]:
         """The assembled `chat.completion` as a JSON dict."""
@@ -160,11 +179,13 @@ class ChatCompletionAccumulator:
         return completion
 
 
-def _merge_tool_call(calls: List[Dict[str, Any]], fragment: Dict[str, Any]) -> None:
+def _merge_tool_call(calls: List[Dict[str, Any]], fragment: Dict[str, Any], where: str) -> None:
     index = fragment.get("index")
-    call_id = fragment.get("id")
+    call_id = _text(fragment, "id", where)
+    if index is not None and (type(index) is not int):
+        raise type_error(f"{where}.index", "an integer", index)
     target: Optional[Dict[str, Any]] = None
-    if isinstance(index, int):
+    if index is not None:
         for call in calls:
             if call["index"] == index:
                 target = call
@@ -178,21 +199,79 @@ def _merge_tool_call(calls: List[Dict[str, Any]], fragment: Dict[str, Any]) -> N
     elif calls:
         target = calls[-1]  # an unindexed fragment without id continues the last call
     if target is None:
-        target = {"index": index if isinstance(index, int) else len(calls), "name": [], "arguments": []}
+        target = {"index": index if index is not None else len(calls), "name": [], "arguments": []}
         calls.append(target)
     if call_id:
         target["id"] = call_id
-    kind = fragment.get("type")
+    kind = _text(fragment, "type", where)
     if kind:
         target["type"] = kind
     function = fragment.get("function")
-    if isinstance(function, dict):
-        name = function.get("name")
-        if name:
-            target["name"].append(name)
-        arguments = function.get("arguments")
-        if arguments:
-            target["arguments"].append(arguments if isinstance(arguments, str) else json.dumps(arguments))
+    if function is None:
+        return
+    if not isinstance(function, dict):
+        raise type_error(f"{where}.function", "an object", function)
+    name = _text(function, "name", f"{where}.function")
+    if name:
+        target["name"].append(name)
+    arguments = function.get("arguments")
+    if arguments:
+        # Some upstreams send the arguments as a JSON value rather than its text.
+        target["arguments"].append(arguments if isinstance(arguments, str) else json.dumps(arguments))
+
+
+def _text(data: Mapping[str, Any], key: str, where: str) -> Optional[str]:
+    """`data[key]` when it is a string; None when absent or null; APIResponseValidationError for another type."""
+    value = data.get(key)
+    if value is None or type(value) is str:
+        return value
+    raise type_error(f"{where}.{key}", "a string", value)
+
+
+def _index(data: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    """`data[key]` as an index (`default` when absent or null); APIResponseValidationError unless an integer >= 0."""
+    value = data.get(key)
+    if value is None:
+        return default
+    if type(value) is not int or value < 0:
+        raise type_error(f"{where}.{key}", "a non-negative integer", value)
+    return value
+
+
+def _object(data: Mapping[str, Any], key: str, where: str) -> Optional[Dict[str, Any]]:
+    """`data[key]` when it is an object; None when absent or null; APIResponseValidationError for another type."""
+    value = data.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise type_error(f"{where}.{key}", "an object", value)
+
+
+def _append_text(block: Dict[str, Any], key: str, text: str, index: int) -> None:
+    existing = block.get(key)
+    if existing is None:
+        block[key] = text
+    elif type(existing) is str:
+        block[key] = existing + text
+    else:
+        raise type_error(f"content block {index}'s {key}", "a string", existing)
+
+
+def _check_output_item(item: Dict[str, Any], where: str) -> None:
+    # What ResponseAccumulator.result reads of an output item when it assembles the response from deltas.
+    content = item.get("content")
+    if content is None:
+        return
+    if type(content) is not list:
+        raise type_error(f"{where}.content", "an array", content)
+    for position, part in enumerate(content):
+        if not isinstance(part, dict):
+            raise type_error(f"{where}.content[{position}]", "an object", part)
+
+
+def _where(items: List[Any], item: Any) -> str:
+    # The position of a choice, for error messages only (so not counted on the hot path).
+    position = next(i for i, candidate in enumerate(items) if candidate is item)
+    return f"choices[{position}]"
 
 
 def _finish_tool_call(call: Dict[str, Any]) -> Dict[str, Any]:
@@ -234,49 +313,58 @@ class MessageAccumulator:
         """Fold one event in; return the text of a `text_delta`."""
         kind = event.get("type")
         if kind == "content_block_delta":
-            delta = event.get("delta")
-            if not isinstance(delta, dict):
+            delta = _object(event, "delta", kind)
+            if delta is None:
                 return None
-            block = self._blocks.get(event.get("index", 0))
+            index = _index(event, "index", kind, 0)
+            block = self._blocks.get(index)
             delta_type = delta.get("type")
             if delta_type == "text_delta":
-                text = delta.get("text")
-                if block is not None and isinstance(text, str):
-                    block["text"] = block.get("text", "") + text
-                return text if isinstance(text, str) else None
+                text = _text(delta, "text", f"{kind}.delta")
+                if block is not None and text is not None:
+                    _append_text(block, "text", text, index)
+                return text
             if delta_type == "input_json_delta":
-                partial = delta.get("partial_json")
-                if isinstance(partial, str):
-                    self._json.setdefault(event.get("index", 0), []).append(partial)
-            elif delta_type == "thinking_delta":
-                if block is not None and isinstance(delta.get("thinking"), str):
-                    block["thinking"] = block.get("thinking", "") + delta["thinking"]
-            elif delta_type == "signature_delta":
-                if block is not None and isinstance(delta.get("signature"), str):
-                    block["signature"] = block.get("signature", "") + delta["signature"]
+                partial = _text(delta, "partial_json", f"{kind}.delta")
+                if partial is not None:
+                    self._json.setdefault(index, []).append(partial)
+            elif delta_type in ("thinking_delta", "signature_delta"):
+                key = "thinking" if delta_type == "thinking_delta" else "signature"
+                value = _text(delta, key, f"{kind}.delta")
+                if block is not None and value is not None:
+                    _append_text(block, key, value, index)
             elif delta_type == "citations_delta" and block is not None and delta.get("citation") is not None:
-                block.setdefault("citations", []).append(delta["citation"])
+                citations = block.setdefault("citations", [])
+                if type(citations) is not list:
+                    raise type_error(f"content block {index}'s citations", "an array", citations)
+                citations.append(delta["citation"])
         elif kind == "content_block_start":
-            block = event.get("content_block")
-            if isinstance(block, dict):
-                self._blocks[event.get("index", len(self._blocks))] = dict(block)
+            block = _object(event, "content_block", kind)
+            if block is not None:
+                self._blocks[_index(event, "index", kind, len(self._blocks))] = dict(block)
         elif kind == "content_block_stop":
-            self._finish_block(event.get("index", 0))
+            self._finish_block(_index(event, "index", kind, 0))
         elif kind == "message_start":
-            message = event.get("message")
-            if isinstance(message, dict):
+            message = _object(event, "message", kind)
+            if message is not None:
+                _object(message, "usage", f"{kind}.message")
+                content = message.get("content")
+                if content is not None and type(content) is not list:
+                    raise type_error(f"{kind}.message.content", "an array", content)
                 self._message = dict(message)
-                for index, block in enumerate(message.get("content") or ()):
-                    if isinstance(block, dict):
-                        self._blocks.setdefault(index, dict(block))
+                for index, block in enumerate(content or ()):
+                    if not isinstance(block, dict):
+                        raise type_error(f"{kind}.message.content[{index}]", "an object", block)
+                    self._blocks.setdefault(index, dict(block))
         elif kind == "message_delta":
-            delta = event.get("delta")
-            if isinstance(delta, dict):
+            delta = _object(event, "delta", kind)
+            if delta is not None:
+                _object(delta, "usage", f"{kind}.delta")
                 for key, value in delta.items():
                     if key != "type":
                         self._message[key] = value
-            usage = event.get("usage")
-            if isinstance(usage, dict):
+            usage = _object(event, "usage", kind)
+            if usage is not None:
                 merged = dict(self._message.get("usage") or {})
                 merged.update({key: value for key, value in usage.items() if value is not None})
                 self._message["usage"] = merged
@@ -289,8 +377,8 @@ class MessageAccumulator:
             return
         raw = "".join(parts)
         try:
-            block["input"] = json.loads(raw) if raw.strip() else {}
-        except ValueError:
+            block["input"] = _loads_json(raw) if raw.strip() else {}
+        except ValueError:  # not JSON, or nested deeper than the cap: kept as the model wrote it
             block["input"] = raw
 
     def result(self) -> Dict[str, Any]:
@@ -326,30 +414,38 @@ class ResponseAccumulator:
         """Fold one event in; return the text of a `response.output_text.delta`."""
         kind = event.get("type")
         if kind == "response.output_text.delta":
-            delta = event.get("delta")
-            if not isinstance(delta, str):
+            delta = _text(event, "delta", kind)
+            if delta is None:
                 return None
-            key = (event.get("output_index", 0), event.get("content_index", 0))
+            key = (_index(event, "output_index", kind, 0), _index(event, "content_index", kind, 0))
             parts = self._texts.get(key)
             if parts is None:
                 parts = self._texts[key] = []
             parts.append(delta)
             return delta
         if kind == "response.function_call_arguments.delta":
-            delta = event.get("delta")
-            if isinstance(delta, str):
-                self._arguments.setdefault(event.get("output_index", 0), []).append(delta)
+            delta = _text(event, "delta", kind)
+            if delta is not None:
+                self._arguments.setdefault(_index(event, "output_index", kind, 0), []).append(delta)
         elif kind in ("response.output_item.added", "response.output_item.done"):
-            item = event.get("item")
-            if isinstance(item, dict):
-                self._items[event.get("output_index", len(self._items))] = dict(item)
+            item = _object(event, "item", kind)
+            if item is not None:
+                _check_output_item(item, f"{kind}.item")
+                self._items[_index(event, "output_index", kind, len(self._items))] = dict(item)
         elif kind in ("response.completed", "response.failed", "response.incomplete"):
-            response = event.get("response")
-            if isinstance(response, dict):
+            response = _object(event, "response", kind)
+            if response is not None:
                 self._final = response
         elif kind in ("response.created", "response.in_progress", "response.queued"):
-            response = event.get("response")
-            if isinstance(response, dict):
+            response = _object(event, "response", kind)
+            if response is not None:
+                output = response.get("output")
+                if output is not None and type(output) is not list:
+                    raise type_error(f"{kind}.response.output", "an array", output)
+                for position, item in enumerate(output or ()):
+                    if not isinstance(item, dict):
+                        raise type_error(f"{kind}.response.output[{position}]", "an object", item)
+                    _check_output_item(item, f"{kind}.response.output[{position}]")
                 self._snapshot = response
         return None
 

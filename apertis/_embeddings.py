@@ -12,6 +12,8 @@ import binascii
 import sys
 from typing import TYPE_CHECKING, Callable, List, Optional
 
+from ._exceptions import invalid_data_error, type_error
+
 if TYPE_CHECKING:
     from .types.embedding_response import EmbeddingResponse
 
@@ -72,24 +74,28 @@ def float32_list(raw: bytes) -> List[float]:
 def decode_base64_embeddings(response: EmbeddingResponse) -> EmbeddingResponse:
     """Replace each base64 string embedding of `response` by its list of floats (in place); returns `response`.
 
-    Raises ValueError (reported as APIResponseValidationError by the request loop) for a string that is not
-    base64 of whole float32 values.
+    Raises APIResponseValidationError (the request loop adds the response) for a `data` that is not an array and
+    for a string that is not base64 of whole float32 values.
     """
     data = response.data
     if not data:
         return response
+    if not isinstance(data, list):
+        raise type_error("data", "an array", data)
     # The decoder and the size check are inlined rather than going through float32_list: one Python call less
     # per embedding, which is most of what this loop adds to the floor's decode.
     decoder = _decoder or _choose_decoder()
     a2b_base64 = binascii.a2b_base64
-    for item in data:
+    for position, item in enumerate(data):
         value = getattr(item, "embedding", None)
         if isinstance(value, str):
             try:
                 raw = a2b_base64(value)
-            except binascii.Error as exc:
-                raise ValueError(f"embedding {getattr(item, 'index', '?')} is not valid base64 ({exc})") from None
+            except (binascii.Error, ValueError) as exc:  # ValueError: a non-ASCII character
+                raise invalid_data_error(f"data[{position}].embedding is not valid base64 ({exc})") from None
             if len(raw) % 4:
-                raise ValueError(f"a base64 embedding must hold whole float32 values, got {len(raw)} bytes")
+                raise invalid_data_error(
+                    f"data[{position}].embedding must hold whole float32 values, got {len(raw)} bytes"
+                )
             item.embedding = decoder(raw)
     return response

@@ -32,6 +32,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Type
 
+from . import _json
+
 if TYPE_CHECKING:
     import httpx
 
@@ -54,7 +56,10 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "UnprocessableEntityError",
+    "attach_response",
+    "invalid_data_error",
     "make_status_error",
+    "type_error",
 ]
 
 # Long enough for any real error message, short enough that an HTML error page never floods a log line.
@@ -406,16 +411,98 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIResponseValidationError(APIError):
-    """A 2xx response whose body is not what the API promised (not JSON, or JSON of the wrong shape).
+    """A 2xx response whose body is not what the API promised: not JSON, JSON nested deeper than the SDK's cap
+    (`apertis._json.MAX_JSON_DEPTH`), or a value of the wrong type where the SDK itself uses it (the message
+    names the field, as in `choices[0].index must be an integer, got list`).
 
-    `status_code`, `response` and `text` (the body, truncated) tell what arrived.
+    `status_code`, `response` and `text` (the body or the offending value, truncated) tell what arrived.
+    `response` and `status_code` are None when the data did not come from a response: a model's `from_dict`
+    or helper used on data of your own.
     """
 
     text: str
 
-    def __init__(self, message: str, *, response: httpx.Response, text: str) -> None:
+    def __init__(self, message: str, *, response: Optional[httpx.Response], text: str) -> None:
         self.text = text  # before the base class redacts what the error holds
-        super().__init__(message, status_code=response.status_code, response=response)
+        super().__init__(message, response=response)
+
+
+def invalid_data_error(problem: str, value: object = None) -> APIResponseValidationError:
+    """The error for data of the wrong type or shape found by the SDK's own code, before it knows the response.
+
+    `problem` names the field (`choices[0].index must be an integer, got list`); `value` is the offending value,
+    quoted (truncated) as the error's `text`. The request loop and the streams add the response on the way out
+    (`attach_response`).
+    """
+    return APIResponseValidationError(problem, response=None, text=_excerpt(value))
+
+
+def type_error(field: str, expected: str, value: object) -> APIResponseValidationError:
+    """`invalid_data_error` for a field of the wrong type: `<field> must be <expected>, got <JSON type>`."""
+    got = json_type_name(value)
+    if got == "number":  # the number itself says more (a float index, a negative one)
+        got = readable_repr(value)
+    return invalid_data_error(f"{field} must be {expected}, got {got}", value)
+
+
+def json_type_name(value: object) -> str:
+    """The JSON name of a value's type (`object`, `array`, `string`, ...), or the Python name for anything else."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return type(value).__name__
+
+
+def _excerpt(value: object) -> str:
+    if value is None:
+        return ""
+    try:
+        return _compact(value, [])  # redacted when the response is attached (attach_response)
+    except (TypeError, ValueError, RecursionError):  # not JSON data, or nested too deep to write out
+        return readable_repr(value)
+
+
+def readable_repr(value: object) -> str:
+    """The repr of any value for a message, truncated; a placeholder where repr fails (a value nested too deeply,
+    an integer past Python's limit on digits)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__} that cannot be shown>"
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def attach_response(
+    error: APIResponseValidationError, response: httpx.Response, *, redact: Optional[str] = None
+) -> APIResponseValidationError:
+    """Give an error raised by data-level code (`invalid_data_error`) the response the data came from.
+
+    The message gains the status and the origin, and message and text are redacted (`redact` is the API key);
+    an error that already has a response is returned unchanged.
+    """
+    from ._logging import redact_secrets
+
+    if error.response is not None:
+        return error
+    message = redact_secrets(
+        f"The API returned status {response.status_code} but the body is not what the API promised: {error.message}",
+        redact,
+    )
+    text = redact_secrets(error.text or readable_text(response), redact)
+    retries_taken = error.retries_taken
+    APIError.__init__(error, message, response=response)
+    error.text = text
+    error.retries_taken = retries_taken
+    return error
 
 
 _STATUS_CLASSES: Dict[int, Type[APIStatusError]] = {
@@ -490,8 +577,9 @@ def _int_header(response: Optional[httpx.Response], name: str) -> Optional[int]:
 
 
 def parse_json_body(content: bytes) -> Any:
-    """The JSON value of a body; raises ValueError (JSONDecodeError, UnicodeDecodeError) when it is not JSON."""
-    return json.loads(content)
+    """The JSON value of a body; raises ValueError (JSONDecodeError, UnicodeDecodeError) when it is not JSON, and
+    `_json.JSONNestingError` (a ValueError too) when it is nested deeper than the SDK's cap."""
+    return _json.loads(content)
 
 
 def body_bytes(response: httpx.Response) -> bytes:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._exceptions import type_error
+
 __all__ = ["ResponseMixin"]
 
 # Content part types that carry the answer's text: `output_text`, and `text` from older gateway conversions.
@@ -30,16 +32,32 @@ class ResponseMixin:
     @property
     def output_text(self) -> str:
         """The text of the response: every `output_text` (and legacy `text`) part of its `message` output items,
-        joined in order; "" when there is none. Refusals, reasoning and tool calls are left out."""
+        joined in order; "" when there is none. Refusals, reasoning and tool calls are left out.
+
+        Items and parts of types this SDK does not know are skipped; a field it reads that has the wrong type (an
+        `output` that is not an array, a text that is not a string) raises APIResponseValidationError naming it.
+        """
         parts = []
         output = getattr(self, "output", None)
-        for item in output if isinstance(output, list) else ():
+        if output is None:
+            return ""
+        if not isinstance(output, list):
+            raise type_error("output", "an array", output)
+        for item_index, item in enumerate(output):
             if _field(item, "type") != "message":
                 continue
             content = _field(item, "content")
-            for part in content if isinstance(content, list) else ():
-                if _field(part, "type") in _TEXT_PART_TYPES:
+            if content is None:
+                continue
+            if not isinstance(content, list):
+                raise type_error(f"output[{item_index}].content", "an array", content)
+            for part_index, part in enumerate(content):
+                kind = _field(part, "type")
+                if isinstance(kind, str) and kind in _TEXT_PART_TYPES:
                     text = _field(part, "text")
-                    if isinstance(text, str):
-                        parts.append(text)
+                    if text is None:
+                        continue
+                    if not isinstance(text, str):
+                        raise type_error(f"output[{item_index}].content[{part_index}].text", "a string", text)
+                    parts.append(text)
         return "".join(parts)

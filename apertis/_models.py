@@ -7,12 +7,17 @@ SDK. What the server sent and the SDK did not know is kept (`additional_properti
 
 from __future__ import annotations
 
+import copyreg
 import json
-from typing import Any, ClassVar, Mapping, Optional
+from typing import Any, ClassVar, Dict, Mapping, Optional, SupportsIndex
 
+from ._exceptions import APIResponseValidationError, invalid_data_error, type_error
+from ._json import MAX_JSON_DEPTH, exceeds_depth
 from ._types import NOT_GIVEN
 
-__all__ = ["BaseModel", "build_body", "record_response", "serialize"]
+__all__ = ["BaseModel", "build_body", "not_an_object", "record_response", "serialize"]
+
+_new = object.__new__
 
 
 class BaseModel:
@@ -51,8 +56,15 @@ class BaseModel:
         raise NotImplementedError
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The model as a JSON string, as the server sent it (unknown fields included)."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        """The model as a JSON string, as the server sent it (unknown fields included).
+
+        Raises APIResponseValidationError for data JSON cannot hold (nested deeper than Python's recursion limit
+        allows, an integer longer than its limit on digits), which only a model built from your own data can hold.
+        """
+        try:
+            return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        except (RecursionError, ValueError) as exc:
+            raise _unusable(self, f"cannot be written as JSON ({type(exc).__name__}: {exc})") from None
 
     def __repr__(self) -> str:
         # Only the fields that are not None: a chat completion has dozens of optional fields, mostly absent.
@@ -60,10 +72,10 @@ class BaseModel:
         for name in self._field_names:
             value = getattr(self, name)
             if value is not None:
-                parts.append(f"{name}={value!r}")
+                parts.append(f"{name}={_safe_repr(value)}")
         extra = getattr(self, "additional_properties", None)
         if extra:
-            parts.append(f"additional_properties={extra!r}")
+            parts.append(f"additional_properties={_safe_repr(extra)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __rich_repr__(self) -> Any:  # pragma: no cover - only used when rich is installed
@@ -89,6 +101,38 @@ class BaseModel:
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
+
+    def __copy__(self) -> Any:
+        copied = _new(type(self))
+        copied.__setstate__(self.__getstate__())
+        return copied
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
+        import copy
+
+        copied = _new(type(self))
+        memo[id(self)] = copied
+        try:
+            state = copy.deepcopy(self.__getstate__(), memo)
+        except RecursionError:
+            problem = "cannot be copied: its data is nested deeper than Python's recursion limit allows"
+            raise _unusable(self, problem) from None
+        copied.__setstate__(state)
+        return copied
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        # pickle recurses in C, where a RecursionError cannot be caught on its way out, so the depth is checked
+        # first (each model checks its own fields; the models inside them check theirs when they are pickled).
+        state = self.__getstate__()
+        for name, value in state.items():
+            # additional_properties holds fields: its own level does not count.
+            limit = MAX_JSON_DEPTH + 1 if name == "additional_properties" else MAX_JSON_DEPTH
+            if name != "_source" and exceeds_depth(value, limit):
+                raise _unusable(
+                    self, f"cannot be pickled: its field {name!r} is nested deeper than {MAX_JSON_DEPTH} levels"
+                )
+        # What object.__reduce_ex__ returns, without calling __getstate__ a second time (the stubs omit __newobj__).
+        return (copyreg.__newobj__, (type(self),), state)  # type: ignore[attr-defined]
 
 
 def record_response(model: BaseModel, *, retries_taken: int, request_id: Optional[str]) -> None:
@@ -124,14 +168,39 @@ def serialize(value: Any) -> Any:
     return value
 
 
+_SCALARS = (str, int, float, bool)
+
+
 def _is_plain(value: Any) -> bool:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return True
-    if isinstance(value, dict):
-        return all(_is_plain(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_plain(v) for v in value)
-    return False
+    # Iterative rather than recursive: data of any depth is answered without a RecursionError (and faster).
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if item is None or isinstance(item, _SCALARS):
+            continue
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            return False
+    return True
+
+
+def not_an_object(cls: type, value: Any) -> APIResponseValidationError:
+    """The error of a generated model's `from_dict` given data that is not a JSON object."""
+    return type_error(f"{cls.__name__} data", "a JSON object", value)
+
+
+def _unusable(model: BaseModel, problem: str) -> APIResponseValidationError:
+    return invalid_data_error(f"this {type(model).__name__} {problem}")
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except (RecursionError, ValueError):  # nested too deeply, or an integer past Python's limit on digits
+        return f"<{type(value).__name__} that cannot be shown>"
 
 
 def build_body(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,9 +17,12 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    invalid_data_error,
     scrub,
     status_error_class,
 )
+from ._json import CHECKED_ABOVE as _CHECKED_ABOVE
+from ._json import JSONNestingError, text_exceeds_depth
 from ._logging import _MIN_BARE_SECRET, _REDACTED, redact_secrets
 from ._unknown_event import UnknownStreamEvent
 
@@ -50,20 +53,42 @@ _scan_once: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once
 
 
 def loads_event_data(data: str) -> Any:
-    """`json.loads(data)` for the data of one stream event: the same value, or the same ValueError.
+    """`json.loads(data)` for the data of one stream event: the same value, or the same ValueError; a value nested
+    deeper than `_json.MAX_JSON_DEPTH` raises APIResponseValidationError (the stream adds its response).
 
     json.loads wraps the C scanner in two Python calls and two regular-expression matches (for leading and
     trailing whitespace), which cost about a third of parsing a typical chunk; an event's JSON rarely has
     such whitespace, so the scanner is called directly and json.loads only when it did not consume all of
     `data` (whitespace around the value, extra data, or not JSON at all: json.loads accepts or raises as usual).
+    A typical chunk is shorter than `_json.CHECKED_ABOVE`, so the depth check costs it one comparison.
     """
+    size = len(data)
+    if size > _CHECKED_ABOVE and text_exceeds_depth(data):
+        raise _nesting_error(data)
     try:
         value, end = _scan_once(data, 0)
     except StopIteration:
-        return json.loads(data)
-    if end != len(data):
-        return json.loads(data)
+        return _loads_whole(data)
+    except RecursionError:
+        raise _nesting_error(data) from None
+    if end != size:
+        return _loads_whole(data)
     return value
+
+
+def _loads_whole(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise _nesting_error(data) from None
+
+
+def _nesting_error(data: str) -> APIResponseValidationError:
+    return invalid_data_error(f"a stream event {JSONNestingError()}", data[:_EXCERPT])
+
+
+# How much of an offending event an error quotes.
+_EXCERPT = 200
 
 
 class _AsyncClosable(Protocol):

@@ -47,7 +47,7 @@ PREFERRED_DISCRIMINATORS = ("type", "role", "object", "event")
 # class body, so such a field keeps the generator's suffixed name (`str_`).
 RESERVED_NAMES = {
     "Any", "Dict", "List", "Literal", "Mapping", "Optional", "Sequence", "Union", "Unset", "UNSET", "Self",
-    "ClassVar", "BaseModel", "bool", "dict", "float", "int", "isinstance", "list", "str", "serialize",
+    "ClassVar", "BaseModel", "not_an_object", "bool", "dict", "float", "int", "isinstance", "list", "str", "serialize",
     "additional_properties", "from_dict", "to_dict", "to_json", "cls", "self", "_source",
     "retries_taken", "_request_id", "_meta_retries_taken", "_meta_request_id",
 }  # fmt: skip
@@ -395,7 +395,9 @@ class TypeRegistry:
                 else:
                     table_lines = [f"{table}: Dict[Any, Any] = {{{entries}}}"]
                 functions[table] = UnionFunction(name=table, lines=table_lines)
-                # A discriminator that is not a string (a list would not even hash) matches no variant.
+                if not all(isinstance(value, str) for value in values):
+                    raise ValueError(f"{name}: the {key!r} discriminators must be strings, got {values!r}")
+                # Only a string can name a variant; any other tag (even an unhashable array) is an unknown one.
                 lines += [f"tag = data.get({key!r})", f"variant = {table}.get(tag) if isinstance(tag, str) else None"]
                 lines += ["if variant is not None:"]
                 lines += ["    return variant.from_dict(data)"]

@@ -41,6 +41,7 @@ from typing import (
 import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
+from .._exceptions import APIResponseValidationError, attach_response
 from .._sse import SSEDecoder
 from .._stream_events import (
     AsyncCloseAlias,
@@ -213,6 +214,9 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
                         break
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response, redact=self._client.api_key) from exc
+            except APIResponseValidationError as exc:
+                # Raised by the decoding and accumulating code, which does not know the response.
+                raise attach_response(exc, response, redact=self._client.api_key) from None
             if not self._done:
                 self._end_without_terminator()
             await AsyncDrain.drain(chunks, response)

@@ -43,6 +43,7 @@ from .._exceptions import (
     APIStatusError,
     APITimeoutError,
     ForkedHTTPClientError,
+    attach_response,
     gateway_budget_report,
     make_status_error,
     parse_json_body,
@@ -50,6 +51,7 @@ from .._exceptions import (
     request_id_of,
 )
 from .._files import PreparedFiles, prepare_files
+from .._json import JSONNestingError
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
 from .._stream_events import StreamConnections
@@ -1150,12 +1152,17 @@ class SyncAPIClient:
             return None
         try:
             value = parse_json_body(response.content)
+        except JSONNestingError as exc:
+            raise self._validation_error(response, f"is not usable: {exc}") from None
         except ValueError:
             raise self._validation_error(response, "is not valid JSON") from None
         if cast_to is None:
             return value
         try:
             result = cast_to(value)
+        except APIResponseValidationError as exc:
+            # Raised by a model or a post-processing helper, which does not know the response.
+            raise attach_response(exc, response, redact=self.api_key) from None
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise self._validation_error(response, f"does not have the expected shape ({exc})") from exc
         if isinstance(result, BaseModel):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Literal, Mapping, Optiona
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from .._models import BaseModel
+from .._models import BaseModel, not_an_object
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -42,13 +42,16 @@ class ThinkingDelta(BaseModel):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Build the model from JSON data, leniently: a missing or null field becomes None (a missing or null
         required array becomes []), an unknown enum value or union variant is kept as it came, unknown keys go to
-        additional_properties."""
+        additional_properties. Data that is not a JSON object raises APIResponseValidationError."""
         # Built without attrs' __init__ and without copying src_dict: this runs once per streamed chunk, and most
         # payloads have no unknown keys (checked in one C-level pass). src_dict is kept by reference, so that
         # to_dict can tell a field sent as null from one left out.
         # A converter is skipped for None (absent or null), which it would return unchanged: most optional
         # nested objects of a streamed chunk are absent, and the test is cheaper than the converter's isinstance.
-        v_thinking: Any = src_dict.get("thinking")
+        try:
+            v_thinking: Any = src_dict.get("thinking")
+        except AttributeError:  # a JSON array, string, number or null: found where the check costs nothing
+            raise not_an_object(cls, src_dict) from None
         v_type: Any = src_dict.get("type")
         self = _new(cls)
         self.thinking = v_thinking
