@@ -235,6 +235,7 @@ class CallState:
         self.span: Any = None
         self.ended = False
         self.operation: Optional[str] = None
+        self.stream_ref: Any = None  # a stream's weak reference, kept for its callback (see CallObserver.finished)
         if observers.tracer is not None:
             self.span = self._start_span(method, url, body)
 

@@ -256,3 +256,15 @@ def test_opentelemetry_is_imported_only_when_tracing_is_on() -> None:
         "assert 'opentelemetry.trace' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
+
+
+async def test_a_stream_dropped_unread_ends_its_span_when_it_is_freed(
+    kind: str, make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock, recorder: Recorder
+) -> None:
+    httpx_mock.add_response(stream=IteratorStream(STREAM), headers={"content-type": "text/event-stream"})
+    client = make_client(tracing=recorder.tracing())
+    stream = await create(call, client, stream=True)
+    del stream  # no reference cycle: freed here, not at the collector's next pass
+    [span] = recorder.spans
+    assert "error.type" not in (span.attributes or {})
+    await call(client.close)
