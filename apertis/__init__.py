@@ -38,6 +38,12 @@ if _TYPE_CHECKING:
     from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
     from ._constants import DEFAULT_MAX_RETRY_AFTER as DEFAULT_MAX_RETRY_AFTER
     from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._observe import ErrorInfo as ErrorInfo
+    from ._observe import Hooks as Hooks
+    from ._observe import RequestInfo as RequestInfo
+    from ._observe import ResponseInfo as ResponseInfo
+    from ._observe import RetryInfo as RetryInfo
+    from ._observe import Tracing as Tracing
     from ._sync._client import Apertis as Apertis
     from ._sync._response import BinaryResponse as BinaryResponse
     from ._sync._streaming import Stream as Stream
@@ -148,6 +154,12 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "AsyncBinaryResponse": ("._async._response", "AsyncBinaryResponse"),
     "Stream": ("._sync._streaming", "Stream"),
     "AsyncStream": ("._async._streaming", "AsyncStream"),
+    "ErrorInfo": ("._observe", "ErrorInfo"),
+    "Hooks": ("._observe", "Hooks"),
+    "RequestInfo": ("._observe", "RequestInfo"),
+    "ResponseInfo": ("._observe", "ResponseInfo"),
+    "RetryInfo": ("._observe", "RetryInfo"),
+    "Tracing": ("._observe", "Tracing"),
     "NOT_GIVEN": ("._types", "NOT_GIVEN"),
     "NotGiven": ("._types", "NotGiven"),
     "Timeout": ("._types", "Timeout"),

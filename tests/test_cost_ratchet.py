@@ -16,6 +16,7 @@ other paths.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -66,11 +67,16 @@ class CallCounter:
             self.count += 1
 
     def __enter__(self) -> CallCounter:
+        # The garbage collector runs finalizers and weakref callbacks of whatever earlier tests left behind, at
+        # moments that depend on every allocation since the process started: not the measured code's work.
+        gc.collect()
+        gc.disable()
         sys.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         sys.setprofile(None)
+        gc.enable()
 
 
 def _json_handler(request: httpx.Request) -> httpx.Response:
@@ -100,8 +106,8 @@ def _stream_handler(chunks: int) -> Callable[[httpx.Request], httpx.Response]:
     return handler
 
 
-def _sync_client(handler: Callable[[httpx.Request], httpx.Response]) -> apertis.Apertis:
-    client = apertis.Apertis(api_key="sk-ratchet-0123456789abcdef", base_url="https://api.test/v1")
+def _sync_client(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> apertis.Apertis:
+    client = apertis.Apertis(api_key="sk-ratchet-0123456789abcdef", base_url="https://api.test/v1", **options)
     # The SDK's own pool and gate, with the network replaced: what is measured is the default request path.
     client._client._transport = httpx.MockTransport(handler)
     return client
@@ -117,15 +123,31 @@ _WARM_UP = 3
 _CALLS = 10
 
 
-def sync_call() -> float:
+def sync_call(**options: Any) -> float:
     """Counted calls per sync chat completion (after warm-up calls: imports and first-use caches)."""
-    with _sync_client(_json_handler) as client:
+    with _sync_client(_json_handler, **options) as client:
         for _ in range(_WARM_UP):
             client.chat.completions.create(model="gpt-4o-mini", messages=_MESSAGES)
         with CallCounter() as counter:
             for _ in range(_CALLS):
                 client.chat.completions.create(model="gpt-4o-mini", messages=_MESSAGES)
     return counter.count / _CALLS
+
+
+def sync_call_tracing_off() -> float:
+    """Per sync chat completion with OpenTelemetry imported and tracing=False: it must cost what no tracing does."""
+    import opentelemetry.trace  # noqa: F401  (installed and loaded, as in an application that traces other things)
+
+    return sync_call(tracing=False)
+
+
+def sync_call_with_hooks() -> float:
+    """Per sync chat completion with all four hooks (that do nothing): what building their info objects costs."""
+
+    def ignore(info: object) -> None:
+        pass
+
+    return sync_call(hooks=apertis.Hooks(on_request=ignore, on_response=ignore, on_retry=ignore, on_error=ignore))
 
 
 def async_call() -> float:
@@ -176,6 +198,8 @@ def _per_chunk(count: Callable[[int], int]) -> float:
 MEASURES: Dict[str, Callable[[], float]] = {
     "sync chat completion (per call)": sync_call,
     "async chat completion (per call)": async_call,
+    "sync chat completion, tracing installed but off (per call)": sync_call_tracing_off,
+    "sync chat completion with four hooks (per call)": sync_call_with_hooks,
     "sync chat stream (per chunk)": lambda: _per_chunk(_sync_stream_count),
     "async chat stream (per chunk)": lambda: _per_chunk(_async_stream_count),
 }

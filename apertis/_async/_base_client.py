@@ -53,12 +53,14 @@ from .._files import PreparedFiles, prepare_files
 from .._json import JSONNestingError
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
+from .._observe import Observers
 from .._stream_events import StreamConnections
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import AsyncGate, AsyncRuntime, backoff_delay, check_header, parse_retry_after
 from .._version import __version__
 from . import _sleep
+from ._observe import CallObserver
 from ._response import AsyncBinaryResponse
 
 # typing_extensions only for the type checker: `import apertis` and a first call do not load it.
@@ -405,6 +407,7 @@ class AsyncAPIClient:
         owns_http_client: bool,
         connection_limits: Optional[httpx.Limits] = None,
         total_timeout: Optional[float] = None,
+        observers: Optional[Observers] = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -422,6 +425,8 @@ class AsyncAPIClient:
         self._connection_limits = connection_limits
         self._pool = _Pool(http_client, timeout, connection_limits)
         self._owns_http_client = owns_http_client
+        # The hooks and tracer (None when there are neither: then a call checks this attribute and nothing more).
+        self._observers = observers
 
     @property
     def _client(self) -> httpx.AsyncClient:
@@ -768,10 +773,31 @@ class AsyncAPIClient:
                 timeout=timeout,
                 total_timeout=total_timeout,
             )
-            return await self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None)
+            observers = self._observers
+            if observers is None:
+                return await self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None)
+            call = CallObserver(observers, self.api_key, method, plan.url, body)
+            return await self._observed(call, plan, cast_to, response_kind, stream_cls if stream else None)
         finally:
             if prepared is not None:
                 prepared.close()
+
+    async def _observed(
+        self,
+        call: CallObserver,
+        plan: _Plan,
+        cast_to: Optional[Callable[[Any], Any]],
+        response_kind: ResponseKind,
+        stream_cls: Optional[type[Any]],
+    ) -> Any:
+        """`_send_with_retries` for a client with hooks or tracing, observing how the call ends (result or error)."""
+        try:
+            result = await self._send_with_retries(plan, cast_to, response_kind, stream_cls, call)
+        except BaseException as exc:
+            await call.failed(exc)
+            raise
+        await call.finished(result, stream_cls is not None)
+        return result
 
     async def _send_with_retries(
         self,
@@ -779,6 +805,7 @@ class AsyncAPIClient:
         cast_to: Optional[Callable[[Any], Any]],
         response_kind: ResponseKind,
         stream_cls: Optional[type[Any]],
+        call: Optional[CallObserver] = None,
     ) -> Any:
         """The retry loop: one attempt, then finish, raise, or wait and go again (within the total budget)."""
         stream = stream_cls is not None
@@ -788,6 +815,8 @@ class AsyncAPIClient:
         while True:
             attempt = plan if deadline is None else _within_budget(plan, deadline)
             request = self._build_attempt(attempt, retries_taken)
+            if call is not None:
+                await call.attempt(request, plan.caller_headers, retries_taken)
             try:
                 response = await self._send_admitted(pool, request, attempt, stream)
             except httpx.HTTPError as exc:
@@ -798,6 +827,8 @@ class AsyncAPIClient:
                 reason = self._redact(_describe_exception(exc))
             else:
                 self._log_response(plan, request, response)
+                if call is not None:
+                    await call.response(response)
                 if response.is_success:
                     if attempt is not plan and stream:
                         # The budget covers the wait for the stream to open; its events are read with the call's
@@ -812,6 +843,8 @@ class AsyncAPIClient:
                     raise _budget_spent(self._status_error(response, retries_taken), plan, delay_or_none)
                 delay, reason = delay_or_none, f"status {response.status_code}"
             self._log_retry(plan, retries_taken, self.max_retries, delay, reason)
+            if call is not None:
+                await call.retry(reason, delay, retries_taken)
             await _sleep.sleep(delay)
             retries_taken += 1
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
 from .._logging import setup_logging
+from .._observe import Hooks, Observers, Tracing, coerce_hooks, coerce_tracing
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
 from .._validation import unexpected_arguments
@@ -50,6 +51,10 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
       did not create.
     - `connection_limits`: an `httpx.Limits` for the pool the SDK creates (default: 1000 connections, 100 kept
       alive), for when `http_client` is not given.
+    - `hooks`: an `apertis.Hooks` of functions called before each attempt, after each response, before each retry
+      and on each error (see README, "Observability"); `with_options()` copies share them.
+    - `tracing`: True (or an `apertis.Tracing` with a tracer provider or `capture_content=True`) records an
+      OpenTelemetry span per call; needs `apertis[otel]`. None (the default) follows APERTIS_TRACING=1.
 
     The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
     variant that shares the connection pool. An async client whose pool the SDK created may be used from one
@@ -72,6 +77,8 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         default_query: Optional[Mapping[str, object]] = None,
         http_client: Optional[httpx.AsyncClient] = None,
         connection_limits: Optional[httpx.Limits] = None,
+        hooks: Optional[Hooks] = None,
+        tracing: Union[bool, Tracing, None] = None,
         **unexpected: Never,
     ) -> None:
         if unexpected:
@@ -110,6 +117,7 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
             http_client=http_client,
             owns_http_client=http_client is None,
             connection_limits=connection_limits,
+            observers=Observers.of(coerce_hooks(hooks), coerce_tracing(tracing)),
         )
 
     def with_options(
@@ -124,6 +132,8 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         default_headers: Union[Mapping[str, Optional[str]], NotGiven] = NOT_GIVEN,
         default_query: Union[Mapping[str, object], NotGiven] = NOT_GIVEN,
         http_client: Union[httpx.AsyncClient, NotGiven] = NOT_GIVEN,
+        hooks: Union[Hooks, NotGiven, None] = NOT_GIVEN,
+        tracing: Union[bool, Tracing, NotGiven, None] = NOT_GIVEN,
         **unexpected: Never,
     ) -> AsyncApertis:
         """A copy of this client with some settings changed, sharing its connection pool.
@@ -151,6 +161,13 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
             default_query=query,
             http_client=self._client if isinstance(http_client, NotGiven) else http_client,
         )
+        if isinstance(hooks, NotGiven) and isinstance(tracing, NotGiven):
+            copy._observers = self._observers  # the same hooks and tracer, not copies of them
+        else:
+            copy._observers = Observers.of(
+                self.hooks if isinstance(hooks, NotGiven) else coerce_hooks(hooks),
+                self.tracing if isinstance(tracing, NotGiven) else coerce_tracing(tracing),
+            )
         if isinstance(http_client, NotGiven):
             # Share the holder, not just today's httpx client: a pool replaced on a loop change is replaced
             # for every copy at once.
@@ -159,6 +176,17 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         return copy
 
     copy = with_options
+
+    @property
+    def hooks(self) -> Optional[Hooks]:
+        """The hooks this client calls around every call (None when it has none)."""
+        observers = self._observers
+        return None if observers is None or observers.hooks == Hooks() else observers.hooks
+
+    @property
+    def tracing(self) -> Optional[Tracing]:
+        """The tracing settings when this client records OpenTelemetry spans, else None."""
+        return None if self._observers is None else self._observers.tracing
 
 
 def _resolve_api_key(api_key: Optional[str]) -> str:
