@@ -38,6 +38,8 @@ if _TYPE_CHECKING:
     from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
     from ._constants import DEFAULT_MAX_RETRY_AFTER as DEFAULT_MAX_RETRY_AFTER
     from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._http_clients import DefaultAsyncHttpxClient as DefaultAsyncHttpxClient
+    from ._http_clients import DefaultHttpxClient as DefaultHttpxClient
     from ._observe import ErrorInfo as ErrorInfo
     from ._observe import Hooks as Hooks
     from ._observe import RequestInfo as RequestInfo
@@ -168,6 +170,8 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "DEFAULT_MAX_RETRIES": ("._constants", "DEFAULT_MAX_RETRIES"),
     "DEFAULT_MAX_RETRY_AFTER": ("._constants", "DEFAULT_MAX_RETRY_AFTER"),
     "DEFAULT_TIMEOUT": ("._constants", "DEFAULT_TIMEOUT"),
+    "DefaultHttpxClient": ("._http_clients", "DefaultHttpxClient"),
+    "DefaultAsyncHttpxClient": ("._http_clients", "DefaultAsyncHttpxClient"),
     "resources": (".resources", None),
     "types": (".types", None),
 }

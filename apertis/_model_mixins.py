@@ -7,11 +7,14 @@ its own (the attrs model owns the fields and their parsing), and keeps `__slots_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator, List, Union, overload
 
 from ._exceptions import type_error
 
-__all__ = ["ResponseMixin"]
+if TYPE_CHECKING:
+    from .types.model import Model
+
+__all__ = ["ModelListMixin", "ResponseMixin"]
 
 # Content part types that carry the answer's text: `output_text`, and `text` from older gateway conversions.
 _TEXT_PART_TYPES = frozenset(("output_text", "text"))
@@ -61,3 +64,34 @@ class ResponseMixin:
                         raise type_error(f"output[{item_index}].content[{part_index}].text", "a string", text)
                     parts.append(text)
         return "".join(parts)
+
+
+class ModelListMixin:
+    """`ModelList` (what `client.models.list()` returns) reads as its list of models, as in openai-python:
+    `for model in client.models.list():`, `len(...)`, `[0]` and slices go to `.data`.
+
+    Only the model list iterates: the other list-shaped answers (embeddings, rerank results, images) are read
+    through their field (`.data`, `.results`), as in openai-python. A list is always truthy, even when empty, like
+    every other model (it is a response, not a container: `if models:` tests that there is one).
+    """
+
+    __slots__ = ()
+    data: List[Model]
+
+    def __iter__(self) -> Iterator[Model]:
+        return iter(self.data or ())
+
+    def __len__(self) -> int:
+        return len(self.data or ())
+
+    @overload
+    def __getitem__(self, index: int) -> Model: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[Model]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Model, List[Model]]:
+        return (self.data or [])[index]
+
+    def __bool__(self) -> bool:
+        return True

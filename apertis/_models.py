@@ -66,6 +66,44 @@ class BaseModel:
         except (RecursionError, ValueError) as exc:
             raise _unusable(self, f"cannot be written as JSON ({type(exc).__name__}: {exc})") from None
 
+    def model_dump(
+        self,
+        *,
+        mode: str = "python",
+        by_alias: bool = True,
+        exclude_unset: bool = True,
+        exclude_none: bool = False,
+        **unsupported: Any,
+    ) -> dict[str, Any]:
+        """`to_dict()` under openai-python's (pydantic's) name, for code ported from it.
+
+        The keys are always the API's JSON names and only the ones the server sent (or, for a model built in
+        code, the fields that are not None), so `mode`, `by_alias` and `exclude_unset` change nothing.
+        `exclude_none=True` also drops the keys whose value is null, at every level. pydantic's other options
+        (`include`, `exclude`, `exclude_defaults`, `round_trip`, ...) are not supported and raise TypeError.
+        """
+        _check_dump_options("model_dump", mode, unsupported)
+        data = self.to_dict()
+        return _without_none(data) if exclude_none else data
+
+    def model_dump_json(
+        self,
+        *,
+        indent: int | None = None,
+        by_alias: bool = True,
+        exclude_unset: bool = True,
+        exclude_none: bool = False,
+        **unsupported: Any,
+    ) -> str:
+        """`to_json()` under openai-python's (pydantic's) name: compact unless `indent` is given, as in pydantic.
+
+        Takes the options of `model_dump` (`exclude_none`; the others change nothing), and raises TypeError for
+        pydantic's unsupported ones.
+        """
+        _check_dump_options("model_dump_json", "json", unsupported)
+        data = self.to_dict()
+        return json.dumps(_without_none(data) if exclude_none else data, indent=indent, ensure_ascii=False)
+
     def __repr__(self) -> str:
         # Only the fields that are not None: a chat completion has dozens of optional fields, mostly absent.
         parts = []
@@ -133,6 +171,25 @@ class BaseModel:
                 )
         # What object.__reduce_ex__ returns, without calling __getstate__ a second time (the stubs omit __newobj__).
         return (copyreg.__newobj__, (type(self),), state)  # type: ignore[attr-defined]
+
+
+def _check_dump_options(method: str, mode: str, unsupported: Mapping[str, Any]) -> None:
+    if mode not in ("python", "json"):
+        raise ValueError(f"{method}(mode=...) must be 'python' or 'json', got {mode!r}")
+    if unsupported:
+        names = ", ".join(sorted(unsupported))
+        raise TypeError(
+            f"{method}() does not support {names} (a pydantic option): apertis models are not pydantic models. "
+            f"Supported: exclude_none; build the dict you need from to_dict() instead."
+        )
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
 
 
 def record_response(model: BaseModel, *, retries_taken: int, request_id: Optional[str]) -> None:

@@ -323,7 +323,9 @@ def _request_for(op: Operation, spec: Spec, video_id: str) -> Dict[str, Any]:
     params = {}
     for param in op.parameters:
         if param.get("in") == "query" and param.get("required"):
-            params[param["name"]] = video_id
+            # The video task's id is live state; any other query parameter is made from its schema (an enum's value).
+            name = param["name"]
+            params[name] = video_id if name == "id" else str(synthesize(param["schema"], spec.resolver, name=name))
     kwargs["params"] = params
     return kwargs
 

@@ -17,7 +17,7 @@ from .._logging import setup_logging
 from .._observe import Hooks, Observers, Tracing, coerce_hooks, coerce_tracing
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
-from .._validation import unexpected_arguments
+from .._validation import OPENAI_CLIENT_ARGUMENTS, missing_openai_resource, unexpected_arguments
 from ._base_client import AsyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import AsyncResourcesMixin
 
@@ -82,7 +82,13 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         **unexpected: Never,
     ) -> None:
         if unexpected:
-            raise unexpected_arguments(type(self).__init__, type(self).__name__, unexpected, api_call=False)
+            raise unexpected_arguments(
+                type(self).__init__,
+                type(self).__name__,
+                unexpected,
+                api_call=False,
+                known_absent=OPENAI_CLIENT_ARGUMENTS,
+            )
         setup_logging()
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise TypeError(
@@ -120,6 +126,11 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
             observers=Observers.of(coerce_hooks(hooks), coerce_tracing(tracing)),
         )
 
+    if not TYPE_CHECKING:
+        # Only for the error: type checkers must keep seeing a client without arbitrary attributes.
+        def __getattr__(self, name: str) -> Any:
+            raise missing_openai_resource(self, name)
+
     def with_options(
         self,
         *,
@@ -143,7 +154,9 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         None header value removes one). The copy never closes the shared pool; closing the original does.
         """
         if unexpected:
-            raise unexpected_arguments(self.with_options, "with_options", unexpected, api_call=False)
+            raise unexpected_arguments(
+                self.with_options, "with_options", unexpected, api_call=False, known_absent=OPENAI_CLIENT_ARGUMENTS
+            )
         headers: dict[str, Optional[str]] = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
             headers.update(_check_headers(default_headers, "default_headers") or {})
@@ -193,8 +206,10 @@ def _resolve_api_key(api_key: Optional[str]) -> str:
     if api_key is None:
         api_key = os.environ.get(API_KEY_ENV, "").strip() or None
         if api_key is None:
+            # "API key is required" is SDK 0.4.1's wording, kept for code and logs that look for it.
             raise ValueError(
-                f"No API key: pass api_key=... to the client or set the {API_KEY_ENV} environment variable."
+                f"API key is required: no API key was given. Pass api_key=... to the client or set the "
+                f"{API_KEY_ENV} environment variable."
             )
     elif not isinstance(api_key, str):
         raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")

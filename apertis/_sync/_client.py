@@ -18,7 +18,7 @@ from .._logging import setup_logging
 from .._observe import Hooks, Observers, Tracing, coerce_hooks, coerce_tracing
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
-from .._validation import unexpected_arguments
+from .._validation import OPENAI_CLIENT_ARGUMENTS, missing_openai_resource, unexpected_arguments
 from ._base_client import SyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import ResourcesMixin
 
@@ -83,7 +83,13 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         **unexpected: Never,
     ) -> None:
         if unexpected:
-            raise unexpected_arguments(type(self).__init__, type(self).__name__, unexpected, api_call=False)
+            raise unexpected_arguments(
+                type(self).__init__,
+                type(self).__name__,
+                unexpected,
+                api_call=False,
+                known_absent=OPENAI_CLIENT_ARGUMENTS,
+            )
         setup_logging()
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise TypeError(f"http_client must be an httpx.{httpx.Client.__name__}, got {type(http_client).__name__}")
@@ -119,6 +125,11 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             observers=Observers.of(coerce_hooks(hooks), coerce_tracing(tracing)),
         )
 
+    if not TYPE_CHECKING:
+        # Only for the error: type checkers must keep seeing a client without arbitrary attributes.
+        def __getattr__(self, name: str) -> Any:
+            raise missing_openai_resource(self, name)
+
     def with_options(
         self,
         *,
@@ -142,7 +153,9 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         None header value removes one). The copy never closes the shared pool; closing the original does.
         """
         if unexpected:
-            raise unexpected_arguments(self.with_options, "with_options", unexpected, api_call=False)
+            raise unexpected_arguments(
+                self.with_options, "with_options", unexpected, api_call=False, known_absent=OPENAI_CLIENT_ARGUMENTS
+            )
         headers: dict[str, Optional[str]] = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
             headers.update(_check_headers(default_headers, "default_headers") or {})
@@ -192,8 +205,10 @@ def _resolve_api_key(api_key: Optional[str]) -> str:
     if api_key is None:
         api_key = os.environ.get(API_KEY_ENV, "").strip() or None
         if api_key is None:
+            # "API key is required" is SDK 0.4.1's wording, kept for code and logs that look for it.
             raise ValueError(
-                f"No API key: pass api_key=... to the client or set the {API_KEY_ENV} environment variable."
+                f"API key is required: no API key was given. Pass api_key=... to the client or set the "
+                f"{API_KEY_ENV} environment variable."
             )
     elif not isinstance(api_key, str):
         raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")

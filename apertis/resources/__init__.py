@@ -16,6 +16,8 @@ if _TYPE_CHECKING:
     from .._async.resources.audio import AsyncSpeech as AsyncSpeech
     from .._async.resources.audio import AsyncTranscriptions as AsyncTranscriptions
     from .._async.resources.audio import AsyncTranslations as AsyncTranslations
+    from .._async.resources.billing import AsyncBilling as AsyncBilling
+    from .._async.resources.billing import AsyncCredits as AsyncCredits
     from .._async.resources.chat import AsyncChat as AsyncChat
     from .._async.resources.chat import AsyncCompletions as AsyncCompletions
     from .._async.resources.embeddings import AsyncEmbeddings as AsyncEmbeddings
@@ -31,6 +33,8 @@ if _TYPE_CHECKING:
     from .._sync.resources.audio import Speech as Speech
     from .._sync.resources.audio import Transcriptions as Transcriptions
     from .._sync.resources.audio import Translations as Translations
+    from .._sync.resources.billing import Billing as Billing
+    from .._sync.resources.billing import Credits as Credits
     from .._sync.resources.chat import Chat as Chat
     from .._sync.resources.chat import Completions as Completions
     from .._sync.resources.embeddings import Embeddings as Embeddings
@@ -45,9 +49,11 @@ if _TYPE_CHECKING:
 
 __all__ = [
     "AsyncAudio",
+    "AsyncBilling",
     "AsyncCharacters",
     "AsyncChat",
     "AsyncCompletions",
+    "AsyncCredits",
     "AsyncEmbeddings",
     "AsyncImages",
     "AsyncMessages",
@@ -60,9 +66,11 @@ __all__ = [
     "AsyncVideo",
     "AsyncVideos",
     "Audio",
+    "Billing",
     "Characters",
     "Chat",
     "Completions",
+    "Credits",
     "Embeddings",
     "Images",
     "Messages",
@@ -78,9 +86,11 @@ __all__ = [
 
 _MODULES: _Dict[str, str] = {
     "AsyncAudio": ".._async.resources.audio",
+    "AsyncBilling": ".._async.resources.billing",
     "AsyncCharacters": ".._async.resources.videos",
     "AsyncChat": ".._async.resources.chat",
     "AsyncCompletions": ".._async.resources.chat",
+    "AsyncCredits": ".._async.resources.billing",
     "AsyncEmbeddings": ".._async.resources.embeddings",
     "AsyncImages": ".._async.resources.images",
     "AsyncMessages": ".._async.resources.messages",
@@ -93,9 +103,11 @@ _MODULES: _Dict[str, str] = {
     "AsyncVideo": ".._async.resources.video",
     "AsyncVideos": ".._async.resources.videos",
     "Audio": ".._sync.resources.audio",
+    "Billing": ".._sync.resources.billing",
     "Characters": ".._sync.resources.videos",
     "Chat": ".._sync.resources.chat",
     "Completions": ".._sync.resources.chat",
+    "Credits": ".._sync.resources.billing",
     "Embeddings": ".._sync.resources.embeddings",
     "Images": ".._sync.resources.images",
     "Messages": ".._sync.resources.messages",

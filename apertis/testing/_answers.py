@@ -1026,28 +1026,97 @@ def _characters(request: FakeRequest, resolver: Resolver) -> Answer:
 # Account utilities
 
 
+def _calling_key(request: FakeRequest) -> str:
+    authorization = next((v for k, v in request.headers.items() if k.lower() == "authorization"), "")
+    return authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else ""
+
+
 def _credits(request: FakeRequest, resolver: Resolver) -> Answer:
+    # As the gateway: `payg` always, `subscription` only for subscription (`sk-sub-`) keys.
+    if not _calling_key(request).startswith("sk-sub-"):
+        return Answer.json(
+            {
+                "object": "billing_credits",
+                "is_subscriber": False,
+                "payg": {"remaining_usd": 42.0, "used_usd": 8.0, "total_usd": 50.0, "is_unlimited": False},
+            }
+        )
     return Answer.json(
         {
             "object": "billing_credits",
-            "is_subscriber": False,
-            "payg": {"remaining_usd": 42.0, "used_usd": 8.0, "total_usd": 50.0, "is_unlimited": False},
+            "is_subscriber": True,
+            "payg": {"remaining_usd": None, "used_usd": 1.25, "total_usd": None, "is_unlimited": True},
+            "subscription": {
+                "plan_type": "pro",
+                "status": "active",
+                "cycle_quota_limit": 2000,
+                "cycle_quota_used": 150,
+                "cycle_quota_remaining": 1850,
+                "cycle_start": "2026-03-01T00:00:00Z",
+                "cycle_end": "2026-04-01T00:00:00Z",
+                "payg_fallback_enabled": False,
+            },
         }
     )
 
 
+# The offline recommendations: task -> budget -> (model, input and output USD per million tokens, reason).
+_RECOMMENDATIONS: Dict[str, Dict[str, Tuple[str, float, float, str]]] = {
+    "coding": {
+        "low": ("deepseek-chat", 0.27, 1.1, "strong code at a low price"),
+        "medium": ("gpt-4.1", 2.0, 8.0, "reliable code edits and tool use"),
+        "high": ("claude-sonnet-4.5", 3.0, 15.0, "the strongest agentic coding"),
+    },
+    "long-context": {
+        "low": ("gemini-2.5-flash", 0.3, 2.5, "a million tokens of context, cheaply"),
+        "medium": ("gpt-4.1-mini", 0.4, 1.6, "a million tokens of context"),
+        "high": ("gemini-3-pro-preview", 2.0, 12.0, "long context with strong reasoning"),
+    },
+    "fast-chat": {
+        "low": ("gpt-4o-mini", 0.15, 0.6, "cheap, fast and good enough for most chat"),
+        "medium": ("gpt-4.1-mini", 0.4, 1.6, "fast with better instruction following"),
+        "high": ("claude-haiku-4.5", 1.0, 5.0, "fast with strong writing"),
+    },
+    "reasoning": {
+        "low": ("deepseek-reasoner", 0.55, 2.19, "step-by-step reasoning at a low price"),
+        "medium": ("o4-mini", 1.1, 4.4, "solid reasoning at moderate cost"),
+        "high": ("gpt-5.1", 1.25, 10.0, "the strongest reasoning"),
+    },
+    "vision": {
+        "low": ("gpt-4o-mini", 0.15, 0.6, "cheap image understanding"),
+        "medium": ("gpt-4.1-mini", 0.4, 1.6, "good image understanding"),
+        "high": ("gpt-4.1", 2.0, 8.0, "the most detailed image understanding"),
+    },
+}
+
+
 def _recommend(request: FakeRequest, resolver: Resolver) -> Answer:
-    task = (request.query.get("task") or ["fast-chat"])[0]
+    task = (request.query.get("task") or [""])[0]
     budget = (request.query.get("budget") or ["medium"])[0]
+    by_budget = _RECOMMENDATIONS.get(task)
+    if by_budget is None:
+        return error_answer(
+            400, f"task must be one of {', '.join(_RECOMMENDATIONS)}, got {task!r}", param="task", code="invalid_task"
+        )
+    if budget not in by_budget:
+        return error_answer(
+            400, f"budget must be one of low, medium, high, got {budget!r}", param="budget", code="invalid_budget"
+        )
+    model, input_price, output_price, reason = by_budget[budget]
+    alternatives = [
+        {"model": other[0], "input_price_per_1m": other[1], "note": f"{level} budget: {other[3]}"}
+        for level, other in by_budget.items()
+        if level != budget
+    ]
     return Answer.json(
         {
-            "model": "gpt-4o-mini",
+            "model": model,
             "task": task,
             "budget": budget,
-            "input_price_per_1m": 0.15,
-            "output_price_per_1m": 0.6,
-            "reason": "Offline recommendation: cheap, fast and good enough for most tasks.",
-            "alternatives": [{"model": "claude-haiku-4.5", "input_price_per_1m": 1.0, "note": "stronger writing"}],
+            "input_price_per_1m": input_price,
+            "output_price_per_1m": output_price,
+            "reason": f"Offline recommendation: {reason}.",
+            "alternatives": alternatives,
         }
     )
 

@@ -26,6 +26,7 @@ if _TYPE_CHECKING:
     from .audio_data import AudioData as AudioData
     from .audio_response_format import AudioResponseFormat as AudioResponseFormat
     from .base_64_source import Base64Source as Base64Source
+    from .billing_credits import BillingCredits as BillingCredits
     from .cache_control import CacheControl as CacheControl
     from .character import Character as Character
     from .character_create_params import CharacterCreateParams as CharacterCreateParams
@@ -109,7 +110,9 @@ if _TYPE_CHECKING:
     from .message_usage import MessageUsage as MessageUsage
     from .messages_error_response import MessagesErrorResponse as MessagesErrorResponse
     from .model import Model as Model
+    from .model_alternative import ModelAlternative as ModelAlternative
     from .model_list import ModelList as ModelList
+    from .model_recommendation import ModelRecommendation as ModelRecommendation
     from .model_tier import ModelTier as ModelTier
     from .named_function import NamedFunction as NamedFunction
     from .params import ApproximateLocationParam as ApproximateLocationParam
@@ -198,12 +201,15 @@ if _TYPE_CHECKING:
     from .params import VideoURLContentPartParam as VideoURLContentPartParam
     from .params import VideoURLDetailParam as VideoURLDetailParam
     from .params import WebSearchOptionsParam as WebSearchOptionsParam
+    from .payg_credits import PaygCredits as PaygCredits
     from .ping_event import PingEvent as PingEvent
     from .plain_text_source import PlainTextSource as PlainTextSource
     from .prompt_tokens_details import PromptTokensDetails as PromptTokensDetails
     from .reasoning_config import ReasoningConfig as ReasoningConfig
     from .reasoning_effort import ReasoningEffort as ReasoningEffort
     from .reasoning_summary import ReasoningSummary as ReasoningSummary
+    from .recommendation_budget import RecommendationBudget as RecommendationBudget
+    from .recommendation_task import RecommendationTask as RecommendationTask
     from .redacted_thinking_block import RedactedThinkingBlock as RedactedThinkingBlock
     from .rerank_create_params import RerankCreateParams as RerankCreateParams
     from .rerank_document import RerankDocument as RerankDocument
@@ -288,6 +294,9 @@ if _TYPE_CHECKING:
     from .speech_response_format import SpeechResponseFormat as SpeechResponseFormat
     from .stop_reason import StopReason as StopReason
     from .stream_options import StreamOptions as StreamOptions
+    from .subscription_quota import SubscriptionQuota as SubscriptionQuota
+    from .subscription_quota_plan_type import SubscriptionQuotaPlanType as SubscriptionQuotaPlanType
+    from .subscription_quota_status import SubscriptionQuotaStatus as SubscriptionQuotaStatus
     from .system_message_param import SystemMessageParam as SystemMessageParam
     from .text_block import TextBlock as TextBlock
     from .text_content import TextContent as TextContent
@@ -359,6 +368,7 @@ __all__ = [
     "AudioResponseFormat",
     "Base64Source",
     "Base64SourceParam",
+    "BillingCredits",
     "CacheControl",
     "CacheControlParam",
     "Character",
@@ -472,10 +482,13 @@ __all__ = [
     "MessageUsage",
     "MessagesErrorResponse",
     "Model",
+    "ModelAlternative",
     "ModelList",
+    "ModelRecommendation",
     "ModelTier",
     "NamedFunction",
     "NamedFunctionParam",
+    "PaygCredits",
     "PingEvent",
     "PlainTextSource",
     "PlainTextSourceParam",
@@ -484,6 +497,8 @@ __all__ = [
     "ReasoningConfigParam",
     "ReasoningEffort",
     "ReasoningSummary",
+    "RecommendationBudget",
+    "RecommendationTask",
     "RedactedThinkingBlock",
     "RedactedThinkingBlockParam",
     "RerankCreateParams",
@@ -591,6 +606,9 @@ __all__ = [
     "SpeechResponseFormat",
     "StopReason",
     "StreamOptions",
+    "SubscriptionQuota",
+    "SubscriptionQuotaPlanType",
+    "SubscriptionQuotaStatus",
     "SystemMessageParam",
     "TextBlock",
     "TextBlockParam",
@@ -677,6 +695,7 @@ _MODULES: _Dict[str, str] = {
     "AudioResponseFormat": ".audio_response_format",
     "Base64Source": ".base_64_source",
     "Base64SourceParam": ".params",
+    "BillingCredits": ".billing_credits",
     "CacheControl": ".cache_control",
     "CacheControlParam": ".params",
     "Character": ".character",
@@ -790,10 +809,13 @@ _MODULES: _Dict[str, str] = {
     "MessageUsage": ".message_usage",
     "MessagesErrorResponse": ".messages_error_response",
     "Model": ".model",
+    "ModelAlternative": ".model_alternative",
     "ModelList": ".model_list",
+    "ModelRecommendation": ".model_recommendation",
     "ModelTier": ".model_tier",
     "NamedFunction": ".named_function",
     "NamedFunctionParam": ".params",
+    "PaygCredits": ".payg_credits",
     "PingEvent": ".ping_event",
     "PlainTextSource": ".plain_text_source",
     "PlainTextSourceParam": ".params",
@@ -802,6 +824,8 @@ _MODULES: _Dict[str, str] = {
     "ReasoningConfigParam": ".params",
     "ReasoningEffort": ".reasoning_effort",
     "ReasoningSummary": ".reasoning_summary",
+    "RecommendationBudget": ".recommendation_budget",
+    "RecommendationTask": ".recommendation_task",
     "RedactedThinkingBlock": ".redacted_thinking_block",
     "RedactedThinkingBlockParam": ".params",
     "RerankCreateParams": ".rerank_create_params",
@@ -909,6 +933,9 @@ _MODULES: _Dict[str, str] = {
     "SpeechResponseFormat": ".speech_response_format",
     "StopReason": ".stop_reason",
     "StreamOptions": ".stream_options",
+    "SubscriptionQuota": ".subscription_quota",
+    "SubscriptionQuotaPlanType": ".subscription_quota_plan_type",
+    "SubscriptionQuotaStatus": ".subscription_quota_status",
     "SystemMessageParam": ".system_message_param",
     "TextBlock": ".text_block",
     "TextBlockParam": ".params",

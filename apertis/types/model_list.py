@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Literal, Mapping, O
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from .._model_mixins import ModelListMixin
 from .._models import BaseModel, not_an_object, serialize
 from .model import Model
 
@@ -26,7 +27,7 @@ _KNOWN_KEYS = frozenset(("data", "object"))
 # getstate_setstate=False: pickling and copying go through BaseModel.__getstate__, which keeps only what
 # to_dict needs of the source mapping.
 @_attrs_define(repr=False, kw_only=True, getstate_setstate=False)
-class ModelList(BaseModel):
+class ModelList(ModelListMixin, BaseModel):
     """The models available to the calling key."""
 
     data: List[Model] = _attrs_field(factory=list)

@@ -89,6 +89,8 @@ TINY_ARGUMENTS: Dict[str, Arguments] = {
     "createCharacter": lambda: ([], {"url": "https://example.com/ok.mp4", "timestamps": "0,1"}),
     "listModels": _no_arguments,
     "retrieveModel": _no_arguments,
+    "recommendModel": _no_arguments,
+    "retrieveBillingCredits": _no_arguments,
 }
 """The fixed tiny arguments of each operation; path and query parameters come from the spec's examples."""
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from .._base_client import AsyncAPIClient
     from .audio import AsyncAudio
+    from .billing import AsyncBilling
     from .chat import AsyncChat
     from .embeddings import AsyncEmbeddings
     from .images import AsyncImages
@@ -102,8 +103,16 @@ class AsyncResourcesMixin:
 
     @cached_property
     def models(self) -> AsyncModels:
-        """The `models` endpoints: `list`, `retrieve`, `exists`."""
+        """The `models` endpoints: `list`, `retrieve`, `recommend`, `exists`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import models as module
 
         return module.AsyncModels(cast("AsyncAPIClient", self))
+
+    @cached_property
+    def billing(self) -> AsyncBilling:
+        """The `billing` endpoints: `credits`."""
+        # Imported on first use, so `import apertis` does not load every resource module.
+        from . import billing as module
+
+        return module.AsyncBilling(cast("AsyncAPIClient", self))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from .._base_client import SyncAPIClient
     from .audio import Audio
+    from .billing import Billing
     from .chat import Chat
     from .embeddings import Embeddings
     from .images import Images
@@ -102,8 +103,16 @@ class ResourcesMixin:
 
     @cached_property
     def models(self) -> Models:
-        """The `models` endpoints: `list`, `retrieve`, `exists`."""
+        """The `models` endpoints: `list`, `retrieve`, `recommend`, `exists`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import models as module
 
         return module.Models(cast("SyncAPIClient", self))
+
+    @cached_property
+    def billing(self) -> Billing:
+        """The `billing` endpoints: `credits`."""
+        # Imported on first use, so `import apertis` does not load every resource module.
+        from . import billing as module
+
+        return module.Billing(cast("SyncAPIClient", self))

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Optional, Union
 
 import httpx
 
+from ..._models import build_body
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_path_parameter, path_segment, unexpected_arguments
 from ...types.model import Model
 from ...types.model_list import ModelList
+from ...types.model_recommendation import ModelRecommendation
 from .._resource import SyncAPIResource
 from ..resource_mixins.models import ModelsMixin
 
@@ -18,11 +20,14 @@ from ..resource_mixins.models import ModelsMixin
 if TYPE_CHECKING:
     from typing_extensions import Never
 
+    from ...types.recommendation_budget import RecommendationBudget
+    from ...types.recommendation_task import RecommendationTask
+
 __all__ = ["Models"]
 
 
 class Models(ModelsMixin, SyncAPIResource):
-    """The `models` endpoints: `list`, `retrieve`, `exists`."""
+    """The `models` endpoints: `list`, `retrieve`, `recommend`, `exists`."""
 
     def list(
         self,
@@ -90,6 +95,46 @@ class Models(ModelsMixin, SyncAPIResource):
             "GET",
             f"/models/{path_segment(model)}",
             cast_to=Model.from_dict,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            total_timeout=total_timeout,
+        )
+        return result
+
+    def recommend(
+        self,
+        *,
+        task: RecommendationTask,
+        budget: Union[RecommendationBudget, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Headers] = None,
+        extra_query: Optional[Query] = None,
+        extra_body: Optional[Body] = None,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        total_timeout: Union[float, NotGiven, None] = NOT_GIVEN,
+        **unexpected: Never,
+    ) -> ModelRecommendation:
+        """Recommend a model for a task and a budget.
+
+        The gateway's pick of a model for `task` within `budget`, with its prices, the reason, and up to two alternatives.
+
+        Args:
+            task: What a recommended model is for.
+            budget: The price range of a recommendation.
+            extra_headers: Headers to add to this request; a None value removes a header the client would send.
+            extra_query: Query parameters to add to this request.
+            extra_body: Fields to merge into the top level of the request body.
+            timeout: Timeout of this request in seconds (or an httpx.Timeout for per-phase limits), overriding the client's; None means no limit at all.
+            total_timeout: Seconds for the whole call (all attempts and the waits between them; for a stream, until it opens), overriding the client's; None means no such budget.
+        """
+        if unexpected:
+            raise unexpected_arguments(self.recommend, "models.recommend", unexpected)
+        result: ModelRecommendation = self._client._request(
+            "GET",
+            "/recommend",
+            query=build_body({"task": task, "budget": budget}),
+            cast_to=ModelRecommendation.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,
             extra_body=extra_body,

@@ -1,0 +1,191 @@
+"""Hand-written methods of `client.chat.completions` (the generated AsyncCompletions inherits AsyncCompletionsMixin).
+
+The three `create_with_*` helpers are SDK 0.4.1's, kept with its signatures so that code written for it runs
+unchanged: each builds the messages (and options) and makes one `create` call, passing every other keyword through.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
+from .._resource import AsyncAPIResource
+
+if TYPE_CHECKING:
+    from ...types.chat_completion import ChatCompletion
+    from ..resources.chat import AsyncCompletions
+
+__all__ = ["AsyncCompletionsMixin"]
+
+# SDK 0.4.1's tables: what a local file's extension says about its content.
+_IMAGE_MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+_AUDIO_FORMATS = {".wav": "wav", ".mp3": "mp3", ".flac": "flac", ".opus": "opus", ".pcm": "pcm16"}
+_URL_PREFIXES = ("http://", "https://", "data:")
+
+
+def _read_base64(path: Union[str, os.PathLike[str]], param: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            return base64.b64encode(file.read()).decode("ascii")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{param}: no such file: {os.fspath(path)!r}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{param}: {os.fspath(path)!r} is a directory, not a file") from None
+
+
+def _extension(path: Union[str, os.PathLike[str]]) -> str:
+    return os.path.splitext(os.fspath(path))[1].lower()
+
+
+def _image_url(image: Union[str, os.PathLike[str]]) -> str:
+    """`image` as the url of an image_url part: a URL or data URL as is, a local file as a data URL."""
+    if isinstance(image, str) and image.startswith(_URL_PREFIXES):
+        return image
+    if not isinstance(image, (str, os.PathLike)):
+        raise TypeError(f"`image` must be a URL, a data: URL or a local file path, got {type(image).__name__}")
+    media_type = _IMAGE_MEDIA_TYPES.get(_extension(image))
+    if media_type is None:
+        raise ValueError(
+            f"`image`: cannot tell the image type of {os.fspath(image)!r}; local images must end in "
+            f"{', '.join(_IMAGE_MEDIA_TYPES)} (or pass a URL / data: URL)"
+        )
+    return f"data:{media_type};base64,{_read_base64(image, 'image')}"
+
+
+def _with_system(system: Optional[str], user_message: Dict[str, Any]) -> List[Any]:
+    # List[Any]: plain dicts, which `create` accepts at runtime as its message TypedDicts.
+    messages: List[Any] = [{"role": "system", "content": system}] if system is not None else []
+    messages.append(user_message)
+    return messages
+
+
+class AsyncCompletionsMixin(AsyncAPIResource):
+    """`create_with_image`, `create_with_audio`, `create_with_web_search`: SDK 0.4.1's one-call helpers."""
+
+    # `self: AsyncCompletions` types the generated `create` these call (see resource_mixins/models.py).
+    async def create_with_image(  # type: ignore[misc]
+        self: AsyncCompletions,
+        model: str,
+        prompt: str,
+        image: Union[str, os.PathLike[str], Sequence[Union[str, os.PathLike[str]]]],
+        *,
+        detail: str = "auto",
+        system: Optional[str] = None,
+        **kwargs: Any,
+    ) -> ChatCompletion:
+        """Ask `model` about one or more images (SDK 0.4.1's helper): one `create` call with a text part and an
+        `image_url` part per image.
+
+        Args:
+            model: A vision-capable model id, such as `gpt-4.1-mini`.
+            prompt: The question or instruction about the image(s).
+            image: A URL, a `data:` URL or a local file path (`.jpg`, `.jpeg`, `.png`, `.gif`, `.webp`, sent as a
+                data URL), or a list of them.
+            detail: The `detail` of every image part: `auto`, `low` or `high`.
+            system: An optional system message, sent first.
+            **kwargs: Any other argument of `chat.completions.create` (`max_tokens`, `extra_headers`, ...).
+        """
+        images = [image] if isinstance(image, (str, os.PathLike)) else list(image)
+        content: List[Dict[str, Any]] = [{"type": "text", "text": prompt}]
+        content.extend(
+            {"type": "image_url", "image_url": {"url": _image_url(item), "detail": detail}} for item in images
+        )
+        messages = _with_system(system, {"role": "user", "content": content})
+        completion: ChatCompletion = await self.create(model=model, messages=messages, **kwargs)
+        return completion
+
+    async def create_with_audio(  # type: ignore[misc]
+        self: AsyncCompletions,
+        model: str,
+        prompt: str,
+        audio: Union[str, os.PathLike[str]],
+        *,
+        audio_format: Optional[str] = None,
+        output_voice: Optional[str] = None,
+        output_format: str = "wav",
+        system: Optional[str] = None,
+        **kwargs: Any,
+    ) -> ChatCompletion:
+        """Send a local audio file with a prompt to an audio-capable model (SDK 0.4.1's helper): one `create` call
+        with a text part and an `input_audio` part.
+
+        Args:
+            model: An audio-capable model id, such as `gpt-4o-audio-preview`.
+            prompt: The instruction about the audio.
+            audio: A local file path; it is read and sent base64-encoded.
+            audio_format: The audio's format (`wav`, `mp3`, `flac`, `opus`, `pcm16`); by default it is told from
+                the extension (`.wav`, `.mp3`, `.flac`, `.opus`, `.pcm`).
+            output_voice: When set, the model also answers in audio with this voice (`modalities=["text", "audio"]`).
+            output_format: The format of the audio answer, when `output_voice` is set.
+            system: An optional system message, sent first.
+            **kwargs: Any other argument of `chat.completions.create`.
+        """
+        if not isinstance(audio, (str, os.PathLike)):
+            raise TypeError(f"`audio` must be a local file path, got {type(audio).__name__}")
+        if audio_format is None:
+            audio_format = _AUDIO_FORMATS.get(_extension(audio))
+            if audio_format is None:
+                raise ValueError(
+                    f"`audio`: cannot tell the audio format of {os.fspath(audio)!r}; use a file ending in "
+                    f"{', '.join(_AUDIO_FORMATS)} or pass audio_format=..."
+                )
+        content = [
+            {"type": "text", "text": prompt},
+            {"type": "input_audio", "input_audio": {"data": _read_base64(audio, "audio"), "format": audio_format}},
+        ]
+        if output_voice is not None:
+            kwargs.setdefault("modalities", ["text", "audio"])
+            kwargs.setdefault("audio", {"voice": output_voice, "format": output_format})
+        messages = _with_system(system, {"role": "user", "content": content})
+        completion: ChatCompletion = await self.create(model=model, messages=messages, **kwargs)
+        return completion
+
+    async def create_with_web_search(  # type: ignore[misc]
+        self: AsyncCompletions,
+        prompt: str,
+        *,
+        model: str = "gpt-5-search-api",
+        context_size: str = "medium",
+        allowed_domains: Optional[Sequence[str]] = None,
+        country: Optional[str] = None,
+        city: Optional[str] = None,
+        region: Optional[str] = None,
+        system: Optional[str] = None,
+        **kwargs: Any,
+    ) -> ChatCompletion:
+        """Ask a search model with OpenAI-style `web_search_options` (SDK 0.4.1's helper); citations come back in
+        `choices[0].message.annotations`. For web search on any model, append `:web` to the model id instead.
+
+        Args:
+            prompt: The question.
+            model: A dedicated search model (`gpt-5-search-api`, `gpt-4o-search-preview`, ...).
+            context_size: `search_context_size`: `low`, `medium` or `high`.
+            allowed_domains: Only search these domains (`["reuters.com"]`), sent as `filters`.
+            country: The user's approximate location (two-letter ISO code), to localise results.
+            city: The user's city.
+            region: The user's region or state.
+            system: An optional system message, sent first.
+            **kwargs: Any other argument of `chat.completions.create`.
+        """
+        options: Any = {"search_context_size": context_size}
+        if allowed_domains is not None:
+            if isinstance(allowed_domains, str):
+                raise TypeError("`allowed_domains` must be a list of domains, such as ['reuters.com'], not a str")
+            options["filters"] = list(allowed_domains)
+        location = {
+            key: value for key, value in (("country", country), ("city", city), ("region", region)) if value is not None
+        }
+        if location:
+            options["user_location"] = {"type": "approximate", "approximate": location}
+        messages = _with_system(system, {"role": "user", "content": prompt})
+        completion: ChatCompletion = await self.create(
+            model=model, messages=messages, web_search_options=options, **kwargs
+        )
+        return completion
