@@ -41,7 +41,8 @@ from typing import (
 import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
-from .._sse import SSEDecoder
+from .._exceptions import APIResponseValidationError
+from .._sse import EventTooLarge, SSEDecoder
 from .._stream_events import (
     AsyncCloseAlias,
     AsyncDrain,
@@ -213,6 +214,13 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
                         break
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response, redact=self._client.api_key) from exc
+            except EventTooLarge as exc:
+                raise APIResponseValidationError(
+                    f"The stream sent more than the SDK accepts for one event: {exc} (the limit is "
+                    "apertis._constants.MAX_SSE_EVENT); the stream stops here",
+                    response=response,
+                    text="",
+                ) from None
             if not self._done:
                 self._end_without_terminator()
             await AsyncDrain.drain(chunks, response)
