@@ -16,7 +16,11 @@ __all__ = [
     "EMBEDDING_MODELS",
     "INITIAL_RETRY_DELAY",
     "LOG_ENV",
+    "MAX_DECOMPRESSION_RATIO",
+    "MAX_ERROR_BODY",
     "MAX_RETRY_DELAY",
+    "MAX_SSE_EVENT",
+    "UNCHECKED_BODY_SIZE",
 ]
 
 DEFAULT_BASE_URL = "https://api.apertis.ai/v1"
@@ -42,6 +46,30 @@ INITIAL_RETRY_DELAY = 0.5
 
 MAX_RETRY_DELAY = 8.0
 """Backoff never grows beyond this many seconds."""
+
+# A compressed body costs the server little to send and the client all of its decoded size to hold: a 1 MB gzip
+# body of zeros inflates to 1 GB. Real JSON compresses 2-10x (float embeddings about 2.5x, base64 images barely),
+# so a ratio of 100 leaves a wide margin; small bodies are not checked at all, so short, very repetitive JSON
+# passes. Bodies sent without compression are not limited: their size is what the server actually sent (a
+# 2,048 x 3,072 float embeddings answer is about 130 MB of JSON).
+MAX_DECOMPRESSION_RATIO = 100
+"""A body (of a call that is not a stream) whose decoded size passes this many times the bytes received is refused
+with APIResponseValidationError, once it is larger than UNCHECKED_BODY_SIZE. Checked after each piece the
+decoder hands over, so at most one network read (64 KiB, at most about 66 MiB once inflated) goes past it."""
+
+UNCHECKED_BODY_SIZE = 16 * 1024 * 1024
+"""Decoded bytes a body may reach whatever its compression ratio (16 MiB)."""
+
+MAX_ERROR_BODY = 1024 * 1024
+"""Decoded bytes of an error response (non-2xx) kept for the exception (1 MiB); the rest is not read. The message
+quotes only the start of it."""
+
+# The largest legitimate events are the Responses API's: `response.completed` and `response.output_item.done`
+# repeat every image an `image_generation` tool made, each a base64 PNG of several MB. 64 MiB leaves room for a
+# handful of the largest images and bounds what a broken or hostile stream can make the decoder hold.
+MAX_SSE_EVENT = 64 * 1024 * 1024
+"""Bytes one server-sent event's data, or one line of the stream, may reach (64 MiB); past it the stream raises
+APIResponseValidationError and its connection is closed."""
 
 API_KEY_ENV = "APERTIS_API_KEY"
 BASE_URL_ENV = "APERTIS_BASE_URL"

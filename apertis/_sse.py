@@ -3,8 +3,12 @@
 It works on bytes: network chunks go in, complete events come out. Lines are split on LF, CRLF and CR only
 (never on the other characters `str.splitlines` knows), a CR at the end of one chunk and the LF at the start of
 the next count as one line ending, and a multi-byte UTF-8 character cut by a chunk boundary is decoded only
-once its line is complete. One event may be any size: partial lines are kept as a list of pieces and joined
-once, so a large event costs linear time whatever the chunking.
+once its line is complete. A partial line is kept in one growing buffer, so a large event costs time and memory
+linear in its size whatever the chunking (a line arriving a byte at a time included).
+
+One line, and the data of one event, may reach MAX_SSE_EVENT bytes (apertis._constants): past it `feed` raises
+EventTooLarge, which the streams report as APIResponseValidationError. A single network chunk that completes
+lines is decoded whole, so the bound is checked on what the decoder keeps between chunks.
 
 The hot path (a stream of `data: {...}` events) avoids regular expressions and per-line allocations beyond
 the slices it has to make.
@@ -12,15 +16,21 @@ the slices it has to make.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import attrs
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+from ._constants import MAX_SSE_EVENT
+
+__all__ = ["EventTooLarge", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 
 _new_event = object.__new__
+
+
+class EventTooLarge(ValueError):
+    """A line or an event's data grew past MAX_SSE_EVENT bytes before it ended."""
 
 
 @attrs.define
@@ -44,14 +54,25 @@ class SSEDecoder:
     skipped, so a keep-alive made of `id:` or `event:` lines alone never reaches a JSON parser.
     """
 
-    __slots__ = ("_data", "_event", "_idle", "_last_cr", "_partial", "_retry", "_started", "last_event_id")
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_event",
+        "_idle",
+        "_last_cr",
+        "_partial",
+        "_retry",
+        "_started",
+        "last_event_id",
+    )
 
     def __init__(self) -> None:
-        self._partial: List[bytes] = []  # pieces of the current unterminated line
+        self._partial = bytearray()  # the current unterminated line
         self._last_cr = False  # the previous chunk ended with CR: a leading LF now belongs to that line ending
         self._started = False  # the byte-order mark has been checked for
         self._idle = False  # started, and nothing of a line or an event pending (see feed)
         self._data: List[str] = []
+        self._data_size = 0  # the bytes of the lines in _data
         self._event: Optional[str] = None
         self._retry: Optional[int] = None
         self.last_event_id: Optional[str] = None
@@ -105,11 +126,11 @@ class SSEDecoder:
     def _feed_lines(self, chunk: bytes) -> List[ServerSentEvent]:
         if not self._started:
             if self._partial:
-                chunk = b"".join(self._partial) + chunk
-                self._partial = []
+                chunk = bytes(self._partial) + chunk
+                self._partial = bytearray()
             if len(chunk) < 3 and _BOM.startswith(chunk):
                 # So short a start may be a byte-order mark cut by the chunking: wait for more to decide.
-                self._partial.append(chunk)
+                self._partial += chunk
                 return []
             if chunk.startswith(_BOM):
                 chunk = chunk[3:]
@@ -121,13 +142,17 @@ class SSEDecoder:
         if not chunk:
             return []
 
-        # Only the new chunk is searched for a line ending; the pieces before it are known to contain none.
+        # Only the new chunk is searched for a line ending; the bytes before it are known to contain none.
         end = chunk.rfind(b"\n")
         cr = chunk.rfind(b"\r")
         end = max(end, cr)
         if end < 0:
-            self._partial.append(chunk)
+            self._partial += chunk
+            if len(self._partial) > MAX_SSE_EVENT:
+                self._partial = bytearray()
+                raise EventTooLarge(f"a line of the stream grew past {MAX_SSE_EVENT:,} bytes without ending")
             return []
+        complete: Union[bytes, bytearray]
         if end == len(chunk) - 1:
             complete = chunk
             if cr == end:
@@ -135,11 +160,11 @@ class SSEDecoder:
         else:
             complete = chunk[: end + 1]
         if self._partial:
-            self._partial.append(complete)
-            complete = b"".join(self._partial)
-            self._partial = []
+            self._partial += complete
+            complete = self._partial
+            self._partial = bytearray()
         if end != len(chunk) - 1:
-            self._partial.append(chunk[end + 1 :])
+            self._partial += chunk[end + 1 :]
 
         events: List[ServerSentEvent] = []
         # bytes.splitlines splits on exactly LF, CRLF and CR, the three SSE line endings.
@@ -148,25 +173,34 @@ class SSEDecoder:
                 if self._data:
                     data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
                     self._data = []
+                    self._data_size = 0
                     if data:
                         events.append(ServerSentEvent(data, self._event, self.last_event_id, self._retry))
                 elif self._event is None:
                     continue
                 self._event = None
             elif line.startswith(b"data: "):
-                self._data.append(line[6:].decode("utf-8", "replace"))
+                self._add_data(line[6:])
             else:
                 self._field(line)
         return events
 
-    def _field(self, line: bytes) -> None:
+    def _add_data(self, value: Union[bytes, bytearray]) -> None:
+        self._data_size += len(value) + 1  # and the LF that joins it to the next line
+        if self._data_size > MAX_SSE_EVENT:
+            self._data = []
+            self._data_size = 0
+            raise EventTooLarge(f"the data of one event grew past {MAX_SSE_EVENT:,} bytes")
+        self._data.append(value.decode("utf-8", "replace"))
+
+    def _field(self, line: Union[bytes, bytearray]) -> None:
         if line[0] == 0x3A:  # ":" starts a comment (keep-alives are often sent this way)
             return
         name, sep, value = line.partition(b":")
         if sep and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
-            self._data.append(value.decode("utf-8", "replace"))
+            self._add_data(value)
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":

@@ -34,7 +34,13 @@ import attrs
 import httpx
 
 from .. import _fork
-from .._constants import INITIAL_RETRY_DELAY, MAX_RETRY_DELAY
+from .._constants import (
+    INITIAL_RETRY_DELAY,
+    MAX_DECOMPRESSION_RATIO,
+    MAX_ERROR_BODY,
+    MAX_RETRY_DELAY,
+    UNCHECKED_BODY_SIZE,
+)
 from .._exceptions import (
     APIConnectionError,
     APIError,
@@ -278,6 +284,50 @@ class _DeadlineStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+async def _read_body(response: httpx.Response) -> None:
+    """Read the (decoded) body into memory, within bounds: an error body only up to MAX_ERROR_BODY (the rest is
+    dropped with the connection), a success body only while its decoding stays within MAX_DECOMPRESSION_RATIO of
+    the bytes received (a compression bomb raises APIResponseValidationError before it fills the memory)."""
+    success = response.is_success
+    pieces: List[bytes] = []
+    size = 0
+    chunks = response.aiter_bytes()
+    async for piece in chunks:
+        size += len(piece)
+        pieces.append(piece)
+        if success:
+            if size > UNCHECKED_BODY_SIZE and size > MAX_DECOMPRESSION_RATIO * response.num_bytes_downloaded:
+                received = response.num_bytes_downloaded
+                await _stop_reading(chunks, response, b"")
+                raise _decompression_bomb(response, received, size)
+        elif size > MAX_ERROR_BODY:
+            await _stop_reading(chunks, response, b"".join(pieces)[:MAX_ERROR_BODY])
+            return
+    response._content = b"".join(pieces)
+
+
+async def _stop_reading(chunks: AsyncIterator[bytes], response: httpx.Response, kept: bytes) -> None:
+    """Leave a body unread past this point: close its reader and the response (the connection goes, not back to
+    the pool), and keep `kept` as its content."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
+    response._content = kept
+    await response.aclose()
+
+
+def _decompression_bomb(response: httpx.Response, received: int, decoded: int) -> APIResponseValidationError:
+    encoding = response.headers.get("content-encoding", "none")
+    return APIResponseValidationError(
+        f"The API returned status {response.status_code} with a body that decoded (Content-Encoding {encoding!r}) "
+        f"to more than {decoded:,} bytes from {received:,} received, past the SDK's limit of "
+        f"{MAX_DECOMPRESSION_RATIO} times the bytes received for bodies over {UNCHECKED_BODY_SIZE:,} bytes "
+        "(apertis._constants.MAX_DECOMPRESSION_RATIO): refused as a compression bomb, and the rest was not read",
+        response=response,
+        text="",
+    )
 
 
 async def _release_abandoned(streams: StreamConnections) -> None:
@@ -953,7 +1003,7 @@ class AsyncAPIClient:
                         response.stream = _DeadlineStream(
                             response.stream, started + read_limit, read_limit, request, _content_length(response)
                         )
-                    await response.aread()
+                    await _read_body(response)
         except BaseException as exc:
             # A failed read, a cancellation, the deadline: give the connection back before leaving. This runs
             # outside the deadline's scope, so the clean-up itself is never cut short (which would leave the

@@ -42,7 +42,7 @@ import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
 from .._exceptions import APIResponseValidationError, attach_response
-from .._sse import SSEDecoder
+from .._sse import EventTooLarge, SSEDecoder
 from .._stream_events import (
     AsyncCloseAlias,
     AsyncDrain,
@@ -214,6 +214,13 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
                         break
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response, redact=self._client.api_key) from exc
+            except EventTooLarge as exc:
+                raise APIResponseValidationError(
+                    f"The stream sent more than the SDK accepts for one event: {exc} (the limit is "
+                    "apertis._constants.MAX_SSE_EVENT); the stream stops here",
+                    response=response,
+                    text="",
+                ) from None
             except APIResponseValidationError as exc:
                 # Raised by the decoding and accumulating code, which does not know the response.
                 raise attach_response(exc, response, redact=self._client.api_key) from None
