@@ -493,6 +493,21 @@ def test_public_names() -> None:
         apertis.NoSuchThing  # noqa: B018
 
 
+def test_not_given_stays_the_one_sentinel_through_copies_and_pickling() -> None:
+    # Request arguments are checked with `is NOT_GIVEN`: a copied or unpickled argument dict (a retry queue, a
+    # multiprocessing task) must still read as "left out", and never as a truthy value.
+    import copy
+    import pickle
+
+    arguments = {"model": "m", "temperature": apertis.NOT_GIVEN}
+    for clone in (copy.deepcopy(arguments), pickle.loads(pickle.dumps(arguments))):
+        assert clone["temperature"] is apertis.NOT_GIVEN
+    assert copy.copy(apertis.NOT_GIVEN) is apertis.NOT_GIVEN
+    assert apertis.NotGiven() is apertis.NOT_GIVEN
+    assert not apertis.NOT_GIVEN
+    assert repr(arguments) == "{'model': 'm', 'temperature': NOT_GIVEN}"
+
+
 def test_one_sync_client_is_shared_by_threads(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(json={"ok": True}, is_reusable=True)
     client = apertis.Apertis(api_key=API_KEY, base_url=BASE_URL)
