@@ -472,6 +472,21 @@ def test_apertis_log_env_turns_on_logging() -> None:
     assert quiet.stdout.split() == ["0", "0"]
 
 
+def test_apertis_log_env_adds_one_redacting_handler_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In this process (the test above runs a child, whose coverage is not measured): what a client's first
+    # construction sets up, and that a second one adds nothing.
+    logger = logging.getLogger("apertis")
+    monkeypatch.setattr(apertis._logging, "_configured", False)
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setenv("APERTIS_LOG", " Info ")
+    for _ in range(2):
+        apertis.Apertis(api_key="k").close()
+    assert logger.level == logging.INFO
+    (handler,) = logger.handlers
+    assert any(isinstance(f, apertis._logging.SensitiveHeadersFilter) for f in handler.filters)
+
+
 def test_import_is_lazy() -> None:
     script = (
         "import sys, apertis\n"
