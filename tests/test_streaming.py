@@ -4,6 +4,7 @@ final results, errors, lifecycle, connection reuse and the drain after the termi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import pickle
@@ -326,6 +327,16 @@ async def test_chat_final_completion_joins_content_and_tool_calls(
 
 
 @pytest.mark.parametrize("twin", TWINS)
+async def test_chat_chunks_with_whitespace_around_their_json_are_read(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = [b'data: {"choices": [{"index": 0, "delta": {"content": "Hel"}}]} \t\n\n', *CHAT_BODY[2:]]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    assert await collect(twin, stream.text_stream) == ["Hel", "lo"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
 async def test_chat_text_stream(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
     add_stream(httpx_mock, CHAT_BODY)
     stream = await open_stream(twin, "chat", clients.get(twin))
@@ -597,6 +608,8 @@ async def test_chat_chunks_with_unknown_fields_and_no_choices_parse(
             429,
         ),
         ("responses", {"error": {"message": "bad", "type": "invalid_request_error"}}, errors.BadRequestError, 400),
+        # An error given as a string only: it is the message, of an error without a type (500).
+        ("chat", {"error": "quota exceeded"}, errors.InternalServerError, 500),
     ],
 )
 async def test_error_events_raise_status_errors(
@@ -616,8 +629,41 @@ async def test_error_events_raise_status_errors(
     assert len(received) == 1
     assert info.value.status_code == status
     assert info.value.body
-    message = payload["error"]["message"] if isinstance(payload.get("error"), dict) else payload["message"]
+    error = payload.get("error")
+    message = error["message"] if isinstance(error, dict) else payload.get("message", error)
     assert message in str(info.value)
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize(
+    ("last", "error"),
+    [
+        (b"data: [DONE]\n\n", None),
+        (b'event: error\ndata: {"message": "boom"}\n\n', errors.InternalServerError),
+        (b"event: error\ndata: [1, 2]\n\n", errors.InternalServerError),  # not an object: still the server's error
+        (b"data: {1: 2}\n\n", errors.APIResponseValidationError),
+    ],
+    ids=["done", "error-event", "error-event-not-an-object", "not-json"],
+)
+async def test_the_base_stream_class_yields_each_json_payload(
+    twin: str, last: bytes, error: Any, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    # apertis.Stream / AsyncStream, the base of the three APIs' streams, for an endpoint without typed events.
+    add_stream(httpx_mock, [sse({"a": 1}), sse([2]), sse({"error": {"message": ""}}), last])
+    stream_class = apertis.AsyncStream if twin == "async" else apertis.Stream
+    client = clients.get(twin)
+    opened = client._request("POST", "/custom", body={}, stream=True, stream_cls=stream_class)
+    stream = await opened if twin == "async" else opened
+    received: List[Any] = []
+    with contextlib.nullcontext() if error is None else pytest.raises(error):
+        if twin == "async":
+            async for item in stream:
+                received.append(item)  # noqa: PERF401 (items before the error are kept)
+        else:
+            for item in stream:
+                received.append(item)  # noqa: PERF402 (items before the error are kept)
+    assert received == [{"a": 1}, [2], {"error": {"message": ""}}]  # a placeholder error object is data
     assert stream.response.is_closed
 
 
