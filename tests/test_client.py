@@ -61,6 +61,8 @@ def test_missing_api_key_names_both_sources(client_class: Any) -> None:
         ({"max_retry_after": -1}, ValueError, "max_retry_after"),
         ({"base_url": "api.apertis.ai/v1"}, ValueError, "base_url"),
         ({"base_url": "ftp://x/v1"}, ValueError, "base_url"),
+        ({"base_url": "http://[::1/v1"}, ValueError, "base_url"),  # httpx cannot parse it
+        ({"base_url": 8080}, TypeError, "base_url"),
         ({"default_headers": {"X-A": 1}}, TypeError, "default_headers"),
         ({"default_headers": ["a"]}, TypeError, "default_headers"),
         ({"default_query": "a=b"}, TypeError, "default_query"),
@@ -321,6 +323,17 @@ async def test_binary_response(
     assert len(chunks) == 3
     await call(result.close)
     assert "2560 bytes" in repr(result)
+
+    # As a context manager, which closes it.
+    httpx_mock.add_response(content=audio, headers={"content-type": "audio/mpeg"})
+    result = await call(make_client().post, "/audio/speech", body={"input": "hi"}, response_kind="binary")
+    if kind == "async":
+        async with result as entered:
+            assert entered is result
+    else:
+        with result as entered:
+            assert entered is result
+    assert result.response.is_closed
 
 
 async def test_text_or_json_follows_the_content_type(

@@ -558,6 +558,10 @@ async def test_unknown_events_and_fields_pass_through(
     assert unknown[0].payload == {"x": 1}
     assert unknown[1].data == {"no_type": True}
     assert unknown[0].to_dict()["type"] == "brand_new_event"
+    assert repr(unknown[1]) == "UnknownStreamEvent(unknown_type='weird', data={'no_type': True})"
+    assert unknown[0] != unknown[1] and unknown[1] != {
+        "no_type": True
+    }  # equal to an unknown event of the same data only
 
 
 @pytest.mark.parametrize("twin", TWINS)
@@ -1191,3 +1195,15 @@ async def test_a_json_document_answering_a_stream_request_is_not_a_broken_connec
         await open_stream(twin, "chat", clients.get(twin))
     assert info.value.status_code == 200
     assert "chatcmpl-1" in str(info.value)
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_a_broken_json_document_answering_a_stream_request_is_reported_with_its_text(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    httpx_mock.add_response(
+        method="POST", content=b'{"error": {"message": "cut sh', headers={"content-type": "application/json"}
+    )
+    with pytest.raises(apertis.APIResponseValidationError, match="not the event stream that was asked for") as info:
+        await open_stream(twin, "chat", clients.get(twin))
+    assert info.value.text == '{"error": {"message": "cut sh'
