@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Everything CI checks: unit tests with coverage of the hand-written code (the gate is fail_under in
+# Everything CI checks: unit tests with coverage of the hand-written runtime (the gate is fail_under in
 # pyproject.toml), the generated code is up to date, lint, types, the public API against the last release.
 test: install
 	$(BIN)/python -m pytest --cov

@@ -17,7 +17,7 @@ from ._exceptions import invalid_data_error, type_error
 if TYPE_CHECKING:
     from .types.embedding_response import EmbeddingResponse
 
-__all__ = ["decode_base64_embeddings", "float32_list"]
+__all__ = ["decode_base64_embeddings"]
 
 _decoder: Optional[Callable[[bytes], List[float]]] = None
 
@@ -63,14 +63,6 @@ def _choose_decoder() -> Callable[[bytes], List[float]]:
     return decoder
 
 
-def float32_list(raw: bytes) -> List[float]:
-    """Little-endian float32 values as a list of Python floats (numpy when installed, else the array module)."""
-    if len(raw) % 4:
-        raise ValueError(f"a base64 embedding must hold whole float32 values, got {len(raw)} bytes")
-    decoder = _decoder or _choose_decoder()
-    return decoder(raw)
-
-
 def decode_base64_embeddings(response: EmbeddingResponse) -> EmbeddingResponse:
     """Replace each base64 string embedding of `response` by its list of floats (in place); returns `response`.
 
@@ -82,8 +74,8 @@ def decode_base64_embeddings(response: EmbeddingResponse) -> EmbeddingResponse:
         return response
     if not isinstance(data, list):
         raise type_error("data", "an array", data)
-    # The decoder and the size check are inlined rather than going through float32_list: one Python call less
-    # per embedding, which is most of what this loop adds to the floor's decode.
+    # The decoder is looked up once for the whole loop: one call per embedding is most of what this loop adds
+    # to the floor's decode.
     decoder = _decoder or _choose_decoder()
     a2b_base64 = binascii.a2b_base64
     for position, item in enumerate(data):

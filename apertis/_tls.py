@@ -38,7 +38,8 @@ class DeferredVerifyContext(ssl.SSLContext):
         # What ssl.create_default_context(purpose=SERVER_AUTH) sets besides the certificates.
         self.verify_mode = ssl.CERT_REQUIRED
         self.check_hostname = True
-        if sys.version_info >= (3, 13):  # create_default_context has set these two since Python 3.13
+        # create_default_context has set these two since Python 3.13
+        if sys.version_info >= (3, 13):  # pragma: no cover - runs on Python 3.13+ only
             self.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
         keylog = os.environ.get("SSLKEYLOGFILE")
         if keylog and not sys.flags.ignore_environment:

@@ -61,6 +61,8 @@ def test_missing_api_key_names_both_sources(client_class: Any) -> None:
         ({"max_retry_after": -1}, ValueError, "max_retry_after"),
         ({"base_url": "api.apertis.ai/v1"}, ValueError, "base_url"),
         ({"base_url": "ftp://x/v1"}, ValueError, "base_url"),
+        ({"base_url": "http://[::1/v1"}, ValueError, "base_url"),  # httpx cannot parse it
+        ({"base_url": 8080}, TypeError, "base_url"),
         ({"default_headers": {"X-A": 1}}, TypeError, "default_headers"),
         ({"default_headers": ["a"]}, TypeError, "default_headers"),
         ({"default_query": "a=b"}, TypeError, "default_query"),
@@ -322,6 +324,17 @@ async def test_binary_response(
     await call(result.close)
     assert "2560 bytes" in repr(result)
 
+    # As a context manager, which closes it.
+    httpx_mock.add_response(content=audio, headers={"content-type": "audio/mpeg"})
+    result = await call(make_client().post, "/audio/speech", body={"input": "hi"}, response_kind="binary")
+    if kind == "async":
+        async with result as entered:
+            assert entered is result
+    else:
+        with result as entered:
+            assert entered is result
+    assert result.response.is_closed
+
 
 async def test_text_or_json_follows_the_content_type(
     make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
@@ -472,6 +485,21 @@ def test_apertis_log_env_turns_on_logging() -> None:
     assert quiet.stdout.split() == ["0", "0"]
 
 
+def test_apertis_log_env_adds_one_redacting_handler_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In this process (the test above runs a child, whose coverage is not measured): what a client's first
+    # construction sets up, and that a second one adds nothing.
+    logger = logging.getLogger("apertis")
+    monkeypatch.setattr(apertis._logging, "_configured", False)
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setenv("APERTIS_LOG", " Info ")
+    for _ in range(2):
+        apertis.Apertis(api_key="k").close()
+    assert logger.level == logging.INFO
+    (handler,) = logger.handlers
+    assert any(isinstance(f, apertis._logging.SensitiveHeadersFilter) for f in handler.filters)
+
+
 def test_import_is_lazy() -> None:
     script = (
         "import sys, apertis\n"
@@ -491,6 +519,21 @@ def test_public_names() -> None:
     assert apertis.DEFAULT_BASE_URL == "https://api.apertis.ai/v1"
     with pytest.raises(AttributeError):
         apertis.NoSuchThing  # noqa: B018
+
+
+def test_not_given_stays_the_one_sentinel_through_copies_and_pickling() -> None:
+    # Request arguments are checked with `is NOT_GIVEN`: a copied or unpickled argument dict (a retry queue, a
+    # multiprocessing task) must still read as "left out", and never as a truthy value.
+    import copy
+    import pickle
+
+    arguments = {"model": "m", "temperature": apertis.NOT_GIVEN}
+    for clone in (copy.deepcopy(arguments), pickle.loads(pickle.dumps(arguments))):
+        assert clone["temperature"] is apertis.NOT_GIVEN
+    assert copy.copy(apertis.NOT_GIVEN) is apertis.NOT_GIVEN
+    assert apertis.NotGiven() is apertis.NOT_GIVEN
+    assert not apertis.NOT_GIVEN
+    assert repr(arguments) == "{'model': 'm', 'temperature': NOT_GIVEN}"
 
 
 def test_one_sync_client_is_shared_by_threads(httpx_mock: HTTPXMock) -> None:

@@ -199,6 +199,27 @@ async def test_headers_trickled_through_an_environment_proxy_are_cut_at_the_time
     assert server.wait_until(lambda: server.open == 0)
 
 
+async def test_a_host_excluded_by_no_proxy_is_reached_directly_and_keeps_the_deadline(
+    kind: str, loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NO_PROXY gives the host a mount of its own with no transport (httpx then uses the client's own pool): the
+    # call goes straight to the server (the proxy's port is closed), and its reads are bounded all the same.
+    server = loopback(trickled_headers(0.1))
+    for name in ("ALL_PROXY", "all_proxy", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = make(kind, server, max_retries=0, timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(apertis.APITimeoutError) as info:
+        await maybe_await(client.get("/models"))
+    assert "did not arrive within the 1 s read timeout" in str(info.value)
+    assert time.monotonic() - started < 1.0 + 4.0  # 230 x 0.1 s = 23 s without the deadline
+    assert server.requests[0].startswith(b"GET /v1/models ")
+    await close(client)
+    assert server.wait_until(lambda: server.open == 0)
+
+
 async def test_a_body_whose_last_bytes_arrive_after_the_deadline(
     kind: str, loopback: Callable[..., LoopbackServer]
 ) -> None:

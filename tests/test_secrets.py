@@ -240,3 +240,30 @@ async def test_default_headers_never_travel_to_another_host(
     assert home.url == f"{BASE_URL}/models"
     assert (home.headers["x-goog-api-key"], home.headers["cookie"]) == (GOOG_KEY, COOKIE)
     assert home.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+def test_the_apertis_logger_redacts_credential_arguments_whoever_logs_them(caplog: pytest.LogCaptureFixture) -> None:
+    apertis.Apertis(api_key=API_KEY).close()  # the SDK's logging is set up by its first client (import is lazy)
+    logger = logging.getLogger("apertis")
+    with caplog.at_level(logging.DEBUG, logger="apertis"):
+        logger.debug("headers %s", {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json"})
+        logger.debug("auth=%(authorization)s n=%(n)s", {"authorization": f"Bearer {API_KEY}", "n": 1})
+        # Mappings that are not headers, and other values, are logged as they are.
+        logger.debug("%s, %s and %s", {1: "one"}, httpx.Headers({"x-api-key": API_KEY}), "three")
+    assert API_KEY not in caplog.text
+    assert caplog.messages == [
+        "headers {'Authorization': '<redacted>', 'Accept': 'application/json'}",
+        "auth=<redacted> n=1",
+        "{1: 'one'}, {'x-api-key': '<redacted>'} and three",
+    ]
+
+
+async def test_bearer_followed_by_a_word_is_prose_not_a_credential(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(
+        status_code=401, json={"error": {"message": "Bearer authentication failed: Bearer abc123 is unknown"}}
+    )
+    with pytest.raises(apertis.AuthenticationError) as info:
+        await call(make_client(max_retries=0).get, "/models")
+    assert info.value.message == "Error code: 401 - Bearer authentication failed: Bearer <redacted> is unknown"

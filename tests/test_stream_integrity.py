@@ -130,6 +130,7 @@ BROKEN = [
     pytest.param("42", "is a JSON number", False, id="number"),
     pytest.param(json.dumps(f"key {API_KEY}"), "is a JSON string", True, id="string"),
     pytest.param("null", "is JSON null", False, id="null"),
+    pytest.param("true", "is a JSON boolean", False, id="boolean"),
 ]
 
 

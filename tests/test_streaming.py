@@ -4,6 +4,7 @@ final results, errors, lifecycle, connection reuse and the drain after the termi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import pickle
@@ -326,6 +327,16 @@ async def test_chat_final_completion_joins_content_and_tool_calls(
 
 
 @pytest.mark.parametrize("twin", TWINS)
+async def test_chat_chunks_with_whitespace_around_their_json_are_read(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    body = [b'data: {"choices": [{"index": 0, "delta": {"content": "Hel"}}]} \t\n\n', *CHAT_BODY[2:]]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    assert await collect(twin, stream.text_stream) == ["Hel", "lo"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
 async def test_chat_text_stream(twin: str, httpx_mock: HTTPXMock, clients: Clients) -> None:
     add_stream(httpx_mock, CHAT_BODY)
     stream = await open_stream(twin, "chat", clients.get(twin))
@@ -397,6 +408,135 @@ async def test_responses_stream_ending_with_done_is_assembled_from_deltas(
     assert final.output_text == "Converted"
 
 
+def _logprobs(token: str) -> dict:
+    return {"content": [{"token": token, "logprob": -0.5, "top_logprobs": []}], "refusal": None}
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_chat_final_completion_joins_reasoning_refusal_and_logprobs_per_choice(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    def chunk(*choices: Any) -> bytes:
+        return sse(chat_chunk() | {"choices": list(choices)})
+
+    body = [
+        chunk({"index": 0, "delta": {"role": "assistant", "reasoning_content": "Think"}, "logprobs": None}),
+        chunk({"index": 0, "delta": {"reasoning_content": "ing.", "content": "A"}, "logprobs": _logprobs("A")}),
+        chunk(
+            {"index": 0, "delta": {"content": "B"}, "logprobs": _logprobs("B")},
+            {"index": 1, "delta": {"refusal": "No"}},
+        ),
+        # Logprobs of a shape the SDK does not know (not an object) cannot be joined: the last ones are kept.
+        chunk(
+            {"index": 1, "delta": {"refusal": " way."}, "logprobs": ["x"]},
+            {"index": 0, "delta": {}, "finish_reason": "stop"},
+        ),
+        chunk({"index": 1, "delta": {}, "finish_reason": "stop", "logprobs": ["y"]}),
+        b"data: [DONE]\n\n",
+    ]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    final = await stream.get_final_completion() if twin == "async" else stream.get_final_completion()
+    first, second = final.choices
+    assert (first.index, first.message.content, first.message.reasoning_content) == (0, "AB", "Thinking.")
+    assert [entry.token for entry in first.logprobs.content] == ["A", "B"]
+    assert (second.index, second.message.refusal, second.finish_reason) == (1, "No way.", "stop")
+    assert second.logprobs == ["y"]
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_chat_final_completion_merges_tool_calls_sent_without_an_index(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    def tool_calls(*fragments: Any) -> bytes:
+        return sse(chat_chunk() | {"choices": [{"index": 0, "delta": {"tool_calls": list(fragments)}}]})
+
+    body = [
+        # Whole calls told apart by their id (some upstreams send no index) ...
+        tool_calls({"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": '}}),
+        tool_calls({"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"tz": '}}),
+        # ... a fragment with neither index nor id continues the last call; one naming a known id, that call.
+        tool_calls({"function": {"arguments": '"UTC"}'}}),
+        tool_calls({"id": "call_a", "function": {"arguments": '"Oslo"}'}}),
+        # Arguments sent as a JSON object rather than a string of JSON are kept as that JSON.
+        tool_calls({"id": "call_c", "function": {"name": "search", "arguments": {"q": "x"}}}),
+        sse(chat_chunk(finish_reason="tool_calls")),
+        b"data: [DONE]\n\n",
+    ]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "chat", clients.get(twin))
+    final = await stream.get_final_completion() if twin == "async" else stream.get_final_completion()
+    message = final.choices[0].message
+    assert message.content is None  # a message of tool calls only has no text
+    assert [(call.id, call.function.name, call.function.arguments) for call in message.tool_calls] == [
+        ("call_a", "get_weather", '{"city": "Oslo"}'),
+        ("call_b", "get_time", '{"tz": "UTC"}'),
+        ("call_c", "search", '{"q": "x"}'),
+    ]
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_messages_final_message_keeps_broken_and_unfinished_tool_input(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    start = {"type": "message_start", "message": {"id": "msg_1", "role": "assistant", "model": "claude"}}
+    start["message"]["content"] = [{"type": "text", "text": "Earlier "}]  # blocks may come with message_start
+
+    def tool_use(index: int) -> bytes:
+        block = {"type": "tool_use", "id": f"toolu_{index}", "name": "f", "input": {}}
+        return sse({"type": "content_block_start", "index": index, "content_block": block})
+
+    def partial_json(index: int, text: str) -> bytes:
+        delta = {"type": "input_json_delta", "partial_json": text}
+        return sse({"type": "content_block_delta", "index": index, "delta": delta})
+
+    body = [
+        sse(start),
+        sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "text"}}),
+        tool_use(1),
+        partial_json(1, '{"city": "Os'),
+        sse({"type": "content_block_stop", "index": 1}),  # the JSON was cut short
+        tool_use(2),
+        partial_json(2, '{"n": 1}'),  # and this block is never stopped
+        sse({"type": "message_stop"}),
+    ]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "messages", clients.get(twin))
+    final = await stream.get_final_message() if twin == "async" else stream.get_final_message()
+    text, broken, unfinished = final.content
+    assert text.text == "Earlier text"
+    assert broken.input == '{"city": "Os'  # what the model produced is kept, not lost
+    assert unfinished.input == {"n": 1}
+    assert final.stop_reason is None  # no message_delta said how the answer ended
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_responses_ending_with_done_rebuilds_items_text_and_arguments(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    snapshot = {"id": "resp_1", "object": "response", "status": "in_progress", "model": "gpt", "output": []}
+    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": ""}
+    body = [
+        sse({"type": "response.created", "response": snapshot}),
+        sse({"type": "response.output_item.added", "output_index": 0, "item": call}),
+        sse({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": '{"a": '}),
+        sse({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "1}"}),
+        # A text delta for an item that is not a message is not the answer's text.
+        sse({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "stray"}),
+        sse({"type": "response.output_text.delta", "output_index": 1, "content_index": 1, "delta": "Done."}),
+        sse({"type": "response.output_text.delta", "output_index": 1, "content_index": 1, "delta": None}),
+        b"data: [DONE]\n\n",
+    ]
+    add_stream(httpx_mock, body)
+    stream = await open_stream(twin, "responses", clients.get(twin))
+    final = await stream.get_final_response() if twin == "async" else stream.get_final_response()
+    assert final.status is None  # no terminal event: the snapshot's in_progress described the start
+    function_call, message = final.output
+    assert (function_call.type, function_call.arguments) == ("function_call", '{"a": 1}')
+    assert [part.text for part in message.content] == ["", "Done."]
+    assert final.output_text == "Done."
+
+
 @pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("api", ["messages", "responses"])
 async def test_unknown_events_and_fields_pass_through(
@@ -413,6 +553,10 @@ async def test_unknown_events_and_fields_pass_through(
     assert unknown[0].payload == {"x": 1}
     assert unknown[1].data == {"no_type": True}
     assert unknown[0].to_dict()["type"] == "brand_new_event"
+    assert repr(unknown[1]) == "UnknownStreamEvent(unknown_type='weird', data={'no_type': True})"
+    assert unknown[0] != unknown[1] and unknown[1] != {
+        "no_type": True
+    }  # equal to an unknown event of the same data only
 
 
 @pytest.mark.parametrize("twin", TWINS)
@@ -463,6 +607,8 @@ async def test_chat_chunks_with_unknown_fields_and_no_choices_parse(
             429,
         ),
         ("responses", {"error": {"message": "bad", "type": "invalid_request_error"}}, errors.BadRequestError, 400),
+        # An error given as a string only: it is the message, of an error without a type (500).
+        ("chat", {"error": "quota exceeded"}, errors.InternalServerError, 500),
     ],
 )
 async def test_error_events_raise_status_errors(
@@ -482,8 +628,41 @@ async def test_error_events_raise_status_errors(
     assert len(received) == 1
     assert info.value.status_code == status
     assert info.value.body
-    message = payload["error"]["message"] if isinstance(payload.get("error"), dict) else payload["message"]
+    error = payload.get("error")
+    message = error["message"] if isinstance(error, dict) else payload.get("message", error)
     assert message in str(info.value)
+    assert stream.response.is_closed
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize(
+    ("last", "error"),
+    [
+        (b"data: [DONE]\n\n", None),
+        (b'event: error\ndata: {"message": "boom"}\n\n', errors.InternalServerError),
+        (b"event: error\ndata: [1, 2]\n\n", errors.InternalServerError),  # not an object: still the server's error
+        (b"data: {1: 2}\n\n", errors.APIResponseValidationError),
+    ],
+    ids=["done", "error-event", "error-event-not-an-object", "not-json"],
+)
+async def test_the_base_stream_class_yields_each_json_payload(
+    twin: str, last: bytes, error: Any, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    # apertis.Stream / AsyncStream, the base of the three APIs' streams, for an endpoint without typed events.
+    add_stream(httpx_mock, [sse({"a": 1}), sse([2]), sse({"error": {"message": ""}}), last])
+    stream_class = apertis.AsyncStream if twin == "async" else apertis.Stream
+    client = clients.get(twin)
+    opened = client._request("POST", "/custom", body={}, stream=True, stream_cls=stream_class)
+    stream = await opened if twin == "async" else opened
+    received: List[Any] = []
+    with contextlib.nullcontext() if error is None else pytest.raises(error):
+        if twin == "async":
+            async for item in stream:
+                received.append(item)  # noqa: PERF401 (items before the error are kept)
+        else:
+            for item in stream:
+                received.append(item)  # noqa: PERF402 (items before the error are kept)
+    assert received == [{"a": 1}, [2], {"error": {"message": ""}}]  # a placeholder error object is data
     assert stream.response.is_closed
 
 
@@ -1011,3 +1190,15 @@ async def test_a_json_document_answering_a_stream_request_is_not_a_broken_connec
         await open_stream(twin, "chat", clients.get(twin))
     assert info.value.status_code == 200
     assert "chatcmpl-1" in str(info.value)
+
+
+@pytest.mark.parametrize("twin", TWINS)
+async def test_a_broken_json_document_answering_a_stream_request_is_reported_with_its_text(
+    twin: str, httpx_mock: HTTPXMock, clients: Clients
+) -> None:
+    httpx_mock.add_response(
+        method="POST", content=b'{"error": {"message": "cut sh', headers={"content-type": "application/json"}
+    )
+    with pytest.raises(apertis.APIResponseValidationError, match="not the event stream that was asked for") as info:
+        await open_stream(twin, "chat", clients.get(twin))
+    assert info.value.text == '{"error": {"message": "cut sh'

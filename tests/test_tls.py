@@ -143,3 +143,79 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     while time.monotonic() < deadline and not condition():
         time.sleep(0.01)
     return condition()
+
+
+# The name OpenSSL looks the certificate up by in a CA directory: its subject hash (`openssl x509 -hash`), ".0".
+_CERTIFICATE_HASH_NAME = "88d0bdcb.0"
+
+
+async def test_ssl_cert_dir_is_honoured_in_a_real_handshake(
+    kind: str,
+    make_client: Callable[..., Any],
+    call: Any,
+    self_signed_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The SDK's own pool trusts what httpx's default would: here a CA directory that holds the server's certificate.
+    url, outcomes = self_signed_server
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / _CERTIFICATE_HASH_NAME).write_text(_CERTIFICATE, encoding="ascii")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "ca"))
+    monkeypatch.setattr(apertis._tls, "_context", None)  # a context of this test's own, loaded by this handshake
+    client = make_client(base_url=url, max_retries=0)
+    assert await call(client.get, "/models") == {"ok": True}
+    await call(client.close)
+    assert _wait_for(lambda: outcomes == ["answered"])
+
+
+def test_concurrent_first_handshakes_load_the_certificates_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    context = DeferredVerifyContext()
+    loads: List[Any] = []
+    load = context.load_verify_locations
+
+    def counted_load(*args: Any, **kwargs: Any) -> None:
+        loads.append(load(*args, **kwargs))
+
+    context.load_verify_locations = counted_load  # type: ignore[method-assign]
+
+    def handshake() -> None:
+        context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="api.apertis.ai")
+
+    # Both threads find the certificates not loaded yet and queue up on the lock the test holds.
+    with context._load_lock:
+        threads = [threading.Thread(target=handshake) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join(10)
+    assert len(loads) == 1
+    assert context.get_ca_certs() == ssl.create_default_context(cafile=certifi.where()).get_ca_certs()
+
+
+def test_sslkeylogfile_is_honoured_as_by_the_default_context(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys.log"))
+    assert DeferredVerifyContext().keylog_filename == str(tmp_path / "keys.log")
+    monkeypatch.delenv("SSLKEYLOGFILE")
+    assert DeferredVerifyContext().keylog_filename is None
+
+
+async def test_aiohttp_client_verifies_by_default_and_takes_the_callers_verify(
+    self_signed_server: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("httpx_aiohttp")
+    url, outcomes = self_signed_server
+    async with apertis.AiohttpClient() as default:  # the SDK's deferred context: no CA trusts this server
+        client = apertis.AsyncApertis(api_key="sk-test", base_url=url, http_client=default, max_retries=0)
+        with pytest.raises(apertis.APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.get("/models")
+    (tmp_path / "ca.pem").write_text(_CERTIFICATE, encoding="ascii")
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    async with apertis.AiohttpClient(verify=trusting) as http_client:
+        client = apertis.AsyncApertis(api_key="sk-test", base_url=url, http_client=http_client, max_retries=0)
+        assert await client.get("/models") == {"ok": True}
+    assert _wait_for(lambda: outcomes == ["handshake failed", "answered"])

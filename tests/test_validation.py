@@ -102,6 +102,45 @@ async def test_wrong_arguments_fail_before_the_network(
         await call(getattr(target, name), *positional, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("method", "args", "kwargs", "error", "pattern"),
+    [
+        ("request", (7, "/models"), {}, TypeError, r"method must be an HTTP method name such as 'GET', got 7"),
+        ("get", ("",), {}, ValueError, r"path must be a non-empty string such as '/models', got ''"),
+        ("post", ("/x",), {"response_kind": "xml"}, ValueError, r"response_kind must be 'json', 'binary' or"),
+        ("get", ("/models",), {"extra_headers": {1: "x"}}, TypeError, r"header names must be str, got 1"),
+        ("get", ("/models",), {"extra_headers": {"X-N": 1}}, TypeError, r"the value of header 'X-N' must be a str"),
+        ("post", ("/x",), {"data": {"f": b"raw"}}, TypeError, r"f: bytes cannot be sent as a form field; pass them"),
+        (
+            "post",
+            ("/x",),
+            {"data": {"f": {"t": math.nan}}},
+            TypeError,
+            r"f cannot be sent as a form field: Out of range",
+        ),
+    ],
+)
+async def test_wrong_arguments_of_the_generic_calls_fail_before_the_network(
+    method: str,
+    args: Any,
+    kwargs: Dict[str, Any],
+    error: type,
+    pattern: str,
+    make_client: Callable[..., Any],
+    call: Any,
+    httpx_mock: HTTPXMock,
+) -> None:
+    with pytest.raises(error, match=pattern):
+        await call(getattr(make_client(), method), *args, **kwargs)
+
+
+def test_default_query_is_a_copy(make_client: Callable[..., Any]) -> None:
+    client = make_client(default_query={"tenant": "a"})
+    client.default_query["tenant"] = "b"  # changing the copy changes nothing
+    assert client.default_query == {"tenant": "a"}
+    assert client.with_options(default_query={"page": 2}).default_query == {"tenant": "a", "page": 2}
+
+
 async def test_correct_arguments_of_every_accepted_form_pass(
     make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
 ) -> None:
