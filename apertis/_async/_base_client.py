@@ -7,6 +7,7 @@ touches asyncio only through `_sleep` and names httpx's async API only where una
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -88,6 +89,9 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 ResponseKind = Literal["json", "binary", "text-or-json"]
+# What a call returns instead of its parsed result: None (the result), "read" (the raw response, its body read
+# as for the result: `with_raw_response`), "stream" (the raw response, its body unread: `with_streaming_response`).
+RawMode = Optional[Literal["read", "stream"]]
 TimeoutArg = Union[float, httpx.Timeout, None, NotGiven]
 TotalTimeoutArg = Union[float, None, NotGiven]
 
@@ -742,8 +746,10 @@ class AsyncAPIClient:
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
+        raw: RawMode = None,
     ) -> Any:
-        """Send one API call with retries and return its parsed result (see ARCHITECTURE.md)."""
+        """Send one API call with retries and return its parsed result, or with `raw` its raw response
+        (see ARCHITECTURE.md)."""
         if stream and stream_cls is None:
             raise TypeError("stream=True needs a stream_cls to wrap the response in")
         if response_kind not in _ACCEPT:
@@ -766,7 +772,7 @@ class AsyncAPIClient:
                 timeout=timeout,
                 total_timeout=total_timeout,
             )
-            return await self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None)
+            return await self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None, raw)
         finally:
             if prepared is not None:
                 prepared.close()
@@ -777,9 +783,10 @@ class AsyncAPIClient:
         cast_to: Optional[Callable[[Any], Any]],
         response_kind: ResponseKind,
         stream_cls: Optional[type[Any]],
+        raw: RawMode = None,
     ) -> Any:
         """The retry loop: one attempt, then finish, raise, or wait and go again (within the total budget)."""
-        stream = stream_cls is not None
+        stream = stream_cls is not None or raw == "stream"
         pool = self._pool_for_this_call()
         deadline = None if plan.total_timeout is None else time.monotonic() + plan.total_timeout
         retries_taken = 0
@@ -801,7 +808,7 @@ class AsyncAPIClient:
                         # The budget covers the wait for the stream to open; its events are read with the call's
                         # own read timeout (httpcore looks it up at the first read of the body, after this).
                         request.extensions["timeout"] = plan.timeout.as_dict()
-                    return await self._finish(response, cast_to, response_kind, stream_cls, retries_taken)
+                    return await self._finish(response, cast_to, response_kind, stream_cls, retries_taken, raw=raw)
                 await response.aclose()
                 delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
                 if delay_or_none is None:
@@ -878,9 +885,18 @@ class AsyncAPIClient:
         response_kind: ResponseKind,
         stream_cls: Optional[type[Any]],
         retries_taken: int,
+        *,
+        raw: RawMode = None,
     ) -> Any:
         """The result of a call from its successful response: the stream (which owns the response from here on),
-        or the parsed body."""
+        or the parsed body; with `raw`, the raw response, whose `parse()` comes back here."""
+        if raw is not None:
+            from ._raw_response import AsyncAPIResponse
+
+            parse = functools.partial(self._finish, response, cast_to, response_kind, stream_cls, retries_taken)
+            return AsyncAPIResponse(
+                response, parse=parse, client=self, retries_taken=retries_taken, stream_call=stream_cls is not None
+            )
         if stream_cls is not None:
             if _is_json_media_type(_content_type(response)):
                 # Asked for a stream, answered with a JSON body (read by _send): an error reported with a 200, or
@@ -1158,7 +1174,7 @@ class AsyncAPIClient:
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise self._validation_error(response, f"does not have the expected shape ({exc})") from exc
         if isinstance(result, BaseModel):
-            record_response(result, retries_taken=retries_taken, request_id=request_id_of(response))
+            record_response(result, retries_taken=retries_taken, headers=response.headers)
         return result
 
     def _json_instead_of_stream(self, response: httpx.Response) -> Exception:

@@ -42,6 +42,7 @@ from typing import (
 import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
+from .._gateway import GatewayInfo
 from .._sse import SSEDecoder
 from .._stream_events import (
     HeldResponse,
@@ -160,6 +161,17 @@ class Stream(SyncCloseAlias, Generic[_T]):
         self._iterator: Optional[Iterator[_T]] = None
         self._held = client._pool.streams.hold(self, response)
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
+
+    @property
+    def _request_id(self) -> Optional[str]:
+        """The request id of the response (`x-request-id`), for support requests (as on a returned model)."""
+        return self._gateway.request_id
+
+    @property
+    def _gateway(self) -> GatewayInfo:
+        """What the Apertis gateway reported about the call in the response headers (see apertis.GatewayInfo):
+        the model that actually serves the stream, fallback, web search, compression, rate limit, request id."""
+        return GatewayInfo(self.response.headers, self.retries_taken)
 
     def _handle(self, data: str, event_type: Optional[str]) -> Any:
         """Turn one SSE event (its data and `event:` type) into the item to yield, `_SKIP`, or an exception; set
