@@ -221,6 +221,41 @@ async def test_streaming_response_lines_and_parse(
         await leave(manager)
 
 
+async def test_streaming_response_leaves_a_json_body_unread_until_asked(
+    open_client: Callable[..., Any], call: Any, server: FakeApertis
+) -> None:
+    client = open_client(base_url=server.url)
+    manager = client.chat.completions.with_streaming_response.create(model="gpt-4.1-mini", messages=MESSAGES)
+    response = await enter(manager)
+    try:
+        assert not response.http_response.is_stream_consumed
+        completion = await call(response.parse)
+        assert completion.choices[0].message.content.startswith("Offline answer")
+    finally:
+        await leave(manager)
+
+
+async def test_a_json_answer_to_a_stream_still_raises_with_its_message(
+    open_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    httpx_mock.add_response(json={"error": {"message": "model overloaded", "code": 503}}, is_reusable=True)
+    client = open_client(max_retries=0)
+    for accept in (None, "*/*"):  # also when extra_headers replaced the Accept header of the stream
+        with pytest.raises(apertis.APIStatusError, match="model overloaded"):
+            await call(
+                client.chat.completions.create,
+                model="m",
+                messages=MESSAGES,
+                stream=True,
+                extra_headers=None if accept is None else {"Accept": accept},
+            )
+        raw_response = await call(
+            client.chat.completions.with_raw_response.create, model="m", messages=MESSAGES, stream=True
+        )
+        with pytest.raises(apertis.APIStatusError, match="model overloaded"):
+            await call(raw_response.parse)
+
+
 async def test_streaming_response_body_failure_is_an_sdk_error(
     open_client: Callable[..., Any], call: Any, loopback: Callable[..., Any]
 ) -> None:

@@ -902,6 +902,10 @@ class AsyncAPIClient:
                 # Asked for a stream, answered with a JSON body (read by _send): an error reported with a 200, or
                 # a proxy that ignored `stream`. Say what the server said rather than report a stream that ended
                 # before its terminator.
+                try:
+                    await response.aread()  # already read, unless extra_headers replaced the Accept header
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, response.request, retries_taken) from exc
                 raise self._json_instead_of_stream(response)
             stream_object = stream_cls(response=response, client=self)
             stream_object.retries_taken = retries_taken
@@ -925,10 +929,11 @@ class AsyncAPIClient:
         try:
             async with AsyncRuntime.deadline(read_limit, request if _may_take_time_to_send(plan) else None):
                 response = await http_client.send(request, stream=True)
-                if not stream or not response.is_success or _is_json_media_type(_content_type(response)):
-                    # Error bodies are small and read now, so the message can quote them; success bodies of
-                    # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body
-                    # is retried like one that breaks before the headers.
+                if not stream or not response.is_success or _json_instead_of_events(request, response):
+                    # Error bodies are small and read now, so the message can quote them (a JSON answer to a call
+                    # that asked for events is one); success bodies of non-streaming calls are read inside the
+                    # retry loop, so a connection that breaks mid-body is retried like one that breaks before the
+                    # headers. The body of a streamed raw response (`with_streaming_response`) waits for its reader.
                     if read_limit is not None and not stream and not reads_bounded:
                         # Where the deadline cannot stop a read, the clock is read between chunks instead.
                         response.stream = _DeadlineStream(
@@ -1327,6 +1332,11 @@ def _multipart_without_files(form: Mapping[str, Union[str, List[str]]]) -> Tuple
             )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _json_instead_of_events(request: httpx.Request, response: httpx.Response) -> bool:
+    """A JSON body answering a call that asked for an event stream (an error reported with a 200)."""
+    return request.headers.get("accept") == "text/event-stream" and _is_json_media_type(_content_type(response))
 
 
 def _content_type(response: httpx.Response) -> str:
