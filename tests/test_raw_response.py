@@ -334,3 +334,26 @@ async def test_gateway_metadata_of_the_offline_server(
 
     speech = await call(client.audio.speech.create, model="tts-1", input="hi", voice="alloy")
     assert speech._gateway.request_id == speech._request_id is not None
+
+
+async def test_the_final_model_of_a_stream_reports_the_gateway_metadata(
+    open_client: Callable[..., Any], call: Any, server: FakeApertis
+) -> None:
+    client = open_client(base_url=server.url)
+    stream = await call(
+        client.chat.completions.create,
+        model="gpt-unavailable",
+        messages=MESSAGES,
+        stream=True,
+        fallback_models=["claude-sonnet-4.5"],
+        fallback_enabled=True,
+    )
+    final = await call(stream.get_final_completion)
+    assert final._gateway.actual_model == "claude-sonnet-4.5"
+    assert final._request_id == stream._request_id is not None
+    message_stream = await call(
+        client.messages.create, model="claude-sonnet-4.5", max_tokens=64, messages=MESSAGES, stream=True
+    )
+    message = await call(message_stream.get_final_message)
+    assert message._request_id == message_stream._request_id is not None
+    assert message._gateway.rate_limit is not None

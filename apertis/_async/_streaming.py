@@ -42,6 +42,7 @@ import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
 from .._gateway import GatewayInfo
+from .._models import BaseModel, record_response
 from .._sse import SSEDecoder
 from .._stream_events import (
     AsyncCloseAlias,
@@ -81,6 +82,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
 
 # Returned by an event handler for an event that produces no item (the terminator, a ping).
 _SKIP: Any = object()
@@ -160,6 +162,12 @@ class AsyncStream(AsyncCloseAlias, Generic[_T]):
         self._iterator: Optional[AsyncIterator[_T]] = None
         self._held = client._pool.streams.hold(self, response)
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
+
+    def _recorded(self, model: _M) -> _M:
+        """The final model assembled from this stream, reporting the stream's `retries_taken`, `_request_id` and
+        `_gateway` as a non-streamed result does."""
+        record_response(model, retries_taken=self.retries_taken, headers=self.response.headers)
+        return model
 
     @property
     def _request_id(self) -> Optional[str]:
@@ -359,7 +367,7 @@ class AsyncChatCompletionStream(AsyncStream["ChatCompletionChunk"]):
         self._require_complete("get_final_completion")
         from ..types import ChatCompletion
 
-        return ChatCompletion.from_dict(self._accumulator.result())
+        return self._recorded(ChatCompletion.from_dict(self._accumulator.result()))
 
 
 class AsyncMessageStream(AsyncStream["MessageStreamEvent"]):
@@ -421,7 +429,7 @@ class AsyncMessageStream(AsyncStream["MessageStreamEvent"]):
         self._require_complete("get_final_message")
         from ..types import Message
 
-        return Message.from_dict(self._accumulator.result())
+        return self._recorded(Message.from_dict(self._accumulator.result()))
 
 
 class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
@@ -495,4 +503,4 @@ class AsyncResponseStream(AsyncStream["ResponseStreamEvent"]):
         self._require_complete("get_final_response")
         from ..types import Response
 
-        return Response.from_dict(self._accumulator.result())
+        return self._recorded(Response.from_dict(self._accumulator.result()))

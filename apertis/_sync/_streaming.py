@@ -43,6 +43,7 @@ import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
 from .._gateway import GatewayInfo
+from .._models import BaseModel, record_response
 from .._sse import SSEDecoder
 from .._stream_events import (
     HeldResponse,
@@ -82,6 +83,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
 
 # Returned by an event handler for an event that produces no item (the terminator, a ping).
 _SKIP: Any = object()
@@ -161,6 +163,12 @@ class Stream(SyncCloseAlias, Generic[_T]):
         self._iterator: Optional[Iterator[_T]] = None
         self._held = client._pool.streams.hold(self, response)
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
+
+    def _recorded(self, model: _M) -> _M:
+        """The final model assembled from this stream, reporting the stream's `retries_taken`, `_request_id` and
+        `_gateway` as a non-streamed result does."""
+        record_response(model, retries_taken=self.retries_taken, headers=self.response.headers)
+        return model
 
     @property
     def _request_id(self) -> Optional[str]:
@@ -359,7 +367,7 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
         self._require_complete("get_final_completion")
         from ..types import ChatCompletion
 
-        return ChatCompletion.from_dict(self._accumulator.result())
+        return self._recorded(ChatCompletion.from_dict(self._accumulator.result()))
 
 
 class MessageStream(Stream["MessageStreamEvent"]):
@@ -421,7 +429,7 @@ class MessageStream(Stream["MessageStreamEvent"]):
         self._require_complete("get_final_message")
         from ..types import Message
 
-        return Message.from_dict(self._accumulator.result())
+        return self._recorded(Message.from_dict(self._accumulator.result()))
 
 
 class ResponseStream(Stream["ResponseStreamEvent"]):
@@ -495,4 +503,4 @@ class ResponseStream(Stream["ResponseStreamEvent"]):
         self._require_complete("get_final_response")
         from ..types import Response
 
-        return Response.from_dict(self._accumulator.result())
+        return self._recorded(Response.from_dict(self._accumulator.result()))
