@@ -7,14 +7,16 @@ import inspect
 import pickle
 import subprocess
 import sys
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import httpx
 import pytest
 from pytest_httpx import HTTPXMock
-from rawserver import loopback_servers, raw
+from rawserver import loopback_servers, maybe_await, raw
+from test_operations import BASE_URL, SPEC, _bound_method, _call_arguments, _json_operations, _resolve
 
 import apertis
+from apertis import Apertis, AsyncApertis
 from apertis.testing import FakeApertis
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -357,3 +359,47 @@ async def test_the_final_model_of_a_stream_reports_the_gateway_metadata(
     message = await call(message_stream.get_final_message)
     assert message._request_id == message_stream._request_id is not None
     assert message._gateway.rate_limit is not None
+
+
+# -- every operation --------------------------------------------------------------------------------------------
+
+
+def _wrapped(client: Any, operation: Dict[str, Any], wrapper: str) -> Any:
+    target = client
+    for attribute in operation["x-apertis-resource"].split("."):
+        target = getattr(target, attribute)
+    return getattr(getattr(target, wrapper), operation["x-apertis-method"])
+
+
+def test_every_operation_has_both_wrappers_with_its_signature_and_docstring() -> None:
+    clients = (Apertis(api_key="k", base_url=BASE_URL), AsyncApertis(api_key="k", base_url=BASE_URL))
+    for operation in (op for item in SPEC["paths"].values() for op in item.values() if "operationId" in op):
+        for client in clients:
+            original = _bound_method(client, operation)
+            for wrapper in ("with_raw_response", "with_streaming_response"):
+                method = _wrapped(client, operation, wrapper)
+                where = f"{operation['operationId']} {wrapper}"
+                assert inspect.getdoc(method) == inspect.getdoc(original), where
+                parameters = inspect.signature(method).parameters
+                assert list(parameters) == list(inspect.signature(original).parameters), where
+    clients[0].close()
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), _json_operations())
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_every_json_operation_through_with_raw_response(
+    httpx_mock: HTTPXMock, flavour: str, path: str, method: str, operation: Dict[str, Any]
+) -> None:
+    args, kwargs, _, _ = _call_arguments(path, operation)
+    ok = _resolve(operation["responses"].get("200") or operation["responses"].get("201"))
+    example = ok["content"]["application/json"]["example"]
+    httpx_mock.add_response(json=example, headers={"x-request-id": "req_123", "x-actual-model": "m"})
+    client = (Apertis if flavour == "sync" else AsyncApertis)(api_key="sk-test", base_url=BASE_URL, max_retries=0)
+    try:
+        response = await maybe_await(_wrapped(client, operation, "with_raw_response")(*args, **kwargs))
+        assert response.request_id == "req_123" and response.gateway.actual_model == "m"
+        result = await maybe_await(response.parse())
+        assert result.to_dict() == example
+        assert result._gateway.actual_model == "m"
+    finally:
+        await maybe_await(client.close())

@@ -44,7 +44,6 @@ class AsyncAudioWithRawResponse:
 
     def __init__(self, resource: AsyncAudio) -> None:
         self._resource = resource
-        self._calls = AsyncAudio(raw_calls(resource._client, "read"))
 
     @cached_property
     def transcriptions(self) -> AsyncTranscriptionsWithRawResponse:
@@ -69,7 +68,6 @@ class AsyncAudioWithStreamingResponse:
 
     def __init__(self, resource: AsyncAudio) -> None:
         self._resource = resource
-        self._calls = AsyncAudio(raw_calls(resource._client, "stream"))
 
     @cached_property
     def transcriptions(self) -> AsyncTranscriptionsWithStreamingResponse:

@@ -51,7 +51,6 @@ class AsyncChatWithRawResponse:
 
     def __init__(self, resource: AsyncChat) -> None:
         self._resource = resource
-        self._calls = AsyncChat(raw_calls(resource._client, "read"))
 
     @cached_property
     def completions(self) -> AsyncCompletionsWithRawResponse:
@@ -66,7 +65,6 @@ class AsyncChatWithStreamingResponse:
 
     def __init__(self, resource: AsyncChat) -> None:
         self._resource = resource
-        self._calls = AsyncChat(raw_calls(resource._client, "stream"))
 
     @cached_property
     def completions(self) -> AsyncCompletionsWithStreamingResponse:

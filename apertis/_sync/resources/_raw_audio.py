@@ -44,7 +44,6 @@ class AudioWithRawResponse:
 
     def __init__(self, resource: Audio) -> None:
         self._resource = resource
-        self._calls = Audio(raw_calls(resource._client, "read"))
 
     @cached_property
     def transcriptions(self) -> TranscriptionsWithRawResponse:
@@ -69,7 +68,6 @@ class AudioWithStreamingResponse:
 
     def __init__(self, resource: Audio) -> None:
         self._resource = resource
-        self._calls = Audio(raw_calls(resource._client, "stream"))
 
     @cached_property
     def transcriptions(self) -> TranscriptionsWithStreamingResponse:

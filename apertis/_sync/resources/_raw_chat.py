@@ -51,7 +51,6 @@ class ChatWithRawResponse:
 
     def __init__(self, resource: Chat) -> None:
         self._resource = resource
-        self._calls = Chat(raw_calls(resource._client, "read"))
 
     @cached_property
     def completions(self) -> CompletionsWithRawResponse:
@@ -66,7 +65,6 @@ class ChatWithStreamingResponse:
 
     def __init__(self, resource: Chat) -> None:
         self._resource = resource
-        self._calls = Chat(raw_calls(resource._client, "stream"))
 
     @cached_property
     def completions(self) -> CompletionsWithStreamingResponse:
