@@ -31,6 +31,8 @@ if _TYPE_CHECKING:
     from . import types as types
     from ._aiohttp import AiohttpClient as AiohttpClient
     from ._async._client import AsyncApertis as AsyncApertis
+    from ._async._raw_response import AsyncAPIResponse as AsyncAPIResponse
+    from ._async._raw_response import AsyncResponseContextManager as AsyncResponseContextManager
     from ._async._response import AsyncBinaryResponse as AsyncBinaryResponse
     from ._async._streaming import AsyncStream as AsyncStream
     from ._constants import DEFAULT_BASE_URL as DEFAULT_BASE_URL
@@ -38,6 +40,11 @@ if _TYPE_CHECKING:
     from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
     from ._constants import DEFAULT_MAX_RETRY_AFTER as DEFAULT_MAX_RETRY_AFTER
     from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._gateway import CompressionInfo as CompressionInfo
+    from ._gateway import FallbackInfo as FallbackInfo
+    from ._gateway import GatewayInfo as GatewayInfo
+    from ._gateway import RateLimitInfo as RateLimitInfo
+    from ._gateway import WebSearchInfo as WebSearchInfo
     from ._http_clients import DefaultAsyncHttpxClient as DefaultAsyncHttpxClient
     from ._http_clients import DefaultHttpxClient as DefaultHttpxClient
     from ._observe import ErrorInfo as ErrorInfo
@@ -47,6 +54,8 @@ if _TYPE_CHECKING:
     from ._observe import RetryInfo as RetryInfo
     from ._observe import Tracing as Tracing
     from ._sync._client import Apertis as Apertis
+    from ._sync._raw_response import APIResponse as APIResponse
+    from ._sync._raw_response import ResponseContextManager as ResponseContextManager
     from ._sync._response import BinaryResponse as BinaryResponse
     from ._sync._streaming import Stream as Stream
     from ._types import NOT_GIVEN as NOT_GIVEN
@@ -154,6 +163,15 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "AiohttpClient": ("._aiohttp", "AiohttpClient"),
     "BinaryResponse": ("._sync._response", "BinaryResponse"),
     "AsyncBinaryResponse": ("._async._response", "AsyncBinaryResponse"),
+    "APIResponse": ("._sync._raw_response", "APIResponse"),
+    "AsyncAPIResponse": ("._async._raw_response", "AsyncAPIResponse"),
+    "ResponseContextManager": ("._sync._raw_response", "ResponseContextManager"),
+    "AsyncResponseContextManager": ("._async._raw_response", "AsyncResponseContextManager"),
+    "GatewayInfo": ("._gateway", "GatewayInfo"),
+    "FallbackInfo": ("._gateway", "FallbackInfo"),
+    "WebSearchInfo": ("._gateway", "WebSearchInfo"),
+    "CompressionInfo": ("._gateway", "CompressionInfo"),
+    "RateLimitInfo": ("._gateway", "RateLimitInfo"),
     "Stream": ("._sync._streaming", "Stream"),
     "AsyncStream": ("._async._streaming", "AsyncStream"),
     "ErrorInfo": ("._observe", "ErrorInfo"),

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copyreg
 import json
-from typing import Any, ClassVar, Dict, Mapping, Optional, SupportsIndex
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Optional, SupportsIndex
 
 from ._exceptions import APIResponseValidationError, invalid_data_error, type_error
 from ._json import MAX_JSON_DEPTH, exceeds_depth
 from ._types import NOT_GIVEN
+
+if TYPE_CHECKING:
+    from ._gateway import GatewayInfo
 
 __all__ = ["BaseModel", "build_body", "not_an_object", "record_response", "serialize"]
 
@@ -31,9 +34,10 @@ class BaseModel:
 
     # What the request loop records on the object a call returned. Slots, not attrs fields: they take no part in
     # equality, repr or to_dict, and cost nothing on the nested models and stream chunks that never get them.
-    __slots__ = ("_meta_request_id", "_meta_retries_taken")
+    # The headers are the response's own object (no copy, nothing parsed): `_gateway` reads them when asked.
+    __slots__ = ("_meta_headers", "_meta_retries_taken")
     _meta_retries_taken: int
-    _meta_request_id: Optional[str]
+    _meta_headers: Mapping[str, str]
     _field_names: ClassVar[tuple[str, ...]] = ()
 
     @property
@@ -50,7 +54,25 @@ class BaseModel:
 
         Named as in openai-python. None on nested models, stream chunks and models built in code.
         """
-        return getattr(self, "_meta_request_id", None)
+        headers = getattr(self, "_meta_headers", None)
+        if headers is None:
+            return None
+        value: Optional[str] = headers.get("x-request-id") or headers.get("request-id")
+        return value
+
+    @property
+    def _gateway(self) -> GatewayInfo:
+        """What the Apertis gateway reported about the call that returned this object, from its response headers:
+        the model that actually served (`actual_model`, another one after a fallback), `fallback`, `web_search`,
+        `compression`, `rate_limit`, `request_id`, `retries_taken` (see apertis.GatewayInfo).
+
+        The leading underscore keeps it apart from the API's fields (a field the API adds later can never shadow
+        it), as openai-python's `_request_id`. Like `retries_taken`, it takes no part in equality or repr. On
+        nested models, stream chunks and models built in code every field is None.
+        """
+        from ._gateway import gateway_info
+
+        return gateway_info(getattr(self, "_meta_headers", None), self.retries_taken)
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every generated model overrides it
         raise NotImplementedError
@@ -192,10 +214,10 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def record_response(model: BaseModel, *, retries_taken: int, request_id: Optional[str]) -> None:
-    """Note on the object a call returned what its `retries_taken` and `_request_id` report."""
+def record_response(model: BaseModel, *, retries_taken: int, headers: Mapping[str, str]) -> None:
+    """Note on the object a call returned what its `retries_taken`, `_request_id` and `_gateway` report."""
     model._meta_retries_taken = retries_taken
-    model._meta_request_id = request_id
+    model._meta_headers = headers
 
 
 def serialize(value: Any) -> Any:

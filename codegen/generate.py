@@ -548,10 +548,12 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     )
 
     resource_template = env.get_template("resource_module.py.jinja")
+    raw_template = env.get_template("resource_raw_module.py.jinja")
     tops = []
     for attr, module in tree.modules.items():
         module_name = module_name_of_top(attr)
         write(f"apertis/_async/resources/{module_name}.py", resource_template.render(header=HEADER, module=module))
+        write(f"apertis/_async/resources/_raw_{module_name}.py", raw_template.render(header=HEADER, module=module))
         top = tree.tops[attr]
         tops.append({"attr": attr, "module": module_name, "cls": top.cls, "doc": module["classes"][0]["doc"]})
     write(
@@ -625,6 +627,8 @@ def build(root: Path, stage: Path, config: CodegenConfig) -> list[str]:
             shutil.copyfile(source, target)
             handwritten.append(rel)
     resource_rules = {name: name[len("Async") :] for name in tree.class_names}
+    for suffix in ("WithRawResponse", "WithStreamingResponse"):
+        resource_rules.update({name + suffix: name[len("Async") :] + suffix for name in tree.class_names})
     resource_rules.update({f"Async{name}": name for name in tree.stream_classes})
     resource_rules.update({cls: cls[len("Async") :] for cls in config.resource_mixins.values()})
     run_ruff(stage, written)  # the async sources, formatted before unasync copies them

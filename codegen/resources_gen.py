@@ -231,6 +231,11 @@ class Method:
         return [a for a in self.args if a.kind in kinds]
 
     @property
+    def public_name(self) -> str:
+        """The name callers use: a method a mixin replaces is generated as `_<name>`, and the mixin's is public."""
+        return self.display_name.rsplit(".", 1)[-1]
+
+    @property
     def files_inline(self) -> bool:
         """Every upload is one required file: `files=[("file", file)]`, without building a list first."""
         return all(a.kind == "file" and a.required for a in self.args_of("file", "file_list"))
@@ -319,6 +324,11 @@ class ResourceBuilder:
             for child in node.children:
                 if any(op.name == child for op in node.operations):
                     raise CodegenError(f"`{node.path}.{child}` is both a method and a sub-resource")
+            for name in [*node.children, *(op.name for op in node.operations)]:
+                if name in WRAPPER_ATTRIBUTES:
+                    raise CodegenError(
+                        f"`{node.path}.{name}` is the name of the SDK's raw-response wrappers: rename it"
+                    )
         modules = {}
         stream_classes: set[str] = set()
         for attr, top in tops.items():
@@ -340,6 +350,7 @@ class ResourceBuilder:
                 classes.append(
                     {
                         "name": node.cls,
+                        "path": node.path,
                         "bases": ", ".join(bases),
                         "doc": self._node_doc(node),
                         "children": [
@@ -351,6 +362,7 @@ class ResourceBuilder:
             runtime, typing_only = imports.finalize()
             modules[attr] = {
                 "top": attr,
+                "name": module_name_of_top(attr),
                 "doc": "",
                 "classes": classes,
                 "runtime_imports": [self._import_line(m, n) for m, n in runtime],
@@ -647,6 +659,10 @@ class ResourceBuilder:
         if op.response == "text-or-json":
             return f"Union[{name}, str]", cast_to
         return name, cast_to
+
+
+# The attributes every resource class gets (resource_module.py.jinja): no spec method or sub-resource may take them.
+WRAPPER_ATTRIBUTES = ("with_raw_response", "with_streaming_response")
 
 
 def module_name_of_top(attr: str) -> str:

@@ -25,6 +25,8 @@ GENERATED_CODE_RULES = {
     "AsyncAPIClient": "SyncAPIClient",
     "AsyncAPIResource": "SyncAPIResource",
     "AsyncResourcesMixin": "ResourcesMixin",
+    "AsyncAPIResponse": "APIResponse",
+    "AsyncResponseContextManager": "ResponseContextManager",
 }
 
 

@@ -17,6 +17,9 @@ async def main() -> None:
     print(response.choices[0].message.content)
     if response.usage is not None:
         print(f"(tokens: {response.usage.prompt_tokens} in, {response.usage.completion_tokens} out)")
+    # What the gateway says about the call: the model that served it (another one after a fallback), rate limit.
+    gateway = response._gateway
+    print(f"(served by {gateway.actual_model}; request id {gateway.request_id})")
     await client.close()
 
 

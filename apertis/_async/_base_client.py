@@ -7,6 +7,7 @@ touches asyncio only through `_sleep` and names httpx's async API only where una
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -98,6 +99,9 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 ResponseKind = Literal["json", "binary", "text-or-json"]
+# What a call returns instead of its parsed result: None (the result), "read" (the raw response, its body read
+# as for the result: `with_raw_response`), "stream" (the raw response, its body unread: `with_streaming_response`).
+RawMode = Optional[Literal["read", "stream"]]
 TimeoutArg = Union[float, httpx.Timeout, None, NotGiven]
 TotalTimeoutArg = Union[float, None, NotGiven]
 
@@ -799,8 +803,10 @@ class AsyncAPIClient:
         extra_body: Optional[Mapping[str, Any]] = None,
         timeout: TimeoutArg = NOT_GIVEN,
         total_timeout: TotalTimeoutArg = NOT_GIVEN,
+        raw: RawMode = None,
     ) -> Any:
-        """Send one API call with retries and return its parsed result (see ARCHITECTURE.md)."""
+        """Send one API call with retries and return its parsed result, or with `raw` its raw response
+        (see ARCHITECTURE.md)."""
         if stream and stream_cls is None:
             raise TypeError("stream=True needs a stream_cls to wrap the response in")
         if response_kind not in _ACCEPT:
@@ -825,9 +831,11 @@ class AsyncAPIClient:
             )
             observers = self._observers
             if observers is None:
-                return await self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None)
+                return await self._send_with_retries(
+                    plan, cast_to, response_kind, stream_cls if stream else None, raw=raw
+                )
             call = CallObserver(observers, self.api_key, method, plan.url, body)
-            return await self._observed(call, plan, cast_to, response_kind, stream_cls if stream else None)
+            return await self._observed(call, plan, cast_to, response_kind, stream_cls if stream else None, raw=raw)
         finally:
             if prepared is not None:
                 prepared.close()
@@ -839,10 +847,12 @@ class AsyncAPIClient:
         cast_to: Optional[Callable[[Any], Any]],
         response_kind: ResponseKind,
         stream_cls: Optional[type[Any]],
+        *,
+        raw: RawMode,
     ) -> Any:
         """`_send_with_retries` for a client with hooks or tracing, observing how the call ends (result or error)."""
         try:
-            result = await self._send_with_retries(plan, cast_to, response_kind, stream_cls, call)
+            result = await self._send_with_retries(plan, cast_to, response_kind, stream_cls, raw=raw, call=call)
         except BaseException as exc:
             await call.failed(exc)
             raise
@@ -855,10 +865,12 @@ class AsyncAPIClient:
         cast_to: Optional[Callable[[Any], Any]],
         response_kind: ResponseKind,
         stream_cls: Optional[type[Any]],
+        *,
+        raw: RawMode = None,
         call: Optional[CallObserver] = None,
     ) -> Any:
         """The retry loop: one attempt, then finish, raise, or wait and go again (within the total budget)."""
-        stream = stream_cls is not None
+        stream = stream_cls is not None or raw == "stream"
         pool = self._pool_for_this_call()
         deadline = None if plan.total_timeout is None else time.monotonic() + plan.total_timeout
         retries_taken = 0
@@ -884,7 +896,7 @@ class AsyncAPIClient:
                         # The budget covers the wait for the stream to open; its events are read with the call's
                         # own read timeout (httpcore looks it up at the first read of the body, after this).
                         request.extensions["timeout"] = plan.timeout.as_dict()
-                    return await self._finish(response, cast_to, response_kind, stream_cls, retries_taken)
+                    return await self._finish(response, cast_to, response_kind, stream_cls, retries_taken, raw=raw)
                 await response.aclose()
                 delay_or_none = self._status_retry_delay(response, plan, retries_taken, self.max_retries)
                 if delay_or_none is None:
@@ -963,14 +975,27 @@ class AsyncAPIClient:
         response_kind: ResponseKind,
         stream_cls: Optional[type[Any]],
         retries_taken: int,
+        *,
+        raw: RawMode = None,
     ) -> Any:
         """The result of a call from its successful response: the stream (which owns the response from here on),
-        or the parsed body."""
+        or the parsed body; with `raw`, the raw response, whose `parse()` comes back here."""
+        if raw is not None:
+            from ._raw_response import AsyncAPIResponse
+
+            parse = functools.partial(self._finish, response, cast_to, response_kind, stream_cls, retries_taken)
+            return AsyncAPIResponse(
+                response, parse=parse, client=self, retries_taken=retries_taken, stream_call=stream_cls is not None
+            )
         if stream_cls is not None:
             if _is_json_media_type(_content_type(response)):
                 # Asked for a stream, answered with a JSON body (read by _send): an error reported with a 200, or
                 # a proxy that ignored `stream`. Say what the server said rather than report a stream that ended
                 # before its terminator.
+                try:
+                    await response.aread()  # already read, unless extra_headers replaced the Accept header
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, response.request, retries_taken) from exc
                 raise self._json_instead_of_stream(response)
             stream_object = stream_cls(response=response, client=self)
             stream_object.retries_taken = retries_taken
@@ -994,10 +1019,11 @@ class AsyncAPIClient:
         try:
             async with AsyncRuntime.deadline(read_limit, request if _may_take_time_to_send(plan) else None):
                 response = await http_client.send(request, stream=True)
-                if not stream or not response.is_success or _is_json_media_type(_content_type(response)):
-                    # Error bodies are small and read now, so the message can quote them; success bodies of
-                    # non-streaming calls are read inside the retry loop, so a connection that breaks mid-body
-                    # is retried like one that breaks before the headers.
+                if not stream or not response.is_success or _json_instead_of_events(request, response):
+                    # Error bodies are small and read now, so the message can quote them (a JSON answer to a call
+                    # that asked for events is one); success bodies of non-streaming calls are read inside the
+                    # retry loop, so a connection that breaks mid-body is retried like one that breaks before the
+                    # headers. The body of a streamed raw response (`with_streaming_response`) waits for its reader.
                     if read_limit is not None and not stream and not reads_bounded:
                         # Where the deadline cannot stop a read, the clock is read between chunks instead.
                         response.stream = _DeadlineStream(
@@ -1248,7 +1274,7 @@ class AsyncAPIClient:
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise self._validation_error(response, f"does not have the expected shape ({exc})") from exc
         if isinstance(result, BaseModel):
-            record_response(result, retries_taken=retries_taken, request_id=request_id_of(response))
+            record_response(result, retries_taken=retries_taken, headers=response.headers)
         return result
 
     def _json_instead_of_stream(self, response: httpx.Response) -> Exception:
@@ -1401,6 +1427,11 @@ def _multipart_without_files(form: Mapping[str, Union[str, List[str]]]) -> Tuple
             )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _json_instead_of_events(request: httpx.Request, response: httpx.Response) -> bool:
+    """A JSON body answering a call that asked for an event stream (an error reported with a 200)."""
+    return request.headers.get("accept") == "text/event-stream" and _is_json_media_type(_content_type(response))
 
 
 def _content_type(response: httpx.Response) -> str:

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import httpx
 
 from .._binary_aliases import SyncIterBytesAlias
+
+if TYPE_CHECKING:
+    from .._gateway import GatewayInfo
 
 __all__ = ["BinaryResponse"]
 
@@ -25,6 +28,18 @@ class BinaryResponse(SyncIterBytesAlias):
     def __init__(self, response: httpx.Response, *, retries_taken: int = 0) -> None:
         self.response = response
         self.retries_taken = retries_taken
+
+    @property
+    def _request_id(self) -> Optional[str]:
+        """The request id of the response (`x-request-id`), for support requests (as on a returned model)."""
+        return self._gateway.request_id
+
+    @property
+    def _gateway(self) -> GatewayInfo:
+        """What the Apertis gateway reported about the call in the response headers (see apertis.GatewayInfo)."""
+        from .._gateway import GatewayInfo
+
+        return GatewayInfo(self.response.headers, self.retries_taken)
 
     @property
     def content(self) -> bytes:

@@ -43,6 +43,8 @@ import httpx
 
 from .._accumulate import ChatCompletionAccumulator, MessageAccumulator, ResponseAccumulator
 from .._exceptions import APIResponseValidationError, attach_response
+from .._gateway import GatewayInfo
+from .._models import BaseModel, record_response
 from .._sse import EventTooLarge, SSEDecoder
 from .._stream_events import (
     HeldResponse,
@@ -82,6 +84,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
 
 # Returned by an event handler for an event that produces no item (the terminator, a ping).
 _SKIP: Any = object()
@@ -161,6 +164,23 @@ class Stream(SyncCloseAlias, Generic[_T]):
         self._iterator: Optional[Iterator[_T]] = None
         self._held = client._pool.streams.hold(self, response)
         self.retries_taken = 0  # set by the request loop: how many retries it took before the stream opened
+
+    def _recorded(self, model: _M) -> _M:
+        """The final model assembled from this stream, reporting the stream's `retries_taken`, `_request_id` and
+        `_gateway` as a non-streamed result does."""
+        record_response(model, retries_taken=self.retries_taken, headers=self.response.headers)
+        return model
+
+    @property
+    def _request_id(self) -> Optional[str]:
+        """The request id of the response (`x-request-id`), for support requests (as on a returned model)."""
+        return self._gateway.request_id
+
+    @property
+    def _gateway(self) -> GatewayInfo:
+        """What the Apertis gateway reported about the call in the response headers (see apertis.GatewayInfo):
+        the model that actually serves the stream, fallback, web search, compression, rate limit, request id."""
+        return GatewayInfo(self.response.headers, self.retries_taken)
 
     def _handle(self, data: str, event_type: Optional[str]) -> Any:
         """Turn one SSE event (its data and `event:` type) into the item to yield, `_SKIP`, or an exception; set
@@ -358,7 +378,7 @@ class ChatCompletionStream(Stream["ChatCompletionChunk"]):
         self._require_complete("get_final_completion")
         from ..types import ChatCompletion
 
-        return ChatCompletion.from_dict(self._accumulator.result())
+        return self._recorded(ChatCompletion.from_dict(self._accumulator.result()))
 
 
 class MessageStream(Stream["MessageStreamEvent"]):
@@ -420,7 +440,7 @@ class MessageStream(Stream["MessageStreamEvent"]):
         self._require_complete("get_final_message")
         from ..types import Message
 
-        return Message.from_dict(self._accumulator.result())
+        return self._recorded(Message.from_dict(self._accumulator.result()))
 
 
 class ResponseStream(Stream["ResponseStreamEvent"]):
@@ -494,4 +514,4 @@ class ResponseStream(Stream["ResponseStreamEvent"]):
         self._require_complete("get_final_response")
         from ..types import Response
 
-        return Response.from_dict(self._accumulator.result())
+        return self._recorded(Response.from_dict(self._accumulator.result()))

@@ -28,6 +28,7 @@ from ._answers import (
     synthesized_answer,
 )
 from ._faults import FAULT_HEADER, Fault, FaultCounters, FaultError, RateLimiter
+from ._gateway_headers import PlausibleRateLimit
 from ._media import png_bytes
 from ._multipart import FilePart, MultipartError, parse_multipart
 from ._schema import SchemaError, validate
@@ -165,6 +166,7 @@ class FakeApertis:
         self._history_lock = threading.Lock()
         self._counters = FaultCounters()
         self._limiter = RateLimiter()
+        self._plausible_rate_limit = PlausibleRateLimit()
         self._tasks = VideoTasks()
         self._seq = 0
 
@@ -494,6 +496,8 @@ class FakeApertis:
             outcome = handler(request, spec.resolver)
         else:
             outcome = synthesized_answer(op.success_schema(spec), spec.resolver)
+        if op.needs_auth:  # the API's calls, not the host-root health checks
+            outcome.headers.update(self._plausible_rate_limit.headers())
         outcome.headers.update(extra_headers)
         return outcome, effect
 

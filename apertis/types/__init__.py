@@ -92,6 +92,7 @@ if _TYPE_CHECKING:
     from .input_audio_detail import InputAudioDetail as InputAudioDetail
     from .input_json_delta import InputJSONDelta as InputJSONDelta
     from .json_schema_format import JSONSchemaFormat as JSONSchemaFormat
+    from .latency_checkpoint import LatencyCheckpoint as LatencyCheckpoint
     from .message import Message as Message
     from .message_content import MessageContent as MessageContent
     from .message_create_params import MessageCreateParams as MessageCreateParams
@@ -460,6 +461,7 @@ __all__ = [
     "InputJSONDelta",
     "JSONSchemaFormat",
     "JSONSchemaFormatParam",
+    "LatencyCheckpoint",
     "Message",
     "MessageContent",
     "MessageContentParam",
@@ -787,6 +789,7 @@ _MODULES: _Dict[str, str] = {
     "InputJSONDelta": ".input_json_delta",
     "JSONSchemaFormat": ".json_schema_format",
     "JSONSchemaFormatParam": ".params",
+    "LatencyCheckpoint": ".latency_checkpoint",
     "Message": ".message",
     "MessageContent": ".message_content",
     "MessageContentParam": ".params",

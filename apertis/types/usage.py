@@ -10,6 +10,7 @@ from attrs import field as _attrs_field
 
 from .._models import BaseModel, not_an_object, serialize
 from .completion_tokens_details import CompletionTokensDetails
+from .latency_checkpoint import LatencyCheckpoint
 from .prompt_tokens_details import PromptTokensDetails
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
@@ -22,7 +23,14 @@ _new = object.__new__
 
 # The wire names from_dict reads; any other key goes to additional_properties.
 _KNOWN_KEYS = frozenset(
-    ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details")
+    (
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_tokens_details",
+        "completion_tokens_details",
+        "latency_checkpoint",
+    )
 )
 
 
@@ -42,6 +50,8 @@ class Usage(BaseModel):
     """Breakdown of prompt tokens (OpenAI upstreams)."""
     completion_tokens_details: Optional[CompletionTokensDetails] = None
     """Breakdown of completion tokens (OpenAI upstreams)."""
+    latency_checkpoint: Optional[LatencyCheckpoint] = None
+    """Where the time of a chat completion went, as the gateway measured it (Apertis extension of `usage`)."""
     additional_properties: Dict[str, Any] = _attrs_field(factory=dict)
     """Fields the server sent that this version of the SDK does not know, kept as they came."""
     _source: Optional[Mapping[str, Any]] = _attrs_field(default=None, init=False, eq=False, repr=False)
@@ -52,6 +62,7 @@ class Usage(BaseModel):
         "total_tokens",
         "prompt_tokens_details",
         "completion_tokens_details",
+        "latency_checkpoint",
     )
 
     @classmethod
@@ -84,12 +95,20 @@ class Usage(BaseModel):
                 if isinstance(v_completion_tokens_details, dict)
                 else v_completion_tokens_details
             )
+        v_latency_checkpoint: Any = src_dict.get("latency_checkpoint")
+        if v_latency_checkpoint is not None:
+            v_latency_checkpoint = (
+                LatencyCheckpoint.from_dict(v_latency_checkpoint)
+                if isinstance(v_latency_checkpoint, dict)
+                else v_latency_checkpoint
+            )
         self = _new(cls)
         self.prompt_tokens = v_prompt_tokens
         self.completion_tokens = v_completion_tokens
         self.total_tokens = v_total_tokens
         self.prompt_tokens_details = v_prompt_tokens_details
         self.completion_tokens_details = v_completion_tokens_details
+        self.latency_checkpoint = v_latency_checkpoint
         if _KNOWN_KEYS.issuperset(src_dict):
             self.additional_properties = {}
         else:
@@ -117,6 +136,10 @@ class Usage(BaseModel):
             d["completion_tokens_details"] = serialize(self.completion_tokens_details)
         elif src is not None and "completion_tokens_details" in src:
             d["completion_tokens_details"] = None
+        if self.latency_checkpoint is not None:
+            d["latency_checkpoint"] = serialize(self.latency_checkpoint)
+        elif src is not None and "latency_checkpoint" in src:
+            d["latency_checkpoint"] = None
         if self.additional_properties:
             d.update(self.additional_properties)
         return d

@@ -49,7 +49,9 @@ def check_queue(output: str) -> None:
 
 
 CHECKS: Dict[str, Callable[[str], None]] = {
-    "01_basic_async.py": expect_lines(reply("Explain async programming in one sentence."), "(tokens: "),
+    "01_basic_async.py": expect_lines(
+        reply("Explain async programming in one sentence."), "(tokens: ", "(served by gpt-4o-mini; request id req_"
+    ),
     "02_concurrent_gather.py": expect_lines(
         *(f"A: {reply(f'What is the capital of {c}?')}" for c in ("France", "Japan", "Brazil", "Kenya", "Canada")),
         "5 answers in ",

@@ -23,12 +23,41 @@ if TYPE_CHECKING:
     from ...types.speech_response_format import SpeechResponseFormat
     from ...types.timestamp_granularity import TimestampGranularity
     from .._response import AsyncBinaryResponse
+    from ._raw_audio import (
+        AsyncAudioWithRawResponse,
+        AsyncAudioWithStreamingResponse,
+        AsyncSpeechWithRawResponse,
+        AsyncSpeechWithStreamingResponse,
+        AsyncTranscriptionsWithRawResponse,
+        AsyncTranscriptionsWithStreamingResponse,
+        AsyncTranslationsWithRawResponse,
+        AsyncTranslationsWithStreamingResponse,
+    )
 
 __all__ = ["AsyncAudio", "AsyncTranscriptions", "AsyncTranslations", "AsyncSpeech"]
 
 
 class AsyncAudio(AsyncAPIResource):
     """The `audio` endpoints: `transcriptions`, `translations`, `speech`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncAudioWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncAudioWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncAudioWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncAudioWithStreamingResponse(self)
 
     @cached_property
     def transcriptions(self) -> AsyncTranscriptions:
@@ -48,6 +77,25 @@ class AsyncAudio(AsyncAPIResource):
 
 class AsyncTranscriptions(AsyncAPIResource):
     """The `audio.transcriptions` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncTranscriptionsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.transcriptions.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncTranscriptionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncTranscriptionsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.transcriptions.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncTranscriptionsWithStreamingResponse(self)
 
     @overload
     async def create(
@@ -190,6 +238,25 @@ class AsyncTranscriptions(AsyncAPIResource):
 class AsyncTranslations(AsyncAPIResource):
     """The `audio.translations` endpoints: `create`."""
 
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncTranslationsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.translations.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncTranslationsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncTranslationsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.translations.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncTranslationsWithStreamingResponse(self)
+
     @overload
     async def create(
         self,
@@ -311,6 +378,25 @@ class AsyncTranslations(AsyncAPIResource):
 
 class AsyncSpeech(AsyncAPIResource):
     """The `audio.speech` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncSpeechWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.speech.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncSpeechWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSpeechWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.speech.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AsyncSpeechWithStreamingResponse(self)
 
     async def create(
         self,

@@ -17,11 +17,37 @@ from .._resource import AsyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
+    from ._raw_billing import (
+        AsyncBillingWithRawResponse,
+        AsyncBillingWithStreamingResponse,
+        AsyncCreditsWithRawResponse,
+        AsyncCreditsWithStreamingResponse,
+    )
+
 __all__ = ["AsyncBilling", "AsyncCredits"]
 
 
 class AsyncBilling(AsyncAPIResource):
     """The `billing` endpoints: `credits`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncBillingWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.billing.with_raw_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.AsyncBillingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncBillingWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.billing.with_streaming_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.AsyncBillingWithStreamingResponse(self)
 
     @cached_property
     def credits(self) -> AsyncCredits:
@@ -31,6 +57,25 @@ class AsyncBilling(AsyncAPIResource):
 
 class AsyncCredits(AsyncAPIResource):
     """The `billing.credits` endpoints: `retrieve`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncCreditsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.billing.credits.with_raw_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.AsyncCreditsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCreditsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.billing.credits.with_streaming_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.AsyncCreditsWithStreamingResponse(self)
 
     async def retrieve(
         self,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, List, Literal, Optional, Tuple, Union
 
 import httpx
@@ -21,12 +22,35 @@ if TYPE_CHECKING:
     from ...types.image_moderation import ImageModeration
     from ...types.image_output_format import ImageOutputFormat
     from ...types.image_response_format import ImageResponseFormat
+    from ._raw_images import (
+        AsyncImagesWithRawResponse,
+        AsyncImagesWithStreamingResponse,
+    )
 
 __all__ = ["AsyncImages"]
 
 
 class AsyncImages(AsyncAPIResource):
     """The `images` endpoints: `generate`, `edit`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncImagesWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.images.with_raw_response.<method>(...)`."""
+        from . import _raw_images
+
+        return _raw_images.AsyncImagesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncImagesWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.images.with_streaming_response.<method>(...)`."""
+        from . import _raw_images
+
+        return _raw_images.AsyncImagesWithStreamingResponse(self)
 
     async def generate(
         self,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
@@ -29,12 +30,35 @@ if TYPE_CHECKING:
     )
     from ...types.text_block import TextBlock
     from .._streaming import AsyncMessageStream
+    from ._raw_messages import (
+        AsyncMessagesWithRawResponse,
+        AsyncMessagesWithStreamingResponse,
+    )
 
 __all__ = ["AsyncMessages"]
 
 
 class AsyncMessages(AsyncAPIResource):
     """The `messages` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncMessagesWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.messages.with_raw_response.<method>(...)`."""
+        from . import _raw_messages
+
+        return _raw_messages.AsyncMessagesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncMessagesWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.messages.with_streaming_response.<method>(...)`."""
+        from . import _raw_messages
+
+        return _raw_messages.AsyncMessagesWithStreamingResponse(self)
 
     @overload
     async def create(

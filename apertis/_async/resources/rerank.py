@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import httpx
@@ -17,11 +18,35 @@ from .._resource import AsyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
+    from ._raw_rerank import (
+        AsyncRerankWithRawResponse,
+        AsyncRerankWithStreamingResponse,
+    )
+
 __all__ = ["AsyncRerank"]
 
 
 class AsyncRerank(AsyncAPIResource):
     """The `rerank` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncRerankWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.rerank.with_raw_response.<method>(...)`."""
+        from . import _raw_rerank
+
+        return _raw_rerank.AsyncRerankWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncRerankWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.rerank.with_streaming_response.<method>(...)`."""
+        from . import _raw_rerank
+
+        return _raw_rerank.AsyncRerankWithStreamingResponse(self)
 
     async def create(
         self,

@@ -20,12 +20,37 @@ if TYPE_CHECKING:
     from typing_extensions import Never
 
     from .._response import AsyncBinaryResponse
+    from ._raw_videos import (
+        AsyncCharactersWithRawResponse,
+        AsyncCharactersWithStreamingResponse,
+        AsyncVideosWithRawResponse,
+        AsyncVideosWithStreamingResponse,
+    )
 
 __all__ = ["AsyncVideos", "AsyncCharacters"]
 
 
 class AsyncVideos(AsyncAPIResource):
     """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `characters`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncVideosWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.videos.with_raw_response.<method>(...)`."""
+        from . import _raw_videos
+
+        return _raw_videos.AsyncVideosWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncVideosWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.videos.with_streaming_response.<method>(...)`."""
+        from . import _raw_videos
+
+        return _raw_videos.AsyncVideosWithStreamingResponse(self)
 
     @cached_property
     def characters(self) -> AsyncCharacters:
@@ -244,6 +269,25 @@ class AsyncVideos(AsyncAPIResource):
 
 class AsyncCharacters(AsyncAPIResource):
     """The `videos.characters` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AsyncCharactersWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.videos.characters.with_raw_response.<method>(...)`."""
+        from . import _raw_videos
+
+        return _raw_videos.AsyncCharactersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCharactersWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.videos.characters.with_streaming_response.<method>(...)`."""
+        from . import _raw_videos
+
+        return _raw_videos.AsyncCharactersWithStreamingResponse(self)
 
     async def create(
         self,

@@ -23,12 +23,41 @@ if TYPE_CHECKING:
     from ...types.speech_response_format import SpeechResponseFormat
     from ...types.timestamp_granularity import TimestampGranularity
     from .._response import BinaryResponse
+    from ._raw_audio import (
+        AudioWithRawResponse,
+        AudioWithStreamingResponse,
+        SpeechWithRawResponse,
+        SpeechWithStreamingResponse,
+        TranscriptionsWithRawResponse,
+        TranscriptionsWithStreamingResponse,
+        TranslationsWithRawResponse,
+        TranslationsWithStreamingResponse,
+    )
 
 __all__ = ["Audio", "Transcriptions", "Translations", "Speech"]
 
 
 class Audio(SyncAPIResource):
     """The `audio` endpoints: `transcriptions`, `translations`, `speech`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> AudioWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AudioWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AudioWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.AudioWithStreamingResponse(self)
 
     @cached_property
     def transcriptions(self) -> Transcriptions:
@@ -48,6 +77,25 @@ class Audio(SyncAPIResource):
 
 class Transcriptions(SyncAPIResource):
     """The `audio.transcriptions` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> TranscriptionsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.transcriptions.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.TranscriptionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> TranscriptionsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.transcriptions.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.TranscriptionsWithStreamingResponse(self)
 
     @overload
     def create(
@@ -190,6 +238,25 @@ class Transcriptions(SyncAPIResource):
 class Translations(SyncAPIResource):
     """The `audio.translations` endpoints: `create`."""
 
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> TranslationsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.translations.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.TranslationsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> TranslationsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.translations.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.TranslationsWithStreamingResponse(self)
+
     @overload
     def create(
         self,
@@ -311,6 +378,25 @@ class Translations(SyncAPIResource):
 
 class Speech(SyncAPIResource):
     """The `audio.speech` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> SpeechWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.audio.speech.with_raw_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.SpeechWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SpeechWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.audio.speech.with_streaming_response.<method>(...)`."""
+        from . import _raw_audio
+
+        return _raw_audio.SpeechWithStreamingResponse(self)
 
     def create(
         self,

@@ -17,11 +17,37 @@ from .._resource import SyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
+    from ._raw_billing import (
+        BillingWithRawResponse,
+        BillingWithStreamingResponse,
+        CreditsWithRawResponse,
+        CreditsWithStreamingResponse,
+    )
+
 __all__ = ["Billing", "Credits"]
 
 
 class Billing(SyncAPIResource):
     """The `billing` endpoints: `credits`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> BillingWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.billing.with_raw_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.BillingWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> BillingWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.billing.with_streaming_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.BillingWithStreamingResponse(self)
 
     @cached_property
     def credits(self) -> Credits:
@@ -31,6 +57,25 @@ class Billing(SyncAPIResource):
 
 class Credits(SyncAPIResource):
     """The `billing.credits` endpoints: `retrieve`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> CreditsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.billing.credits.with_raw_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.CreditsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CreditsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.billing.credits.with_streaming_response.<method>(...)`."""
+        from . import _raw_billing
+
+        return _raw_billing.CreditsWithStreamingResponse(self)
 
     def retrieve(
         self,

@@ -35,12 +35,37 @@ if TYPE_CHECKING:
     from ...types.reasoning_effort import ReasoningEffort
     from ...types.web_content_length import WebContentLength
     from .._streaming import ChatCompletionStream
+    from ._raw_chat import (
+        ChatWithRawResponse,
+        ChatWithStreamingResponse,
+        CompletionsWithRawResponse,
+        CompletionsWithStreamingResponse,
+    )
 
 __all__ = ["Chat", "Completions"]
 
 
 class Chat(SyncAPIResource):
     """The `chat` endpoints: `completions`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> ChatWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.chat.with_raw_response.<method>(...)`."""
+        from . import _raw_chat
+
+        return _raw_chat.ChatWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ChatWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.chat.with_streaming_response.<method>(...)`."""
+        from . import _raw_chat
+
+        return _raw_chat.ChatWithStreamingResponse(self)
 
     @cached_property
     def completions(self) -> Completions:
@@ -50,6 +75,25 @@ class Chat(SyncAPIResource):
 
 class Completions(CompletionsMixin, SyncAPIResource):
     """The `chat.completions` endpoints: `create`, `create_with_image`, `create_with_audio`, `create_with_web_search`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> CompletionsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.chat.completions.with_raw_response.<method>(...)`."""
+        from . import _raw_chat
+
+        return _raw_chat.CompletionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CompletionsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.chat.completions.with_streaming_response.<method>(...)`."""
+        from . import _raw_chat
+
+        return _raw_chat.CompletionsWithStreamingResponse(self)
 
     @overload
     def create(

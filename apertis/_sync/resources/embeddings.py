@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
 
 import httpx
@@ -18,11 +19,35 @@ from .._resource import SyncAPIResource
 if TYPE_CHECKING:
     from typing_extensions import Never
 
+    from ._raw_embeddings import (
+        EmbeddingsWithRawResponse,
+        EmbeddingsWithStreamingResponse,
+    )
+
 __all__ = ["Embeddings"]
 
 
 class Embeddings(SyncAPIResource):
     """The `embeddings` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> EmbeddingsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.embeddings.with_raw_response.<method>(...)`."""
+        from . import _raw_embeddings
+
+        return _raw_embeddings.EmbeddingsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> EmbeddingsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.embeddings.with_streaming_response.<method>(...)`."""
+        from . import _raw_embeddings
+
+        return _raw_embeddings.EmbeddingsWithStreamingResponse(self)
 
     def create(
         self,

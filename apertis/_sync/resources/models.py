@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Optional, Union
 
 import httpx
@@ -22,12 +23,35 @@ if TYPE_CHECKING:
 
     from ...types.recommendation_budget import RecommendationBudget
     from ...types.recommendation_task import RecommendationTask
+    from ._raw_models import (
+        ModelsWithRawResponse,
+        ModelsWithStreamingResponse,
+    )
 
 __all__ = ["Models"]
 
 
 class Models(ModelsMixin, SyncAPIResource):
     """The `models` endpoints: `list`, `retrieve`, `recommend`, `exists`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> ModelsWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.models.with_raw_response.<method>(...)`."""
+        from . import _raw_models
+
+        return _raw_models.ModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ModelsWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.models.with_streaming_response.<method>(...)`."""
+        from . import _raw_models
+
+        return _raw_models.ModelsWithStreamingResponse(self)
 
     def list(
         self,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
@@ -26,12 +27,35 @@ if TYPE_CHECKING:
         ResponseToolParam,
     )
     from .._streaming import ResponseStream
+    from ._raw_responses import (
+        ResponsesWithRawResponse,
+        ResponsesWithStreamingResponse,
+    )
 
 __all__ = ["Responses"]
 
 
 class Responses(SyncAPIResource):
     """The `responses` endpoints: `create`."""
+
+    # The wrapper classes are generated in their own module, imported by the first access: most programs never
+    # ask for a raw response, and the module repeats every method's signature.
+    @cached_property
+    def with_raw_response(self) -> ResponsesWithRawResponse:
+        """These methods returning the raw response (headers, status, `parse()` for the result) instead of the
+        result, as in openai-python: `client.responses.with_raw_response.<method>(...)`."""
+        from . import _raw_responses
+
+        return _raw_responses.ResponsesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ResponsesWithStreamingResponse:
+        """These methods returning a context manager that gives the raw response with its body unread
+        (`iter_bytes()`, `iter_lines()`, `read()`, `parse()`), closed at the end of the block, as in openai-python:
+        `client.responses.with_streaming_response.<method>(...)`."""
+        from . import _raw_responses
+
+        return _raw_responses.ResponsesWithStreamingResponse(self)
 
     @overload
     def create(
