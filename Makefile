@@ -33,8 +33,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The package, and what reads it: the tests, the generator, the examples (pyproject.toml leaves out the typing
+# programs that must fail). The README's and docs' python blocks are checked by tests/test_doc_programs.py.
 types: install
-	$(BIN)/mypy --strict apertis
+	$(BIN)/mypy --strict apertis tests codegen examples
 
 # The public API against the latest release tag (v*): griffe lists what was removed or changed incompatibly
 # (CONTRIBUTING.md says what a release may break). Before the first tag there is nothing to compare against.

@@ -102,9 +102,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
-    """mypy --strict over the package."""
+    """mypy --strict over the package, the tests, the generator and the examples."""
     session.install("-e", ".[dev]")
-    session.run("mypy", "--strict", "apertis")
+    session.run("mypy", "--strict", "apertis", "tests", "codegen", "examples")
 
 
 @nox.session(python="3.11")

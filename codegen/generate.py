@@ -75,7 +75,8 @@ def parse_spec(config: CodegenConfig, spec_path: Path, raw: dict[str, Any]) -> t
     from openapi_python_client.parser.properties.union import UnionProperty
     from openapi_python_client.schema import OpenAPI
 
-    gen_config = Config.from_sources(config.generator, MetaType.NONE, spec_path, "utf-8", True, None)
+    # mypy reads openapi-python-client's StrEnum as str when checking for Python 3.10 (its own fallback).
+    gen_config = Config.from_sources(config.generator, MetaType.NONE, spec_path, "utf-8", True, None)  # type: ignore[arg-type]
     data = GeneratorData.from_dict(copy.deepcopy(raw), config=gen_config)
     if isinstance(data, GeneratorError):
         raise GenerationFailed(_format_errors([data]))
@@ -131,6 +132,7 @@ def model_views(
     registry: TypeRegistry, spec: dict[str, Any], mixins: Optional[dict[str, str]] = None
 ) -> list[dict[str, Any]]:
     """One view per generated model class (free-form dict objects are plain Dict fields instead)."""
+    from openapi_python_client.parser.properties.const import ConstProperty
     from openapi_python_client.parser.properties.list_property import ListProperty
 
     mixins = mixins or {}
@@ -152,7 +154,7 @@ def model_views(
                 default = None
                 if not required:
                     default = "None"
-                elif type(prop).__name__ == "ConstProperty":
+                elif isinstance(prop, ConstProperty):
                     default = repr(prop.value.raw_value)
                 elif isinstance(prop, ListProperty):
                     # A required array reads [] when the server leaves it out, and a model built in code may
@@ -184,7 +186,7 @@ def model_views(
                 "doc": _docstring(doc or f"The `{name}` object of the Apertis API.", "    "),
                 "fields": fields,
                 "field_names": ", ".join(json.dumps(f["attr"]) for f in fields) + ("," if len(fields) == 1 else ""),
-                "known_keys": ", ".join(f["wire_literal"] for f in fields) + ("," if len(fields) == 1 else ""),
+                "known_keys": ", ".join(str(f["wire_literal"]) for f in fields) + ("," if len(fields) == 1 else ""),
                 "mixin": mixins.get(name),
                 "functions": list(functions.values()),
                 "runtime_imports": runtime,
@@ -653,7 +655,7 @@ def differences(root: Path, stage: Path, outputs: list[str]) -> tuple[list[str],
 
 
 def existing_generated(root: Path) -> list[str]:
-    found = []
+    found: list[str] = []
     for directory in GENERATED_DIRS:
         base = root / directory
         if base.is_dir():

@@ -423,7 +423,8 @@ class ResourceBuilder:
                 raise CodegenError(f"{op.where}: the request body must be an object schema")
             body_kind = "multipart" if body.body_type in (BodyType.FILES, BodyType.DATA) else "json"
             content = (op.raw.get("requestBody") or {}).get("content") or {}
-            raw_schema = next(iter(content.values()), {}).get("schema")
+            media_type: dict[str, Any] = next(iter(content.values()), {})
+            raw_schema = media_type.get("schema")
             _, raw_body = _resolve(self.spec, raw_schema)
             raw_props = raw_body.get("properties") or {}
             model = self.registry.canonical(body.prop)

@@ -32,7 +32,7 @@ GENERATED_CODE_RULES = {
 
 def _rule_class() -> Any:
     # unasync imports setuptools at import time (slow): only load it when a run needs it.
-    import unasync
+    import unasync  # type: ignore[import-untyped]  # no type information
 
     class RecordingRule(unasync.Rule):  # type: ignore[misc]
         """unasync's rule, also recording which replacements fired and which names fell back to `Sync...`.

@@ -15,7 +15,10 @@ async def embed_all(client: AsyncApertis, texts: List[str]) -> List[List[float]]
     for number, start in enumerate(range(0, len(texts), BATCH_SIZE), start=1):
         batch = texts[start : start + BATCH_SIZE]
         response = await client.embeddings.create(model="text-embedding-3-small", input=batch)
-        vectors.extend(item.embedding for item in sorted(response.data, key=lambda item: item.index))
+        for item in sorted(response.data, key=lambda item: item.index):
+            # A str embedding comes only from asking for encoding_format="base64"; left out, the SDK decodes to floats.
+            assert not isinstance(item.embedding, str)
+            vectors.append(item.embedding)
         print(f"Batch {number}/{batches}: embedded {len(batch)} texts ({len(vectors)}/{len(texts)} done)")
     return vectors
 

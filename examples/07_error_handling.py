@@ -36,7 +36,7 @@ async def main() -> None:
     # The client retries on its own by default; switch that off here so every failure reaches the handlers.
     async with AsyncApertis(max_retries=0) as client:
         results = await asyncio.gather(*(ask(client, p) for p in PROMPTS), return_exceptions=True)
-    tally: Counter = Counter()
+    tally: Counter[str] = Counter()
     for number, result in enumerate(results, start=1):
         print(f"{number:2d}. {describe(result)}")
         if isinstance(result, apertis.RateLimitError):

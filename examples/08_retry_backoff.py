@@ -1,11 +1,13 @@
 """Pattern 8: retry transient failures with exponential backoff and jitter."""
 
 import asyncio
+import functools
 import random
 from typing import Awaitable, Callable, TypeVar
 
 import apertis
 from apertis import AsyncApertis
+from apertis.types import ChatCompletion
 
 T = TypeVar("T")
 
@@ -25,17 +27,16 @@ async def with_backoff(call: Callable[[], Awaitable[T]], *, attempts: int = 5, b
     raise AssertionError("unreachable")
 
 
+async def ask(client: AsyncApertis, question: str) -> ChatCompletion:
+    return await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+
+
 async def main() -> None:
     # The client has retries of its own; this example shows how to write them yourself, so it turns them off.
     async with AsyncApertis(max_retries=0) as client:
         for question in ("What is 2 + 2?", "Name a prime number.", "What colour is the sky?"):
             print(f"Asking: {question}")
-            response = await with_backoff(
-                lambda q=question: client.chat.completions.create(
-                    model="gpt-4o-mini",
-                    messages=[{"role": "user", "content": q}],
-                )
-            )
+            response = await with_backoff(functools.partial(ask, client, question))
             print(f"  answer: {response.choices[0].message.content}")
 
 

@@ -41,7 +41,8 @@ def transport_calls(monkeypatch: pytest.MonkeyPatch) -> List[str]:
 
     async def spy(self: Any, request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
-        return await original(self, request)
+        response: httpx.Response = await original(self, request)
+        return response
 
     monkeypatch.setattr(httpx_aiohttp.AiohttpTransport, "handle_async_request", spy)
     return calls

@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Dict
 
 import pytest
 
@@ -284,7 +284,7 @@ def _check_function(schema: dict[str, Any], name: str = "value") -> Callable[[An
     )
     body = templates.get_template("resource_macros.py.jinja").module.argument_checks(method)  # type: ignore[attr-defined]
     source = f"def check({name}):\n" + textwrap.indent(textwrap.dedent(body), "    ") + "    return 'ok'\n"
-    namespace = {"invalid_argument": invalid_argument, "check_objects": check_objects}
+    namespace: Dict[str, Any] = {"invalid_argument": invalid_argument, "check_objects": check_objects}
     namespace.update(Mapping=Mapping, BaseModel=BaseModel)
     exec(source, namespace)
     return namespace["check"]  # type: ignore[no-any-return]

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 import apertis
+from apertis.types import ChatCompletionMessageParam
 
 BUDGET_FILE = Path(__file__).with_name("cost_budget.json")
 MARGIN = 0.03  # a few percent for noise-free but legitimate variation (dict resizes, cached lookups)
@@ -42,7 +43,7 @@ _COMPLETION = {
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
 }
-_MESSAGES = [{"role": "user", "content": "Say hello."}]
+_MESSAGES: List[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello."}]
 
 
 def _chunk_event(index: int) -> bytes:

@@ -94,7 +94,7 @@ async def test_default_asks_for_base64_and_decodes_exactly(
     assert isinstance(result, apertis.EmbeddingResponse)
     for item, expected in zip(result.data, VECTORS):
         assert same_floats(item.embedding, expected), item.embedding
-    assert result.usage.total_tokens == 2
+    assert result.usage is not None and result.usage.total_tokens == 2
     assert used_decoder() == decoder
 
 

@@ -6,7 +6,7 @@ import gzip
 import json
 import logging
 import pickle
-from typing import Any, Callable
+from typing import Any, Callable, Type
 
 import httpx
 import pytest
@@ -337,6 +337,7 @@ async def test_a_pickled_status_error_carries_no_key_and_keeps_what_callers_read
     assert clone.response.status_code == 500
     assert clone.response.headers["x-request-id"] == "req_pickle"
     assert clone.response.json() == {"error": clone.body}
+    assert clone.request is not None
     assert clone.request.method == "POST"
     assert clone.request.url == f"{BASE_URL}/chat/completions"
     assert clone.request.headers["authorization"] == "<redacted>"
@@ -357,7 +358,7 @@ async def test_a_pickled_status_error_carries_no_key_and_keeps_what_callers_read
 )
 async def test_a_pickled_connection_error_carries_no_key(
     exception: Exception,
-    error_class: type,
+    error_class: Type[apertis.APIError],
     make_client: Callable[..., Any],
     call: Any,
     httpx_mock: HTTPXMock,
@@ -372,6 +373,7 @@ async def test_a_pickled_connection_error_carries_no_key(
     assert clone.message == info.value.message and str(clone) == str(info.value) and repr(clone) == repr(info.value)
     assert (clone.status_code, clone.response, clone.body, clone.request_id) == (None, None, None, None)
     assert clone.retries_taken == 0
+    assert clone.request is not None
     assert clone.request.method == "GET" and clone.request.url == f"{BASE_URL}/models"
     assert clone.request.headers["authorization"] == "<redacted>"
 

@@ -1,5 +1,6 @@
 """The fault syntax is documented once, in apertis/testing/_faults.py's EXAMPLES: the README's table and
-`python -m apertis.testing --help` show the same list, and the README's example of how attempts are counted runs."""
+`python -m apertis.testing --help` show the same list. (The README's example of how attempts are counted runs in
+tests/test_doc_programs.py.)"""
 
 from __future__ import annotations
 
@@ -37,10 +38,3 @@ def test_the_command_line_help_lists_exactly_the_examples() -> None:
 @pytest.mark.parametrize(("fault", "meaning"), EXAMPLES)
 def test_every_example_parses_and_keeps_its_text(fault: str, meaning: str) -> None:
     assert Fault.parse(fault).source == fault
-
-
-def test_the_readme_example_of_counting_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    section = README.split("Attempts are counted per fault and per `Idempotency-Key`", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(code, "README.md", "exec"), {})
-    assert capsys.readouterr().out == "503\n"

@@ -71,6 +71,7 @@ def test_one_shot_sources_are_copied_so_that_they_can_be_sent_again() -> None:
     for source, content in ((chunks(), b"abc"), (Pipe(), b"pipe")):
         prepared = prepare_files([("file", source)])
         spool = prepared.fields[0][1][1]
+        assert not isinstance(spool, bytes)
         assert spool.read() == content
         spool.seek(0)
         assert spool.read() == content

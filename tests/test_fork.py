@@ -289,7 +289,7 @@ def test_a_tls_context_loading_at_the_fork_is_not_inherited(monkeypatch: pytest.
     taken, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with context._load_lock:
+        with context._load_lock:  # type: ignore[attr-defined]
             taken.set()
             release.wait(10)
 
@@ -349,7 +349,7 @@ async def test_a_callers_http_client_raises_a_clear_error_in_the_child(
         assert server.accepted == 1
         assert await first_call(client) == {"echo": "first"}  # the parent's client is untouched
     finally:
-        if kind == "async":
+        if isinstance(http_client, httpx.AsyncClient):
             await http_client.aclose()
         else:
             http_client.close()
@@ -379,7 +379,7 @@ async def test_a_callers_http_client_unused_before_the_fork_works_in_the_child(
         assert child.problems() == []
         assert await call("parent") == {"echo": "parent"}
     finally:
-        if kind == "async":
+        if isinstance(http_client, httpx.AsyncClient):
             await http_client.aclose()
         else:
             http_client.close()

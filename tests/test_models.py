@@ -12,7 +12,7 @@ import subprocess
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, get_args
 
 import pytest
 from pytest_httpx import HTTPXMock, IteratorStream
@@ -24,7 +24,6 @@ from apertis.types import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionDelta,
-    ChatCompletionToolParam,
     EmbeddingResponse,
     FunctionDefinition,
     Message,
@@ -33,6 +32,9 @@ from apertis.types import (
     ToolCall,
     UserMessageParam,
 )
+
+# The model (to checkers, apertis.types.ChatCompletionToolParam is the request TypedDict of the same name).
+from apertis.types.chat_completion_tool_param import ChatCompletionToolParam
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,7 +121,9 @@ def test_response_is_still_a_slotted_attrs_model() -> None:
         (Response, {"id": "r", "model": "m", "output": 1}, "output"),
     ],
 )
-def test_a_required_array_left_out_or_null_reads_as_empty_list(cls: Any, data: dict, field: str, missing: str) -> None:
+def test_a_required_array_left_out_or_null_reads_as_empty_list(
+    cls: Any, data: Dict[str, Any], field: str, missing: str
+) -> None:
     data = dict(data)
     if missing == "absent":
         del data[field]
@@ -145,12 +149,12 @@ def test_a_required_array_round_trips_as_it_came(missing: str) -> None:
     completion = ChatCompletion.from_dict(data)
     assert completion.choices == []
     assert completion.to_dict() == data
-    completion.choices.append(None)  # changed after parsing: now it is sent whatever the source said
+    completion.choices.append(None)  # type: ignore[arg-type]  # changed after parsing: now it is sent whatever the source said
     assert completion.to_dict() == {**data, "choices": [None]}
 
 
 def test_a_required_array_of_the_wrong_type_is_kept_as_it_came() -> None:
-    assert ChatCompletion.from_dict({"model": "m", "choices": "oops"}).choices == "oops"
+    assert ChatCompletion.from_dict({"model": "m", "choices": "oops"}).choices == "oops"  # type: ignore[comparison-overlap]
 
 
 # ---------------------------------------------------------------------------------------------- lenient parsing
@@ -181,7 +185,7 @@ def test_from_dict_accepts_any_mapping_and_nullable_single_model_unions() -> Non
 
     data = {"model": "m", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
     completion = ChatCompletion.from_dict(MappingProxyType(data))
-    assert completion.usage.total_tokens == 3
+    assert completion.usage is not None and completion.usage.total_tokens == 3
     assert json.loads(completion.to_json()) == data
 
 
@@ -419,11 +423,11 @@ def test_each_apis_stream_event_models_load_when_its_first_stream_is_built(kind:
 def test_the_stream_event_unions_stay_importable_from_the_stream_module() -> None:
     from apertis._async import _streaming
 
-    assert types.MessageStartEvent in _streaming.MessageStreamEvent.__args__
-    assert types.UnknownStreamEvent in _streaming.ResponseStreamEvent.__args__
-    assert types.ResponseCompletedEvent in _streaming.ResponseStreamEvent.__args__
+    assert types.MessageStartEvent in get_args(_streaming.MessageStreamEvent)
+    assert types.UnknownStreamEvent in get_args(_streaming.ResponseStreamEvent)
+    assert types.ResponseCompletedEvent in get_args(_streaming.ResponseStreamEvent)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        _streaming.Nope  # noqa: B018
+        _streaming.Nope  # type: ignore[attr-defined]  # noqa: B018
 
 
 # ---------------------------------------------------------------------------------------------- exports
@@ -437,8 +441,8 @@ def test_stream_event_types_are_exported_from_apertis_types() -> None:
     assert "UnknownStreamEvent" in dir(types)
     message_event = types.MessageStreamEvent
     response_event = types.ResponseStreamEvent
-    assert types.MessageStartEvent in message_event.__args__
-    assert types.ResponseCompletedEvent in response_event.__args__
+    assert types.MessageStartEvent in get_args(message_event)
+    assert types.ResponseCompletedEvent in get_args(response_event)
 
 
 def test_a_model_holding_an_unknown_delta_serialises_pickles_and_compares_by_value() -> None:

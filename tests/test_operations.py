@@ -244,7 +244,7 @@ def test_models_accept_plain_dicts_and_model_instances_alike(httpx_mock: HTTPXMo
     )
     with Apertis(api_key="sk-test", base_url=BASE_URL) as client:
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
-        client.chat.completions.create(model="m", messages=[UserMessageParam(role="user", content="hi")])
+        client.chat.completions.create(model="m", messages=[UserMessageParam(role="user", content="hi")])  # type: ignore[list-item]
     first, second = httpx_mock.get_requests()
     assert json.loads(first.content) == json.loads(second.content)
     assert json.loads(first.content)["messages"] == [{"role": "user", "content": "hi"}]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 from rawserver import API_KEY, LoopbackServer, close, loopback_servers, make, maybe_await, raw, sse_response
@@ -36,7 +36,7 @@ def event(data: Any, name: Optional[str] = None) -> bytes:
 DONE = b"data: [DONE]\n\n"
 
 
-def chunk(content: str, **extra: Any) -> dict:
+def chunk(content: str, **extra: Any) -> Dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",

@@ -11,7 +11,7 @@ import pickle
 import socket
 import threading
 import time
-from typing import Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Type
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ def sse(payload: Any, event: Optional[str] = None) -> bytes:
     return f"{head}data: {data}\n\n".encode()
 
 
-def chat_chunk(content: Optional[str] = None, **extra: Any) -> dict:
+def chat_chunk(content: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
     delta = {} if content is None else {"content": content}
     choice = {"index": 0, "delta": delta, "finish_reason": extra.pop("finish_reason", None)}
     return {
@@ -612,7 +612,13 @@ async def test_chat_chunks_with_unknown_fields_and_no_choices_parse(
     ],
 )
 async def test_error_events_raise_status_errors(
-    twin: str, api: str, payload: dict, cls: type, status: int, httpx_mock: HTTPXMock, clients: Clients
+    twin: str,
+    api: str,
+    payload: Dict[str, Any],
+    cls: Type[errors.APIStatusError],
+    status: int,
+    httpx_mock: HTTPXMock,
+    clients: Clients,
 ) -> None:
     body = [BODIES[api][0], sse(payload, "error"), *BODIES[api][1:]]
     add_stream(httpx_mock, body)
@@ -738,7 +744,7 @@ async def test_transport_errors_mid_stream_are_wrapped(
     ],
 )
 async def test_an_error_event_echoing_the_key_never_shows_it(
-    twin: str, api: str, payload: dict, httpx_mock: HTTPXMock, clients: Clients
+    twin: str, api: str, payload: Dict[str, Any], httpx_mock: HTTPXMock, clients: Clients
 ) -> None:
     add_stream(httpx_mock, [BODIES[api][0], sse(payload, "error"), *BODIES[api][1:]])
     stream = await open_stream(twin, api, clients.get(twin))
@@ -903,7 +909,13 @@ async def test_ten_thousand_chunks(twin: str, httpx_mock: HTTPXMock, clients: Cl
     [(401, errors.AuthenticationError), (400, errors.BadRequestError), (429, errors.RateLimitError)],
 )
 async def test_http_error_before_the_first_byte_raises_like_a_plain_call(
-    twin: str, api: str, status: int, cls: type, httpx_mock: HTTPXMock, clients: Clients, call: Any
+    twin: str,
+    api: str,
+    status: int,
+    cls: Type[errors.APIStatusError],
+    httpx_mock: HTTPXMock,
+    clients: Clients,
+    call: Any,
 ) -> None:
     body = {"error": {"message": "no way", "type": "invalid_request_error"}}
     httpx_mock.add_response(method="POST", status_code=status, json=body, headers={"x-should-retry": "false"})

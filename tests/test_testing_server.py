@@ -643,7 +643,7 @@ def test_reset_closes_the_connection_without_an_answer(http: httpx.Client) -> No
 
 
 def test_cut_ends_a_stream_mid_way(http: httpx.Client) -> None:
-    received = []
+    received: List[str] = []
     with (
         pytest.raises(httpx.RemoteProtocolError),
         http.stream(

@@ -134,7 +134,7 @@ async def test_the_self_signed_server_answers_a_client_that_trusts_it(
     client_class = apertis.AsyncApertis if kind == "async" else apertis.Apertis
     client = client_class(api_key="sk-test", base_url=url, http_client=http_client, max_retries=0)
     assert await call(client.get, "/models") == {"ok": True}
-    await call(http_client.aclose if kind == "async" else http_client.close)
+    await call(http_client.aclose if isinstance(http_client, httpx.AsyncClient) else http_client.close)
     assert _wait_for(lambda: outcomes == ["answered"])
 
 

@@ -9,86 +9,20 @@ mypy and basedpyright are dev dependencies; without one (nox's test sessions) it
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 import pytest
+from typecheck import CHECKERS, Errors, run_checker
 
-ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = Path(__file__).with_name("typing")
 PASS = sorted(PROGRAMS_DIR.glob("pass_*.py"))
 FAIL = sorted(PROGRAMS_DIR.glob("fail_*.py"))
-CHECKERS = ("mypy", "basedpyright")
-
-# program -> line -> the checker's messages for that line
-Errors = Dict[Path, Dict[int, List[str]]]
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _add(errors: Errors, path: Path, line: int, message: str) -> None:
-    errors.setdefault(path.resolve(), {}).setdefault(line, []).append(message)
-
-
-def _run_mypy(cache_dir: Path) -> Errors:
-    mypy_api = pytest.importorskip("mypy.api", reason="mypy is a dev dependency")
-    stdout, stderr, status = mypy_api.run(
-        [
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(cache_dir),
-            "--show-absolute-path",
-            "--no-error-summary",
-            "--hide-error-context",
-            *map(str, PASS + FAIL),
-        ]
-    )
-    assert status in (0, 1), f"mypy did not run: {stderr}{stdout}"
-    errors: Errors = {}
-    for line in stdout.splitlines():
-        match = re.match(r"^(.+?\.py):(\d+): error: (.*)$", line)
-        if match:
-            _add(errors, Path(match[1]), int(match[2]), match[3])
-    return errors
-
-
-def _run_basedpyright() -> Errors:
-    executable = shutil.which("basedpyright", path=str(Path(sys.executable).parent)) or shutil.which("basedpyright")
-    if executable is None:
-        pytest.skip("basedpyright is not installed (pip install basedpyright)")
-    result = subprocess.run(
-        [
-            executable,
-            "--outputjson",
-            "--pythonpath",
-            sys.executable,
-            "--project",
-            str(PROGRAMS_DIR / "pyrightconfig.json"),
-            *map(str, PASS + FAIL),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROGRAMS_DIR,
-        check=False,
-        timeout=300,
-    )
-    try:
-        report = json.loads(result.stdout)
-    except ValueError:
-        pytest.fail(f"basedpyright did not run: {result.stderr}{result.stdout}")
-    errors: Errors = {}
-    for diagnostic in report["generalDiagnostics"]:
-        if diagnostic["severity"] == "error":
-            line = diagnostic["range"]["start"]["line"] + 1
-            _add(errors, Path(diagnostic["file"]), line, diagnostic["message"])
-    return errors
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +33,7 @@ def errors_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Error
 
     def errors_of(checker: str) -> Errors:
         if checker not in found:
-            found[checker] = (
-                _run_mypy(tmp_path_factory.mktemp("mypy-cache")) if checker == "mypy" else _run_basedpyright()
-            )
+            found[checker] = run_checker(checker, PASS + FAIL, tmp_path_factory.mktemp("mypy-cache"))
         return found[checker]
 
     return errors_of

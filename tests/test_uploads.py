@@ -46,7 +46,9 @@ def _form_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, b
         disposition = part.get("Content-Disposition", "")
         params = dict(part.get_params(header="content-disposition") or [])
         name = params.get("name") or disposition
-        parts.append((str(name), params.get("filename"), part.get_payload(decode=True) or b""))
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, (bytes, type(None)))
+        parts.append((str(name), params.get("filename"), payload or b""))
     return parts
 
 
@@ -225,7 +227,12 @@ def _pipe(data: bytes, pause: float = 0.0) -> IO[bytes]:
 def _socket_file(data: bytes) -> IO[bytes]:
     """A socket's file object (not seekable, and fstat reports no size), the peer sends `data` and hangs up."""
     ours, theirs = socket.socketpair()
-    threading.Thread(target=lambda: (theirs.sendall(data), theirs.close()), daemon=True).start()
+
+    def send_and_hang_up() -> None:
+        theirs.sendall(data)
+        theirs.close()
+
+    threading.Thread(target=send_and_hang_up, daemon=True).start()
     reader = ours.makefile("rb")
     ours.close()  # the file object keeps the socket open until it is closed
     return reader
@@ -312,7 +319,7 @@ async def test_a_big_pipe_is_spooled_to_a_temporary_file_that_the_call_deletes(
         spooled.append(real_temporary_file(*args, **kwargs))
         return spooled[-1]
 
-    monkeypatch.setattr(apertis._files.tempfile, "TemporaryFile", recording_temporary_file)
+    monkeypatch.setattr(tempfile, "TemporaryFile", recording_temporary_file)
     server = loopback(_transcribed)
     client = make(kind, server)
     with _pipe(AUDIO) as pipe:

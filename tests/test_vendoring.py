@@ -23,7 +23,7 @@ PACKAGE_DIR = Path(apertis.__file__).parent
 
 def _absolute_apertis_imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    found = []
+    found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

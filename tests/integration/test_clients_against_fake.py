@@ -12,9 +12,11 @@ import pytest
 import apertis
 from apertis import Apertis, AsyncApertis
 from apertis.testing import FakeApertis
+from apertis.types import ChatCompletionMessageParam, MessageParam
 
 Client = Union[Apertis, AsyncApertis]
-USER = [{"role": "user", "content": "Hello there"}]
+USER: List[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
+MESSAGES_USER: List[MessageParam] = [{"role": "user", "content": "Hello there"}]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ async def make(request: pytest.FixtureRequest, server: FakeApertis) -> AsyncIter
 
     def factory(url: str = "", **options: Any) -> Client:
         kind = Apertis if request.param == "sync" else AsyncApertis
-        client = kind(base_url=url or server.url, api_key="sk-test", **options)
+        client: Client = kind(base_url=url or server.url, api_key="sk-test", **options)
         made.append(client)
         return client
 
@@ -85,10 +87,10 @@ async def test_responses_plain_and_stream(client: Client) -> None:
 
 
 async def test_messages_plain_and_stream(client: Client) -> None:
-    message = await run(client.messages.create(model="claude-sonnet-4.5", max_tokens=64, messages=USER))
+    message = await run(client.messages.create(model="claude-sonnet-4.5", max_tokens=64, messages=MESSAGES_USER))
     assert message.content[0].text.endswith('"Hello there".') and message.stop_reason == "end_turn"
     events = await collect(
-        await run(client.messages.create(model="claude-sonnet-4.5", max_tokens=64, messages=USER, stream=True))
+        await run(client.messages.create(model="claude-sonnet-4.5", max_tokens=64, messages=MESSAGES_USER, stream=True))
     )
     types = [e.type for e in events]
     assert types[0] == "message_start" and types[-1] == "message_stop" and "ping" not in types
@@ -178,7 +180,7 @@ async def test_video_tasks(client: Client) -> None:
 
 async def test_a_request_the_spec_rejects_names_the_field(client: Client) -> None:
     with pytest.raises(apertis.APIError) as caught:
-        await run(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "robot", "content": "x"}]))
+        await run(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "robot", "content": "x"}]))  # type: ignore[list-item]
     assert caught.value.status_code == 400
     assert "messages[0].role" in str(caught.value)
 
@@ -260,7 +262,7 @@ async def test_an_error_event_mid_stream_raises(make: Callable[..., Client], kin
         client = make(failing.url, max_retries=0)
         with pytest.raises(apertis.APIError) as caught:
             await collect(await run(_stream(client, kind)))
-        assert caught.value.status_code >= 500
+        assert caught.value.status_code is not None and caught.value.status_code >= 500
 
 
 def _stream(client: Client, kind: str) -> Any:
@@ -268,4 +270,4 @@ def _stream(client: Client, kind: str) -> Any:
         return client.chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True)
     if kind == "responses":
         return client.responses.create(model="gpt-4.1", input="Hi", stream=True)
-    return client.messages.create(model="claude-sonnet-4.5", max_tokens=64, messages=USER, stream=True)
+    return client.messages.create(model="claude-sonnet-4.5", max_tokens=64, messages=MESSAGES_USER, stream=True)
