@@ -105,6 +105,7 @@ def types(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the generator and the examples."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "apertis", "tests", "codegen", "examples")
+    session.run("mypy", "--strict", "tests/live")
 
 
 @nox.session(python="3.11")

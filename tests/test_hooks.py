@@ -11,7 +11,7 @@ import pytest
 from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
-from tests.conftest import API_KEY
+from conftest import API_KEY
 
 COMPLETION = {
     "id": "chatcmpl-1",

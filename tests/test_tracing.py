@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
-from tests.conftest import API_KEY
+from conftest import API_KEY
 
 COMPLETION = {
     "id": "chatcmpl-1",
