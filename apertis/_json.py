@@ -18,7 +18,7 @@ import re
 from itertools import accumulate
 from typing import Any, List, Union
 
-__all__ = ["MAX_JSON_DEPTH", "JSONNestingError", "exceeds_depth", "loads", "text_exceeds_depth"]
+__all__ = ["MAX_JSON_DEPTH", "JSONNestingError", "exceeds_depth", "loads", "long_int", "text_exceeds_depth"]
 
 MAX_JSON_DEPTH = 256
 """The deepest nesting of arrays and objects the SDK decodes (`[[1]]` is 2 levels deep)."""
@@ -76,6 +76,27 @@ def loads(text: Union[bytes, str]) -> Any:
     except RecursionError:
         # Invalid JSON the check let through, or a caller whose own stack is already deep.
         raise JSONNestingError from None
+    except ValueError as exc:
+        if not _is_digit_limit(exc):
+            raise
+        return json.loads(text, parse_int=long_int)
+
+
+def _is_digit_limit(exc: ValueError) -> bool:
+    # Python 3.11+ refuses str -> int conversions of more than sys.get_int_max_str_digits() digits (4,300 by
+    # default), and json.loads lets that ValueError out as if the text were not JSON. It is JSON.
+    return "integer string conversion" in str(exc)
+
+
+def long_int(digits: str) -> int:
+    """`int(digits)` for a JSON integer of any length: past Python's limit on digits (3.11+), through Decimal,
+    whose conversion to int that limit does not cover. Only ever called on the rare text that needs it."""
+    try:
+        return int(digits)
+    except ValueError:
+        import decimal
+
+        return int(decimal.Decimal(digits))
 
 
 def exceeds_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, Mapping,
 
 import httpx
 
+from . import _json
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -67,7 +68,7 @@ def loads_event_data(data: str) -> Any:
         raise _nesting_error(data)
     try:
         value, end = _scan_once(data, 0)
-    except StopIteration:
+    except (StopIteration, ValueError):  # not JSON at the start, or an integer past Python's limit on digits
         return _loads_whole(data)
     except RecursionError:
         raise _nesting_error(data) from None
@@ -78,8 +79,8 @@ def loads_event_data(data: str) -> Any:
 
 def _loads_whole(data: str) -> Any:
     try:
-        return json.loads(data)
-    except RecursionError:
+        return _json.loads(data)
+    except JSONNestingError:
         raise _nesting_error(data) from None
 
 

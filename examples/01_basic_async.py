@@ -18,7 +18,7 @@ async def main() -> None:
     if response.usage is not None:
         print(f"(tokens: {response.usage.prompt_tokens} in, {response.usage.completion_tokens} out)")
     # What the gateway says about the call: the model that served it (another one after a fallback), rate limit.
-    gateway = response._gateway
+    gateway = response._gateway  # pyright: ignore[reportPrivateUsage]
     print(f"(served by {gateway.actual_model}; request id {gateway.request_id})")
     await client.close()
 

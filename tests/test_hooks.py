@@ -8,10 +8,10 @@ from typing import Any, Callable, List, Tuple
 
 import httpx
 import pytest
+from conftest import API_KEY
 from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
-from conftest import API_KEY
 
 COMPLETION = {
     "id": "chatcmpl-1",

@@ -72,6 +72,28 @@ async def test_a_body_nested_ten_thousand_deep_is_a_validation_error(
     assert info.value.response is not None
 
 
+LONG_INTEGER = "9" * 5000  # valid JSON, past Python 3.11's default limit of 4,300 digits for int()
+
+
+async def test_a_body_holding_an_integer_of_five_thousand_digits_is_json(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any], call: Callable[..., Any]
+) -> None:
+    httpx_mock.add_response(content=completion_with(LONG_INTEGER), headers={"content-type": "application/json"})
+    completion = await create_chat(make_client(max_retries=0), call)
+    assert completion.choices[0].message.content == "hi"
+    assert completion.to_dict()["extra"] == int("9" * 2500) * 10**2500 + int("9" * 2500)
+
+
+async def test_a_stream_event_holding_an_integer_of_five_thousand_digits_is_json(
+    kind: str, httpx_mock: HTTPXMock, make_client: Callable[..., Any]
+) -> None:
+    chunk = json.dumps(chat_chunk(index=0, delta={"content": "hi"}))[:-1] + ', "extra": ' + LONG_INTEGER + "}"
+    completion = await final_result(
+        "chat", kind, make_client(max_retries=0), [sse(chunk), TERMINATORS["chat"]], httpx_mock
+    )
+    assert completion.choices[0].message.content == "hi"
+
+
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH])
 async def test_a_body_at_the_cap_is_accepted_and_its_model_stays_usable(
     httpx_mock: HTTPXMock, make_client: Callable[..., Any], call: Callable[..., Any], depth: int

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, List
 
 import httpx
 import pytest
+from conftest import API_KEY
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,7 +19,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
-from conftest import API_KEY
 
 COMPLETION = {
     "id": "chatcmpl-1",

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import pytest
 
@@ -29,7 +29,18 @@ def _add(errors: Errors, path: Path, line: int, message: str) -> None:
 def run_mypy(programs: Sequence[Path], cache_dir: Path) -> Errors:
     """mypy --strict's errors over `programs`, with the project's mypy settings."""
     mypy_api = pytest.importorskip("mypy.api", reason="mypy is a dev dependency")
-    stdout, stderr, status = mypy_api.run(
+    # mypy raises the interpreter's recursion limit for itself and leaves it raised: tests that run after this one
+    # in the same process (the deep-nesting ones) must see the default.
+    recursion_limit = sys.getrecursionlimit()
+    try:
+        stdout, stderr, status = _run_mypy_api(mypy_api, programs, cache_dir)
+    finally:
+        sys.setrecursionlimit(recursion_limit)
+    return _mypy_errors(stdout, stderr, status)
+
+
+def _run_mypy_api(mypy_api: Any, programs: Sequence[Path], cache_dir: Path) -> Tuple[str, str, int]:
+    return mypy_api.run(  # type: ignore[no-any-return]
         [
             "--strict",
             "--config-file",
@@ -42,6 +53,9 @@ def run_mypy(programs: Sequence[Path], cache_dir: Path) -> Errors:
             *map(str, programs),
         ]
     )
+
+
+def _mypy_errors(stdout: str, stderr: str, status: int) -> Errors:
     assert status in (0, 1), f"mypy did not run: {stderr}{stdout}"
     errors: Errors = {}
     for line in stdout.splitlines():
