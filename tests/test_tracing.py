@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, List
 
 import httpx
 import pytest
+from conftest import API_KEY
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,7 +19,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
-from conftest import API_KEY
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -70,6 +70,7 @@ async def test_a_chat_call_is_one_span_with_the_genai_attributes(
     [span] = recorder.spans
     assert span.name == "chat gpt-4o"
     assert span.kind == SpanKind.CLIENT
+    assert span.instrumentation_scope is not None
     assert span.instrumentation_scope.schema_url == "https://opentelemetry.io/schemas/1.37.0"
     assert dict(span.attributes or {}) == {
         "gen_ai.operation.name": "chat",
