@@ -13,6 +13,7 @@ import pytest
 
 import apertis
 from apertis.testing import FakeApertis
+from apertis.types import ChatCompletionMessageParam, TextBlock
 
 Call = Callable[..., Awaitable[Any]]
 
@@ -80,7 +81,10 @@ NAMES_0_4_1 = [
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+MESSAGES: List[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hello"},
+]
 
 
 def test_every_name_0_4_1_exported_is_still_exported() -> None:
@@ -133,7 +137,7 @@ async def test_chat_completion(client: Any, fake_apertis: FakeApertis, call: Cal
     )
     assert isinstance(completion, apertis.ChatCompletion)
     assert isinstance(completion.choices[0].message.content, str)
-    assert completion.usage.total_tokens > 0
+    assert completion.usage is not None and completion.usage.total_tokens > 0
     assert fake_apertis.requests[-1].headers.get("x-app") == "compat-041"
 
 
@@ -226,7 +230,8 @@ async def test_web_sources_of_a_web_model(client: Any, call: Call) -> None:
 async def test_embeddings_models_responses_messages(client: Any, call: Call) -> None:
     embeddings = await call(client.embeddings.create, model="text-embedding-3-small", input=["a", "b"])
     assert isinstance(embeddings, apertis.EmbeddingResponse) and len(embeddings.data) == 2
-    assert isinstance(embeddings.data[0].embedding[0], float) and embeddings.usage.prompt_tokens > 0
+    assert isinstance(embeddings.data[0].embedding[0], float)
+    assert embeddings.usage is not None and embeddings.usage.prompt_tokens > 0
 
     models = await call(client.models.list)
     assert isinstance(models, apertis.ModelList) and models.data
@@ -243,7 +248,9 @@ async def test_embeddings_models_responses_messages(client: Any, call: Call) -> 
         max_tokens=64,
         system="Be brief.",
     )
-    assert isinstance(message, apertis.Message) and message.content[0].text and message.usage.output_tokens > 0
+    assert isinstance(message, apertis.Message) and isinstance(message.content[0], TextBlock)
+    assert message.content[0].text
+    assert message.usage is not None and message.usage.output_tokens > 0
 
 
 async def test_audio(client: Any, call: Call, audio_file: Path, tmp_path: Path) -> None:

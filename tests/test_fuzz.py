@@ -38,7 +38,7 @@ from apertis._sse import SSEDecoder
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 
 
-def fuzz_settings(default: int) -> Any:
+def fuzz_settings(default: int) -> settings:
     return settings(
         max_examples=EXAMPLES or default,
         deadline=None,
@@ -160,14 +160,14 @@ def streamed(pieces: Iterable[bytes]) -> List[Tuple[str, str]]:
     return events
 
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 INVALID_UTF8 = st.sampled_from(
     [b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xf0\x9f\x98", b"\xc0\xaf", b"\xf5\x80\x80\x80", b"\x80"]
 )
 
 
 @st.composite
-def field_values(draw: Any) -> bytes:
+def field_values(draw: st.DrawFn) -> bytes:
     value = draw(TEXT).encode()
     if draw(st.integers(0, 4)) == 0:
         value += draw(INVALID_UTF8) + draw(TEXT).encode()
@@ -177,7 +177,7 @@ def field_values(draw: Any) -> bytes:
 
 
 @st.composite
-def sse_lines(draw: Any) -> bytes:
+def sse_lines(draw: st.DrawFn) -> bytes:
     kind = draw(st.integers(0, 9))
     separator = draw(st.sampled_from([b": ", b":", b":  "]))
     if kind <= 2:
@@ -202,7 +202,7 @@ def sse_lines(draw: Any) -> bytes:
 
 
 @st.composite
-def sse_streams(draw: Any) -> Tuple[bytes, List[bytes]]:
+def sse_streams(draw: st.DrawFn) -> Tuple[bytes, List[bytes]]:
     """A random event stream and the pieces it arrives in."""
     lines = draw(st.lists(sse_lines(), max_size=40))
     endings = [draw(st.sampled_from([b"\n", b"\r", b"\r\n"])) for _ in lines]
@@ -210,7 +210,7 @@ def sse_streams(draw: Any) -> Tuple[bytes, List[bytes]]:
     if draw(st.booleans()):
         stream = b"\xef\xbb\xbf" + stream
     sizes = draw(st.lists(st.one_of(st.integers(1, 8), st.integers(1, 65_536)), min_size=1, max_size=30))
-    pieces = []
+    pieces: List[bytes] = []
     position = 0
     while position < len(stream):
         size = sizes[len(pieces) % len(sizes)]
@@ -267,7 +267,7 @@ MODEL_CLASSES = sorted(
 
 
 def _known_keys(cls: type) -> List[str]:
-    return sorted(sys.modules[cls.__module__]._KNOWN_KEYS)  # type: ignore[attr-defined]
+    return sorted(sys.modules[cls.__module__]._KNOWN_KEYS)
 
 
 ALL_KEYS = sorted({key for cls in MODEL_CLASSES for key in _known_keys(cls)})
@@ -297,7 +297,7 @@ LEAVES = st.one_of(
 )
 
 
-def json_values(keys: List[str]) -> Any:
+def json_values(keys: List[str]) -> st.SearchStrategy[Any]:
     """Random JSON values, mostly objects whose keys are the model's own, any model's, or random text."""
     key_strategy = st.one_of(st.sampled_from(keys), st.sampled_from(ALL_KEYS), TEXT)
     nested = st.recursive(

@@ -4,7 +4,7 @@ twins, shared by `with_options()` copies, and never shown the API key."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import httpx
 import pytest
@@ -12,6 +12,7 @@ from conftest import API_KEY
 from pytest_httpx import HTTPXMock, IteratorStream
 
 import apertis
+from apertis.types import ChatCompletionMessageParam
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -21,7 +22,7 @@ COMPLETION = {
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
 }
-MESSAGES = [{"role": "user", "content": "hello"}]
+MESSAGES: List[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
 
 
 def recorder(kind: str) -> Tuple[apertis.Hooks, List[Tuple[str, Any]]]:
@@ -116,7 +117,7 @@ async def test_the_key_never_reaches_a_hook(
     assert events[0][1].headers["authorization"] == "<redacted>"
 
 
-def vars_of(info: Any) -> dict:
+def vars_of(info: Any) -> Dict[str, Any]:
     import attrs
 
     return attrs.asdict(info, recurse=True)

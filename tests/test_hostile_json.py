@@ -9,7 +9,7 @@ import copy
 import json
 import pickle
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 from conftest import API_KEY
@@ -175,7 +175,7 @@ def sse(payload: Any, event: Optional[str] = None) -> bytes:
     return f"{head}data: {data}\n\n".encode()
 
 
-def chat_chunk(**choice: Any) -> dict:
+def chat_chunk(**choice: Any) -> Dict[str, Any]:
     return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]}
 
 
@@ -419,7 +419,7 @@ def test_output_text_skips_items_and_parts_of_unknown_types() -> None:
 
 def test_an_unhashable_union_tag_is_kept_as_an_unknown_variant() -> None:
     response = Response.from_dict({"output": [{"type": [1], "x": 1}]})
-    assert response.output == [{"type": [1], "x": 1}]
+    assert response.output == [{"type": [1], "x": 1}]  # type: ignore[comparison-overlap]
 
 
 @pytest.mark.parametrize("value", [[1], "text", 3, None, True])

@@ -111,7 +111,9 @@ def test_default_httpx_clients_carry_the_sdk_defaults() -> None:
         assert isinstance(client, base)
         assert client.timeout == apertis.DEFAULT_TIMEOUT
         assert client.follow_redirects is False
-        pool = client._transport._pool  # type: ignore[attr-defined]
+        transport = client._transport
+        assert isinstance(transport, (httpx.HTTPTransport, httpx.AsyncHTTPTransport))
+        pool = transport._pool
         assert pool._max_connections == apertis.DEFAULT_CONNECTION_LIMITS.max_connections
         assert pool._ssl_context is default_ssl_context()
         tuned = cls(timeout=12.0, follow_redirects=True)

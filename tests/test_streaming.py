@@ -408,7 +408,7 @@ async def test_responses_stream_ending_with_done_is_assembled_from_deltas(
     assert final.output_text == "Converted"
 
 
-def _logprobs(token: str) -> dict:
+def _logprobs(token: str) -> Dict[str, Any]:
     return {"content": [{"token": token, "logprob": -0.5, "top_logprobs": []}], "refusal": None}
 
 
@@ -479,7 +479,10 @@ async def test_chat_final_completion_merges_tool_calls_sent_without_an_index(
 async def test_messages_final_message_keeps_broken_and_unfinished_tool_input(
     twin: str, httpx_mock: HTTPXMock, clients: Clients
 ) -> None:
-    start = {"type": "message_start", "message": {"id": "msg_1", "role": "assistant", "model": "claude"}}
+    start: Dict[str, Any] = {
+        "type": "message_start",
+        "message": {"id": "msg_1", "role": "assistant", "model": "claude"},
+    }
     start["message"]["content"] = [{"type": "text", "text": "Earlier "}]  # blocks may come with message_start
 
     def tool_use(index: int) -> bytes:
@@ -636,7 +639,7 @@ async def test_error_events_raise_status_errors(
     assert info.value.body
     error = payload.get("error")
     message = error["message"] if isinstance(error, dict) else payload.get("message", error)
-    assert message in str(info.value)
+    assert isinstance(message, str) and message in str(info.value)
     assert stream.response.is_closed
 
 

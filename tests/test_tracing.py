@@ -70,6 +70,7 @@ async def test_a_chat_call_is_one_span_with_the_genai_attributes(
     [span] = recorder.spans
     assert span.name == "chat gpt-4o"
     assert span.kind == SpanKind.CLIENT
+    assert span.instrumentation_scope is not None
     assert span.instrumentation_scope.schema_url == "https://opentelemetry.io/schemas/1.37.0"
     assert dict(span.attributes or {}) == {
         "gen_ai.operation.name": "chat",
