@@ -86,7 +86,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def video(self) -> AsyncVideo:
-        """The `video` endpoints: `create`, `query`."""
+        """The `video` endpoints: `create`, `query`, `poll`, `create_and_poll`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import video as module
 
@@ -94,7 +94,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def videos(self) -> AsyncVideos:
-        """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `characters`."""
+        """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `poll`, `create_and_poll`, `characters`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import videos as module
 
