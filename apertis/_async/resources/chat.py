@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.chat_completion import ChatCompletion
 from .._resource import AsyncAPIResource
+from ..resource_mixins.chat import AsyncCompletionsMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -43,12 +44,12 @@ class AsyncChat(AsyncAPIResource):
 
     @cached_property
     def completions(self) -> AsyncCompletions:
-        """The `chat.completions` endpoints: `create`."""
+        """The `chat.completions` endpoints: `create`, `stream`."""
         return AsyncCompletions(self._client)
 
 
-class AsyncCompletions(AsyncAPIResource):
-    """The `chat.completions` endpoints: `create`."""
+class AsyncCompletions(AsyncCompletionsMixin, AsyncAPIResource):
+    """The `chat.completions` endpoints: `create`, `stream`."""
 
     @overload
     async def create(

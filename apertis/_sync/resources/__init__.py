@@ -46,7 +46,7 @@ class ResourcesMixin:
 
     @cached_property
     def messages(self) -> Messages:
-        """The `messages` endpoints: `create`."""
+        """The `messages` endpoints: `create`, `stream`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import messages as module
 

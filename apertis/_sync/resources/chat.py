@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.chat_completion import ChatCompletion
 from .._resource import SyncAPIResource
+from ..resource_mixins.chat import CompletionsMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -43,12 +44,12 @@ class Chat(SyncAPIResource):
 
     @cached_property
     def completions(self) -> Completions:
-        """The `chat.completions` endpoints: `create`."""
+        """The `chat.completions` endpoints: `create`, `stream`."""
         return Completions(self._client)
 
 
-class Completions(SyncAPIResource):
-    """The `chat.completions` endpoints: `create`."""
+class Completions(CompletionsMixin, SyncAPIResource):
+    """The `chat.completions` endpoints: `create`, `stream`."""
 
     @overload
     def create(
