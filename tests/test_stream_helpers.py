@@ -255,3 +255,32 @@ def test_the_helpers_are_exported() -> None:
     assert streaming.ChatCompletionStreamManager is apertis._sync._stream_helpers.ChatCompletionStreamManager
     assert streaming.AsyncMessageStreamManager.__name__ == "AsyncMessageStreamManager"
     assert streaming.ContentDeltaEvent.type == "content.delta"
+
+
+async def test_breaking_out_of_the_loop_keeps_the_stream_for_the_final_completion(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any]
+) -> None:
+    _respond(httpx_mock, CHAT)
+
+    async def break_then_finish(stream: Any) -> Any:
+        if hasattr(stream, "__aiter__"):
+            async for event in stream:
+                if event.type == "content.delta":
+                    break
+            return await stream.get_final_completion()
+        for event in stream:
+            if event.type == "content.delta":
+                break
+        return stream.get_final_completion()
+
+    completion = await _run(make_client().chat.completions.stream(model="m", messages=MESSAGES), break_then_finish)
+    assert completion.choices[0].message.content == "Hello"
+
+
+async def test_an_error_in_the_stream_raises_through_the_helper(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any]
+) -> None:
+    error = sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")
+    _respond(httpx_mock, [*MESSAGE[:3], error])
+    with pytest.raises(apertis.InternalServerError, match="Overloaded"):
+        await _list(make_client().messages.stream(model="claude", max_tokens=10, messages=MESSAGES))

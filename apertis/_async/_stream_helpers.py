@@ -133,8 +133,10 @@ class AsyncChatCompletionEventStream:
 
         return ChatCompletion.from_dict(self._accumulator.result())
 
-    def __aiter__(self) -> AsyncIterator[ChatCompletionStreamEvent]:
-        return self._events()
+    def __aiter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
 
     async def __anext__(self) -> ChatCompletionStreamEvent:
         if self._iterator is None:
@@ -259,8 +261,10 @@ class AsyncMessageEventStream:
 
         return Message.from_dict(self._raw._accumulator.result())
 
-    def __aiter__(self) -> AsyncIterator[MessageHelperStreamEvent]:
-        return self._events()
+    def __aiter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
 
     async def __anext__(self) -> MessageHelperStreamEvent:
         if self._iterator is None:

@@ -134,8 +134,10 @@ class ChatCompletionEventStream:
 
         return ChatCompletion.from_dict(self._accumulator.result())
 
-    def __iter__(self) -> Iterator[ChatCompletionStreamEvent]:
-        return self._events()
+    def __iter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
 
     def __next__(self) -> ChatCompletionStreamEvent:
         if self._iterator is None:
@@ -259,8 +261,10 @@ class MessageEventStream:
 
         return Message.from_dict(self._raw._accumulator.result())
 
-    def __iter__(self) -> Iterator[MessageHelperStreamEvent]:
-        return self._events()
+    def __iter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
 
     def __next__(self) -> MessageHelperStreamEvent:
         if self._iterator is None:
