@@ -97,9 +97,19 @@ async def test_poll_timeout_raises_and_says_the_task_goes_on(
     assert caught.value.task.id == "video_1"
 
 
+async def _async_callback(task: Any) -> None:
+    """Not accepted: its coroutine would never be awaited."""
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("poll_interval", -1), ("poll_interval", "5"), ("poll_timeout", 0), ("on_progress", "print")],
+    [
+        ("poll_interval", -1),
+        ("poll_interval", "5"),
+        ("poll_timeout", 0),
+        ("on_progress", "print"),
+        ("on_progress", _async_callback),
+    ],
 )
 async def test_bad_polling_options_fail_before_the_task_is_created(
     httpx_mock: HTTPXMock, make_client: Callable[..., Any], call: Call, option: str, value: Any

@@ -8,6 +8,7 @@ instant).
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from typing import Callable, Optional, TypeVar, Union
@@ -36,8 +37,9 @@ def check_poll_options(poll_interval: float, poll_timeout: Optional[float], on_p
         isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)) or not poll_timeout > 0
     ):
         raise invalid_argument("poll_timeout", poll_timeout, "a number of seconds > 0, or None for no limit")
-    if on_progress is not None and not callable(on_progress):
-        raise invalid_argument("on_progress", on_progress, "a function taking the task, or None")
+    if on_progress is not None and (not callable(on_progress) or inspect.iscoroutinefunction(on_progress)):
+        # A coroutine function would be called and its coroutine dropped unawaited: the progress never reported.
+        raise invalid_argument("on_progress", on_progress, "a plain (not async) function taking the task, or None")
 
 
 async def wait_for_task(
