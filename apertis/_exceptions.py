@@ -56,6 +56,8 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "UnprocessableEntityError",
+    "VideoTaskFailedError",
+    "VideoTaskTimeoutError",
     "attach_response",
     "invalid_data_error",
     "make_status_error",
@@ -257,6 +259,29 @@ class ForkedHTTPClientError(ApertisError, RuntimeError):
     answers. The SDK cannot rebuild a client it did not create (it gives its own pools a fresh start in the
     child): create the http_client and the apertis client after the fork, in the process that uses them.
     """
+
+
+class VideoTaskFailedError(ApertisError):
+    """A video task that `create_and_poll` or `poll` waited for ended with status `failed`.
+
+    `task` is the last state the API reported (a `Video` or a legacy `VideoTask`): its `id`, and its `error`
+    where the server says why.
+    """
+
+    def __init__(self, message: str, *, task: Any) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+class VideoTaskTimeoutError(ApertisError, TimeoutError):
+    """A video task was still running when `poll_timeout` ran out (also a TimeoutError).
+
+    The task itself goes on: `task` is the last state seen, and `poll(task.id)` resumes waiting.
+    """
+
+    def __init__(self, message: str, *, task: Any) -> None:
+        super().__init__(message)
+        self.task = task
 
 
 class APIError(ApertisError):

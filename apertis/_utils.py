@@ -18,15 +18,31 @@ import re
 import sys
 import time
 from types import TracebackType
-from typing import Any, AsyncContextManager, AsyncIterator, Callable, ContextManager, Mapping, Optional, TypeVar
+from typing import (
+    Any,
+    AsyncContextManager,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    ContextManager,
+    Mapping,
+    Optional,
+    TypeVar,
+)
 
 import httpx
 
 T = TypeVar("T")
 
+# A function that fetches something (a task's current state); unasync maps the first to the second.
+AsyncFetch = Callable[[], Awaitable[T]]
+SyncFetch = Callable[[], T]
+
 __all__ = [
+    "AsyncFetch",
     "AsyncGate",
     "AsyncRuntime",
+    "SyncFetch",
     "SyncGate",
     "SyncRuntime",
     "backoff_delay",

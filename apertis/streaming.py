@@ -14,7 +14,10 @@ def print_text(stream: MessageStream) -> None:
 `ResponseStream`, and their `Async` twins), which `with` / `async with` keep. The Messages and Responses streams
 yield the members of `MessageStreamEvent` / `ResponseStreamEvent`, told apart by `type`; an event of a type this
 SDK does not know arrives as an `UnknownStreamEvent`, whose `type` is `"unknown"` (the server's type is its
-`unknown_type`). Names load on first use (PEP 562): importing this module imports no stream code and no model.
+`unknown_type`). `chat.completions.stream(...)` and `messages.stream(...)` (openai-python's and
+anthropic-sdk-python's helpers) return a `ChatCompletionStreamManager` / `MessageStreamManager`, whose block yields
+a `ChatCompletionEventStream` / `MessageEventStream` of `ChatCompletionStreamEvent` / `MessageHelperStreamEvent`.
+Names load on first use (PEP 562): importing this module imports no stream code and no model.
 """
 
 # The `X as X` imports mark the names as re-exported for type checkers; the lint rule against them is for code.
@@ -26,10 +29,31 @@ import importlib
 from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 if TYPE_CHECKING:
+    from ._async._stream_helpers import AsyncChatCompletionEventStream as AsyncChatCompletionEventStream
+    from ._async._stream_helpers import AsyncChatCompletionStreamManager as AsyncChatCompletionStreamManager
+    from ._async._stream_helpers import AsyncMessageEventStream as AsyncMessageEventStream
+    from ._async._stream_helpers import AsyncMessageStreamManager as AsyncMessageStreamManager
     from ._async._streaming import AsyncChatCompletionStream as AsyncChatCompletionStream
     from ._async._streaming import AsyncMessageStream as AsyncMessageStream
     from ._async._streaming import AsyncResponseStream as AsyncResponseStream
     from ._async._streaming import AsyncStream as AsyncStream
+    from ._helper_events import ChatCompletionStreamEvent as ChatCompletionStreamEvent
+    from ._helper_events import ChunkEvent as ChunkEvent
+    from ._helper_events import ContentDeltaEvent as ContentDeltaEvent
+    from ._helper_events import ContentDoneEvent as ContentDoneEvent
+    from ._helper_events import FunctionToolCallArgumentsDeltaEvent as FunctionToolCallArgumentsDeltaEvent
+    from ._helper_events import FunctionToolCallArgumentsDoneEvent as FunctionToolCallArgumentsDoneEvent
+    from ._helper_events import InputJsonEvent as InputJsonEvent
+    from ._helper_events import MessageHelperStreamEvent as MessageHelperStreamEvent
+    from ._helper_events import RefusalDeltaEvent as RefusalDeltaEvent
+    from ._helper_events import RefusalDoneEvent as RefusalDoneEvent
+    from ._helper_events import SignatureEvent as SignatureEvent
+    from ._helper_events import TextEvent as TextEvent
+    from ._helper_events import ThinkingEvent as ThinkingEvent
+    from ._sync._stream_helpers import ChatCompletionEventStream as ChatCompletionEventStream
+    from ._sync._stream_helpers import ChatCompletionStreamManager as ChatCompletionStreamManager
+    from ._sync._stream_helpers import MessageEventStream as MessageEventStream
+    from ._sync._stream_helpers import MessageStreamManager as MessageStreamManager
     from ._sync._streaming import ChatCompletionStream as ChatCompletionStream
     from ._sync._streaming import MessageStream as MessageStream
     from ._sync._streaming import ResponseStream as ResponseStream
@@ -51,19 +75,62 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "MessageStreamEvent": (".types", "MessageStreamEvent"),
     "ResponseStreamEvent": (".types", "ResponseStreamEvent"),
     "UnknownStreamEvent": ("._unknown_event", "UnknownStreamEvent"),
+    # the helpers `chat.completions.stream(...)` and `messages.stream(...)` and their events
+    "ChatCompletionStreamManager": ("._sync._stream_helpers", "ChatCompletionStreamManager"),
+    "AsyncChatCompletionStreamManager": ("._async._stream_helpers", "AsyncChatCompletionStreamManager"),
+    "ChatCompletionEventStream": ("._sync._stream_helpers", "ChatCompletionEventStream"),
+    "AsyncChatCompletionEventStream": ("._async._stream_helpers", "AsyncChatCompletionEventStream"),
+    "MessageStreamManager": ("._sync._stream_helpers", "MessageStreamManager"),
+    "AsyncMessageStreamManager": ("._async._stream_helpers", "AsyncMessageStreamManager"),
+    "MessageEventStream": ("._sync._stream_helpers", "MessageEventStream"),
+    "AsyncMessageEventStream": ("._async._stream_helpers", "AsyncMessageEventStream"),
+    "ChatCompletionStreamEvent": ("._helper_events", "ChatCompletionStreamEvent"),
+    "ChunkEvent": ("._helper_events", "ChunkEvent"),
+    "ContentDeltaEvent": ("._helper_events", "ContentDeltaEvent"),
+    "ContentDoneEvent": ("._helper_events", "ContentDoneEvent"),
+    "FunctionToolCallArgumentsDeltaEvent": ("._helper_events", "FunctionToolCallArgumentsDeltaEvent"),
+    "FunctionToolCallArgumentsDoneEvent": ("._helper_events", "FunctionToolCallArgumentsDoneEvent"),
+    "InputJsonEvent": ("._helper_events", "InputJsonEvent"),
+    "MessageHelperStreamEvent": ("._helper_events", "MessageHelperStreamEvent"),
+    "RefusalDeltaEvent": ("._helper_events", "RefusalDeltaEvent"),
+    "RefusalDoneEvent": ("._helper_events", "RefusalDoneEvent"),
+    "SignatureEvent": ("._helper_events", "SignatureEvent"),
+    "TextEvent": ("._helper_events", "TextEvent"),
+    "ThinkingEvent": ("._helper_events", "ThinkingEvent"),
 }
 
 __all__ = [
+    "AsyncChatCompletionEventStream",
     "AsyncChatCompletionStream",
+    "AsyncChatCompletionStreamManager",
+    "AsyncMessageEventStream",
     "AsyncMessageStream",
+    "AsyncMessageStreamManager",
     "AsyncResponseStream",
     "AsyncStream",
+    "ChatCompletionEventStream",
     "ChatCompletionStream",
+    "ChatCompletionStreamEvent",
+    "ChatCompletionStreamManager",
+    "ChunkEvent",
+    "ContentDeltaEvent",
+    "ContentDoneEvent",
+    "FunctionToolCallArgumentsDeltaEvent",
+    "FunctionToolCallArgumentsDoneEvent",
+    "InputJsonEvent",
+    "MessageEventStream",
+    "MessageHelperStreamEvent",
     "MessageStream",
     "MessageStreamEvent",
+    "MessageStreamManager",
+    "RefusalDeltaEvent",
+    "RefusalDoneEvent",
     "ResponseStream",
     "ResponseStreamEvent",
+    "SignatureEvent",
     "Stream",
+    "TextEvent",
+    "ThinkingEvent",
     "UnknownStreamEvent",
 ]
 

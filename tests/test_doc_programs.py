@@ -134,9 +134,10 @@ def test_an_example_type_checks(example: Path, checker: str, errors_of: Callable
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda block: block.name)
 def test_a_documentation_block_runs(
-    block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     namespace: Dict[str, object] = {"__name__": "__main__"}
+    monkeypatch.chdir(tmp_path)  # a block that writes a file (`write_to_file("fox.mp4")`) writes it here
     with FakeApertis() as server:
         monkeypatch.setenv("APERTIS_BASE_URL", server.url)
         monkeypatch.setenv("APERTIS_API_KEY", "test")

@@ -78,14 +78,16 @@ def test_a_fail_program_errs_exactly_on_its_marked_lines(
 
 def test_apertis_streaming_exports_the_stream_classes_and_event_types() -> None:
     import apertis
-    from apertis import streaming, types
+    from apertis import _helper_events, streaming, types
+    from apertis._async import _stream_helpers as async_helpers
     from apertis._async import _streaming as async_streaming
+    from apertis._sync import _stream_helpers as sync_helpers
     from apertis._sync import _streaming as sync_streaming
 
     for name in streaming.__all__:
-        expected = getattr(async_streaming if name.startswith("Async") else sync_streaming, name, None)
-        if expected is None:
-            expected = getattr(types, name)
+        twins = (async_streaming, async_helpers) if name.startswith("Async") else (sync_streaming, sync_helpers)
+        homes = (*twins, _helper_events, types)
+        expected = next(getattr(home, name) for home in homes if hasattr(home, name))
         assert getattr(streaming, name) is expected, name
     assert set(streaming.__all__) == set(streaming._LAZY)
     assert set(streaming.__all__) <= set(dir(streaming))

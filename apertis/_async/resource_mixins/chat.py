@@ -1,7 +1,8 @@
 """Hand-written methods of `client.chat.completions` (the generated AsyncCompletions inherits AsyncCompletionsMixin).
 
-The three `create_with_*` helpers are SDK 0.4.1's, kept with its signatures so that code written for it runs
-unchanged: each builds the messages (and options) and makes one `create` call, passing every other keyword through.
+`stream` is openai-python's streaming helper (apertis/_async/_stream_helpers.py). The three `create_with_*`
+helpers are SDK 0.4.1's, kept with its signatures so that code written for it runs unchanged: each builds the
+messages (and options) and makes one `create` call, passing every other keyword through.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from .._resource import AsyncAPIResource
 
 if TYPE_CHECKING:
     from ...types.chat_completion import ChatCompletion
+    from .._stream_helpers import AsyncChatCompletionStreamManager
+    from .._streaming import AsyncChatCompletionStream
     from ..resources.chat import AsyncCompletions
 
 __all__ = ["AsyncCompletionsMixin"]
@@ -67,7 +70,38 @@ def _with_system(system: Optional[str], user_message: Dict[str, Any]) -> List[An
 
 
 class AsyncCompletionsMixin(AsyncAPIResource):
-    """`create_with_image`, `create_with_audio`, `create_with_web_search`: SDK 0.4.1's one-call helpers."""
+    """`stream` (openai-python's streaming helper) and `create_with_image`, `create_with_audio`,
+    `create_with_web_search` (SDK 0.4.1's one-call helpers)."""
+
+    def stream(self: AsyncCompletions, **params: Any) -> AsyncChatCompletionStreamManager:  # type: ignore[misc]
+        """Stream a chat completion as openai-python's helper does: `async with` the result (`with` on Apertis).
+
+        Takes the arguments of `chat.completions.create` (without `stream`, which is implied). The request is sent
+        when the block is entered; the block yields an event stream (`chunk`, `content.delta` with `.delta` and
+        `.snapshot`, `content.done`, `refusal.*`, `tool_calls.function.arguments.delta` / `.done`) with
+        `get_final_completion()`, `until_done()` and `current_completion_snapshot`; leaving it closes the stream.
+
+        ```python
+        with client.chat.completions.stream(model="gpt-4.1-mini", messages=messages) as stream:
+            for event in stream:
+                if event.type == "content.delta":
+                    print(event.delta, end="")
+            completion = stream.get_final_completion()
+        ```
+        """
+        from .._stream_helpers import AsyncChatCompletionStreamManager
+
+        if "stream" in params:
+            raise TypeError(
+                "chat.completions.stream() always streams: drop the `stream` argument (or call create(stream=...))"
+            )
+
+        async def open_stream() -> AsyncChatCompletionStream:
+            # `params` is untyped, so mypy cannot pick create's overload: stream=True is the streaming one.
+            stream: AsyncChatCompletionStream = await self.create(**params, stream=True)
+            return stream
+
+        return AsyncChatCompletionStreamManager(open_stream)
 
     # `self: AsyncCompletions` types the generated `create` these call (see resource_mixins/models.py).
     async def create_with_image(  # type: ignore[misc]

@@ -47,7 +47,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def messages(self) -> AsyncMessages:
-        """The `messages` endpoints: `create`."""
+        """The `messages` endpoints: `create`, `stream`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import messages as module
 
@@ -87,7 +87,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def video(self) -> AsyncVideo:
-        """The `video` endpoints: `create`, `query`."""
+        """The `video` endpoints: `create`, `query`, `poll`, `create_and_poll`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import video as module
 
@@ -95,7 +95,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def videos(self) -> AsyncVideos:
-        """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `characters`."""
+        """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `poll`, `create_and_poll`, `characters`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import videos as module
 

@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.video_task import VideoTask
 from .._resource import SyncAPIResource
+from ..resource_mixins.video import VideoMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["Video"]
 
 
-class Video(SyncAPIResource):
-    """The `video` endpoints: `create`, `query`."""
+class Video(VideoMixin, SyncAPIResource):
+    """The `video` endpoints: `create`, `query`, `poll`, `create_and_poll`."""
 
     # The wrapper classes are generated in their own module, imported by the first access: most programs never
     # ask for a raw response, and the module repeats every method's signature.

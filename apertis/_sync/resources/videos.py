@@ -14,6 +14,7 @@ from ..._validation import invalid_argument, invalid_path_parameter, path_segmen
 from ...types.character import Character
 from ...types.video import Video
 from .._resource import SyncAPIResource
+from ..resource_mixins.videos import VideosMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["Videos", "Characters"]
 
 
-class Videos(SyncAPIResource):
-    """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `characters`."""
+class Videos(VideosMixin, SyncAPIResource):
+    """The `videos` endpoints: `create`, `retrieve`, `download_content`, `remix`, `poll`, `create_and_poll`, `characters`."""
 
     # The wrapper classes are generated in their own module, imported by the first access: most programs never
     # ask for a raw response, and the module repeats every method's signature.

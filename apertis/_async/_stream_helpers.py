@@ -1,0 +1,346 @@
+"""`chat.completions.stream(...)` and `messages.stream(...)`: openai-python's and anthropic-sdk-python's helpers.
+
+Each is a context manager that opens the stream on entry (`create(..., stream=True)`, so retries, errors and
+connection handling are those of the plain stream) and closes it on exit. What it yields is a thin layer over the
+plain stream: the helper events of `apertis._helper_events`, derived from the chunks and events as they are read,
+and the plain stream's accumulator for the final and current objects.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import TYPE_CHECKING, AsyncIterator, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar
+
+from .._accumulate import ChatCompletionAccumulator
+from .._helper_events import (
+    ChatCompletionStreamEvent,
+    ChunkEvent,
+    ContentDeltaEvent,
+    ContentDoneEvent,
+    FunctionToolCallArgumentsDeltaEvent,
+    FunctionToolCallArgumentsDoneEvent,
+    InputJsonEvent,
+    MessageHelperStreamEvent,
+    RefusalDeltaEvent,
+    RefusalDoneEvent,
+    SignatureEvent,
+    TextEvent,
+    ThinkingEvent,
+)
+from .._utils import AsyncFetch
+
+if TYPE_CHECKING:
+    import httpx
+    from typing_extensions import Self
+
+    from ..types import ChatCompletion, ChatCompletionChunk, Message
+    from ._streaming import AsyncChatCompletionStream, AsyncMessageStream
+
+__all__ = [
+    "AsyncChatCompletionEventStream",
+    "AsyncChatCompletionStreamManager",
+    "AsyncMessageEventStream",
+    "AsyncMessageStreamManager",
+]
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+_Raw = TypeVar("_Raw")
+
+
+class _AsyncStreamManager(Generic[_Raw]):
+    """Opens the stream on entry (`open_stream`, the plain stream's create call), closes it on exit."""
+
+    def __init__(self, open_stream: AsyncFetch[_Raw]) -> None:
+        self._open_stream = open_stream
+        self._stream: Optional[_Closable] = None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        stream = self._stream
+        if stream is not None:
+            self._stream = None
+            await stream.close()
+
+
+class AsyncChatCompletionStreamManager(_AsyncStreamManager["AsyncChatCompletionStream"]):
+    """What `chat.completions.stream(...)` returns: `async with` it to get an AsyncChatCompletionEventStream.
+
+    The request is sent on entry, not before; leaving the block closes the stream (and its connection).
+    """
+
+    async def __aenter__(self) -> AsyncChatCompletionEventStream:
+        stream = self._stream = AsyncChatCompletionEventStream(await self._open_stream())
+        return stream
+
+
+class AsyncMessageStreamManager(_AsyncStreamManager["AsyncMessageStream"]):
+    """What `messages.stream(...)` returns: `async with` it to get an AsyncMessageEventStream.
+
+    The request is sent on entry, not before; leaving the block closes the stream (and its connection).
+    """
+
+    async def __aenter__(self) -> AsyncMessageEventStream:
+        stream = self._stream = AsyncMessageEventStream(await self._open_stream())
+        return stream
+
+
+class _ChoiceState:
+    __slots__ = ("content", "done", "refusal", "tool_calls")
+
+    def __init__(self) -> None:
+        self.content = ""
+        self.refusal = ""
+        self.done = False
+        # index -> [name, arguments so far, finished]
+        self.tool_calls: Dict[int, List[object]] = {}
+
+
+class AsyncChatCompletionEventStream:
+    """The events of a chat completion stream, as openai-python's `ChatCompletionStream` yields them.
+
+    Iterating yields, per chunk, a `chunk` event and then the `content.delta`, `refusal.delta` and
+    `tool_calls.function.arguments.delta` events it carries; a choice's `finish_reason` brings its
+    `content.done`, `refusal.done` and `tool_calls.function.arguments.done` events (a tool call's `.done` also
+    comes when the next tool call of the choice begins). `get_final_completion()` reads what is left and returns
+    the assembled `ChatCompletion`; `until_done()` reads what is left; `current_completion_snapshot` is the
+    completion so far. `response` is the HTTP response, `close()` stops the stream.
+    """
+
+    def __init__(self, raw: AsyncChatCompletionStream) -> None:
+        self._raw = raw
+        self._choices: Dict[int, _ChoiceState] = {}
+        self._iterator: Optional[AsyncIterator[ChatCompletionStreamEvent]] = None
+        # The plain stream folds a chunk in before handing it over; this one folds it in after the previous
+        # chunk's event has taken its snapshot (see ChunkEvent._freeze).
+        self._accumulator = ChatCompletionAccumulator()
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response (status, headers)."""
+        return self._raw.response
+
+    @property
+    def current_completion_snapshot(self) -> ChatCompletion:
+        """The completion assembled from the chunks read so far."""
+        return self._snapshot()
+
+    def _snapshot(self) -> ChatCompletion:
+        from ..types import ChatCompletion
+
+        return ChatCompletion.from_dict(self._accumulator.result())
+
+    def __aiter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
+
+    async def __anext__(self) -> ChatCompletionStreamEvent:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return await self._iterator.__anext__()
+
+    async def _events(self) -> AsyncIterator[ChatCompletionStreamEvent]:
+        previous: Optional[weakref.ReferenceType[ChunkEvent]] = None
+        async for chunk in self._raw:
+            held = previous() if previous is not None else None
+            if held is not None:
+                held._freeze()  # its snapshot must not include this chunk
+                del held
+            self._accumulator.add(chunk)
+            chunk_event = ChunkEvent(chunk, self._snapshot)
+            previous = weakref.ref(chunk_event)
+            yield chunk_event
+            del chunk_event
+            for event in self._chunk_events(chunk):
+                yield event
+
+    def _chunk_events(self, chunk: ChatCompletionChunk) -> List[ChatCompletionStreamEvent]:
+        events: List[ChatCompletionStreamEvent] = []
+        for position, choice in enumerate(chunk.choices):
+            index = choice.index if choice.index is not None else position
+            state = self._choices.get(index)
+            if state is None:
+                state = self._choices[index] = _ChoiceState()
+            delta = choice.delta
+            if delta.content:
+                state.content += delta.content
+                events.append(ContentDeltaEvent(delta.content, state.content, index))
+            if delta.refusal:
+                state.refusal += delta.refusal
+                events.append(RefusalDeltaEvent(delta.refusal, state.refusal, index))
+            for call in delta.tool_calls or ():
+                entry = state.tool_calls.get(call.index)
+                if entry is None:
+                    events.extend(_finish_tool_calls(state, index))  # a new call: the previous ones are complete
+                    entry = state.tool_calls[call.index] = ["", "", False]
+                function = call.function
+                if function is not None and function.name:
+                    entry[0] = str(entry[0]) + function.name
+                piece = function.arguments if function is not None and function.arguments else ""
+                entry[1] = str(entry[1]) + piece
+                if piece:
+                    events.append(
+                        FunctionToolCallArgumentsDeltaEvent(str(entry[0]), call.index, str(entry[1]), piece, index)
+                    )
+            if choice.finish_reason is not None and not state.done:
+                state.done = True
+                if state.content:
+                    events.append(ContentDoneEvent(state.content, index))
+                if state.refusal:
+                    events.append(RefusalDoneEvent(state.refusal, index))
+                events.extend(_finish_tool_calls(state, index))
+        return events
+
+    async def get_final_completion(self) -> ChatCompletion:
+        """Read the stream to its end and return the whole completion (see ChatCompletionStream)."""
+        await self.until_done()
+        return await self._raw.get_final_completion()
+
+    async def until_done(self) -> Self:
+        """Read the stream to its end (its events are still derived, for the snapshots)."""
+        if self._iterator is None:
+            self._iterator = self._events()
+        async for _ in self._iterator:
+            pass
+        return self
+
+    async def close(self) -> None:
+        """Stop the stream and release its connection. Safe to call more than once."""
+        await self._raw.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def _finish_tool_calls(state: _ChoiceState, choice_index: int) -> List[ChatCompletionStreamEvent]:
+    events: List[ChatCompletionStreamEvent] = []
+    for call_index, entry in state.tool_calls.items():
+        if entry[2]:
+            continue
+        entry[2] = True
+        arguments = str(entry[1])
+        try:
+            parsed = json.loads(arguments) if arguments else None
+        except ValueError:
+            parsed = None
+        events.append(FunctionToolCallArgumentsDoneEvent(str(entry[0]), call_index, arguments, parsed, choice_index))
+    return events
+
+
+class AsyncMessageEventStream:
+    """The events of a Messages stream, as anthropic-sdk-python's `MessageStream` yields them.
+
+    Iterating yields every event of the API (`message_start`, `content_block_start`, `content_block_delta`, ...,
+    `message_stop`), each `content_block_delta` followed by its `text`, `thinking`, `signature` or `input_json`
+    event. `text_stream` yields only the text; `get_final_message()` and `get_final_text()` read what is left and
+    return the assembled `Message` / its text; `until_done()` reads what is left; `current_message_snapshot` is
+    the message so far. `response` is the HTTP response, `close()` stops the stream.
+    """
+
+    def __init__(self, raw: AsyncMessageStream) -> None:
+        self._raw = raw
+        self._blocks: Dict[Tuple[str, int], str] = {}
+        self._iterator: Optional[AsyncIterator[MessageHelperStreamEvent]] = None
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response (status, headers)."""
+        return self._raw.response
+
+    @property
+    def current_message_snapshot(self) -> Message:
+        """The message assembled from the events read so far."""
+        from ..types import Message
+
+        return Message.from_dict(self._raw._accumulator.result())
+
+    def __aiter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
+
+    async def __anext__(self) -> MessageHelperStreamEvent:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return await self._iterator.__anext__()
+
+    async def _events(self) -> AsyncIterator[MessageHelperStreamEvent]:
+        async for event in self._raw:
+            yield event
+            if event.type == "content_block_delta":
+                derived = self._derived(event.index, event.delta)
+                if derived is not None:
+                    yield derived
+
+    def _derived(self, index: int, delta: object) -> Optional[MessageHelperStreamEvent]:
+        kind = getattr(delta, "type", None)
+        if kind == "text_delta":
+            text = str(getattr(delta, "text", ""))
+            return TextEvent(text, self._append("text", index, text), index)
+        if kind == "thinking_delta":
+            thinking = str(getattr(delta, "thinking", ""))
+            return ThinkingEvent(thinking, self._append("thinking", index, thinking), index)
+        if kind == "signature_delta":
+            return SignatureEvent(str(getattr(delta, "signature", "")), index)
+        if kind == "input_json_delta":
+            partial = str(getattr(delta, "partial_json", ""))
+            return InputJsonEvent(partial, self._append("input_json", index, partial), index)
+        return None
+
+    def _append(self, kind: str, index: int, text: str) -> str:
+        snapshot = self._blocks[kind, index] = self._blocks.get((kind, index), "") + text
+        return snapshot
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The text of the text blocks as it arrives (thinking and tool input left out)."""
+        return self._text()
+
+    async def _text(self) -> AsyncIterator[str]:
+        async for event in self:
+            if event.type == "text":
+                yield event.text
+
+    async def get_final_message(self) -> Message:
+        """Read the stream to its end and return the whole message (see MessageStream.get_final_message)."""
+        await self.until_done()
+        return await self._raw.get_final_message()
+
+    async def get_final_text(self) -> str:
+        """Read the stream to its end and return the text of its text blocks, joined.
+
+        Raises:
+            APIResponseValidationError: the message has no text block (a reply of tool calls only).
+        """
+        message = await self.get_final_message()
+        texts = [block.text for block in message.content if block.type == "text"]
+        if not texts:
+            from .._exceptions import invalid_data_error
+
+            raise invalid_data_error("the message has no text block (read get_final_message() instead)")
+        return "".join(texts)
+
+    async def until_done(self) -> Self:
+        """Read the stream to its end."""
+        if self._iterator is None:
+            self._iterator = self._events()
+        async for _ in self._iterator:
+            pass
+        return self
+
+    async def close(self) -> None:
+        """Stop the stream and release its connection. Safe to call more than once."""
+        await self._raw.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
