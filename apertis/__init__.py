@@ -151,6 +151,8 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "NOT_GIVEN": ("._types", "NOT_GIVEN"),
     "NotGiven": ("._types", "NotGiven"),
     "Timeout": ("._types", "Timeout"),
+    "RateLimiter": ("._limiter", "RateLimiter"),
+    "RateLimitState": ("._limiter", "RateLimitState"),
     "DEFAULT_BASE_URL": ("._constants", "DEFAULT_BASE_URL"),
     "DEFAULT_CONNECTION_LIMITS": ("._constants", "DEFAULT_CONNECTION_LIMITS"),
     "DEFAULT_MAX_RETRIES": ("._constants", "DEFAULT_MAX_RETRIES"),

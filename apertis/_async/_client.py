@@ -17,6 +17,7 @@ from .._logging import setup_logging
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
 from .._validation import unexpected_arguments
+from .._limiter import RateLimiter
 from ._base_client import AsyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import AsyncResourcesMixin
 
@@ -50,6 +51,10 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
       did not create.
     - `connection_limits`: an `httpx.Limits` for the pool the SDK creates (default: 1000 connections, 100 kept
       alive), for when `http_client` is not given.
+    - `limiter`: an `apertis.RateLimiter` (or True for one with the defaults) that keeps the calls within the key's
+      limits: a cap on concurrent calls and the request budget learned from the server's rate-limit headers and
+      429s (see RateLimiter). It is shared by every task and thread using the client and by its `with_options`
+      copies; pass the same one to several clients to share it between them. Default None: no limiter.
 
     The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
     variant that shares the connection pool. An async client whose pool the SDK created may be used from one
@@ -72,6 +77,7 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         default_query: Optional[Mapping[str, object]] = None,
         http_client: Optional[httpx.AsyncClient] = None,
         connection_limits: Optional[httpx.Limits] = None,
+        limiter: Union[RateLimiter, bool, None] = None,
         **unexpected: Never,
     ) -> None:
         if unexpected:
@@ -110,6 +116,7 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
             http_client=http_client,
             owns_http_client=http_client is None,
             connection_limits=connection_limits,
+            limiter=_resolve_limiter(limiter),
         )
 
     def with_options(
@@ -156,9 +163,22 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
             # for every copy at once.
             copy._pool = self._pool
             copy._connection_limits = self._connection_limits
+        copy._limiter = self._limiter
         return copy
 
     copy = with_options
+
+
+def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
+    if limiter is None or limiter is False:
+        return None
+    if limiter is True:
+        return RateLimiter()
+    if not isinstance(limiter, RateLimiter):
+        raise TypeError(
+            f"limiter must be an apertis.RateLimiter, True (one with the defaults) or None, got {type(limiter).__name__}"
+        )
+    return limiter
 
 
 def _resolve_api_key(api_key: Optional[str]) -> str:

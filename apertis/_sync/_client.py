@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing_extensions import Never
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
+from .._limiter import RateLimiter
 from .._logging import setup_logging
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
@@ -51,6 +52,10 @@ class Apertis(ResourcesMixin, SyncAPIClient):
       did not create.
     - `connection_limits`: an `httpx.Limits` for the pool the SDK creates (default: 1000 connections, 100 kept
       alive), for when `http_client` is not given.
+    - `limiter`: an `apertis.RateLimiter` (or True for one with the defaults) that keeps the calls within the key's
+      limits: a cap on concurrent calls and the request budget learned from the server's rate-limit headers and
+      429s (see RateLimiter). It is shared by every task and thread using the client and by its `with_options`
+      copies; pass the same one to several clients to share it between them. Default None: no limiter.
 
     The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
     variant that shares the connection pool. An async client whose pool the SDK created may be used from one
@@ -73,6 +78,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         default_query: Optional[Mapping[str, object]] = None,
         http_client: Optional[httpx.Client] = None,
         connection_limits: Optional[httpx.Limits] = None,
+        limiter: Union[RateLimiter, bool, None] = None,
         **unexpected: Never,
     ) -> None:
         if unexpected:
@@ -109,6 +115,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             http_client=http_client,
             owns_http_client=http_client is None,
             connection_limits=connection_limits,
+            limiter=_resolve_limiter(limiter),
         )
 
     def with_options(
@@ -155,9 +162,22 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             # for every copy at once.
             copy._pool = self._pool
             copy._connection_limits = self._connection_limits
+        copy._limiter = self._limiter
         return copy
 
     copy = with_options
+
+
+def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
+    if limiter is None or limiter is False:
+        return None
+    if limiter is True:
+        return RateLimiter()
+    if not isinstance(limiter, RateLimiter):
+        raise TypeError(
+            f"limiter must be an apertis.RateLimiter, True (one with the defaults) or None, got {type(limiter).__name__}"
+        )
+    return limiter
 
 
 def _resolve_api_key(api_key: Optional[str]) -> str:
