@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     from typing_extensions import Never
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
+from .._limiter import RateLimiter
 from .._logging import setup_logging
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
 from .._validation import unexpected_arguments
-from .._limiter import RateLimiter
 from ._base_client import AsyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import AsyncResourcesMixin
 
@@ -176,7 +176,8 @@ def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
         return RateLimiter()
     if not isinstance(limiter, RateLimiter):
         raise TypeError(
-            f"limiter must be an apertis.RateLimiter, True (one with the defaults) or None, got {type(limiter).__name__}"
+            "limiter must be an apertis.RateLimiter, True (one with the defaults) or None, "
+            f"got {type(limiter).__name__}"
         )
     return limiter
 

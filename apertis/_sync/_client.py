@@ -175,7 +175,8 @@ def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
         return RateLimiter()
     if not isinstance(limiter, RateLimiter):
         raise TypeError(
-            f"limiter must be an apertis.RateLimiter, True (one with the defaults) or None, got {type(limiter).__name__}"
+            "limiter must be an apertis.RateLimiter, True (one with the defaults) or None, "
+            f"got {type(limiter).__name__}"
         )
     return limiter
 
