@@ -38,6 +38,8 @@ if _TYPE_CHECKING:
     from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
     from ._constants import DEFAULT_MAX_RETRY_AFTER as DEFAULT_MAX_RETRY_AFTER
     from ._constants import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._limiter import RateLimiter as RateLimiter
+    from ._limiter import RateLimitState as RateLimitState
     from ._sync._client import Apertis as Apertis
     from ._sync._response import BinaryResponse as BinaryResponse
     from ._sync._streaming import Stream as Stream
