@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 import httpx
 
@@ -167,6 +167,34 @@ class AsyncApertis(AsyncResourcesMixin, AsyncAPIClient):
         return copy
 
     copy = with_options
+
+    def __reduce__(self) -> Any:
+        """Pickle the configuration, the API key included (so a client can be sent to a worker process), never the
+        connection pool: unpickled, in this process or another, the client opens its own connections. A limiter
+        travels as its settings (what it learned stays behind). A client given your own `http_client` cannot be
+        pickled: that client's transport and connections belong to this process."""
+        if not self._pool.replaceable:
+            raise TypeError(
+                f"this {type(self).__name__} was given its own http_client, which cannot be pickled; pickle a client "
+                "without http_client (give connection_limits instead), or build the client in the worker process"
+            )
+        settings = {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "total_timeout": self.total_timeout,
+            "max_retries": self.max_retries,
+            "max_retry_after": self.max_retry_after,
+            "default_headers": dict(self._default_headers),
+            "default_query": dict(self._default_query),
+            "connection_limits": self._connection_limits,
+            "limiter": self._limiter,
+        }
+        return (_unpickle_client, (type(self), settings))
+
+
+def _unpickle_client(cls: Any, settings: Dict[str, Any]) -> Any:
+    return cls(**settings)
 
 
 def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
