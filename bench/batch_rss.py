@@ -43,7 +43,10 @@ def measure(server_url: str, lines: int, concurrency: int, directory: str) -> No
         count = sum(1 for _ in written)
     # ru_maxrss of the children so far: the largest child, in KiB on Linux.
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{lines} lines: {count} written in {elapsed:.0f} s ({count / elapsed:.0f}/s), peak RSS so far {peak:.0f} MiB")
+    rate = count / elapsed
+    print(
+        f"{lines} lines: {count} written in {elapsed:.0f} s ({rate:.0f}/s), peak RSS so far {peak:.0f} MiB", flush=True
+    )
 
 
 def main() -> None:
