@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, Optional, Union
+from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Union
 
 import attrs
 
 from ._exceptions import APIError, APIStatusError
 from ._models import BaseModel
 
-__all__ = ["BatchRequest", "BatchResult", "arun", "parse_request", "run"]
+__all__ = ["BatchInputError", "BatchRequest", "BatchResult", "aembed", "arun", "embed", "parse_request", "run"]
 
 RequestLike = Union["BatchRequest", Dict[str, Any], str]
 
@@ -264,3 +264,58 @@ def run(client: Any, requests: Iterable[RequestLike], *, concurrency: int = 16) 
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _chunks(texts: Any, batch_size: int) -> List[List[str]]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, not one string (wrap it: [text])")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    items = list(texts)
+    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def _vectors(response: Any, expected: int) -> List[Any]:
+    ordered = sorted(response.data, key=lambda item: item.index)
+    if len(ordered) != expected:
+        from ._exceptions import invalid_data_error
+
+        raise invalid_data_error(f"an embeddings request of {expected} texts was answered with {len(ordered)} vectors")
+    return [item.embedding for item in ordered]
+
+
+async def aembed(
+    client: Any, texts: Iterable[str], *, model: str, batch_size: int = 512, concurrency: int = 8, **options: Any
+) -> List[Any]:
+    """The embedding of every text, in input order, with an AsyncApertis: `batch_size` texts a request,
+    `concurrency` requests at once; `options` go to `client.embeddings.create` (dimensions, ...). A request that
+    fails for good raises its error."""
+    import asyncio
+
+    _check_concurrency(concurrency)
+    chunks = _chunks(texts, batch_size)
+    places = asyncio.Semaphore(concurrency)
+
+    async def one(chunk: List[str]) -> List[Any]:
+        async with places:
+            return _vectors(await client.embeddings.create(model=model, input=chunk, **options), len(chunk))
+
+    results = await asyncio.gather(*(one(chunk) for chunk in chunks))
+    return [vector for chunk_vectors in results for vector in chunk_vectors]
+
+
+def embed(
+    client: Any, texts: Iterable[str], *, model: str, batch_size: int = 512, concurrency: int = 8, **options: Any
+) -> List[Any]:
+    """The embedding of every text, in input order, with an Apertis client from `concurrency` worker threads
+    (see `aembed`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _check_concurrency(concurrency)
+    chunks = _chunks(texts, batch_size)
+
+    def one(chunk: List[str]) -> List[Any]:
+        return _vectors(client.embeddings.create(model=model, input=chunk, **options), len(chunk))
+
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="apertis-embed") as pool:
+        return [vector for chunk_vectors in pool.map(one, chunks) for vector in chunk_vectors]

@@ -171,3 +171,23 @@ def test_bad_concurrency_is_refused(fake_apertis: Any):
         pytest.raises(ValueError, match="concurrency"),
     ):
         list(run(client, [], concurrency=0))
+
+
+async def test_embed_returns_vectors_in_input_order(fake_apertis: Any, client_class: Any, call: Any):
+    from apertis.batch import aembed, embed
+
+    texts = [f"text {index}" for index in range(1000)]
+    options = {"model": "text-embedding-3-small", "dimensions": 8}
+    client = client_class(api_key="k", base_url=fake_apertis.url)
+    if client_class is apertis.AsyncApertis:
+        vectors = await aembed(client, texts, batch_size=64, concurrency=4, **options)
+    else:
+        vectors = embed(client, texts, batch_size=64, concurrency=4, **options)
+    sizes = [len(request.json["input"]) for request in fake_apertis.requests]
+    assert sorted(sizes) == sorted([64] * 15 + [40])
+    assert len(vectors) == 1000
+    # The offline server's vector is a function of the text: each text asked alone gives the same vector.
+    for index in (0, 63, 64, 500, 999):
+        alone = await call(client.embeddings.create, input=texts[index], **options)
+        assert vectors[index] == alone.data[0].embedding
+    await call(client.close)
