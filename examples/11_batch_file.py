@@ -30,7 +30,7 @@ def main() -> None:
 
         # The key and base URL come from APERTIS_API_KEY and APERTIS_BASE_URL, like the client's.
         command = [sys.executable, "-m", "apertis", "batch", requests_path, "-o", results_path, "--concurrency", "8"]
-        finished = subprocess.run(command, capture_output=True, text=True)
+        finished = subprocess.run(command, capture_output=True, text=True, check=True)
         print(finished.stderr.strip().splitlines()[-1])  # the summary
 
         with open(results_path) as results:
