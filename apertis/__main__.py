@@ -214,7 +214,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return asyncio.run(_run_batch(args))
     except KeyboardInterrupt:
         return 130
-    except (ApertisError, OSError) as exc:
+    except (ApertisError, OSError, ValueError) as exc:  # a missing key, an unreadable file, a bad setting
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
