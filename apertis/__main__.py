@@ -99,7 +99,8 @@ class Progress:
             f"{self.tokens / elapsed:.0f} tokens/s"
         )
         if self.total is not None and rate > 0:
-            text += f", ETA {max(0.0, (self.total - finished) / rate):.0f} s"
+            left = self.total - self.skipped - finished
+            text += f", ETA {max(0.0, left / rate):.0f} s"
         return text
 
     def tick(self) -> None:
@@ -129,6 +130,15 @@ class Progress:
         self.stream.flush()
 
 
+def _count_lines(path: str) -> int:
+    """The lines of a file, read in blocks (one quick pass, for the ETA)."""
+    count = 0
+    with open(path, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count
+
+
 async def _run_batch(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -137,6 +147,8 @@ async def _run_batch(args: argparse.Namespace) -> int:
 
     skip = answered(args.output)
     progress = Progress(sys.stderr, args.quiet, 0)
+    if not args.quiet:
+        progress.total = _count_lines(args.input)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Not on Windows: there Ctrl-C raises KeyboardInterrupt instead.

@@ -30,7 +30,7 @@ def measure(server_url: str, lines: int, concurrency: int, directory: str) -> No
                 "custom_id": f"r{index}",
                 "method": "POST",
                 "url": "/v1/embeddings",
-                "body": {"model": "text-embedding-3-small", "input": f"text number {index}"},
+                "body": {"model": "text-embedding-3-small", "input": f"text number {index}", "dimensions": 8},
             }
             out.write(json.dumps(request) + "\n")
     env = {**os.environ, "APERTIS_API_KEY": "sk-bench", "APERTIS_BASE_URL": server_url}

@@ -191,3 +191,36 @@ async def test_embed_returns_vectors_in_input_order(fake_apertis: Any, client_cl
         alone = await call(client.embeddings.create, input=texts[index], **options)
         assert vectors[index] == alone.data[0].embedding
     await call(client.close)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+@pytest.mark.fake_apertis(faults=["latency=0.2"])
+def test_on_a_terminal_progress_is_one_live_line(fake_apertis: Any, tmp_path: Path):
+    import pty
+
+    input_path, output_path = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_input(input_path, 40)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        batch_command(fake_apertis, input_path, output_path, "--concurrency", "4"),
+        env=batch_env(fake_apertis),
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(controller)
+    text = shown.decode()
+    live = [part for part in text.split("\r\x1b[K") if "in flight" in part]
+    assert len(live) >= 2  # redrawn in place, not one line each
+    assert "req/s" in live[-1] and "tokens/s" in live[-1] and "ETA" in live[-1]
+    assert "batch finished" in text and "40 done, 0 failed" in text
