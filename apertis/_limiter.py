@@ -20,7 +20,7 @@ import math
 import re
 import threading
 import time
-from typing import Any, Deque, Optional, Set, Union
+from typing import Any, Deque, Dict, Optional, Set, Union
 
 import attrs
 import httpx
@@ -76,6 +76,37 @@ class RateLimitState:
 class _Ticket:
     seq: int
     tokens: int
+
+
+class _Window:
+    """One rate-limit window the server announced: its limit, what is left of it, when it resets."""
+
+    __slots__ = ("limit", "remaining", "reset")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.reset: Optional[float] = None  # time.monotonic() of the reset; None: a new window, not yet reported
+
+    def roll_over(self, now: float) -> None:
+        if self.reset is not None and now >= self.reset + _ROLLOVER_MARGIN:
+            # The window is over: its successor's budget is whole, until a response says otherwise.
+            self.reset = None
+            self.remaining = self.limit
+
+    def wait(self, now: float) -> float:
+        if self.remaining > 0:
+            return 0.0
+        return _UNKNOWN_WINDOW_POLL if self.reset is None else self.reset + _ROLLOVER_MARGIN - now
+
+    def learn(self, remaining: int, reset: float) -> None:
+        if self.reset is not None and reset > self.reset + 0.5:
+            # A window newer than the one we counted in: the server's figure is the fresher.
+            self.reset, self.remaining = reset, remaining
+        else:
+            # The window we count in (its reset, once learned, only moves later as the clock estimate improves).
+            self.reset = reset if self.reset is None else max(self.reset, reset)
+            self.remaining = min(self.remaining, remaining)
 
 
 class _Bucket:
@@ -143,9 +174,9 @@ class RateLimiter:
         self._tokens = None if tokens_per_minute is None else _Bucket(tokens_per_minute / 60.0, tokens_per_minute)
         self._seq = 0
         self._admitted: Set[int] = set()
-        self._limit: Optional[int] = None
-        self._remaining: Optional[int] = None
-        self._reset: Optional[float] = None  # time.monotonic() of the current window's reset
+        # The windows the server reported, by limit: a key's (3,000 a minute) and an IP's (1,500 in 3 minutes)
+        # differ, a response may report either, and each call counts against all of them.
+        self._windows: Dict[int, _Window] = {}
         self._clock_offset: Optional[float] = None  # server clock minus ours, a lower bound
         self._blocked_until = 0.0
         self._caution = 0.0
@@ -169,12 +200,13 @@ class RateLimiter:
     def state(self) -> RateLimitState:
         """A snapshot of what the limiter knows."""
         with self._lock:
-            reset = self._reset
+            tightest = min(self._windows.values(), key=lambda window: window.remaining, default=None)
+            reset = None if tightest is None else tightest.reset
             return RateLimitState(
                 in_flight=self._in_flight,
                 waiting=len(self._waiters),
-                limit=self._limit,
-                remaining=self._remaining,
+                limit=None if tightest is None else tightest.limit,
+                remaining=None if tightest is None else tightest.remaining,
                 reset_in=None if reset is None else max(0.0, reset - time.monotonic()),
                 rate_limited=self._rate_limited,
             )
@@ -215,19 +247,11 @@ class RateLimiter:
         with self._lock:
             now = time.monotonic()
             wait = self._blocked_until - now
-            if self._limit is not None:
-                if self._reset is not None and now >= self._reset + _ROLLOVER_MARGIN:
-                    # The window is over: its successor's budget is whole, until a response says otherwise.
-                    self._reset = None
-                    self._remaining = self._limit
-                remaining = self._remaining if self._remaining is not None else self._limit
-                if remaining <= 0:
-                    if self._reset is None:
-                        wait = max(wait, _UNKNOWN_WINDOW_POLL)
-                    else:
-                        wait = max(wait, self._reset + _ROLLOVER_MARGIN - now)
-                elif self._caution > 0 and self._reset is not None:
-                    spacing = self._caution * (self._reset - now) / remaining
+            for window in self._windows.values():
+                window.roll_over(now)
+                wait = max(wait, window.wait(now))
+                if self._caution > 0 and window.reset is not None and window.remaining > 0:
+                    spacing = self._caution * (window.reset - now) / window.remaining
                     wait = max(wait, self._last_admitted + spacing - now)
             if self._requests is not None:
                 wait = max(wait, self._requests.wait(now, 1))
@@ -235,8 +259,8 @@ class RateLimiter:
                 wait = max(wait, self._tokens.wait(now, tokens))
             if wait > 0:
                 return wait
-            if self._remaining is not None:
-                self._remaining -= 1
+            for window in self._windows.values():
+                window.remaining -= 1
             if self._requests is not None:
                 self._requests.take(1)
             if self._tokens is not None:
@@ -262,7 +286,6 @@ class RateLimiter:
         if response.status_code == 429:
             self._rate_limited += 1
             self._caution = _CAUTION_AFTER_429
-            self._remaining = 0
             delay = parse_retry_after(headers)
             if delay is not None and delay > 0:
                 self._blocked_until = max(self._blocked_until, now + delay)
@@ -281,19 +304,11 @@ class RateLimiter:
         reset = now + reset_at - (time.time() + (self._clock_offset or 0.0))
         if reset <= now:
             return  # an answer from a window that is already over
-        self._limit = limit
+        window = self._windows.get(limit)
+        if window is None:
+            window = self._windows[limit] = _Window(limit)
         # The server counted this call; those still in flight it may not have counted yet.
-        estimate = remaining - len(self._admitted)
-        if self._reset is None or reset > self._reset + 0.5:
-            self._reset = reset
-            if self._remaining is None or self._remaining > estimate:
-                self._remaining = estimate
-        else:
-            self._reset = max(self._reset, reset)
-            if self._remaining is None or estimate < self._remaining:
-                self._remaining = estimate
-        if response.status_code == 429:
-            self._remaining = 0
+        window.learn(0 if response.status_code == 429 else remaining - len(self._admitted), reset)
 
     def _learn_clock(self, date: str) -> None:
         try:

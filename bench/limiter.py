@@ -18,8 +18,12 @@ import apertis
 from apertis.testing import FakeApertis
 
 
-async def run_load(load: float, limit: int, window: float, windows: int, use_limiter: bool = True) -> dict:
-    with FakeApertis(faults=[f"rate_limit={limit};window={window}"], api_key="sk-bench", history=10**6) as server:
+async def run_load(
+    load: float, limit: int, window: float, windows: int, use_limiter: bool = True, extra: tuple = ()
+) -> dict:
+    with FakeApertis(
+        faults=[*extra, f"rate_limit={limit};window={window}"], api_key="sk-bench", history=10**6
+    ) as server:
         client = apertis.AsyncApertis(api_key="sk-bench", base_url=server.url, limiter=use_limiter, max_retries=10)
         duration = window * windows
         interval = window / (limit * load)
@@ -66,9 +70,12 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--loads", default="1,3,10")
     parser.add_argument("--no-limiter", action="store_true", help="the same workload without a limiter")
+    parser.add_argument(
+        "--also", action="append", default=[], help="another fault, e.g. a second window: rate_limit=100;window=30"
+    )
     args = parser.parse_args()
     for load in (float(x) for x in args.loads.split(",")):
-        r = asyncio.run(run_load(load, args.limit, args.window, args.windows, not args.no_limiter))
+        r = asyncio.run(run_load(load, args.limit, args.window, args.windows, not args.no_limiter, tuple(args.also)))
         print(
             f"{r['load']:>4g}x: offered {r['offered']}, allowed {r['allowed']}, succeeded {r['succeeded']}"
             f" ({r['throughput_share']:.0%} of allowed); sent {r['sent']}, 429 {r['answered_429']}"
