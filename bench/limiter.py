@@ -19,7 +19,7 @@ from apertis.testing import FakeApertis
 
 
 async def run_load(
-    load: float, limit: int, window: float, windows: int, use_limiter: bool = True, extra: tuple = ()
+    load: float, limit: int, window: float, windows: int, *, use_limiter: bool = True, extra: tuple = ()
 ) -> dict:
     with FakeApertis(
         faults=[*extra, f"rate_limit={limit};window={window}"], api_key="sk-bench", history=10**6
@@ -75,7 +75,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     for load in (float(x) for x in args.loads.split(",")):
-        r = asyncio.run(run_load(load, args.limit, args.window, args.windows, not args.no_limiter, tuple(args.also)))
+        r = asyncio.run(
+            run_load(
+                load, args.limit, args.window, args.windows, use_limiter=not args.no_limiter, extra=tuple(args.also)
+            )
+        )
         print(
             f"{r['load']:>4g}x: offered {r['offered']}, allowed {r['allowed']}, succeeded {r['succeeded']}"
             f" ({r['throughput_share']:.0%} of allowed); sent {r['sent']}, 429 {r['answered_429']}"
