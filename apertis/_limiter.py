@@ -81,26 +81,42 @@ class _Ticket:
 class _Window:
     """One rate-limit window the server announced: its limit, what is left of it, when it resets."""
 
-    __slots__ = ("limit", "remaining", "reset")
+    __slots__ = ("length", "limit", "probe", "provisional", "remaining", "reset")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.remaining = limit
         self.reset: Optional[float] = None  # time.monotonic() of the reset; None: a new window, not yet reported
+        # A window spent before any response told when it resets (one the successes do not report, such as an
+        # IP's) lets one call through at a time, a probe: its answer tells whether the window has room again (a
+        # success) or when it resets (a 429).
+        self.probe: Optional[int] = None
+        # The longest time to a reset a response reported: a lower bound of the window's length, used to guess the
+        # next reset of a window the successes do not report (a guess, `provisional`, until a response tells).
+        self.length = 0.0
+        self.provisional = False
 
     def roll_over(self, now: float) -> None:
         if self.reset is not None and now >= self.reset + _ROLLOVER_MARGIN:
             # The window is over: its successor's budget is whole, until a response says otherwise.
-            self.reset = None
             self.remaining = self.limit
+            if self.length > 0:
+                self.reset, self.provisional = now + self.length, True
+            else:
+                self.reset = None
 
-    def wait(self, now: float) -> float:
-        if self.remaining > 0:
+    def wait(self, now: float, idle: bool) -> float:
+        """Seconds to wait before the next call (`idle`: no call is in flight, so no answer is on its way)."""
+        if self.remaining > 0 or (self.reset is None and self.probe is None and idle):
             return 0.0
         return _UNKNOWN_WINDOW_POLL if self.reset is None else self.reset + _ROLLOVER_MARGIN - now
 
-    def learn(self, remaining: int, reset: float) -> None:
-        if self.reset is not None and reset > self.reset + 0.5:
+    def learn(self, remaining: int, reset: float, now: float) -> None:
+        self.length = max(self.length, reset - now)
+        if self.provisional:
+            self.reset, self.provisional = reset, False
+            self.remaining = min(self.remaining, remaining)
+        elif self.reset is not None and reset > self.reset + 0.5:
             # A window newer than the one we counted in: the server's figure is the fresher.
             self.reset, self.remaining = reset, remaining
         else:
@@ -249,7 +265,7 @@ class RateLimiter:
             wait = self._blocked_until - now
             for window in self._windows.values():
                 window.roll_over(now)
-                wait = max(wait, window.wait(now))
+                wait = max(wait, window.wait(now, not self._admitted))
                 if self._caution > 0 and window.reset is not None and window.remaining > 0:
                     spacing = self._caution * (window.reset - now) / window.remaining
                     wait = max(wait, self._last_admitted + spacing - now)
@@ -259,14 +275,16 @@ class RateLimiter:
                 wait = max(wait, self._tokens.wait(now, tokens))
             if wait > 0:
                 return wait
+            self._seq += 1
             for window in self._windows.values():
+                if window.remaining <= 0 and window.reset is None:
+                    window.probe = self._seq
                 window.remaining -= 1
             if self._requests is not None:
                 self._requests.take(1)
             if self._tokens is not None:
                 self._tokens.take(tokens)
             self._last_admitted = now
-            self._seq += 1
             self._admitted.add(self._seq)
             return _Ticket(self._seq, tokens)
 
@@ -277,6 +295,12 @@ class RateLimiter:
                 self._admitted.discard(ticket.seq)
                 if response is not None:
                     self._learn(response)
+                for window in self._windows.values():
+                    if window.probe == ticket.seq:
+                        window.probe = None
+                        if response is not None and response.is_success and window.reset is None:
+                            # The window has room again (the server's rolled over); when it resets, a 429 will tell.
+                            window.remaining = max(window.remaining, window.limit - 1 - len(self._admitted))
         finally:
             self._give_back_place()
 
@@ -308,7 +332,7 @@ class RateLimiter:
         if window is None:
             window = self._windows[limit] = _Window(limit)
         # The server counted this call; those still in flight it may not have counted yet.
-        window.learn(0 if response.status_code == 429 else remaining - len(self._admitted), reset)
+        window.learn(0 if response.status_code == 429 else remaining - len(self._admitted), reset, now)
 
     def _learn_clock(self, date: str) -> None:
         try:

@@ -157,3 +157,16 @@ def test_a_limiter_pickles_as_its_settings():
     copy = pickle.loads(pickle.dumps(limiter))
     assert repr(copy) == repr(limiter)
     assert copy.state.in_flight == 0
+
+
+# A window the successful answers do not announce (an IP's, listed first: the key's headers, listed last, are the
+# ones a success carries) is learned from its first 429 and kept, though every later success reports the other.
+@pytest.mark.fake_apertis(faults=["rate_limit=3;window=2", "rate_limit=10;window=1"])
+async def test_a_second_window_is_learned_from_its_first_429(fake_apertis: Any, make_client: Any, call: Any):
+    client = make_client(base_url=fake_apertis.url, limiter=True, max_retries=3)
+    for _ in range(8):  # three windows of the first limit
+        await call(chat(client))
+    await close(client)
+    statuses = [request.status for request in fake_apertis.requests]
+    assert statuses.count(200) == 8
+    assert statuses.count(429) == 1
