@@ -81,7 +81,7 @@ class _Ticket:
 class _Window:
     """One rate-limit window the server announced: its limit, what is left of it, when it resets."""
 
-    __slots__ = ("length", "limit", "probe", "provisional", "remaining", "reset")
+    __slots__ = ("limit", "probe", "remaining", "reset")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -91,19 +91,12 @@ class _Window:
         # IP's) lets one call through at a time, a probe: its answer tells whether the window has room again (a
         # success) or when it resets (a 429).
         self.probe: Optional[int] = None
-        # The longest time to a reset a response reported: a lower bound of the window's length, used to guess the
-        # next reset of a window the successes do not report (a guess, `provisional`, until a response tells).
-        self.length = 0.0
-        self.provisional = False
 
     def roll_over(self, now: float) -> None:
         if self.reset is not None and now >= self.reset + _ROLLOVER_MARGIN:
             # The window is over: its successor's budget is whole, until a response says otherwise.
+            self.reset = None
             self.remaining = self.limit
-            if self.length > 0:
-                self.reset, self.provisional = now + self.length, True
-            else:
-                self.reset = None
 
     def wait(self, now: float, idle: bool) -> float:
         """Seconds to wait before the next call (`idle`: no call is in flight, so no answer is on its way)."""
@@ -111,12 +104,8 @@ class _Window:
             return 0.0
         return _UNKNOWN_WINDOW_POLL if self.reset is None else self.reset + _ROLLOVER_MARGIN - now
 
-    def learn(self, remaining: int, reset: float, now: float) -> None:
-        self.length = max(self.length, reset - now)
-        if self.provisional:
-            self.reset, self.provisional = reset, False
-            self.remaining = min(self.remaining, remaining)
-        elif self.reset is not None and reset > self.reset + 0.5:
+    def learn(self, remaining: int, reset: float) -> None:
+        if self.reset is not None and reset > self.reset + 0.5:
             # A window newer than the one we counted in: the server's figure is the fresher.
             self.reset, self.remaining = reset, remaining
         else:
@@ -332,7 +321,7 @@ class RateLimiter:
         if window is None:
             window = self._windows[limit] = _Window(limit)
         # The server counted this call; those still in flight it may not have counted yet.
-        window.learn(0 if response.status_code == 429 else remaining - len(self._admitted), reset, now)
+        window.learn(0 if response.status_code == 429 else remaining - len(self._admitted), reset)
 
     def _learn_clock(self, date: str) -> None:
         try:

@@ -160,7 +160,8 @@ def test_a_limiter_pickles_as_its_settings():
 
 
 # A window the successful answers do not announce (an IP's, listed first: the key's headers, listed last, are the
-# ones a success carries) is learned from its first 429 and kept, though every later success reports the other.
+# ones a success carries) is learned from its first 429 and kept, though every later success reports the other:
+# the calls are counted against it, and once it is spent one call at a time probes it (at most one 429 a window).
 @pytest.mark.fake_apertis(faults=["rate_limit=3;window=2", "rate_limit=10;window=1"])
 async def test_a_second_window_is_learned_from_its_first_429(fake_apertis: Any, make_client: Any, call: Any):
     client = make_client(base_url=fake_apertis.url, limiter=True, max_retries=3)
@@ -169,4 +170,4 @@ async def test_a_second_window_is_learned_from_its_first_429(fake_apertis: Any, 
     await close(client)
     statuses = [request.status for request in fake_apertis.requests]
     assert statuses.count(200) == 8
-    assert statuses.count(429) == 1
+    assert statuses.count(429) <= 2
