@@ -47,6 +47,8 @@ if _TYPE_CHECKING:
     from ._gateway import WebSearchInfo as WebSearchInfo
     from ._http_clients import DefaultAsyncHttpxClient as DefaultAsyncHttpxClient
     from ._http_clients import DefaultHttpxClient as DefaultHttpxClient
+    from ._limiter import RateLimiter as RateLimiter
+    from ._limiter import RateLimitState as RateLimitState
     from ._observe import ErrorInfo as ErrorInfo
     from ._observe import Hooks as Hooks
     from ._observe import RequestInfo as RequestInfo
@@ -183,6 +185,8 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "NOT_GIVEN": ("._types", "NOT_GIVEN"),
     "NotGiven": ("._types", "NotGiven"),
     "Timeout": ("._types", "Timeout"),
+    "RateLimiter": ("._limiter", "RateLimiter"),
+    "RateLimitState": ("._limiter", "RateLimitState"),
     "DEFAULT_BASE_URL": ("._constants", "DEFAULT_BASE_URL"),
     "DEFAULT_CONNECTION_LIMITS": ("._constants", "DEFAULT_CONNECTION_LIMITS"),
     "DEFAULT_MAX_RETRIES": ("._constants", "DEFAULT_MAX_RETRIES"),

@@ -58,6 +58,7 @@ from .._exceptions import (
 )
 from .._files import PreparedFiles, prepare_files
 from .._json import JSONNestingError
+from .._limiter import AsyncRateLimiting, RateLimiter
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
 from .._observe import Observers
@@ -462,6 +463,7 @@ class AsyncAPIClient:
         connection_limits: Optional[httpx.Limits] = None,
         total_timeout: Optional[float] = None,
         observers: Optional[Observers] = None,
+        limiter: Optional[RateLimiter] = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -481,6 +483,7 @@ class AsyncAPIClient:
         self._owns_http_client = owns_http_client
         # The hooks and tracer (None when there are neither: then a call checks this attribute and nothing more).
         self._observers = observers
+        self._limiter = limiter
 
     @property
     def _client(self) -> httpx.AsyncClient:
@@ -874,13 +877,14 @@ class AsyncAPIClient:
         pool = self._pool_for_this_call()
         deadline = None if plan.total_timeout is None else time.monotonic() + plan.total_timeout
         retries_taken = 0
+        send = self._send_admitted if self._limiter is None else self._send_limited
         while True:
             attempt = plan if deadline is None else _within_budget(plan, deadline)
             request = self._build_attempt(attempt, retries_taken)
             if call is not None:
                 await call.attempt(request, plan.caller_headers, retries_taken)
             try:
-                response = await self._send_admitted(pool, request, attempt, stream)
+                response = await send(pool, request, attempt, stream)
             except httpx.HTTPError as exc:
                 delay = self._transport_retry_delay(exc, request, retries_taken)
                 if _past_deadline(deadline, delay):
@@ -924,6 +928,18 @@ class AsyncAPIClient:
             # Only the async client has event loops (the sync one's `current_loop()` is always None).
             AsyncRuntime.adopt_loop(pool, loop)
         return pool
+
+    async def _send_limited(self, pool: _Pool, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
+        """`_send_admitted` within the client's RateLimiter: a place and the budget before, learning after."""
+        limiter = self._limiter
+        assert limiter is not None
+        ticket = await AsyncRateLimiting.acquire(limiter, request)
+        response: Optional[httpx.Response] = None
+        try:
+            response = await self._send_admitted(pool, request, plan, stream)
+        finally:
+            limiter.finish(ticket, response)
+        return response
 
     async def _send_admitted(self, pool: _Pool, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
         """One attempt, once the pool's gate admits it (the seam where per-attempt behaviour plugs in).

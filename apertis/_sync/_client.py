@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 import httpx
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing_extensions import Never
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
+from .._limiter import RateLimiter
 from .._logging import setup_logging
 from .._observe import Hooks, Observers, Tracing, coerce_hooks, coerce_tracing
 from .._types import NOT_GIVEN, NotGiven
@@ -56,6 +57,10 @@ class Apertis(ResourcesMixin, SyncAPIClient):
       and on each error (see README, "Observability"); `with_options()` copies share them.
     - `tracing`: True (or an `apertis.Tracing` with a tracer provider or `capture_content=True`) records an
       OpenTelemetry span per call; needs `apertis[otel]`. None (the default) follows APERTIS_TRACING=1.
+    - `limiter`: an `apertis.RateLimiter` (or True for one with the defaults) that keeps the calls within the key's
+      limits: a cap on concurrent calls and the request budget learned from the server's rate-limit headers and
+      429s (see RateLimiter). It is shared by every task and thread using the client and by its `with_options`
+      copies; pass the same one to several clients to share it between them. Default None: no limiter.
 
     The client is safe to share between tasks (and the sync client between threads); `with_options()` makes a
     variant that shares the connection pool. An async client whose pool the SDK created may be used from one
@@ -80,6 +85,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         connection_limits: Optional[httpx.Limits] = None,
         hooks: Optional[Hooks] = None,
         tracing: Union[bool, Tracing, None] = None,
+        limiter: Union[RateLimiter, bool, None] = None,
         **unexpected: Never,
     ) -> None:
         if unexpected:
@@ -123,6 +129,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             owns_http_client=http_client is None,
             connection_limits=connection_limits,
             observers=Observers.of(coerce_hooks(hooks), coerce_tracing(tracing)),
+            limiter=_resolve_limiter(limiter),
         )
 
     if not TYPE_CHECKING:
@@ -185,6 +192,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             # for every copy at once.
             copy._pool = self._pool
             copy._connection_limits = self._connection_limits
+        copy._limiter = self._limiter
         return copy
 
     copy = with_options
@@ -199,6 +207,47 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     def tracing(self) -> Optional[Tracing]:
         """The tracing settings when this client records OpenTelemetry spans, else None."""
         return None if self._observers is None else self._observers.tracing
+
+    def __reduce__(self) -> Any:
+        """Pickle the configuration, the API key included (so a client can be sent to a worker process), never the
+        connection pool: unpickled, in this process or another, the client opens its own connections. A limiter
+        travels as its settings (what it learned stays behind). A client given your own `http_client` cannot be
+        pickled: that client's transport and connections belong to this process."""
+        if not self._pool.replaceable:
+            raise TypeError(
+                f"this {type(self).__name__} was given its own http_client, which cannot be pickled; pickle a client "
+                "without http_client (give connection_limits instead), or build the client in the worker process"
+            )
+        settings = {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "total_timeout": self.total_timeout,
+            "max_retries": self.max_retries,
+            "max_retry_after": self.max_retry_after,
+            "default_headers": dict(self._default_headers),
+            "default_query": dict(self._default_query),
+            "connection_limits": self._connection_limits,
+            "limiter": self._limiter,
+        }
+        return (_unpickle_client, (type(self), settings))
+
+
+def _unpickle_client(cls: Any, settings: Dict[str, Any]) -> Any:
+    return cls(**settings)
+
+
+def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
+    if limiter is None or limiter is False:
+        return None
+    if limiter is True:
+        return RateLimiter()
+    if not isinstance(limiter, RateLimiter):
+        raise TypeError(
+            "limiter must be an apertis.RateLimiter, True (one with the defaults) or None, "
+            f"got {type(limiter).__name__}"
+        )
+    return limiter
 
 
 def _resolve_api_key(api_key: Optional[str]) -> str:

@@ -45,6 +45,12 @@ EXAMPLES: Tuple[Tuple[str, str, Tuple[str, ...], str], ...] = (
     ),
     ("09_producer_consumer.py", "A producer-consumer queue with three consumers", (), ""),
     ("10_sync_client.py", "The sync client", (), ""),
+    (
+        "11_batch_file.py",
+        "A batch file with python -m apertis batch",
+        ("status=503;every=5;scope=global",),
+        "the offline server fails every 5th request with 503 (the command retries it)",
+    ),
 )
 
 _EXAMPLE_TIMEOUT = 120.0

@@ -73,6 +73,12 @@ CHECKS: Dict[str, Callable[[str], None]] = {
         f"Streaming: {reply('Count to five.')}",
         "Embedded 2 texts into 1536 dimensions.",
     ),
+    "11_batch_file.py": expect_lines(
+        "batch finished in",
+        "40 done, 1 failed, 0 already answered (skipped)",
+        "line-41: failed (invalid_request_line)",
+        f"question-1: {reply('In one sentence, what is topic 1?')[:60]}",
+    ),
 }
 
 

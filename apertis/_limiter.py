@@ -1,0 +1,445 @@
+"""The client-side rate limiter: keeps a client's calls within the limits of its key (opt-in).
+
+One `RateLimiter` is shared by every task and thread using a client and by its `with_options` copies. Before each
+attempt the request loop takes a place from it (`AsyncRateLimiting.acquire`, or its blocking twin
+`SyncRateLimiting.acquire` in the generated sync code); after the response it gives the place back and learns from
+the response (`RateLimiter.finish`). Its state sits behind a `threading.Lock`, so it may be shared between event
+loops and threads alike; waits are the caller's own (an asyncio sleep or future, a thread sleep or event).
+
+What it learns: `X-RateLimit-Limit`, `-Remaining` and `-Reset` (Unix seconds on the server's clock, converted to
+ours with the response's `Date` header) give the budget of the current window; a 429's `Retry-After` stops every
+call until then and makes the limiter cautious (it spreads what is left of a window over the window instead of
+spending it at once), a caution that wears off over the successful calls that follow.
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import math
+import re
+import threading
+import time
+from typing import Any, Deque, Dict, Optional, Set, Union
+
+import attrs
+import httpx
+
+from ._utils import parse_retry_after
+
+__all__ = ["AsyncRateLimiting", "RateLimitState", "RateLimiter", "SyncRateLimiting", "estimate_tokens"]
+
+_MAX_OUTPUT = re.compile(rb'"max(?:_completion|_output)?_tokens"\s*:\s*([0-9]{1,9})')
+"""The output budget a request asks for (chat, responses, messages): counted as tokens it may use."""
+
+_CAUTION_AFTER_429 = 1.0
+_CAUTION_KEPT_PER_SUCCESS = 0.9
+"""Each successful call keeps this share of the caution: about 40 calls after a 429 the limiter bursts again."""
+
+_ROLLOVER_MARGIN = 0.05
+"""Seconds waited past a window's reset before its budget is spent again (the server's clock ticks too)."""
+
+_UNKNOWN_WINDOW_POLL = 0.05
+"""A new window's budget is spent before any of its responses told when it resets: wait for one, polling."""
+
+
+def estimate_tokens(request: httpx.Request) -> int:
+    """The tokens a request may use, estimated before it is sent: its body's bytes / 4, plus the output budget it
+    asks for (`max_tokens`, `max_completion_tokens`, `max_output_tokens`). A body not in memory counts as 0."""
+    try:
+        content = request.content
+    except httpx.RequestNotRead:
+        return 0
+    found = _MAX_OUTPUT.search(content)
+    return len(content) // 4 + (int(found.group(1)) if found else 0)
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitState:
+    """What a RateLimiter knows at one moment (for progress displays and logs)."""
+
+    in_flight: int
+    """Attempts holding a place (sent, or waiting for the budget)."""
+    waiting: int
+    """Attempts waiting for a place."""
+    limit: Optional[int]
+    """The window's request limit, as the server last said (None: not learned yet)."""
+    remaining: Optional[int]
+    """The requests the limiter believes are left in the current window."""
+    reset_in: Optional[float]
+    """Seconds until the current window resets (None: not known)."""
+    rate_limited: int
+    """429 answers seen so far."""
+
+
+@attrs.frozen
+class _Ticket:
+    seq: int
+    tokens: int
+
+
+class _Window:
+    """One rate-limit window the server announced: its limit, what is left of it, when it resets."""
+
+    __slots__ = ("limit", "probe", "remaining", "reset")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.reset: Optional[float] = None  # time.monotonic() of the reset; None: a new window, not yet reported
+        # A window spent before any response told when it resets (one the successes do not report, such as an
+        # IP's) lets one call through at a time, a probe: its answer tells whether the window has room again (a
+        # success) or when it resets (a 429).
+        self.probe: Optional[int] = None
+
+    def roll_over(self, now: float) -> None:
+        if self.reset is not None and now >= self.reset + _ROLLOVER_MARGIN:
+            # The window is over: its successor's budget is whole, until a response says otherwise.
+            self.reset = None
+            self.remaining = self.limit
+
+    def wait(self, now: float, idle: bool) -> float:
+        """Seconds to wait before the next call (`idle`: no call is in flight, so no answer is on its way)."""
+        if self.remaining > 0 or (self.reset is None and self.probe is None and idle):
+            return 0.0
+        return _UNKNOWN_WINDOW_POLL if self.reset is None else self.reset + _ROLLOVER_MARGIN - now
+
+    def learn(self, remaining: int, reset: float) -> None:
+        if self.reset is not None and reset > self.reset + 0.5:
+            # A window newer than the one we counted in: the server's figure is the fresher.
+            self.reset, self.remaining = reset, remaining
+        else:
+            # The window we count in (its reset, once learned, only moves later as the clock estimate improves).
+            self.reset = reset if self.reset is None else max(self.reset, reset)
+            self.remaining = min(self.remaining, remaining)
+
+
+class _Bucket:
+    """A token bucket: `rate` per second, holding at most `capacity` (starts full)."""
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.updated = time.monotonic()
+
+    def wait(self, now: float, amount: float) -> float:
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+        missing = min(amount, self.capacity) - self.level
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def take(self, amount: float) -> None:
+        self.level -= min(amount, self.capacity)
+
+
+class RateLimiter:
+    """Keeps a client's calls within its key's limits: a client-wide cap on concurrent calls, and the request
+    budget the server announces (learned from `X-RateLimit-*` headers and 429s), plus optional budgets you set.
+
+    Pass one to a client, `AsyncApertis(limiter=apertis.RateLimiter(max_concurrency=32))`, or `limiter=True` for
+    the defaults. Every attempt (retries included) waits for a place before it is sent.
+
+    - `max_concurrency`: attempts in flight at once, across every task and thread using the client (default 64;
+      None: no cap).
+    - `requests_per_minute`: a request rate you know applies but the headers do not announce, such as the IP
+      limit (1,500 per 3 minutes: `requests_per_minute=500`); calls are spread evenly, at most a second's worth
+      at once. Default None: only the learned budget.
+    - `tokens_per_minute`: a token budget; each request's tokens are estimated before it is sent (body bytes / 4
+      plus its `max_tokens`). Default None: no token budget.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: Optional[int] = 64,
+        requests_per_minute: Optional[float] = None,
+        tokens_per_minute: Optional[float] = None,
+    ) -> None:
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise ValueError(f"max_concurrency must be a whole number of at least 1 or None, got {max_concurrency!r}")
+        for name, value in (("requests_per_minute", requests_per_minute), ("tokens_per_minute", tokens_per_minute)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+            ):
+                raise ValueError(f"{name} must be a number more than 0 or None, got {value!r}")
+        self.max_concurrency = max_concurrency
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._waiters: Deque[Any] = collections.deque()
+        self._requests = (
+            None
+            if requests_per_minute is None
+            else _Bucket(requests_per_minute / 60.0, max(1.0, requests_per_minute / 60.0))
+        )
+        self._tokens = None if tokens_per_minute is None else _Bucket(tokens_per_minute / 60.0, tokens_per_minute)
+        self._seq = 0
+        self._admitted: Set[int] = set()
+        # The windows the server reported, by limit: a key's (3,000 a minute) and an IP's (1,500 in 3 minutes)
+        # differ, a response may report either, and each call counts against all of them.
+        self._windows: Dict[int, _Window] = {}
+        self._clock_offset: Optional[float] = None  # server clock minus ours, a lower bound
+        self._blocked_until = 0.0
+        self._caution = 0.0
+        self._last_admitted = 0.0
+        self._rate_limited = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(max_concurrency={self.max_concurrency!r}, requests_per_minute={self.requests_per_minute!r},"
+            f" tokens_per_minute={self.tokens_per_minute!r})"
+        )
+
+    def __reduce__(self) -> Any:
+        # What is learned belongs to this process's calls; a copy elsewhere starts afresh with the same settings.
+        return (
+            _rebuild,
+            (self.max_concurrency, self.requests_per_minute, self.tokens_per_minute),
+        )
+
+    @property
+    def state(self) -> RateLimitState:
+        """A snapshot of what the limiter knows."""
+        with self._lock:
+            tightest = min(self._windows.values(), key=lambda window: window.remaining, default=None)
+            reset = None if tightest is None else tightest.reset
+            return RateLimitState(
+                in_flight=self._in_flight,
+                waiting=len(self._waiters),
+                limit=None if tightest is None else tightest.limit,
+                remaining=None if tightest is None else tightest.remaining,
+                reset_in=None if reset is None else max(0.0, reset - time.monotonic()),
+                rate_limited=self._rate_limited,
+            )
+
+    # -- places (max_concurrency) ---------------------------------------------------------------------
+
+    def _take_place_or_queue(self, waiter: Any) -> bool:
+        """Take a place now (True), or queue `waiter` to be handed one when a call ends (False)."""
+        with self._lock:
+            if self.max_concurrency is None or (self._in_flight < self.max_concurrency and not self._waiters):
+                self._in_flight += 1
+                return True
+            self._waiters.append(waiter)
+            return False
+
+    def _withdraw(self, waiter: Any) -> bool:
+        """Take `waiter` out of the queue (it gave up); False when it was already handed a place."""
+        with self._lock:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                return False
+            return True
+
+    def _give_back_place(self) -> None:
+        """End a call's hold on its place: hand it to the first waiter still able to take it, or free it."""
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if waiter.wake():
+                    return
+            self._in_flight -= 1
+
+    # -- budget ---------------------------------------------------------------------------------------
+
+    def _admit(self, tokens: int) -> Union[_Ticket, float]:
+        """Spend the budget of one attempt and return its ticket, or the seconds to wait before asking again."""
+        with self._lock:
+            now = time.monotonic()
+            wait = self._blocked_until - now
+            for window in self._windows.values():
+                window.roll_over(now)
+                wait = max(wait, window.wait(now, not self._admitted))
+                if self._caution > 0 and window.reset is not None and window.remaining > 0:
+                    spacing = self._caution * (window.reset - now) / window.remaining
+                    wait = max(wait, self._last_admitted + spacing - now)
+            if self._requests is not None:
+                wait = max(wait, self._requests.wait(now, 1))
+            if self._tokens is not None:
+                wait = max(wait, self._tokens.wait(now, tokens))
+            if wait > 0:
+                return wait
+            self._seq += 1
+            for window in self._windows.values():
+                if window.remaining <= 0 and window.reset is None:
+                    window.probe = self._seq
+                window.remaining -= 1
+            if self._requests is not None:
+                self._requests.take(1)
+            if self._tokens is not None:
+                self._tokens.take(tokens)
+            self._last_admitted = now
+            self._admitted.add(self._seq)
+            return _Ticket(self._seq, tokens)
+
+    def finish(self, ticket: _Ticket, response: Optional[httpx.Response]) -> None:
+        """The attempt of `ticket` ended (with `response`, or None when it failed): learn, and give back its place."""
+        try:
+            with self._lock:
+                self._admitted.discard(ticket.seq)
+                if response is not None:
+                    self._learn(response)
+                for window in self._windows.values():
+                    if window.probe == ticket.seq:
+                        window.probe = None
+                        if response is not None and response.is_success and window.reset is None:
+                            # The window has room again (the server's rolled over); when it resets, a 429 will tell.
+                            window.remaining = max(window.remaining, window.limit - 1 - len(self._admitted))
+        finally:
+            self._give_back_place()
+
+    def _learn(self, response: httpx.Response) -> None:
+        headers = response.headers
+        now = time.monotonic()
+        if response.status_code == 429:
+            self._rate_limited += 1
+            self._caution = _CAUTION_AFTER_429
+            delay = parse_retry_after(headers)
+            if delay is not None and delay > 0:
+                self._blocked_until = max(self._blocked_until, now + delay)
+        elif response.is_success:
+            self._caution *= _CAUTION_KEPT_PER_SUCCESS
+            if self._caution < 0.01:
+                self._caution = 0.0
+        date = headers.get("date")
+        if date is not None:
+            self._learn_clock(date)
+        limit = _whole_number(headers.get("x-ratelimit-limit"))
+        remaining = _whole_number(headers.get("x-ratelimit-remaining"))
+        reset_at = _number(headers.get("x-ratelimit-reset"))
+        if limit is None or remaining is None or reset_at is None:
+            return
+        reset = now + reset_at - (time.time() + (self._clock_offset or 0.0))
+        if reset <= now:
+            return  # an answer from a window that is already over
+        window = self._windows.get(limit)
+        if window is None:
+            window = self._windows[limit] = _Window(limit)
+        # The server counted this call; those still in flight it may not have counted yet.
+        window.learn(0 if response.status_code == 429 else remaining - len(self._admitted), reset)
+
+    def _learn_clock(self, date: str) -> None:
+        try:
+            server_now = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # Date is truncated to the second and was written before we read it, so this is a lower bound of the
+        # offset; the largest seen is the closest. A clock step (ours or theirs) shows as a much lower figure.
+        observed = server_now - time.time()
+        offset = self._clock_offset
+        if offset is None or observed > offset or observed < offset - 2.0:
+            self._clock_offset = observed
+
+
+def _rebuild(
+    max_concurrency: Optional[int], requests_per_minute: Optional[float], tokens_per_minute: Optional[float]
+) -> RateLimiter:
+    return RateLimiter(
+        max_concurrency=max_concurrency, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute
+    )
+
+
+def _whole_number(raw: Optional[str]) -> Optional[int]:
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw.strip())
+
+
+def _number(raw: Optional[str]) -> Optional[float]:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class _AsyncWaiter:
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.future = loop.create_future()
+
+    def wake(self) -> bool:
+        try:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+        except RuntimeError:  # its event loop is closed: nobody is waiting any more
+            return False
+        return True
+
+
+def _resolve(future: Any) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _SyncWaiter:
+    __slots__ = ("event",)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def wake(self) -> bool:
+        self.event.set()
+        return True
+
+
+class AsyncRateLimiting:
+    """The asyncio flavour of waiting for a RateLimiter."""
+
+    @staticmethod
+    async def acquire(limiter: RateLimiter, request: httpx.Request) -> _Ticket:
+        """Wait for a place and for the budget of one attempt of `request`; its ticket goes to `finish`."""
+        import asyncio
+
+        waiter = _AsyncWaiter(asyncio.get_running_loop())
+        if not limiter._take_place_or_queue(waiter):
+            try:
+                await waiter.future
+            except BaseException:
+                if not limiter._withdraw(waiter):
+                    limiter._give_back_place()
+                raise
+        tokens = estimate_tokens(request) if limiter.tokens_per_minute is not None else 0
+        try:
+            while True:
+                admitted = limiter._admit(tokens)
+                if isinstance(admitted, _Ticket):
+                    return admitted
+                await asyncio.sleep(admitted)
+        except BaseException:
+            limiter._give_back_place()
+            raise
+
+
+class SyncRateLimiting:
+    """The blocking flavour of waiting for a RateLimiter, for threads sharing a sync client."""
+
+    @staticmethod
+    def acquire(limiter: RateLimiter, request: httpx.Request) -> _Ticket:
+        """Wait for a place and for the budget of one attempt of `request`; its ticket goes to `finish`."""
+        waiter = _SyncWaiter()
+        if not limiter._take_place_or_queue(waiter):
+            try:
+                waiter.event.wait()
+            except BaseException:
+                if not limiter._withdraw(waiter):
+                    limiter._give_back_place()
+                raise
+        tokens = estimate_tokens(request) if limiter.tokens_per_minute is not None else 0
+        try:
+            while True:
+                admitted = limiter._admit(tokens)
+                if isinstance(admitted, _Ticket):
+                    return admitted
+                time.sleep(admitted)
+        except BaseException:
+            limiter._give_back_place()
+            raise

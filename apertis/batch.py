@@ -1,0 +1,321 @@
+"""Many calls, done right: run requests in the OpenAI Batch API format with N in flight, results as they complete.
+
+    from apertis.batch import arun, run
+
+    async for result in arun(client, requests, concurrency=32):   # AsyncApertis; requests: dicts or BatchRequest
+        print(result.to_line())
+    for result in run(client, requests, concurrency=16):           # Apertis, in worker threads
+        ...
+
+A request is `{"custom_id": "...", "method": "POST", "url": "/v1/chat/completions", "body": {...}}` (any JSON
+operation of the API); a result is the Batch API's output line, `{"id", "custom_id", "response": {"status_code",
+"request_id", "body"}, "error": null | {"code", "message"}}`. The requests are read from the iterable only as
+places free up (bounded memory for any number of them), each call is retried as the client retries, carries an
+Idempotency-Key derived from its custom_id, url and body, and a call that fails for good becomes a result with
+an `error` rather than an exception. `python -m apertis batch --help` runs files of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Union
+
+import attrs
+
+from ._exceptions import APIError, APIStatusError
+from ._models import BaseModel
+
+__all__ = ["BatchInputError", "BatchRequest", "BatchResult", "aembed", "arun", "embed", "parse_request", "run"]
+
+RequestLike = Union["BatchRequest", Dict[str, Any], str]
+
+
+class BatchInputError(ValueError):
+    """A request line that cannot be sent as given (not JSON, or without custom_id, url or body)."""
+
+
+@attrs.frozen(kw_only=True)
+class BatchRequest:
+    """One request of a batch: `method` and `url` (`/v1/...` or relative to the client's base_url), a JSON body."""
+
+    custom_id: str
+    url: str
+    body: Any = None
+    method: str = "POST"
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every run of the same request, so a resumed batch does not pay twice for one the server
+        already answered."""
+        canonical = json.dumps([self.custom_id, self.url, self.body], sort_keys=True, separators=(",", ":"))
+        return "batch-" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+@attrs.frozen(kw_only=True)
+class BatchResult:
+    """The outcome of one request: the response (status, request id, body) and, when it failed, the error."""
+
+    custom_id: str
+    status_code: Optional[int] = None
+    request_id: Optional[str] = None
+    body: Any = None
+    error: Optional[Dict[str, str]] = None
+    tokens: int = 0
+    """`usage.total_tokens` of a successful answer (0 when it has none)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the request was answered successfully."""
+        return self.error is None
+
+    def to_line(self) -> Dict[str, Any]:
+        """The Batch API's output line."""
+        response = (
+            None
+            if self.status_code is None
+            else {"status_code": self.status_code, "request_id": self.request_id, "body": self.body}
+        )
+        digest = hashlib.sha256(self.custom_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        return {"id": f"batch_req_{digest}", "custom_id": self.custom_id, "response": response, "error": self.error}
+
+
+def parse_request(value: RequestLike, line_number: Optional[int] = None) -> BatchRequest:
+    """A BatchRequest from an input line (JSON text) or its dict; raises BatchInputError saying what is wrong."""
+    where = "" if line_number is None else f"line {line_number}: "
+    if isinstance(value, BatchRequest):
+        return value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise BatchInputError(f"{where}not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise BatchInputError(f"{where}a request is a JSON object with custom_id, method, url and body")
+    custom_id, url, method = value.get("custom_id"), value.get("url"), value.get("method", "POST")
+    if not isinstance(custom_id, str) or not custom_id:
+        raise BatchInputError(f"{where}give each request a custom_id (a non-empty string)")
+    if not isinstance(url, str) or not url.startswith("/"):
+        raise BatchInputError(f"{where}request {custom_id!r}: url must be a path such as /v1/chat/completions")
+    if not isinstance(method, str) or method.upper() not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        raise BatchInputError(f"{where}request {custom_id!r}: method must be GET, POST, PUT, PATCH or DELETE")
+    body = value.get("body")
+    if body is not None and not isinstance(body, dict):
+        raise BatchInputError(f"{where}request {custom_id!r}: body must be a JSON object")
+    return BatchRequest(custom_id=custom_id, url=url, body=body, method=method.upper())
+
+
+def custom_id_of(value: RequestLike) -> str:
+    """The custom_id of an input that may not parse as a request (for its error line)."""
+    if isinstance(value, BatchRequest):
+        return value.custom_id
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ""
+    found = value.get("custom_id") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+class _Answer(BaseModel):
+    """The parsed body of a successful answer, with the request id the client records on it."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+
+def _path(url: str) -> str:
+    # Batch files name the API's paths (/v1/...); the client's base_url already ends in /v1.
+    return url[3:] if url.startswith("/v1/") else url.lstrip("/")
+
+
+def _tokens(body: Any) -> int:
+    usage = body.get("usage") if isinstance(body, dict) else None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    return total if isinstance(total, int) else 0
+
+
+def _success(request: BatchRequest, answer: _Answer) -> BatchResult:
+    return BatchResult(
+        custom_id=request.custom_id,
+        status_code=200,
+        request_id=answer._request_id,
+        body=answer.body,
+        tokens=_tokens(answer.body),
+    )
+
+
+def _failure(custom_id: str, exc: Exception) -> BatchResult:
+    if isinstance(exc, APIStatusError):
+        code = getattr(exc, "code", None) or f"http_{exc.status_code}"
+        return BatchResult(
+            custom_id=custom_id,
+            status_code=exc.status_code,
+            request_id=exc.request_id,
+            body=exc.body,
+            error={"code": str(code), "message": str(exc)},
+        )
+    code = "invalid_request_line" if isinstance(exc, BatchInputError) else type(exc).__name__
+    return BatchResult(custom_id=custom_id, error={"code": code, "message": str(exc)})
+
+
+def _call_arguments(request: BatchRequest) -> Dict[str, Any]:
+    return {
+        "cast_to": _Answer,
+        "body": request.body,
+        "extra_headers": {"Idempotency-Key": request.idempotency_key},
+    }
+
+
+async def _call_async(client: Any, value: RequestLike, line_number: Optional[int]) -> BatchResult:
+    try:
+        request = parse_request(value, line_number)
+        answer = await client.request(request.method, _path(request.url), **_call_arguments(request))
+        return _success(request, answer)
+    except (APIError, BatchInputError, ValueError, TypeError) as exc:
+        return _failure(custom_id_of(value) or f"line-{line_number}", exc)
+
+
+def _call_sync(client: Any, value: RequestLike, line_number: Optional[int]) -> BatchResult:
+    try:
+        request = parse_request(value, line_number)
+        answer = client.request(request.method, _path(request.url), **_call_arguments(request))
+        return _success(request, answer)
+    except (APIError, BatchInputError, ValueError, TypeError) as exc:
+        return _failure(custom_id_of(value) or f"line-{line_number}", exc)
+
+
+def _check_concurrency(concurrency: int) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+
+
+async def arun(
+    client: Any, requests: Union[Iterable[RequestLike], AsyncIterable[RequestLike]], *, concurrency: int = 32
+) -> AsyncGenerator[BatchResult, None]:
+    """Send `requests` (BatchRequest, dicts or JSON lines) with an AsyncApertis, at most `concurrency` at once,
+    and yield each result as it completes (not in input order; match them by custom_id)."""
+    import asyncio
+
+    _check_concurrency(concurrency)
+    pending: set[Any] = set()
+
+    async def numbered() -> AsyncIterator[tuple[int, RequestLike]]:
+        number = 0
+        if isinstance(requests, AsyncIterable):
+            async for item in requests:
+                number += 1
+                yield number, item
+        else:
+            for item in requests:
+                number += 1
+                yield number, item
+
+    source = numbered()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < concurrency:
+                try:
+                    number, item = await source.__anext__()
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                pending.add(asyncio.ensure_future(_call_async(client, item, number)))
+            if not pending:
+                return
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                yield task.result()
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def run(client: Any, requests: Iterable[RequestLike], *, concurrency: int = 16) -> Iterator[BatchResult]:
+    """Send `requests` with an Apertis client from `concurrency` worker threads and yield each result as it
+    completes (not in input order; match them by custom_id)."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    _check_concurrency(concurrency)
+    source = iter(enumerate(requests, 1))
+    exhausted = False
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="apertis-batch") as pool:
+        pending: set[Any] = set()
+        try:
+            while True:
+                while not exhausted and len(pending) < concurrency:
+                    try:
+                        number, item = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    pending.add(pool.submit(_call_sync, client, item, number))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _chunks(texts: Any, batch_size: int) -> List[List[str]]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, not one string (wrap it: [text])")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    items = list(texts)
+    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def _vectors(response: Any, expected: int) -> List[Any]:
+    ordered = sorted(response.data, key=lambda item: item.index)
+    if len(ordered) != expected:
+        from ._exceptions import invalid_data_error
+
+        raise invalid_data_error(f"an embeddings request of {expected} texts was answered with {len(ordered)} vectors")
+    return [item.embedding for item in ordered]
+
+
+async def aembed(
+    client: Any, texts: Iterable[str], *, model: str, batch_size: int = 512, concurrency: int = 8, **options: Any
+) -> List[Any]:
+    """The embedding of every text, in input order, with an AsyncApertis: `batch_size` texts a request,
+    `concurrency` requests at once; `options` go to `client.embeddings.create` (dimensions, ...). A request that
+    fails for good raises its error."""
+    import asyncio
+
+    _check_concurrency(concurrency)
+    chunks = _chunks(texts, batch_size)
+    places = asyncio.Semaphore(concurrency)
+
+    async def one(chunk: List[str]) -> List[Any]:
+        async with places:
+            return _vectors(await client.embeddings.create(model=model, input=chunk, **options), len(chunk))
+
+    results = await asyncio.gather(*(one(chunk) for chunk in chunks))
+    return [vector for chunk_vectors in results for vector in chunk_vectors]
+
+
+def embed(
+    client: Any, texts: Iterable[str], *, model: str, batch_size: int = 512, concurrency: int = 8, **options: Any
+) -> List[Any]:
+    """The embedding of every text, in input order, with an Apertis client from `concurrency` worker threads
+    (see `aembed`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _check_concurrency(concurrency)
+    chunks = _chunks(texts, batch_size)
+
+    def one(chunk: List[str]) -> List[Any]:
+        return _vectors(client.embeddings.create(model=model, input=chunk, **options), len(chunk))
+
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="apertis-embed") as pool:
+        return [vector for chunk_vectors in pool.map(one, chunks) for vector in chunk_vectors]
