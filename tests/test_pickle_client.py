@@ -53,3 +53,19 @@ def test_clients_are_shipped_to_spawn_workers(fake_apertis: Any) -> None:
     assert all(pid != os.getpid() for pid, _, _ in results)
     keys = {request.headers.get("authorization") for request in fake_apertis.requests}
     assert keys == {"Bearer sk-shipped"}
+
+
+def test_hooks_and_tracer_providers_stay_behind_and_tracing_stays_on(client_class: Any) -> None:
+    # README "Hooks, tracing and pickling": functions and providers belong to this process.
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace import TracerProvider
+
+    client = client_class(
+        api_key="sk-pickle-0123456789abcdef",
+        hooks=apertis.Hooks(on_retry=lambda info: None),
+        tracing=apertis.Tracing(tracer_provider=TracerProvider(), capture_content=True),
+    )
+    copy = pickle.loads(pickle.dumps(client))
+    assert copy.hooks is None
+    assert copy.tracing == apertis.Tracing(capture_content=True)
+    assert pickle.loads(pickle.dumps(client_class(api_key="sk-pickle-0123456789abcdef"))).tracing is None

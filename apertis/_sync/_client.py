@@ -211,7 +211,8 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     def __reduce__(self) -> Any:
         """Pickle the configuration, the API key included (so a client can be sent to a worker process), never the
         connection pool: unpickled, in this process or another, the client opens its own connections. A limiter
-        travels as its settings (what it learned stays behind). A client given your own `http_client` cannot be
+        travels as its settings (what it learned stays behind); hooks do not travel, and tracing, when on, uses the
+        worker's global tracer provider. A client given your own `http_client` cannot be
         pickled: that client's transport and connections belong to this process."""
         if not self._pool.replaceable:
             raise TypeError(
@@ -229,6 +230,9 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             "default_query": dict(self._default_query),
             "connection_limits": self._connection_limits,
             "limiter": self._limiter,
+            # Hooks stay behind (functions are often closures over this process's state), and so does a tracer
+            # provider (it holds exporters and threads): the copy traces with the worker's global provider.
+            "tracing": None if self.tracing is None else Tracing(capture_content=self.tracing.capture_content),
         }
         return (_unpickle_client, (type(self), settings))
 
