@@ -68,166 +68,6 @@ __all__ = [
 _MAX_TEXT = 500
 
 
-def _rebuild(cls: Type[ApertisError], message: str, state: Dict[str, Any]) -> ApertisError:
-    # The constructors take keyword-only arguments, which BaseException's default pickling cannot replay.
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    error.__dict__.update(state)
-    return error
-
-
-def _credentials(*requests: Optional[httpx.Request]) -> List[str]:
-    """The secrets requests carry in their credential headers: the token of `Bearer KEY`, else the whole value."""
-    from ._logging import SENSITIVE_HEADERS  # not at module level: it imports httpx, and `import apertis` must not
-
-    found: List[str] = []
-    for request in requests:
-        if request is None:
-            continue
-        for name, value in request.headers.items():
-            if name.lower() not in SENSITIVE_HEADERS or not value:
-                continue
-            scheme, _, token = value.partition(" ")
-            # The token alone, so an echoed `Authorization: Bearer KEY` reads `Bearer <redacted>`.
-            secret = token.strip() if token.strip() and scheme.isalpha() else value
-            if secret not in found:
-                found.append(secret)
-    return found
-
-
-def _scrub_text(text: str, secrets: Sequence[str]) -> str:
-    from ._logging import redact_all
-
-    return redact_all(text, secrets)
-
-
-def scrub(value: Any, secrets: Sequence[str]) -> Any:
-    """`value` (a message, a JSON body) with the secrets and credential patterns redacted in every string,
-    dictionary keys included."""
-    if isinstance(value, str):
-        return _scrub_text(value, secrets)
-    if isinstance(value, dict):
-        return {scrub(key, secrets): scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [scrub(item, secrets) for item in value]
-    if isinstance(value, tuple):
-        return tuple(scrub(item, secrets) for item in value)
-    return value
-
-
-def _scrub_bytes(content: bytes, secrets: List[str], *, patterns: bool = True) -> bytes:
-    from ._logging import redact_all
-
-    if not content:
-        return content
-    # Latin-1 maps every byte to one character and back, so a body in any encoding survives the round trip,
-    # and the ASCII key matches the same bytes it would in UTF-8.
-    text = content.decode("latin-1")
-    return redact_all(text, secrets, patterns=patterns).encode("latin-1")
-
-
-def _safe_request(request: httpx.Request, secrets: List[str]) -> httpx.Request:
-    """A copy of `request` to store: only the SDK's own header values kept, the secrets redacted in the URL and
-    the body (when it was in memory)."""
-    import httpx
-
-    from ._logging import redact_request_headers
-
-    try:
-        # Only the secrets: the body is the caller's own data, not server text that might quote a credential.
-        content: Optional[bytes] = _scrub_bytes(request.content, secrets, patterns=False)
-    except httpx.RequestNotRead:  # a streamed upload: its body is gone anyway
-        content = None
-    url = str(request.url)
-    safe_url = _scrub_text(url, secrets)
-    return httpx.Request(
-        request.method,
-        request.url if safe_url == url else safe_url,  # parsing a URL again costs more than the rest of the copy
-        headers=redact_request_headers(request.headers),
-        content=content,
-    )
-
-
-def _safe_response(response: httpx.Response, request: Optional[httpx.Request], secrets: List[str]) -> httpx.Response:
-    """A copy of `response` to store: credential headers redacted, the secrets and credential patterns redacted in
-    every other header value and in the body (as read, decoded)."""
-    import httpx
-
-    from ._logging import redact_headers
-
-    # The copy holds the decoded body: a Content-Encoding header would make httpx try to decompress it again.
-    headers = [
-        (name, value)
-        for name, value in redact_headers(response.headers, secrets).items()
-        if name.lower() != "content-encoding"
-    ]
-    extensions: Dict[str, Any] = {
-        name: response.extensions[name] for name in ("http_version", "reason_phrase") if name in response.extensions
-    }
-    copy = httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=_scrub_bytes(body_bytes(response), secrets),
-        request=request,
-        extensions=extensions,
-    )
-    with contextlib.suppress(RuntimeError):  # not closed yet (a stream), or built by hand: no elapsed time
-        copy.elapsed = response.elapsed
-    return copy
-
-
-def _conceal(error: ApertisError) -> None:
-    """Redact every credential in what `error` holds, in place: called once, when it is built.
-
-    The secrets are those its request carried in credential headers (the client's key, sent as `Bearer KEY`);
-    they are redacted wherever the server echoed them (message, body, text, response headers and body), and the
-    request and response are replaced by redacted copies, so neither the error, its repr, its traceback nor its
-    pickle (task queues, caches, log stores) can show the key.
-    """
-    state = error.__dict__
-    request: Optional[httpx.Request] = state.get("request")
-    response: Optional[httpx.Response] = state.get("response")
-    response_request = _request_of(response) if response is not None else None
-    secrets = _credentials(request, response_request)
-    safe_request = _safe_request(request, secrets) if request is not None else None
-    for name, value in state.items():
-        if name == "request":
-            state[name] = safe_request
-        elif name == "response" and value is not None:
-            if response_request is None or response_request is request:
-                safe_response_request = safe_request if response_request is not None else None
-            else:
-                safe_response_request = _safe_request(response_request, secrets)
-            state[name] = _safe_response(value, safe_response_request, secrets)
-        elif isinstance(value, BaseException):
-            _scrub_chain(value, secrets)
-        else:
-            state[name] = scrub(value, secrets)
-    error.args = tuple(scrub(arg, secrets) for arg in error.args)
-
-
-def _scrub_chain(cause: BaseException, secrets: List[str]) -> None:
-    """Redact, in place, the message of a transport exception and of those it was chained from.
-
-    The error's `cause` is also its `__cause__`, which every traceback prints: a message there that quotes the
-    key (a proxy echoing a header) would show it. Only a plain one-string message is rewritten.
-    """
-    seen: List[BaseException] = []
-    current: Optional[BaseException] = cause
-    while current is not None and len(seen) < 8 and not any(current is other for other in seen):
-        seen.append(current)
-        if len(current.args) == 1 and isinstance(current.args[0], str):
-            redacted = _scrub_text(current.args[0], secrets)
-            if redacted != current.args[0]:
-                current.args = (redacted,)
-        current = current.__cause__ or current.__context__
-
-
-def _pickle_args(error: ApertisError) -> tuple[Type[ApertisError], str, Dict[str, Any]]:
-    """What `_rebuild` needs to recreate `error` (redacted when it was built, see `_conceal`)."""
-    return type(error), error.message, dict(error.__dict__)
-
-
 class ApertisError(Exception):
     """The base of every error the SDK raises on purpose."""
 
@@ -452,6 +292,172 @@ class APIResponseValidationError(APIError):
         super().__init__(message, response=response)
 
 
+# -- redaction: what an error holds never shows the key ------------------------------------------------------
+
+
+def _rebuild(cls: Type[ApertisError], message: str, state: Dict[str, Any]) -> ApertisError:
+    # The constructors take keyword-only arguments, which BaseException's default pickling cannot replay.
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+def _credentials(*requests: Optional[httpx.Request]) -> List[str]:
+    """The secrets requests carry in their credential headers: the token of `Bearer KEY`, else the whole value."""
+    from ._logging import SENSITIVE_HEADERS  # not at module level: it imports httpx, and `import apertis` must not
+
+    found: List[str] = []
+    for request in requests:
+        if request is None:
+            continue
+        for name, value in request.headers.items():
+            if name.lower() not in SENSITIVE_HEADERS or not value:
+                continue
+            scheme, _, token = value.partition(" ")
+            # The token alone, so an echoed `Authorization: Bearer KEY` reads `Bearer <redacted>`.
+            secret = token.strip() if token.strip() and scheme.isalpha() else value
+            if secret not in found:
+                found.append(secret)
+    return found
+
+
+def _scrub_text(text: str, secrets: Sequence[str]) -> str:
+    from ._logging import redact_all
+
+    return redact_all(text, secrets)
+
+
+def scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` (a message, a JSON body) with the secrets and credential patterns redacted in every string,
+    dictionary keys included."""
+    if isinstance(value, str):
+        return _scrub_text(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(key, secrets): scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, secrets) for item in value]
+    if isinstance(value, tuple):
+        return tuple(scrub(item, secrets) for item in value)
+    return value
+
+
+def _scrub_bytes(content: bytes, secrets: List[str], *, patterns: bool = True) -> bytes:
+    from ._logging import redact_all
+
+    if not content:
+        return content
+    # Latin-1 maps every byte to one character and back, so a body in any encoding survives the round trip,
+    # and the ASCII key matches the same bytes it would in UTF-8.
+    text = content.decode("latin-1")
+    return redact_all(text, secrets, patterns=patterns).encode("latin-1")
+
+
+def _safe_request(request: httpx.Request, secrets: List[str]) -> httpx.Request:
+    """A copy of `request` to store: only the SDK's own header values kept, the secrets redacted in the URL and
+    the body (when it was in memory)."""
+    import httpx
+
+    from ._logging import redact_request_headers
+
+    try:
+        # Only the secrets: the body is the caller's own data, not server text that might quote a credential.
+        content: Optional[bytes] = _scrub_bytes(request.content, secrets, patterns=False)
+    except httpx.RequestNotRead:  # a streamed upload: its body is gone anyway
+        content = None
+    url = str(request.url)
+    safe_url = _scrub_text(url, secrets)
+    return httpx.Request(
+        request.method,
+        request.url if safe_url == url else safe_url,  # parsing a URL again costs more than the rest of the copy
+        headers=redact_request_headers(request.headers),
+        content=content,
+    )
+
+
+def _safe_response(response: httpx.Response, request: Optional[httpx.Request], secrets: List[str]) -> httpx.Response:
+    """A copy of `response` to store: credential headers redacted, the secrets and credential patterns redacted in
+    every other header value and in the body (as read, decoded)."""
+    import httpx
+
+    from ._logging import redact_headers
+
+    # The copy holds the decoded body: a Content-Encoding header would make httpx try to decompress it again.
+    headers = [
+        (name, value)
+        for name, value in redact_headers(response.headers, secrets).items()
+        if name.lower() != "content-encoding"
+    ]
+    extensions: Dict[str, Any] = {
+        name: response.extensions[name] for name in ("http_version", "reason_phrase") if name in response.extensions
+    }
+    copy = httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=_scrub_bytes(body_bytes(response), secrets),
+        request=request,
+        extensions=extensions,
+    )
+    with contextlib.suppress(RuntimeError):  # not closed yet (a stream), or built by hand: no elapsed time
+        copy.elapsed = response.elapsed
+    return copy
+
+
+def _conceal(error: ApertisError) -> None:
+    """Redact every credential in what `error` holds, in place: called once, when it is built.
+
+    The secrets are those its request carried in credential headers (the client's key, sent as `Bearer KEY`);
+    they are redacted wherever the server echoed them (message, body, text, response headers and body), and the
+    request and response are replaced by redacted copies, so neither the error, its repr, its traceback nor its
+    pickle (task queues, caches, log stores) can show the key.
+    """
+    state = error.__dict__
+    request: Optional[httpx.Request] = state.get("request")
+    response: Optional[httpx.Response] = state.get("response")
+    response_request = _request_of(response) if response is not None else None
+    secrets = _credentials(request, response_request)
+    safe_request = _safe_request(request, secrets) if request is not None else None
+    for name, value in state.items():
+        if name == "request":
+            state[name] = safe_request
+        elif name == "response" and value is not None:
+            if response_request is None or response_request is request:
+                safe_response_request = safe_request if response_request is not None else None
+            else:
+                safe_response_request = _safe_request(response_request, secrets)
+            state[name] = _safe_response(value, safe_response_request, secrets)
+        elif isinstance(value, BaseException):
+            _scrub_chain(value, secrets)
+        else:
+            state[name] = scrub(value, secrets)
+    error.args = tuple(scrub(arg, secrets) for arg in error.args)
+
+
+def _scrub_chain(cause: BaseException, secrets: List[str]) -> None:
+    """Redact, in place, the message of a transport exception and of those it was chained from.
+
+    The error's `cause` is also its `__cause__`, which every traceback prints: a message there that quotes the
+    key (a proxy echoing a header) would show it. Only a plain one-string message is rewritten.
+    """
+    seen: List[BaseException] = []
+    current: Optional[BaseException] = cause
+    while current is not None and len(seen) < 8 and not any(current is other for other in seen):
+        seen.append(current)
+        if len(current.args) == 1 and isinstance(current.args[0], str):
+            redacted = _scrub_text(current.args[0], secrets)
+            if redacted != current.args[0]:
+                current.args = (redacted,)
+        current = current.__cause__ or current.__context__
+
+
+def _pickle_args(error: ApertisError) -> tuple[Type[ApertisError], str, Dict[str, Any]]:
+    """What `_rebuild` needs to recreate `error` (redacted when it was built, see `_conceal`)."""
+    return type(error), error.message, dict(error.__dict__)
+
+
+# -- building errors ---------------------------------------------------------------------------------------------
+
+
 def invalid_data_error(problem: str, value: object = None) -> APIResponseValidationError:
     """The error for data of the wrong type or shape found by the SDK's own code, before it knows the response.
 
@@ -599,6 +605,9 @@ def _gateway_budget_note(response: httpx.Response) -> str:
 def _int_header(response: Optional[httpx.Response], name: str) -> Optional[int]:
     value = response.headers.get(name, "").strip() if response is not None else ""
     return int(value) if value.isdigit() else None
+
+
+# -- reading the response an error is made from ------------------------------------------------------------------
 
 
 def parse_json_body(content: bytes) -> Any:
