@@ -287,3 +287,57 @@ async def test_async_client_as_0_4_1_used_it(fake_apertis: FakeApertis) -> None:
 def test_the_missing_key_error_keeps_0_4_1_s_wording(client_class: Any) -> None:
     with pytest.raises(ValueError, match="API key is required"):
         client_class()
+
+
+# Section 14.2 of the API reference: the names 0.4.1 exported from apertis.types only.
+TYPE_NAMES_041 = [
+    "Transcription",
+    "Translation",
+    "GeminiThinkingConfig",
+    "ResponseContent",
+    "ResponseTextContent",
+    "ResponseReasoningContent",
+    "ResponseInputText",
+    "ResponseInputImage",
+    "ResponseInputFile",
+    "ResponseOutputItem",
+    "ResponseOutputMessage",
+    "ResponseOutputText",
+    "ResponseOutputRefusal",
+    "ResponseReasoningItem",
+    "ResponseFunctionToolCall",
+    "ResponseUnknownOutputItem",
+    "ResponseStreamEvent",
+    "ContentBlock",
+    "TextBlock",
+    "ToolUseBlock",
+    "ToolDefinition",
+    "ThinkingBlock",
+    "RedactedThinkingBlock",
+    "MessageStreamEvent",
+    "MessageStreamDelta",
+    "MessageDeltaUsage",
+    "RerankUsage",
+]
+
+
+@pytest.mark.parametrize("name", TYPE_NAMES_041)
+def test_every_type_name_of_0_4_1_imports_from_apertis_types(name: str) -> None:
+    import apertis.types
+
+    assert name in apertis.types.__all__
+    assert getattr(apertis.types, name) is not None
+
+
+def test_the_0_4_1_delta_name_covers_what_a_messages_stream_delta_can_be() -> None:
+    from typing import get_args
+
+    from apertis.types import ContentBlockDeltaEvent, MessageDelta, MessageDeltaEvent, MessageStreamDelta, TextDelta
+
+    members: set[object] = set(get_args(MessageStreamDelta))
+    assert TextDelta in members and MessageDelta in members
+    content = ContentBlockDeltaEvent.from_dict(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    )
+    message = MessageDeltaEvent.from_dict({"type": "message_delta", "delta": {"stop_reason": "end_turn"}})
+    assert type(content.delta) in members and type(message.delta) in members

@@ -16,6 +16,8 @@ from typing import Dict as _Dict
 from typing import List as _List
 
 if _TYPE_CHECKING:
+    from .._compat_types import MessageStreamDelta as MessageStreamDelta
+    from .._compat_types import ResponseUnknownOutputItem as ResponseUnknownOutputItem
     from .._unknown_event import UnknownStreamEvent as UnknownStreamEvent
     from .anthropic_error_object import AnthropicErrorObject as AnthropicErrorObject
     from .anthropic_error_response import AnthropicErrorResponse as AnthropicErrorResponse
@@ -475,6 +477,7 @@ __all__ = [
     "MessageParamRole",
     "MessageStartEvent",
     "MessageStopEvent",
+    "MessageStreamDelta",
     "MessageStreamErrorEvent",
     "MessageStreamEvent",
     "MessageThinkingConfig",
@@ -596,6 +599,7 @@ __all__ = [
     "ResponseToolChoice",
     "ResponseToolChoiceParam",
     "ResponseToolParam",
+    "ResponseUnknownOutputItem",
     "ResponseUsage",
     "ResponseWebSearchCall",
     "ResponseWebSearchPreviewTool",
@@ -803,6 +807,7 @@ _MODULES: _Dict[str, str] = {
     "MessageParamRole": ".message_param_role",
     "MessageStartEvent": ".message_start_event",
     "MessageStopEvent": ".message_stop_event",
+    "MessageStreamDelta": ".._compat_types",
     "MessageStreamErrorEvent": ".message_stream_error_event",
     "MessageStreamEvent": ".message_stream_event",
     "MessageThinkingConfig": ".message_thinking_config",
@@ -924,6 +929,7 @@ _MODULES: _Dict[str, str] = {
     "ResponseToolChoice": ".response_tool_choice",
     "ResponseToolChoiceParam": ".params",
     "ResponseToolParam": ".response_tool_param",
+    "ResponseUnknownOutputItem": ".._compat_types",
     "ResponseUsage": ".response_usage",
     "ResponseWebSearchCall": ".response_web_search_call",
     "ResponseWebSearchPreviewTool": ".response_web_search_preview_tool",
