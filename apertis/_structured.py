@@ -87,6 +87,15 @@ def type_adapter(tp: Any, *, parameter: str) -> pydantic.TypeAdapter[Any]:
         raise TypeError(f"{parameter} must be a type Pydantic can validate, got {_type_name(tp)}: {error}") from None
 
 
+def _json_schema_of(adapter: pydantic.TypeAdapter[Any], tp: Any, parameter: str) -> Dict[str, Any]:
+    import pydantic
+
+    try:
+        return adapter.json_schema()
+    except pydantic.PydanticUserError as error:  # a forward reference that does not resolve, for one
+        raise TypeError(f"{parameter}={_type_name(tp)}: Pydantic cannot build its JSON schema: {error}") from None
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__qualname__", None) or getattr(tp, "__name__", None) or repr(tp)
 
@@ -385,7 +394,7 @@ def output_format(tp: Any, *, parameter: str, strict: bool = True, name: Optiona
         )
     else:
         adapter = type_adapter(tp, parameter=parameter)
-        original = adapter.json_schema()
+        original = _json_schema_of(adapter, tp, parameter)
         default_name = str(getattr(tp, "__name__", None) or original.get("title") or "response")
         description = original.get("description")
     schema = to_strict_json_schema(original) if strict else copy.deepcopy(original)

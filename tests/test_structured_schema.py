@@ -290,3 +290,11 @@ print("ok")
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_a_type_pydantic_cannot_describe_is_a_type_error() -> None:
+    class Broken(pydantic.BaseModel):
+        child: Undefined  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(TypeError, match=r"response_format=.*Broken: Pydantic cannot build its JSON schema"):
+        output_format(Broken, parameter="response_format")
