@@ -154,7 +154,7 @@ def responses_request(text_format: Any, *, strict: bool, text: Any) -> Tuple[Dic
 
 def check_responses_params(params: Mapping[str, Any]) -> None:
     """The arguments `responses.parse` forwards to `create`, checked."""
-    _no_stream(params, "responses.parse", "responses.create(..., stream=True) with the text format of parse")
+    _no_stream(params, "responses.parse", "responses.stream(..., text_format=...)")
 
 
 def parsed_response(response: Response, fmt: OutputFormat[T]) -> ParsedResponse[T]:

@@ -450,19 +450,21 @@ async def test_bad_arguments_are_clear(make_client: Callable[..., Any], call: Ca
 # -- streams -----------------------------------------------------------------------------------------------------
 
 
+def _final(stream: Any) -> Any:
+    for name in ("get_final_completion", "get_final_message", "get_final_response"):
+        if hasattr(stream, name):
+            return getattr(stream, name)()
+    raise AssertionError(stream)
+
+
 async def _drain(manager: Any) -> Any:
     """(events, final) of a stream manager of either twin."""
     if hasattr(manager, "__aenter__"):
         async with manager as stream:
             events = [event async for event in stream]
-            final = await (
-                stream.get_final_completion() if hasattr(stream, "get_final_completion") else stream.get_final_message()
-            )
-            return events, final
+            return events, await _final(stream)
     with manager as stream:
-        events = list(stream)
-        final = stream.get_final_completion() if hasattr(stream, "get_final_completion") else stream.get_final_message()
-        return events, final
+        return list(stream), _final(stream)
 
 
 async def test_chat_stream_with_a_type(offline: Any) -> None:
@@ -510,6 +512,31 @@ async def test_messages_stream_with_a_type(mode: str, offline: Any) -> None:
     assert all(later.startswith(earlier) for earlier, later in zip(snapshots, snapshots[1:]))
     assert isinstance(message, apertis.types.ParsedMessage)
     assert message.parsed_output == EXPECTED["pydantic"]
+
+
+async def test_responses_stream_with_a_type(offline: Any) -> None:
+    manager = offline.responses.stream(model="gpt-4.1-mini", input="Describe", text_format=Tree)
+    if hasattr(manager, "__aenter__"):
+        async with manager as stream:
+            snapshots = [stream.output_text async for event in stream if event.type == "response.output_text.delta"]
+            response = await stream.get_final_response()
+    else:
+        with manager as stream:
+            snapshots = [stream.output_text for event in stream if event.type == "response.output_text.delta"]
+            response = stream.get_final_response()
+    assert len(snapshots) > 3
+    assert all(later.startswith(earlier) for earlier, later in zip(snapshots, snapshots[1:]))  # the JSON as it grows
+    assert isinstance(response, apertis.types.ParsedResponse)
+    assert response.output_parsed == EXPECTED["pydantic"]
+    assert json.loads(snapshots[-1]) == json.loads(response.output_text)
+
+
+async def test_responses_stream_without_a_type(offline: Any) -> None:
+    events, response = await _drain(offline.responses.stream(model="gpt-4.1-mini", input="Hi"))
+    assert type(response) is apertis.types.Response
+    assert events[-1].type == "response.completed"
+    with pytest.raises(TypeError, match="always streams"):
+        offline.responses.stream(model="m", input="Hi", stream=True)
 
 
 # -- the offline server's answers ----------------------------------------------------------------------------------

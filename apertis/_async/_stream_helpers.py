@@ -1,4 +1,5 @@
-"""`chat.completions.stream(...)` and `messages.stream(...)`: openai-python's and anthropic-sdk-python's helpers.
+"""`chat.completions.stream(...)`, `messages.stream(...)` and `responses.stream(...)`: openai-python's and
+anthropic-sdk-python's helpers.
 
 Each is a context manager that opens the stream on entry (`create(..., stream=True)`, so retries, errors and
 connection handling are those of the plain stream) and closes it on exit. What it yields is a thin layer over the
@@ -34,10 +35,10 @@ if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
 
-    from .._parsed_types import ParsedChatCompletion, ParsedMessage
+    from .._parsed_types import ParsedChatCompletion, ParsedMessage, ParsedResponse
     from .._structured import OutputFormat
-    from ..types import ChatCompletion, ChatCompletionChunk, Message
-    from ._streaming import AsyncChatCompletionStream, AsyncMessageStream
+    from ..types import ChatCompletion, ChatCompletionChunk, Message, Response, ResponseStreamEvent
+    from ._streaming import AsyncChatCompletionStream, AsyncMessageStream, AsyncResponseStream
 
 __all__ = [
     "AsyncChatCompletionEventStream",
@@ -48,6 +49,10 @@ __all__ = [
     "AsyncParsedChatCompletionStreamManager",
     "AsyncParsedMessageEventStream",
     "AsyncParsedMessageStreamManager",
+    "AsyncParsedResponseEventStream",
+    "AsyncParsedResponseStreamManager",
+    "AsyncResponseEventStream",
+    "AsyncResponseStreamManager",
 ]
 
 ContentT = TypeVar("ContentT")
@@ -119,6 +124,29 @@ class AsyncParsedMessageStreamManager(AsyncMessageStreamManager, Generic[Content
 
     async def __aenter__(self) -> AsyncParsedMessageEventStream[ContentT]:
         stream = self._stream = AsyncParsedMessageEventStream(await self._open_stream(), self._format, self._mode)
+        return stream
+
+
+class AsyncResponseStreamManager(_AsyncStreamManager["AsyncResponseStream"]):
+    """What `responses.stream(...)` returns: `async with` it to get an AsyncResponseEventStream.
+
+    The request is sent on entry, not before; leaving the block closes the stream (and its connection).
+    """
+
+    async def __aenter__(self) -> AsyncResponseEventStream:
+        stream = self._stream = AsyncResponseEventStream(await self._open_stream())
+        return stream
+
+
+class AsyncParsedResponseStreamManager(AsyncResponseStreamManager, Generic[ContentT]):
+    """What `responses.stream(..., text_format=T)` returns: its block yields an AsyncParsedResponseEventStream[T]."""
+
+    def __init__(self, open_stream: AsyncFetch[AsyncResponseStream], fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+
+    async def __aenter__(self) -> AsyncParsedResponseEventStream[ContentT]:
+        stream = self._stream = AsyncParsedResponseEventStream(await self._open_stream(), self._format)
         return stream
 
 
@@ -420,3 +448,82 @@ class AsyncParsedMessageEventStream(AsyncMessageEventStream, Generic[ContentT]):
         from .._parse import parsed_message
 
         return parsed_message(await super().get_final_message(), self._format, mode=self._mode)
+
+
+class AsyncResponseEventStream:
+    """The events of a Responses stream, as openai-python's `responses.stream(...)` helper gives them.
+
+    Iterating yields every event of the API (`ResponseStreamEvent`); `output_text` is the text of the
+    `response.output_text.delta` events so far (with a `text_format`, the JSON as it grows). `get_final_response()`
+    reads what is left and returns the final `Response`; `until_done()` reads what is left; `response` is the HTTP
+    response, `close()` stops the stream.
+    """
+
+    def __init__(self, raw: AsyncResponseStream) -> None:
+        self._raw = raw
+        self._output_text = ""
+        self._iterator: Optional[AsyncIterator[ResponseStreamEvent]] = None
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response (status, headers)."""
+        return self._raw.response
+
+    @property
+    def output_text(self) -> str:
+        """The output text read so far."""
+        return self._output_text
+
+    def __aiter__(self) -> Self:
+        # One iterator for every loop, as in the other helpers: a loop left early goes on from there.
+        return self
+
+    async def __anext__(self) -> ResponseStreamEvent:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return await self._iterator.__anext__()
+
+    async def _events(self) -> AsyncIterator[ResponseStreamEvent]:
+        async for event in self._raw:
+            if event.type == "response.output_text.delta":
+                self._output_text += event.delta or ""
+            yield event
+
+    async def get_final_response(self) -> Response:
+        """Read the stream to its end and return the final Response (see ResponseStream.get_final_response)."""
+        await self.until_done()
+        return await self._raw.get_final_response()
+
+    async def until_done(self) -> Self:
+        """Read the stream to its end."""
+        if self._iterator is None:
+            self._iterator = self._events()
+        async for _ in self._iterator:
+            pass
+        return self
+
+    async def close(self) -> None:
+        """Stop the stream and release its connection. Safe to call more than once."""
+        await self._raw.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+class AsyncParsedResponseEventStream(AsyncResponseEventStream, Generic[ContentT]):
+    """A Responses stream asked for a type (`stream(..., text_format=T)`): the events of AsyncResponseEventStream,
+    the JSON growing in `output_text`; `get_final_response()` returns a ParsedResponse[T] with `output_parsed`,
+    raising as `responses.parse` does."""
+
+    def __init__(self, raw: AsyncResponseStream, fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(raw)
+        self._format = fmt
+
+    async def get_final_response(self) -> ParsedResponse[ContentT]:
+        """Read the stream to its end and return the final response with `output_parsed`."""
+        from .._parse import parsed_response
+
+        return parsed_response(await super().get_final_response(), self._format)

@@ -12,7 +12,12 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict, assert_type
 
 from apertis import Apertis, AsyncApertis
-from apertis.streaming import ParsedChatCompletionEventStream, ParsedMessageEventStream
+from apertis.streaming import (
+    ParsedChatCompletionEventStream,
+    ParsedMessageEventStream,
+    ParsedResponseEventStream,
+    ResponseEventStream,
+)
 from apertis.types import ChatCompletionMessageParam, MessageParam, ParsedChatCompletion, ParsedMessage, ParsedResponse
 
 
@@ -70,6 +75,12 @@ def streams(client: Apertis, messages: List[ChatCompletionMessageParam], convers
     with client.messages.stream(model="c", max_tokens=512, messages=conversation, output_format=Step) as answer:
         assert_type(answer, ParsedMessageEventStream[Step])
         assert_type(answer.get_final_message().parsed_output, Optional[Step])
+    with client.responses.stream(model="m", input="Plan", text_format=Step) as response:
+        assert_type(response, ParsedResponseEventStream[Step])
+        assert_type(response.output_text, str)
+        assert_type(response.get_final_response().output_parsed, Optional[Step])
+    with client.responses.stream(model="m", input="Plan") as plain:
+        assert_type(plain, ResponseEventStream)
 
 
 async def asynchronous(client: AsyncApertis, messages: List[ChatCompletionMessageParam]) -> Optional[Step]:

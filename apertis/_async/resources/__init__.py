@@ -39,7 +39,7 @@ class AsyncResourcesMixin:
 
     @cached_property
     def responses(self) -> AsyncResponses:
-        """The `responses` endpoints: `create`, `parse`."""
+        """The `responses` endpoints: `create`, `stream`, `parse`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import responses as module
 

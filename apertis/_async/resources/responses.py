@@ -37,7 +37,7 @@ __all__ = ["AsyncResponses"]
 
 
 class AsyncResponses(AsyncResponsesMixin, AsyncAPIResource):
-    """The `responses` endpoints: `create`, `parse`."""
+    """The `responses` endpoints: `create`, `stream`, `parse`."""
 
     # The wrapper classes are generated in their own module, imported by the first access: most programs never
     # ask for a raw response, and the module repeats every method's signature.
