@@ -16,7 +16,11 @@ yield the members of `MessageStreamEvent` / `ResponseStreamEvent`, told apart by
 SDK does not know arrives as an `UnknownStreamEvent`, whose `type` is `"unknown"` (the server's type is its
 `unknown_type`). `chat.completions.stream(...)` and `messages.stream(...)` (openai-python's and
 anthropic-sdk-python's helpers) return a `ChatCompletionStreamManager` / `MessageStreamManager`, whose block yields
-a `ChatCompletionEventStream` / `MessageEventStream` of `ChatCompletionStreamEvent` / `MessageHelperStreamEvent`.
+a `ChatCompletionEventStream` / `MessageEventStream` of `ChatCompletionStreamEvent` / `MessageHelperStreamEvent`
+(`responses.stream(...)`: a `ResponseStreamManager` and `ResponseEventStream` of the API's events);
+given a type (`response_format=T`, `output_format=T`), a `Parsed...StreamManager[T]` whose block yields a
+`ParsedChatCompletionEventStream[T]` / `ParsedMessageEventStream[T]` / `ParsedResponseEventStream[T]` (the final
+object carries the parsed value).
 Names load on first use (PEP 562): importing this module imports no stream code and no model.
 """
 
@@ -33,6 +37,14 @@ if TYPE_CHECKING:
     from ._async._stream_helpers import AsyncChatCompletionStreamManager as AsyncChatCompletionStreamManager
     from ._async._stream_helpers import AsyncMessageEventStream as AsyncMessageEventStream
     from ._async._stream_helpers import AsyncMessageStreamManager as AsyncMessageStreamManager
+    from ._async._stream_helpers import AsyncParsedChatCompletionEventStream as AsyncParsedChatCompletionEventStream
+    from ._async._stream_helpers import AsyncParsedChatCompletionStreamManager as AsyncParsedChatCompletionStreamManager
+    from ._async._stream_helpers import AsyncParsedMessageEventStream as AsyncParsedMessageEventStream
+    from ._async._stream_helpers import AsyncParsedMessageStreamManager as AsyncParsedMessageStreamManager
+    from ._async._stream_helpers import AsyncParsedResponseEventStream as AsyncParsedResponseEventStream
+    from ._async._stream_helpers import AsyncParsedResponseStreamManager as AsyncParsedResponseStreamManager
+    from ._async._stream_helpers import AsyncResponseEventStream as AsyncResponseEventStream
+    from ._async._stream_helpers import AsyncResponseStreamManager as AsyncResponseStreamManager
     from ._async._streaming import AsyncChatCompletionStream as AsyncChatCompletionStream
     from ._async._streaming import AsyncMessageStream as AsyncMessageStream
     from ._async._streaming import AsyncResponseStream as AsyncResponseStream
@@ -54,6 +66,14 @@ if TYPE_CHECKING:
     from ._sync._stream_helpers import ChatCompletionStreamManager as ChatCompletionStreamManager
     from ._sync._stream_helpers import MessageEventStream as MessageEventStream
     from ._sync._stream_helpers import MessageStreamManager as MessageStreamManager
+    from ._sync._stream_helpers import ParsedChatCompletionEventStream as ParsedChatCompletionEventStream
+    from ._sync._stream_helpers import ParsedChatCompletionStreamManager as ParsedChatCompletionStreamManager
+    from ._sync._stream_helpers import ParsedMessageEventStream as ParsedMessageEventStream
+    from ._sync._stream_helpers import ParsedMessageStreamManager as ParsedMessageStreamManager
+    from ._sync._stream_helpers import ParsedResponseEventStream as ParsedResponseEventStream
+    from ._sync._stream_helpers import ParsedResponseStreamManager as ParsedResponseStreamManager
+    from ._sync._stream_helpers import ResponseEventStream as ResponseEventStream
+    from ._sync._stream_helpers import ResponseStreamManager as ResponseStreamManager
     from ._sync._streaming import ChatCompletionStream as ChatCompletionStream
     from ._sync._streaming import MessageStream as MessageStream
     from ._sync._streaming import ResponseStream as ResponseStream
@@ -84,6 +104,23 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "AsyncMessageStreamManager": ("._async._stream_helpers", "AsyncMessageStreamManager"),
     "MessageEventStream": ("._sync._stream_helpers", "MessageEventStream"),
     "AsyncMessageEventStream": ("._async._stream_helpers", "AsyncMessageEventStream"),
+    # ... with a type (`response_format=T`, `output_format=T`): structured outputs
+    "ParsedChatCompletionStreamManager": ("._sync._stream_helpers", "ParsedChatCompletionStreamManager"),
+    "AsyncParsedChatCompletionStreamManager": ("._async._stream_helpers", "AsyncParsedChatCompletionStreamManager"),
+    "ParsedChatCompletionEventStream": ("._sync._stream_helpers", "ParsedChatCompletionEventStream"),
+    "AsyncParsedChatCompletionEventStream": ("._async._stream_helpers", "AsyncParsedChatCompletionEventStream"),
+    "ParsedMessageStreamManager": ("._sync._stream_helpers", "ParsedMessageStreamManager"),
+    "AsyncParsedMessageStreamManager": ("._async._stream_helpers", "AsyncParsedMessageStreamManager"),
+    "ParsedMessageEventStream": ("._sync._stream_helpers", "ParsedMessageEventStream"),
+    "AsyncParsedMessageEventStream": ("._async._stream_helpers", "AsyncParsedMessageEventStream"),
+    "ResponseStreamManager": ("._sync._stream_helpers", "ResponseStreamManager"),
+    "AsyncResponseStreamManager": ("._async._stream_helpers", "AsyncResponseStreamManager"),
+    "ResponseEventStream": ("._sync._stream_helpers", "ResponseEventStream"),
+    "AsyncResponseEventStream": ("._async._stream_helpers", "AsyncResponseEventStream"),
+    "ParsedResponseStreamManager": ("._sync._stream_helpers", "ParsedResponseStreamManager"),
+    "AsyncParsedResponseStreamManager": ("._async._stream_helpers", "AsyncParsedResponseStreamManager"),
+    "ParsedResponseEventStream": ("._sync._stream_helpers", "ParsedResponseEventStream"),
+    "AsyncParsedResponseEventStream": ("._async._stream_helpers", "AsyncParsedResponseEventStream"),
     "ChatCompletionStreamEvent": ("._helper_events", "ChatCompletionStreamEvent"),
     "ChunkEvent": ("._helper_events", "ChunkEvent"),
     "ContentDeltaEvent": ("._helper_events", "ContentDeltaEvent"),
@@ -106,7 +143,15 @@ __all__ = [
     "AsyncMessageEventStream",
     "AsyncMessageStream",
     "AsyncMessageStreamManager",
+    "AsyncParsedChatCompletionEventStream",
+    "AsyncParsedChatCompletionStreamManager",
+    "AsyncParsedMessageEventStream",
+    "AsyncParsedMessageStreamManager",
+    "AsyncParsedResponseEventStream",
+    "AsyncParsedResponseStreamManager",
+    "AsyncResponseEventStream",
     "AsyncResponseStream",
+    "AsyncResponseStreamManager",
     "AsyncStream",
     "ChatCompletionEventStream",
     "ChatCompletionStream",
@@ -123,10 +168,18 @@ __all__ = [
     "MessageStream",
     "MessageStreamEvent",
     "MessageStreamManager",
+    "ParsedChatCompletionEventStream",
+    "ParsedChatCompletionStreamManager",
+    "ParsedMessageEventStream",
+    "ParsedMessageStreamManager",
+    "ParsedResponseEventStream",
+    "ParsedResponseStreamManager",
     "RefusalDeltaEvent",
     "RefusalDoneEvent",
+    "ResponseEventStream",
     "ResponseStream",
     "ResponseStreamEvent",
+    "ResponseStreamManager",
     "SignatureEvent",
     "Stream",
     "TextEvent",

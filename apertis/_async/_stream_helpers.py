@@ -1,4 +1,5 @@
-"""`chat.completions.stream(...)` and `messages.stream(...)`: openai-python's and anthropic-sdk-python's helpers.
+"""`chat.completions.stream(...)`, `messages.stream(...)` and `responses.stream(...)`: openai-python's and
+anthropic-sdk-python's helpers.
 
 Each is a context manager that opens the stream on entry (`create(..., stream=True)`, so retries, errors and
 connection handling are those of the plain stream) and closes it on exit. What it yields is a thin layer over the
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from typing import TYPE_CHECKING, AsyncIterator, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar
 
 from .._accumulate import ChatCompletionAccumulator
 from .._helper_events import (
@@ -34,15 +35,27 @@ if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
 
-    from ..types import ChatCompletion, ChatCompletionChunk, Message
-    from ._streaming import AsyncChatCompletionStream, AsyncMessageStream
+    from .._parsed_types import ParsedChatCompletion, ParsedMessage, ParsedResponse
+    from .._structured import OutputFormat
+    from ..types import ChatCompletion, ChatCompletionChunk, Message, Response, ResponseStreamEvent
+    from ._streaming import AsyncChatCompletionStream, AsyncMessageStream, AsyncResponseStream
 
 __all__ = [
     "AsyncChatCompletionEventStream",
     "AsyncChatCompletionStreamManager",
     "AsyncMessageEventStream",
     "AsyncMessageStreamManager",
+    "AsyncParsedChatCompletionEventStream",
+    "AsyncParsedChatCompletionStreamManager",
+    "AsyncParsedMessageEventStream",
+    "AsyncParsedMessageStreamManager",
+    "AsyncParsedResponseEventStream",
+    "AsyncParsedResponseStreamManager",
+    "AsyncResponseEventStream",
+    "AsyncResponseStreamManager",
 ]
+
+ContentT = TypeVar("ContentT")
 
 
 class _Closable(Protocol):
@@ -85,6 +98,55 @@ class AsyncMessageStreamManager(_AsyncStreamManager["AsyncMessageStream"]):
 
     async def __aenter__(self) -> AsyncMessageEventStream:
         stream = self._stream = AsyncMessageEventStream(await self._open_stream())
+        return stream
+
+
+class AsyncParsedChatCompletionStreamManager(AsyncChatCompletionStreamManager, Generic[ContentT]):
+    """What `chat.completions.stream(..., response_format=T)` returns: its block yields an
+    AsyncParsedChatCompletionEventStream[T]."""
+
+    def __init__(self, open_stream: AsyncFetch[AsyncChatCompletionStream], fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+
+    async def __aenter__(self) -> AsyncParsedChatCompletionEventStream[ContentT]:
+        stream = self._stream = AsyncParsedChatCompletionEventStream(await self._open_stream(), self._format)
+        return stream
+
+
+class AsyncParsedMessageStreamManager(AsyncMessageStreamManager, Generic[ContentT]):
+    """What `messages.stream(..., output_format=T)` returns: its block yields an AsyncParsedMessageEventStream[T]."""
+
+    def __init__(self, open_stream: AsyncFetch[AsyncMessageStream], fmt: OutputFormat[ContentT], mode: str) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+        self._mode = mode
+
+    async def __aenter__(self) -> AsyncParsedMessageEventStream[ContentT]:
+        stream = self._stream = AsyncParsedMessageEventStream(await self._open_stream(), self._format, self._mode)
+        return stream
+
+
+class AsyncResponseStreamManager(_AsyncStreamManager["AsyncResponseStream"]):
+    """What `responses.stream(...)` returns: `async with` it to get an AsyncResponseEventStream.
+
+    The request is sent on entry, not before; leaving the block closes the stream (and its connection).
+    """
+
+    async def __aenter__(self) -> AsyncResponseEventStream:
+        stream = self._stream = AsyncResponseEventStream(await self._open_stream())
+        return stream
+
+
+class AsyncParsedResponseStreamManager(AsyncResponseStreamManager, Generic[ContentT]):
+    """What `responses.stream(..., text_format=T)` returns: its block yields an AsyncParsedResponseEventStream[T]."""
+
+    def __init__(self, open_stream: AsyncFetch[AsyncResponseStream], fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+
+    async def __aenter__(self) -> AsyncParsedResponseEventStream[ContentT]:
+        stream = self._stream = AsyncParsedResponseEventStream(await self._open_stream(), self._format)
         return stream
 
 
@@ -189,11 +251,14 @@ class AsyncChatCompletionEventStream:
             if choice.finish_reason is not None and not state.done:
                 state.done = True
                 if state.content:
-                    events.append(ContentDoneEvent(state.content, index))
+                    events.append(ContentDoneEvent(state.content, index, self._parse_content(state.content, choice)))
                 if state.refusal:
                     events.append(RefusalDoneEvent(state.refusal, index))
                 events.extend(_finish_tool_calls(state, index))
         return events
+
+    def _parse_content(self, content: str, choice: object) -> Any:
+        return None  # the parsed stream reads it as its type
 
     async def get_final_completion(self) -> ChatCompletion:
         """Read the stream to its end and return the whole completion (see ChatCompletionStream)."""
@@ -217,6 +282,28 @@ class AsyncChatCompletionEventStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class AsyncParsedChatCompletionEventStream(AsyncChatCompletionEventStream, Generic[ContentT]):
+    """A chat completion stream asked for a type (`stream(..., response_format=T)`): the events of
+    AsyncChatCompletionEventStream, where each `content.delta` event's `snapshot` is the JSON so far and
+    `content.done` carries `parsed`; `get_final_completion()` returns a ParsedChatCompletion[T], raising as
+    `chat.completions.parse` does (LengthFinishReasonError, StructuredOutputValidationError, ...)."""
+
+    def __init__(self, raw: AsyncChatCompletionStream, fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(raw)
+        self._format = fmt
+
+    def _parse_content(self, content: str, choice: object) -> Any:
+        if getattr(choice, "finish_reason", None) in ("length", "content_filter"):
+            return None  # get_final_completion() raises the error that says why
+        return self._format.parse_json(content)
+
+    async def get_final_completion(self) -> ParsedChatCompletion[ContentT]:
+        """Read the stream to its end and return the whole completion, each choice's message with `parsed`."""
+        from .._parse import parsed_chat_completion
+
+        return parsed_chat_completion(await super().get_final_completion(), self._format)
 
 
 def _finish_tool_calls(state: _ChoiceState, choice_index: int) -> List[ChatCompletionStreamEvent]:
@@ -344,3 +431,99 @@ class AsyncMessageEventStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class AsyncParsedMessageEventStream(AsyncMessageEventStream, Generic[ContentT]):
+    """A Messages stream asked for a type (`stream(..., output_format=T)`): the events of AsyncMessageEventStream,
+    where the structured output grows in the `input_json` events' `snapshot` (`tool` mode) or the `text` events'
+    (`json_schema` mode); `get_final_message()` returns a ParsedMessage[T], raising as `messages.parse` does."""
+
+    def __init__(self, raw: AsyncMessageStream, fmt: OutputFormat[ContentT], mode: str) -> None:
+        super().__init__(raw)
+        self._format = fmt
+        self._mode = mode
+
+    async def get_final_message(self) -> ParsedMessage[ContentT]:
+        """Read the stream to its end and return the whole message with `parsed_output`."""
+        from .._parse import parsed_message
+
+        return parsed_message(await super().get_final_message(), self._format, mode=self._mode)
+
+
+class AsyncResponseEventStream:
+    """The events of a Responses stream, as openai-python's `responses.stream(...)` helper gives them.
+
+    Iterating yields every event of the API (`ResponseStreamEvent`); `output_text` is the text of the
+    `response.output_text.delta` events so far (with a `text_format`, the JSON as it grows). `get_final_response()`
+    reads what is left and returns the final `Response`; `until_done()` reads what is left; `response` is the HTTP
+    response, `close()` stops the stream.
+    """
+
+    def __init__(self, raw: AsyncResponseStream) -> None:
+        self._raw = raw
+        self._output_text = ""
+        self._iterator: Optional[AsyncIterator[ResponseStreamEvent]] = None
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response (status, headers)."""
+        return self._raw.response
+
+    @property
+    def output_text(self) -> str:
+        """The output text read so far."""
+        return self._output_text
+
+    def __aiter__(self) -> Self:
+        # One iterator for every loop, as in the other helpers: a loop left early goes on from there.
+        return self
+
+    async def __anext__(self) -> ResponseStreamEvent:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return await self._iterator.__anext__()
+
+    async def _events(self) -> AsyncIterator[ResponseStreamEvent]:
+        async for event in self._raw:
+            if event.type == "response.output_text.delta":
+                self._output_text += event.delta or ""
+            yield event
+
+    async def get_final_response(self) -> Response:
+        """Read the stream to its end and return the final Response (see ResponseStream.get_final_response)."""
+        await self.until_done()
+        return await self._raw.get_final_response()
+
+    async def until_done(self) -> Self:
+        """Read the stream to its end."""
+        if self._iterator is None:
+            self._iterator = self._events()
+        async for _ in self._iterator:
+            pass
+        return self
+
+    async def close(self) -> None:
+        """Stop the stream and release its connection. Safe to call more than once."""
+        await self._raw.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+class AsyncParsedResponseEventStream(AsyncResponseEventStream, Generic[ContentT]):
+    """A Responses stream asked for a type (`stream(..., text_format=T)`): the events of AsyncResponseEventStream,
+    the JSON growing in `output_text`; `get_final_response()` returns a ParsedResponse[T] with `output_parsed`,
+    raising as `responses.parse` does."""
+
+    def __init__(self, raw: AsyncResponseStream, fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(raw)
+        self._format = fmt
+
+    async def get_final_response(self) -> ParsedResponse[ContentT]:
+        """Read the stream to its end and return the final response with `output_parsed`."""
+        from .._parse import parsed_response
+
+        return parsed_response(await super().get_final_response(), self._format)

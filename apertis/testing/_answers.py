@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ._gateway_headers import compression_headers, served_model
 from ._media import AUDIO_MEDIA_TYPES, audio_bytes, find_embedded_text, mp4_bytes, png_bytes
 from ._multipart import FilePart
-from ._schema import Resolver, synthesize
+from ._schema import Resolver, answer_for_schema, synthesize
 
 __all__ = [
     "ERROR_TYPES",
@@ -357,7 +357,7 @@ def _chat(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamAnswe
     if isinstance(response_format, dict):
         if response_format.get("type") == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
-            text = json.dumps(synthesize(schema, resolver) if isinstance(schema, dict) else {})
+            text = json.dumps(answer_for_schema(schema) if isinstance(schema, dict) else {})
         elif response_format.get("type") == "json_object":
             text = json.dumps({"answer": text})
     pieces, finish = _limit(text, max_tokens, _stops(body.get("stop")))
@@ -501,7 +501,7 @@ def _responses(request: FakeRequest, resolver: Resolver) -> Union[Answer, Stream
     if isinstance(body.get("instructions"), str):
         input_tokens += count_tokens(body["instructions"])
     cap = body.get("max_output_tokens", body.get("max_tokens"))
-    pieces, finish = _limit(_reply_text(model, prompt), cap, ())
+    pieces, finish = _limit(_structured_text(body.get("text"), "format") or _reply_text(model, prompt), cap, ())
     text = "".join(pieces)
     created = int(time.time())
     ident = _ident("resp_", request, 32)
@@ -554,6 +554,32 @@ def _responses(request: FakeRequest, resolver: Resolver) -> Union[Answer, Stream
     return StreamAnswer("responses", events)
 
 
+def _structured_text(options: Any, key: str) -> Optional[str]:
+    """The JSON reply to a structured-output request (`options[key]` is `{"type": "json_schema", "schema": ...}`,
+    as in Responses' `text.format` and Anthropic's `output_format`), or None when the request asks for none."""
+    wanted = options.get(key) if isinstance(options, dict) else None
+    if not isinstance(wanted, dict):
+        return None
+    if wanted.get("type") == "json_schema" and isinstance(wanted.get("schema"), dict):
+        return json.dumps(answer_for_schema(wanted["schema"]))
+    if wanted.get("type") == "json_object":
+        return json.dumps({"answer": "Hello from the offline Apertis server."})
+    return None
+
+
+def _forced_tool(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The tool a Messages request forces (`tool_choice` `{"type": "tool", "name": ...}` or `{"type": "any"}`)."""
+    choice = body.get("tool_choice")
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    if not isinstance(choice, dict) or not tools:
+        return None
+    if choice.get("type") == "any":
+        return tools[0]
+    if choice.get("type") == "tool":
+        return next((t for t in tools if t.get("name") == choice.get("name")), None)
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Messages
 
@@ -568,10 +594,27 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     if isinstance(body.get("system"), str):
         input_tokens += count_tokens(body["system"])
     stops = _stops(body.get("stop_sequences"))
-    text = _reply_text(model, prompt)
+    text = _structured_text(body, "output_format") or _reply_text(model, prompt)
     stop_sequence = next((s for s in stops if s and s in text), None)
     pieces, finish = _limit(text, body.get("max_tokens"), stops)
     stop_reason = "max_tokens" if finish == "length" else ("stop_sequence" if stop_sequence else "end_turn")
+    tool = _forced_tool(body)
+    tool_use: Optional[Dict[str, Any]] = None
+    if tool is not None:
+        # The tool's input is the structured answer: it streams as input_json_delta pieces, and is cut like text.
+        schema = tool.get("input_schema")
+        pieces, finish = _limit(
+            json.dumps(answer_for_schema(schema) if isinstance(schema, dict) else {}), body.get("max_tokens"), ()
+        )
+        stop_reason = "max_tokens" if finish == "length" else "tool_use"
+        stop_sequence = None
+        whole = "".join(pieces)
+        tool_use = {
+            "type": "tool_use",
+            "id": _ident("toolu_", request, 24, "tool"),
+            "name": tool.get("name", "tool"),
+            "input": json.loads(whole) if finish != "length" else {},
+        }
     ident = _ident("msg_", request, 24)
     content: List[Dict[str, Any]] = []
     thinking = body.get("thinking")
@@ -583,7 +626,7 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     signature = "sig_" + request.digest("signature")[:32] if thought else ""
     if thought:
         content.append({"type": "thinking", "thinking": thought, "signature": signature})
-    content.append({"type": "text", "text": "".join(pieces)})
+    content.append({"type": "text", "text": "".join(pieces)} if tool_use is None else tool_use)
     usage = {"input_tokens": input_tokens, "output_tokens": len(pieces)}
     message = {
         "id": ident,
@@ -620,10 +663,18 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
         add("content_block_delta", index=index, delta={"type": "signature_delta", "signature": signature})
         add("content_block_stop", index=index)
         index += 1
-    add("content_block_start", index=index, content_block={"type": "text", "text": ""})
+    if tool_use is None:
+        add("content_block_start", index=index, content_block={"type": "text", "text": ""})
+    else:
+        add("content_block_start", index=index, content_block={**tool_use, "input": {}})
     add("ping")
     for piece in pieces:
-        add("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
+        delta = (
+            {"type": "text_delta", "text": piece}
+            if tool_use is None
+            else {"type": "input_json_delta", "partial_json": piece}
+        )
+        add("content_block_delta", index=index, delta=delta)
     add("content_block_stop", index=index)
     add(
         "message_delta",
