@@ -50,11 +50,14 @@ __all__ = [
     "EventLoopMismatchError",
     "ForkedHTTPClientError",
     "InternalServerError",
+    "MaxTurnsExceededError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ToolArgumentsError",
+    "UnknownToolError",
     "UnprocessableEntityError",
     "VideoTaskFailedError",
     "VideoTaskTimeoutError",
@@ -122,6 +125,44 @@ class VideoTaskTimeoutError(ApertisError, TimeoutError):
     def __init__(self, message: str, *, task: Any) -> None:
         super().__init__(message)
         self.task = task
+
+
+class ToolArgumentsError(ApertisError):
+    """The arguments the model sent for a tool call are not JSON or do not validate against the tool's types.
+
+    A tool runner does not raise it: it sends it to the model as the call's error result and keeps it in the
+    run's `tool_calls` / `errors`. `tool_name` is the tool, `arguments` the JSON text the model sent, `errors`
+    Pydantic's list of what failed (`loc`, `msg`, `type`, `input`).
+    """
+
+    def __init__(self, message: str, *, tool_name: str, arguments: str, errors: List[Dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.arguments = arguments
+        self.errors = errors
+
+
+class UnknownToolError(ApertisError):
+    """The model called a tool that is not among the tools given to the runner (`tool_name`).
+
+    Like ToolArgumentsError, it becomes the call's error result, which the model sees, and is kept in the run.
+    """
+
+    def __init__(self, message: str, *, tool_name: str) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+
+
+class MaxTurnsExceededError(ApertisError):
+    """A tool runner called the model `max_turns` times and the last reply still asked for tools.
+
+    `run` is the run so far (a `ToolRun`): its `final` is that last reply (its tools were not run), its
+    `messages` the conversation before it, which `run_tools` can continue with a larger `max_turns`.
+    """
+
+    def __init__(self, message: str, *, run: Any) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class APIError(ApertisError):

@@ -1,0 +1,559 @@
+"""Function tools and what the tool runners share (both twins): `function_tool`, `FunctionTool`, the record of a
+run (`ToolRun`, `ToolCallResult`), and the two API formats the runners speak (chat completions, Messages).
+
+The loop itself is apertis/_async/_tool_runner.py (its sync twin is generated). The argument schema and its
+validation come from Pydantic, the optional extra (`pip install "apertis[pydantic]"`), through
+apertis/_structured.py; nothing here imports Pydantic at module level.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import re
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Generic,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    overload,
+)
+
+from ._exceptions import ToolArgumentsError, UnknownToolError
+
+if TYPE_CHECKING:
+    from .types import ChatCompletion, Message
+    from .types.params import (
+        ChatCompletionMessageParam,
+        ChatCompletionToolParam,
+        FunctionToolParam,
+        MessageParam,
+        ToolParam,
+    )
+
+__all__ = [
+    "AsyncToolCalls",
+    "ChatTools",
+    "FunctionTool",
+    "MessagesTools",
+    "SyncToolCalls",
+    "ToolCallResult",
+    "ToolRun",
+    "function_tool",
+]
+
+R = TypeVar("R")
+ReplyT = TypeVar("ReplyT")
+ParamT = TypeVar("ParamT")
+
+# The headers that end the summary of a Google-style docstring (and open its sections).
+_SECTION = re.compile(r"^(Args|Arguments|Parameters|Params|Returns?|Yields?|Raises|Examples?|Notes?|Attributes):\s*$")
+_ARGUMENT = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+def _docstring_parts(function: Callable[..., Any]) -> tuple[Optional[str], Dict[str, str]]:
+    """The summary of a Google-style docstring and one line per argument of its `Args:` section."""
+    doc = inspect.getdoc(function)
+    if not doc:
+        return None, {}
+    summary: List[str] = []
+    arguments: Dict[str, str] = {}
+    section: Optional[str] = None
+    current: Optional[str] = None
+    indent = 0
+    for line in doc.splitlines():
+        header = _SECTION.match(line.strip())
+        if header is not None and not line.startswith(" "):
+            section, current = header.group(1), None
+            continue
+        if section is None:
+            summary.append(line)
+        elif section in ("Args", "Arguments", "Parameters", "Params") and line.strip():
+            depth = len(line) - len(line.lstrip())
+            found = _ARGUMENT.match(line.strip())
+            if found is not None and (current is None or depth <= indent):
+                current, indent = found.group(1).lstrip("*"), depth
+                arguments[current] = found.group(2).strip()
+            elif current is not None:
+                arguments[current] = f"{arguments[current]} {line.strip()}".strip()
+    text = "\n".join(summary).strip()
+    return (text or None), arguments
+
+
+class FunctionTool(Generic[R]):
+    """A Python function the model may call: its name, description and JSON schema of arguments, rendered for the
+    API it is sent to (`chat_tool()`, `responses_tool()`, `messages_tool()`), and `call_arguments()`, which turns
+    what the model sent into validated keyword arguments. Built by `apertis.function_tool`; calling the tool
+    calls the function.
+
+    `parameters` is the schema sent (strict, every property required and no others allowed, when `strict` is
+    true); `arguments_type` is the Pydantic TypeAdapter that validates what the model sends.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., R],
+        *,
+        name: str,
+        description: Optional[str],
+        parameters: Dict[str, Any],
+        strict: bool,
+        arguments_type: Any,
+    ) -> None:
+        self.function = function
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+        self.strict = strict
+        self.arguments_type = arguments_type
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self.function(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"FunctionTool(name={self.name!r}, strict={self.strict})"
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the function is a coroutine function (the async runner awaits it; others run in a thread)."""
+        return inspect.iscoroutinefunction(self.function)
+
+    def chat_tool(self) -> ChatCompletionToolParam:
+        """The definition for `chat.completions.create(tools=[...])`: `{"type": "function", "function": {...}}`."""
+        function: Any = {"name": self.name, "parameters": self.parameters, "strict": self.strict}
+        if self.description:
+            function["description"] = self.description
+        return {"type": "function", "function": function}
+
+    def responses_tool(self) -> FunctionToolParam:
+        """The definition for `responses.create(tools=[...])`: the flat `{"type": "function", "name", ...}`."""
+        tool: FunctionToolParam = {"type": "function", "name": self.name, "parameters": self.parameters}
+        tool["strict"] = self.strict
+        if self.description:
+            tool["description"] = self.description
+        return tool
+
+    def messages_tool(self) -> ToolParam:
+        """The definition for `messages.create(tools=[...])`: `{"name", "description", "input_schema"}`."""
+        tool: ToolParam = {"name": self.name, "input_schema": self.parameters}
+        if self.description:
+            tool["description"] = self.description
+        return tool
+
+    def call_arguments(self, arguments: Union[str, Mapping[str, Any], None]) -> Dict[str, Any]:
+        """The keyword arguments of the function from what the model sent (a JSON text on chat completions, an
+        object on Messages), validated; a ToolArgumentsError (naming the tool, with the validation errors) when
+        they do not validate."""
+        if arguments is None or arguments == "":
+            arguments = "{}"
+        try:
+            if isinstance(arguments, str):
+                validated = self.arguments_type.validate_json(arguments)
+            else:
+                validated = self.arguments_type.validate_python(dict(arguments))
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            errors = _validation_errors(error)
+            raise ToolArgumentsError(
+                f"the arguments of tool {self.name!r} do not validate: {error}",
+                tool_name=self.name,
+                arguments=arguments if isinstance(arguments, str) else json.dumps(arguments, default=str),
+                errors=errors,
+            ) from error
+        return {key: getattr(validated, key) for key in type(validated).model_fields}
+
+
+def _validation_errors(error: ValueError) -> List[Dict[str, Any]]:
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return [{"msg": str(error)}]
+    try:
+        return list(errors(include_url=False))
+    except TypeError:  # pragma: no cover - another ValueError with an errors() method
+        return [{"msg": str(error)}]
+
+
+@overload
+def function_tool(function: Callable[..., R], /) -> FunctionTool[R]: ...
+
+
+@overload
+def function_tool(
+    *, name: Optional[str] = None, description: Optional[str] = None, strict: bool = True
+) -> Callable[[Callable[..., R]], FunctionTool[R]]: ...
+
+
+def function_tool(
+    function: Optional[Callable[..., R]] = None,
+    /,
+    *,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    strict: bool = True,
+) -> Union[FunctionTool[R], Callable[[Callable[..., R]], FunctionTool[R]]]:
+    """A tool the model may call, built from a Python function (sync or async); usable as a decorator
+    (`@function_tool` or `@function_tool(strict=False)`). Needs the Pydantic extra: `pip install "apertis[pydantic]"`.
+
+    The arguments' JSON schema comes from the function's signature and annotations, through Pydantic (defaults,
+    `Optional`, `Literal` and enums, dataclasses, TypedDicts and nested Pydantic models all work); the description
+    is the docstring's summary, and each argument's description its line in a Google-style `Args:` section. What
+    the model sends is validated against the same types before the function is called.
+
+    Args:
+        function: The function. Its parameters must be named (no `*args` / `**kwargs`).
+        name: The tool's name; by default the function's `__name__`.
+        description: What the tool does; by default the docstring's summary.
+        strict: Send a strict schema (every property required, no others allowed, `strict: true`), the
+            structured-output rules of OpenAI models, which then always send arguments that match. Models behind
+            the chat endpoint that are not OpenAI's may reject a strict schema or ignore the flag: pass
+            `strict=False` for the plain schema (optional arguments may then be left out, and take their
+            defaults).
+    """
+
+    def build(target: Callable[..., R]) -> FunctionTool[R]:
+        return _build_tool(target, name=name, description=description, strict=strict)
+
+    if function is None:
+        return build
+    return build(function)
+
+
+def _build_tool(
+    function: Callable[..., R], *, name: Optional[str], description: Optional[str], strict: bool
+) -> FunctionTool[R]:
+    from ._structured import to_strict_json_schema, type_adapter
+
+    if not callable(function):
+        raise TypeError(f"function_tool: `function` must be a function, got {type(function).__name__}")
+    tool_name = name if name is not None else getattr(function, "__name__", None)
+    if not isinstance(tool_name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tool_name):
+        raise ValueError(
+            f"function_tool: the tool name {tool_name!r} must be 1 to 64 letters, digits, `_` or `-`; "
+            "pass name=... to choose one"
+        )
+    summary, argument_docs = _docstring_parts(function)
+    model = _arguments_model(function, tool_name, argument_docs)
+    adapter = type_adapter(model, parameter="function_tool(function)")
+    schema: Dict[str, Any] = adapter.json_schema()
+    schema.pop("title", None)
+    return FunctionTool(
+        function,
+        name=tool_name,
+        description=description if description is not None else summary,
+        parameters=to_strict_json_schema(schema) if strict else schema,
+        strict=strict,
+        arguments_type=adapter,
+    )
+
+
+def _arguments_model(function: Callable[..., Any], tool_name: str, argument_docs: Mapping[str, str]) -> Any:
+    """A Pydantic model whose fields are the function's parameters (annotations, defaults, descriptions)."""
+    from ._structured import type_adapter
+
+    type_adapter(object, parameter="function_tool(function)")  # the clear error naming the extra, when missing
+    import typing
+
+    import pydantic
+
+    try:
+        signature = inspect.signature(function)
+        hints = typing.get_type_hints(function, include_extras=True)
+    except (TypeError, ValueError, NameError) as error:
+        raise TypeError(f"function_tool: cannot read the signature of {tool_name!r}: {error}") from error
+    fields: Dict[str, Any] = {}
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise TypeError(
+                f"function_tool: {tool_name!r} takes {'*' if parameter.kind == parameter.VAR_POSITIONAL else '**'}"
+                f"{parameter.name}; a tool's arguments must be named parameters"
+            )
+        if parameter.kind == parameter.POSITIONAL_ONLY:
+            raise TypeError(
+                f"function_tool: {tool_name!r}: {parameter.name!r} is positional-only; the runner passes "
+                "arguments by name"
+            )
+        default = ... if parameter.default is parameter.empty else parameter.default
+        field = pydantic.Field(default, description=argument_docs.get(parameter.name))
+        fields[parameter.name] = (hints.get(parameter.name, Any), field)
+    try:
+        return pydantic.create_model(f"{tool_name}_arguments", **fields)
+    except (TypeError, ValueError, NameError) as error:  # pydantic's schema errors are TypeErrors
+        raise TypeError(f"function_tool: cannot build the arguments of {tool_name!r}: {error}") from error
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What a run records
+
+
+class ToolCallResult:
+    """One tool call the model asked for, and what came of it.
+
+    `output` is the text the model was sent back; `value` what the function returned (None when it failed);
+    `error` the exception when it failed: the function's own, a ToolArgumentsError (the arguments did not
+    validate) or an UnknownToolError (no tool of that name). A failure is sent to the model as an error result
+    (`is_error` on Messages, the text `Error: ...` on chat completions), and the run goes on.
+    """
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        arguments: Union[str, Mapping[str, Any], None],
+        output: str,
+        value: Any = None,
+        error: Optional[BaseException] = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+        self.output = output
+        self.value = value
+        self.error = error
+
+    @property
+    def is_error(self) -> bool:
+        """Whether the call failed (its `error` is set)."""
+        return self.error is not None
+
+    def __repr__(self) -> str:
+        outcome = f"error={self.error!r}" if self.error is not None else f"output={self.output!r}"
+        return f"ToolCallResult(id={self.id!r}, name={self.name!r}, {outcome})"
+
+
+class ToolRun(Generic[ReplyT, ParamT]):
+    """What a tool runner did: every model reply (`replies`, the last one is `final`), every tool call with its
+    outcome (`tool_calls`, the failed ones in `errors`), and the whole conversation (`messages`: the messages given,
+    then each assistant turn that asked for tools and the tool results sent back; the final reply is in `final`),
+    ready to be sent again with a follow-up question.
+    """
+
+    def __init__(self, messages: Sequence[ParamT]) -> None:
+        self.messages: List[ParamT] = list(messages)
+        self.replies: List[ReplyT] = []
+        self.tool_calls: List[ToolCallResult] = []
+
+    @property
+    def final(self) -> ReplyT:
+        """The model's last reply: its answer (or, on a MaxTurnsExceededError, the reply that still asked for tools)."""
+        if not self.replies:
+            raise RuntimeError("the tool run has no reply yet")  # pragma: no cover - a run always has one
+        return self.replies[-1]
+
+    @property
+    def errors(self) -> List[ToolCallResult]:
+        """The tool calls that failed (their `error` says why)."""
+        return [call for call in self.tool_calls if call.error is not None]
+
+    def __repr__(self) -> str:
+        return (
+            f"ToolRun(replies={len(self.replies)}, tool_calls={len(self.tool_calls)}, errors={len(self.errors)}, "
+            f"messages={len(self.messages)})"
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Executing one call
+
+
+class RequestedCall(NamedTuple):
+    """A tool call as the model asked for it, whatever the API."""
+
+    id: str
+    name: str
+    arguments: Union[str, Mapping[str, Any], None]
+
+
+def _output_text(value: Any) -> str:
+    """What the model is sent for a function's return value: a string as is, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    dump = getattr(value, "model_dump_json", None)
+    if callable(dump):
+        return str(dump())
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _error_text(error: BaseException) -> str:
+    return f"Error: {error}" if isinstance(error, (ToolArgumentsError, UnknownToolError)) else (
+        f"Error: {type(error).__name__}: {error}"
+    )
+
+
+def prepare_call(
+    tools: Mapping[str, FunctionTool[Any]], call: RequestedCall
+) -> Union[ToolCallResult, tuple[FunctionTool[Any], Dict[str, Any]]]:
+    """The tool and its validated arguments, or the failed ToolCallResult when there is no such tool or the
+    arguments do not validate."""
+    tool = tools.get(call.name)
+    if tool is None:
+        known = ", ".join(sorted(tools)) or "none"
+        error: BaseException = UnknownToolError(
+            f"the model called tool {call.name!r}, which is not among the tools given (known: {known})",
+            tool_name=call.name,
+        )
+        return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error)
+    try:
+        return tool, tool.call_arguments(call.arguments)
+    except ToolArgumentsError as failure:
+        return ToolCallResult(
+            id=call.id, name=call.name, arguments=call.arguments, output=_error_text(failure), error=failure
+        )
+
+
+def finished_call(call: RequestedCall, value: Any = None, error: Optional[BaseException] = None) -> ToolCallResult:
+    """The record of a call whose function returned `value` or raised `error`."""
+    if error is not None:
+        return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error)
+    return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_output_text(value), value=value)
+
+
+def tool_table(tools: Sequence[FunctionTool[Any]], parameter: str) -> Dict[str, FunctionTool[Any]]:
+    """The tools by name; a clear error for something that is not a FunctionTool or a name given twice."""
+    table: Dict[str, FunctionTool[Any]] = {}
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
+        raise TypeError(f"{parameter}: `tools` must be a list of apertis.function_tool(...) tools")
+    for tool in tools:
+        if not isinstance(tool, FunctionTool):
+            raise TypeError(
+                f"{parameter}: every tool must be an apertis.function_tool(...) (the runner calls it), got "
+                f"{type(tool).__name__}; wrap the function with function_tool, or call create() for tool "
+                "definitions the runner cannot execute"
+            )
+        if tool.name in table:
+            raise ValueError(f"{parameter}: two tools are named {tool.name!r}; pass name=... to function_tool")
+        table[tool.name] = tool
+    return table
+
+
+class AsyncToolCalls:
+    """How the async runner executes the calls of one turn: all at once, coroutine functions awaited on the loop,
+    plain functions in worker threads."""
+
+    @staticmethod
+    def check(tools: Sequence[FunctionTool[Any]], parameter: str) -> None:
+        """Every function can be run (any kind can, by the async runner)."""
+
+    @staticmethod
+    async def run_all(calls: Sequence[Callable[[], Awaitable[ToolCallResult]]]) -> List[ToolCallResult]:
+        """Run every call concurrently; the results in the order of the calls."""
+        import asyncio
+
+        return list(await asyncio.gather(*(call() for call in calls)))
+
+    @staticmethod
+    async def call(tool: FunctionTool[Any], arguments: Dict[str, Any]) -> Any:
+        """The function's result: awaited, or run in a worker thread so it does not stop the loop."""
+        if tool.is_async:
+            return await tool.function(**arguments)
+        import asyncio
+
+        return await asyncio.to_thread(functools.partial(tool.function, **arguments))
+
+
+class SyncToolCalls:
+    """How the sync runner executes the calls of one turn: one after the other, in the calling thread."""
+
+    @staticmethod
+    def check(tools: Sequence[FunctionTool[Any]], parameter: str) -> None:
+        """Coroutine functions need the async client."""
+        for tool in tools:
+            if tool.is_async:
+                raise TypeError(
+                    f"{parameter}: tool {tool.name!r} is an async function, which the sync client cannot await; "
+                    "use AsyncApertis, or make the function a plain def"
+                )
+
+    @staticmethod
+    def run_all(calls: Sequence[Callable[[], ToolCallResult]]) -> List[ToolCallResult]:
+        """Run the calls in order."""
+        return [call() for call in calls]
+
+    @staticmethod
+    def call(tool: FunctionTool[Any], arguments: Dict[str, Any]) -> Any:
+        """The function's result."""
+        return tool.function(**arguments)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The two API formats
+
+
+class ChatTools:
+    """Chat completions: tools as `{"type": "function", "function": ...}`, calls in `message.tool_calls`, each
+    result a `tool` message answering its `tool_call_id`."""
+
+    @staticmethod
+    def definitions(tools: Sequence[FunctionTool[Any]]) -> List[ChatCompletionToolParam]:
+        """The `tools` argument."""
+        return [tool.chat_tool() for tool in tools]
+
+    @staticmethod
+    def requested(reply: ChatCompletion) -> List[RequestedCall]:
+        """The calls the reply asks for (of its first choice)."""
+        if not reply.choices:
+            return []
+        calls = reply.choices[0].message.tool_calls or []
+        return [
+            RequestedCall(call.id, call.function.name, call.function.arguments)
+            for call in calls
+            if getattr(call, "function", None) is not None
+        ]
+
+    @staticmethod
+    def assistant_turn(reply: ChatCompletion) -> ChatCompletionMessageParam:
+        """The assistant message to send back."""
+        return reply.choices[0].message
+
+    @staticmethod
+    def results(calls: Sequence[ToolCallResult]) -> List[ChatCompletionMessageParam]:
+        """One `tool` message per call."""
+        return [{"role": "tool", "tool_call_id": call.id, "content": call.output} for call in calls]
+
+
+class MessagesTools:
+    """Messages: tools as `{"name", "description", "input_schema"}`, calls as `tool_use` blocks, the results as
+    `tool_result` blocks (with `is_error` for a failure) of one user message."""
+
+    @staticmethod
+    def definitions(tools: Sequence[FunctionTool[Any]]) -> List[ToolParam]:
+        """The `tools` argument."""
+        return [tool.messages_tool() for tool in tools]
+
+    @staticmethod
+    def requested(reply: Message) -> List[RequestedCall]:
+        """The reply's `tool_use` blocks."""
+        return [
+            RequestedCall(block.id, block.name, block.input)
+            for block in reply.content
+            if getattr(block, "type", None) == "tool_use" and hasattr(block, "input")
+        ]
+
+    @staticmethod
+    def assistant_turn(reply: Message) -> MessageParam:
+        """The assistant message to send back: the reply's content blocks."""
+        return {"role": "assistant", "content": reply.content}
+
+    @staticmethod
+    def results(calls: Sequence[ToolCallResult]) -> List[MessageParam]:
+        """One user message with a `tool_result` block per call."""
+        blocks: List[Any] = []
+        for call in calls:
+            block: Dict[str, Any] = {"type": "tool_result", "tool_use_id": call.id, "content": call.output}
+            if call.is_error:
+                block["is_error"] = True
+            blocks.append(block)
+        return [{"role": "user", "content": blocks}]
