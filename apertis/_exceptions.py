@@ -1,6 +1,12 @@
 """The error hierarchy.
 
     ApertisError
+    ├── MissingDependencyError             (also an ImportError: an optional extra the feature needs is missing)
+    ├── LengthFinishReasonError            (a structured reply cut at the token limit, so it cannot be parsed)
+    ├── ContentFilterFinishReasonError     (a structured reply stopped by the content filter)
+    ├── ToolArgumentsError                 (a tool runner: the model's arguments for a tool do not validate)
+    ├── UnknownToolError                   (a tool runner: the model called a tool it was not given)
+    ├── MaxTurnsExceededError              (a tool runner: still asking for tools after max_turns replies)
     ├── EventLoopMismatchError             (also a RuntimeError: an async client's http_client on a second loop)
     ├── ForkedHTTPClientError              (also a RuntimeError: your own http_client used after os.fork())
     └── APIError
@@ -18,6 +24,7 @@
         ├── APIConnectionError             (no response: connect, read, write, protocol failures)
         │   └── APITimeoutError
         └── APIResponseValidationError     (a 2xx whose body is not what the API promised)
+            └── StructuredOutputValidationError  (a structured reply that does not validate as the asked type)
 
 Every exception pickles (they cross process pools) and names itself after the package (`apertis.RateLimitError`
 in tracebacks), not the private module it is defined in. No exception holds the API key: when one is built, its
@@ -46,16 +53,20 @@ __all__ = [
     "ApertisError",
     "AuthenticationError",
     "BadRequestError",
+    "ContentFilterFinishReasonError",
     "ConflictError",
     "EventLoopMismatchError",
     "ForkedHTTPClientError",
     "InternalServerError",
+    "LengthFinishReasonError",
     "MaxTurnsExceededError",
+    "MissingDependencyError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "StructuredOutputValidationError",
     "ToolArgumentsError",
     "UnknownToolError",
     "UnprocessableEntityError",
@@ -85,6 +96,30 @@ class ApertisError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class MissingDependencyError(ApertisError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the `pip install` that fixes it
+    (`apertis[pydantic]` for structured outputs from Python types). Also an ImportError."""
+
+
+class LengthFinishReasonError(ApertisError):
+    """A structured-output reply stopped at the token limit (`finish_reason` `length`, a Messages `stop_reason`
+    `max_tokens`, a Responses `incomplete` for `max_output_tokens`): its JSON is cut short, so it is not parsed.
+    `completion` is the whole result as received; raise the limit (`max_tokens`, `max_output_tokens`) and retry."""
+
+    def __init__(self, message: str, *, completion: Any) -> None:
+        super().__init__(message)
+        self.completion = completion
+
+
+class ContentFilterFinishReasonError(ApertisError):
+    """A structured-output reply was stopped by the content filter (`finish_reason` `content_filter`), so there is
+    nothing to parse. `completion` is the whole result as received."""
+
+    def __init__(self, message: str, *, completion: Any) -> None:
+        super().__init__(message)
+        self.completion = completion
 
 
 class EventLoopMismatchError(ApertisError, RuntimeError):
@@ -331,6 +366,28 @@ class APIResponseValidationError(APIError):
     def __init__(self, message: str, *, response: Optional[httpx.Response], text: str) -> None:
         self.text = text  # before the base class redacts what the error holds
         super().__init__(message, response=response)
+
+
+class StructuredOutputValidationError(APIResponseValidationError):
+    """The model's structured reply does not validate as the type asked for (`parse`, `output_format`).
+
+    `text` is the raw reply (the JSON as the model wrote it, not truncated); `errors` the validation details, one
+    dict per problem with `loc` (the path in the reply, a list), `msg`, `type` and `input` (Pydantic's, or
+    jsonschema's for a schema dict; a reply that is not JSON has one error of type `json_invalid`).
+    """
+
+    errors: List[Dict[str, Any]]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str,
+        errors: List[Dict[str, Any]],
+        response: Optional[httpx.Response] = None,
+    ) -> None:
+        self.errors = errors
+        super().__init__(message, response=response, text=text)
 
 
 # -- redaction: what an error holds never shows the key ------------------------------------------------------
