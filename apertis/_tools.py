@@ -29,13 +29,16 @@ from typing import (
     overload,
 )
 
-from ._exceptions import ToolArgumentsError, UnknownToolError
+from ._exceptions import MissingDependencyError, StructuredOutputValidationError, ToolArgumentsError, UnknownToolError
+from ._utils import AsyncRuntime
 
 if TYPE_CHECKING:
+    from ._structured import OutputFormat
     from .types import ChatCompletion, Message
     from .types.params import (
         ChatCompletionMessageParam,
         ChatCompletionToolParam,
+        FunctionDefinitionParam,
         FunctionToolParam,
         MessageParam,
         ToolParam,
@@ -96,8 +99,7 @@ class FunctionTool(Generic[R]):
     what the model sent into validated keyword arguments. Built by `apertis.function_tool`; calling the tool
     calls the function.
 
-    `parameters` is the schema sent (strict, every property required and no others allowed, when `strict` is
-    true); `arguments_type` is the Pydantic TypeAdapter that validates what the model sends.
+    `parameters` is the schema sent: strict (every property required, no others allowed) when `strict` is true.
     """
 
     def __init__(
@@ -106,16 +108,14 @@ class FunctionTool(Generic[R]):
         *,
         name: str,
         description: Optional[str],
-        parameters: Dict[str, Any],
-        strict: bool,
-        arguments_type: Any,
+        arguments: OutputFormat[Any],
     ) -> None:
         self.function = function
         self.name = name
         self.description = description
-        self.parameters = parameters
-        self.strict = strict
-        self.arguments_type = arguments_type
+        self.parameters: Dict[str, Any] = {k: v for k, v in arguments.schema.items() if k != "title"}
+        self.strict = arguments.strict
+        self._arguments = arguments
         functools.update_wrapper(self, function)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
@@ -131,15 +131,19 @@ class FunctionTool(Generic[R]):
 
     def chat_tool(self) -> ChatCompletionToolParam:
         """The definition for `chat.completions.create(tools=[...])`: `{"type": "function", "function": {...}}`."""
-        function: Any = {"name": self.name, "parameters": self.parameters, "strict": self.strict}
+        function: FunctionDefinitionParam = {"name": self.name, "parameters": self.parameters, "strict": self.strict}
         if self.description:
             function["description"] = self.description
         return {"type": "function", "function": function}
 
     def responses_tool(self) -> FunctionToolParam:
         """The definition for `responses.create(tools=[...])`: the flat `{"type": "function", "name", ...}`."""
-        tool: FunctionToolParam = {"type": "function", "name": self.name, "parameters": self.parameters}
-        tool["strict"] = self.strict
+        tool: FunctionToolParam = {
+            "type": "function",
+            "name": self.name,
+            "parameters": self.parameters,
+            "strict": self.strict,
+        }
         if self.description:
             tool["description"] = self.description
         return tool
@@ -155,32 +159,33 @@ class FunctionTool(Generic[R]):
         """The keyword arguments of the function from what the model sent (a JSON text on chat completions, an
         object on Messages), validated; a ToolArgumentsError (naming the tool, with the validation errors) when
         they do not validate."""
-        if arguments is None or arguments == "":
-            arguments = "{}"
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments if arguments is not None else {})
         try:
-            if isinstance(arguments, str):
-                validated = self.arguments_type.validate_json(arguments)
-            else:
-                validated = self.arguments_type.validate_python(dict(arguments))
-        except ValueError as error:  # pydantic's ValidationError is a ValueError
-            errors = _validation_errors(error)
+            value = self._arguments.parse_json(text or "{}")
+        except StructuredOutputValidationError as error:
             raise ToolArgumentsError(
-                f"the arguments of tool {self.name!r} do not validate: {error}",
+                f"the arguments of tool {self.name!r} do not validate: {_problems(error.errors)}",
                 tool_name=self.name,
-                arguments=arguments if isinstance(arguments, str) else json.dumps(arguments, default=str),
-                errors=errors,
+                arguments=text,
+                errors=error.errors,
             ) from error
-        return {key: getattr(validated, key) for key in type(validated).model_fields}
+        fields = getattr(type(value), "model_fields", None)
+        if fields is not None:
+            return {key: getattr(value, key) for key in fields}
+        if not isinstance(value, dict):
+            problem = {"loc": [], "msg": "the arguments must be a JSON object", "type": "dict_type", "input": value}
+            raise ToolArgumentsError(
+                f"the arguments of tool {self.name!r} must be a JSON object, got {text[:100]}",
+                tool_name=self.name,
+                arguments=text,
+                errors=[problem],
+            )
+        return value
 
 
-def _validation_errors(error: ValueError) -> List[Dict[str, Any]]:
-    errors = getattr(error, "errors", None)
-    if not callable(errors):
-        return [{"msg": str(error)}]
-    try:
-        return list(errors(include_url=False))
-    except TypeError:  # pragma: no cover - another ValueError with an errors() method
-        return [{"msg": str(error)}]
+def _problems(errors: Sequence[Mapping[str, Any]]) -> str:
+    shown = [f"{'.'.join(str(p) for p in e.get('loc') or ()) or '(all)'}: {e.get('msg')}" for e in errors[:5]]
+    return "; ".join(shown) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
 
 
 @overload
@@ -189,7 +194,23 @@ def function_tool(function: Callable[..., R], /) -> FunctionTool[R]: ...
 
 @overload
 def function_tool(
-    *, name: Optional[str] = None, description: Optional[str] = None, strict: bool = True
+    function: Callable[..., R],
+    /,
+    *,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    strict: bool = True,
+    parameters: Optional[Mapping[str, Any]] = None,
+) -> FunctionTool[R]: ...
+
+
+@overload
+def function_tool(
+    *,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    strict: bool = True,
+    parameters: Optional[Mapping[str, Any]] = None,
 ) -> Callable[[Callable[..., R]], FunctionTool[R]]: ...
 
 
@@ -200,28 +221,33 @@ def function_tool(
     name: Optional[str] = None,
     description: Optional[str] = None,
     strict: bool = True,
+    parameters: Optional[Mapping[str, Any]] = None,
 ) -> Union[FunctionTool[R], Callable[[Callable[..., R]], FunctionTool[R]]]:
     """A tool the model may call, built from a Python function (sync or async); usable as a decorator
-    (`@function_tool` or `@function_tool(strict=False)`). Needs the Pydantic extra: `pip install "apertis[pydantic]"`.
+    (`@function_tool`, or `@function_tool(strict=False)`). Give it to `run_tools`, or send its definition yourself
+    (`tool.chat_tool()`, `tool.responses_tool()`, `tool.messages_tool()`).
 
-    The arguments' JSON schema comes from the function's signature and annotations, through Pydantic (defaults,
-    `Optional`, `Literal` and enums, dataclasses, TypedDicts and nested Pydantic models all work); the description
-    is the docstring's summary, and each argument's description its line in a Google-style `Args:` section. What
-    the model sends is validated against the same types before the function is called.
+    The arguments' JSON schema comes from the function's signature and annotations, through Pydantic's
+    TypeAdapter (defaults, `Optional`, `Literal` and enums, dataclasses, TypedDicts and nested Pydantic models all
+    work), which needs the extra: `pip install "apertis[pydantic]"`. The description is the docstring's summary,
+    each argument's description its line in a Google-style `Args:` section. What the model sends is validated
+    against the same types before the function is called.
 
     Args:
-        function: The function. Its parameters must be named (no `*args` / `**kwargs`).
+        function: The function. Its parameters must be named (no `*args`, `**kwargs` or positional-only ones).
         name: The tool's name; by default the function's `__name__`.
         description: What the tool does; by default the docstring's summary.
-        strict: Send a strict schema (every property required, no others allowed, `strict: true`), the
-            structured-output rules of OpenAI models, which then always send arguments that match. Models behind
-            the chat endpoint that are not OpenAI's may reject a strict schema or ignore the flag: pass
-            `strict=False` for the plain schema (optional arguments may then be left out, and take their
-            defaults).
+        strict: Send a strict schema (every property required, optional ones nullable, no others allowed, and
+            `strict: true`): OpenAI models then always send arguments that match. Models behind the chat endpoint
+            that are not OpenAI's may reject a strict schema or ignore the flag: `strict=False` sends the schema
+            as Pydantic writes it (optional arguments may then be left out and take their defaults).
+        parameters: The arguments' JSON schema, written by you, instead of the one built from the signature:
+            no Pydantic needed; the function gets the decoded JSON object as keyword arguments (validated against
+            the schema when `jsonschema` is installed).
     """
 
     def build(target: Callable[..., R]) -> FunctionTool[R]:
-        return _build_tool(target, name=name, description=description, strict=strict)
+        return _build_tool(target, name=name, description=description, strict=strict, parameters=parameters)
 
     if function is None:
         return build
@@ -229,9 +255,14 @@ def function_tool(
 
 
 def _build_tool(
-    function: Callable[..., R], *, name: Optional[str], description: Optional[str], strict: bool
+    function: Callable[..., R],
+    *,
+    name: Optional[str],
+    description: Optional[str],
+    strict: bool,
+    parameters: Optional[Mapping[str, Any]],
 ) -> FunctionTool[R]:
-    from ._structured import to_strict_json_schema, type_adapter
+    from ._structured import output_format
 
     if not callable(function):
         raise TypeError(f"function_tool: `function` must be a function, got {type(function).__name__}")
@@ -242,53 +273,50 @@ def _build_tool(
             "pass name=... to choose one"
         )
     summary, argument_docs = _docstring_parts(function)
-    model = _arguments_model(function, tool_name, argument_docs)
-    adapter = type_adapter(model, parameter="function_tool(function)")
-    schema: Dict[str, Any] = adapter.json_schema()
-    schema.pop("title", None)
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise TypeError(f"function_tool: `parameters` must be a JSON-schema dict, got {type(parameters).__name__}")
+    source = parameters if parameters is not None else _arguments_model(function, tool_name, argument_docs)
     return FunctionTool(
         function,
         name=tool_name,
         description=description if description is not None else summary,
-        parameters=to_strict_json_schema(schema) if strict else schema,
-        strict=strict,
-        arguments_type=adapter,
+        arguments=output_format(source, parameter="function_tool", strict=strict, name=tool_name),
     )
 
 
 def _arguments_model(function: Callable[..., Any], tool_name: str, argument_docs: Mapping[str, str]) -> Any:
     """A Pydantic model whose fields are the function's parameters (annotations, defaults, descriptions)."""
-    from ._structured import type_adapter
+    from ._structured import PYDANTIC_EXTRA
 
-    type_adapter(object, parameter="function_tool(function)")  # the clear error naming the extra, when missing
+    try:
+        import pydantic
+    except ImportError:
+        raise MissingDependencyError(
+            f"function_tool({tool_name}) needs Pydantic to build the arguments' schema from the signature and "
+            f"validate what the model sends: {PYDANTIC_EXTRA}, or write the schema yourself: "
+            "function_tool(function, parameters={...})"
+        ) from None
     import typing
-
-    import pydantic
 
     try:
         signature = inspect.signature(function)
         hints = typing.get_type_hints(function, include_extras=True)
     except (TypeError, ValueError, NameError) as error:
-        raise TypeError(f"function_tool: cannot read the signature of {tool_name!r}: {error}") from error
+        raise TypeError(f"function_tool: cannot read the signature of {tool_name!r}: {error}") from None
     fields: Dict[str, Any] = {}
     for parameter in signature.parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD, parameter.POSITIONAL_ONLY):
             raise TypeError(
-                f"function_tool: {tool_name!r} takes {'*' if parameter.kind == parameter.VAR_POSITIONAL else '**'}"
-                f"{parameter.name}; a tool's arguments must be named parameters"
-            )
-        if parameter.kind == parameter.POSITIONAL_ONLY:
-            raise TypeError(
-                f"function_tool: {tool_name!r}: {parameter.name!r} is positional-only; the runner passes "
-                "arguments by name"
+                f"function_tool: {tool_name!r} takes {parameter}; the runner passes a tool's arguments by name, "
+                "so every parameter must be a named one"
             )
         default = ... if parameter.default is parameter.empty else parameter.default
         field = pydantic.Field(default, description=argument_docs.get(parameter.name))
         fields[parameter.name] = (hints.get(parameter.name, Any), field)
     try:
         return pydantic.create_model(f"{tool_name}_arguments", **fields)
-    except (TypeError, ValueError, NameError) as error:  # pydantic's schema errors are TypeErrors
-        raise TypeError(f"function_tool: cannot build the arguments of {tool_name!r}: {error}") from error
+    except (TypeError, ValueError, NameError, pydantic.PydanticUserError) as error:
+        raise TypeError(f"function_tool: cannot build the arguments of {tool_name!r}: {error}") from None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -388,8 +416,10 @@ def _output_text(value: Any) -> str:
 
 
 def _error_text(error: BaseException) -> str:
-    return f"Error: {error}" if isinstance(error, (ToolArgumentsError, UnknownToolError)) else (
-        f"Error: {type(error).__name__}: {error}"
+    return (
+        f"Error: {error}"
+        if isinstance(error, (ToolArgumentsError, UnknownToolError))
+        else (f"Error: {type(error).__name__}: {error}")
     )
 
 
@@ -405,7 +435,9 @@ def prepare_call(
             f"the model called tool {call.name!r}, which is not among the tools given (known: {known})",
             tool_name=call.name,
         )
-        return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error)
+        return ToolCallResult(
+            id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error
+        )
     try:
         return tool, tool.call_arguments(call.arguments)
     except ToolArgumentsError as failure:
@@ -417,7 +449,9 @@ def prepare_call(
 def finished_call(call: RequestedCall, value: Any = None, error: Optional[BaseException] = None) -> ToolCallResult:
     """The record of a call whose function returned `value` or raised `error`."""
     if error is not None:
-        return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error)
+        return ToolCallResult(
+            id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error
+        )
     return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_output_text(value), value=value)
 
 
@@ -459,9 +493,7 @@ class AsyncToolCalls:
         """The function's result: awaited, or run in a worker thread so it does not stop the loop."""
         if tool.is_async:
             return await tool.function(**arguments)
-        import asyncio
-
-        return await asyncio.to_thread(functools.partial(tool.function, **arguments))
+        return await AsyncRuntime.run_blocking(functools.partial(tool.function, **arguments))
 
 
 class SyncToolCalls:
@@ -497,7 +529,7 @@ class ChatTools:
     result a `tool` message answering its `tool_call_id`."""
 
     @staticmethod
-    def definitions(tools: Sequence[FunctionTool[Any]]) -> List[ChatCompletionToolParam]:
+    def definitions_of(tools: Sequence[FunctionTool[Any]]) -> List[ChatCompletionToolParam]:
         """The `tools` argument."""
         return [tool.chat_tool() for tool in tools]
 
@@ -529,17 +561,19 @@ class MessagesTools:
     `tool_result` blocks (with `is_error` for a failure) of one user message."""
 
     @staticmethod
-    def definitions(tools: Sequence[FunctionTool[Any]]) -> List[ToolParam]:
+    def definitions_of(tools: Sequence[FunctionTool[Any]]) -> List[ToolParam]:
         """The `tools` argument."""
         return [tool.messages_tool() for tool in tools]
 
     @staticmethod
     def requested(reply: Message) -> List[RequestedCall]:
         """The reply's `tool_use` blocks."""
+        from .types.tool_use_block import ToolUseBlock
+
         return [
             RequestedCall(block.id, block.name, block.input)
             for block in reply.content
-            if getattr(block, "type", None) == "tool_use" and hasattr(block, "input")
+            if isinstance(block, ToolUseBlock)
         ]
 
     @staticmethod
