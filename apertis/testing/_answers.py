@@ -558,6 +558,36 @@ def _responses(request: FakeRequest, resolver: Resolver) -> Union[Answer, Stream
 # Messages
 
 
+def _tool_results(messages: List[Dict[str, Any]]) -> Optional[str]:
+    """The text of the tool results the last message carries, or None when it carries none."""
+    last = messages[-1].get("content") if messages else None
+    if not isinstance(last, list):
+        return None
+    results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
+    return _text_of(results) if results else None
+
+
+def _tool_use(body: Dict[str, Any], messages: List[Dict[str, Any]], request: FakeRequest, resolver: Resolver) -> Any:
+    """The `tool_use` block the fake model answers with: a call of the first client tool (or the one `tool_choice`
+    names), its input built from the tool's schema; None without tools, for `tool_choice` none, and once the last
+    message carries tool results (then the model answers in text)."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") in (None, "custom")]
+    given = body.get("tool_choice")
+    choice: Dict[str, Any] = given if isinstance(given, dict) else {}
+    if not tools or choice.get("type") == "none" or _tool_results(messages) is not None:
+        return None
+    wanted = choice.get("name") if choice.get("type") == "tool" else None
+    chosen = next((t for t in tools if wanted is None or t.get("name") == wanted), tools[0])
+    schema = chosen.get("input_schema")
+    arguments = synthesize(schema, resolver) if isinstance(schema, dict) else {}
+    return {
+        "type": "tool_use",
+        "id": _ident("toolu_", request, 24, "tool"),
+        "name": chosen.get("name"),
+        "input": arguments,
+    }
+
+
 def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamAnswer]:
     body: Dict[str, Any] = request.json
     model = str(body["model"])
@@ -569,6 +599,9 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
         input_tokens += count_tokens(body["system"])
     stops = _stops(body.get("stop_sequences"))
     text = _reply_text(model, prompt)
+    results = _tool_results(messages)
+    if results is not None:
+        text = f"Offline answer from {model}: the tool returned {_clip(results, 160)!r}."
     stop_sequence = next((s for s in stops if s and s in text), None)
     pieces, finish = _limit(text, body.get("max_tokens"), stops)
     stop_reason = "max_tokens" if finish == "length" else ("stop_sequence" if stop_sequence else "end_turn")
@@ -583,8 +616,13 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     signature = "sig_" + request.digest("signature")[:32] if thought else ""
     if thought:
         content.append({"type": "thinking", "thinking": thought, "signature": signature})
+    tool_use = _tool_use(body, messages, request, resolver)
+    if tool_use is not None:
+        pieces, stop_reason, stop_sequence = _PIECE.findall(f"Calling {tool_use['name']}."), "tool_use", None
     content.append({"type": "text", "text": "".join(pieces)})
-    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces)}
+    if tool_use is not None:
+        content.append(tool_use)
+    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces) + (12 if tool_use is not None else 0)}
     message = {
         "id": ident,
         "type": "message",
@@ -625,10 +663,17 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     for piece in pieces:
         add("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
     add("content_block_stop", index=index)
+    if tool_use is not None:
+        index += 1
+        add("content_block_start", index=index, content_block={**tool_use, "input": {}})
+        partial = json.dumps(tool_use["input"])
+        for part in (partial[: len(partial) // 2], partial[len(partial) // 2 :]):
+            add("content_block_delta", index=index, delta={"type": "input_json_delta", "partial_json": part})
+        add("content_block_stop", index=index)
     add(
         "message_delta",
         delta={"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-        usage={"output_tokens": len(pieces)},
+        usage={"output_tokens": usage["output_tokens"]},
     )
     add("message_stop")
     return StreamAnswer("messages", events, {"anthropic-version": "2023-06-01"})
