@@ -29,7 +29,13 @@ from typing import (
     overload,
 )
 
-from ._exceptions import MissingDependencyError, StructuredOutputValidationError, ToolArgumentsError, UnknownToolError
+from ._exceptions import (
+    ApertisError,
+    MissingDependencyError,
+    StructuredOutputValidationError,
+    ToolArgumentsError,
+    UnknownToolError,
+)
 from ._utils import AsyncRuntime
 
 if TYPE_CHECKING:
@@ -375,7 +381,7 @@ class ToolRun(Generic[ReplyT, ParamT]):
     def final(self) -> ReplyT:
         """The model's last reply: its answer (or, on a MaxTurnsExceededError, the reply that still asked for tools)."""
         if not self.replies:
-            raise RuntimeError("the tool run has no reply yet")  # pragma: no cover - a run always has one
+            raise ApertisError("the tool run has no reply yet: read its turns (or until_done()) first")
         return self.replies[-1]
 
     @property

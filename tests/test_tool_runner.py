@@ -399,6 +399,8 @@ async def test_until_done_and_leaving_a_stream_early(make_client: Callable[..., 
                 for _ in early:
                     break
         assert not early.done and early.result.replies == []
+        with pytest.raises(apertis.ApertisError, match="the tool run has no reply yet"):
+            print(early.result.final)
         await call(client.close)
 
 
