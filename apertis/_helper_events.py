@@ -79,14 +79,16 @@ class ContentDeltaEvent(_Event):
 
 
 class ContentDoneEvent(_Event):
-    """A choice's content is complete (its `finish_reason` arrived): `content`."""
+    """A choice's content is complete (its `finish_reason` arrived): `content`, and `parsed`, the content read as
+    the `response_format` type given to `stream` (None without one, or when the choice was cut short)."""
 
-    __slots__ = ("choice_index", "content")
+    __slots__ = ("choice_index", "content", "parsed")
     type: ClassVar[Literal["content.done"]] = "content.done"
 
-    def __init__(self, content: str, choice_index: int) -> None:
+    def __init__(self, content: str, choice_index: int, parsed: Any = None) -> None:
         self.content = content
         self.choice_index = choice_index
+        self.parsed = parsed
 
 
 class RefusalDeltaEvent(_Event):

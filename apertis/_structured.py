@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Generic, List, Mapping, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Dict, Generic, List, Mapping, Optional, Tuple, TypeVar, cast
 
 from ._exceptions import MissingDependencyError, StructuredOutputValidationError
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OutputFormat",
     "PYDANTIC_EXTRA",
+    "class_in_body",
     "output_format",
     "pydantic_required",
     "sanitize_name",
@@ -313,13 +314,15 @@ class OutputFormat(Generic[T]):
             raise self._invalid(
                 text, [{"loc": [], "msg": f"not valid JSON: {error}", "type": "json_invalid"}]
             ) from None
-        if self.strict:
-            decoded = drop_added_nulls(decoded, self._original)
-        return self.validate(decoded, text=text)
+        return self.parse_value(decoded, text=text)
 
-    def validate(self, value: Any, *, text: Optional[str] = None) -> T:
-        """`value` (decoded JSON, as a forced tool's input arrives) validated as the type."""
+    def parse_value(self, value: Any, *, text: Optional[str] = None) -> T:
+        """`value`, decoded JSON (a forced tool's input arrives decoded), as the type; `text` is the raw reply for
+        the error (by default `value` written as JSON). A null the strict schema allowed for an optional property
+        is left out first, so the type's default applies."""
         raw = json.dumps(value) if text is None else text
+        if self.strict:
+            value = drop_added_nulls(value, self._original)
         if self._adapter is not None:
             import pydantic
 
@@ -394,3 +397,37 @@ def output_format(tp: Any, *, parameter: str, strict: bool = True, name: Optiona
         adapter=adapter,
         description=description if isinstance(description, str) else None,
     )
+
+
+# Where a request body may carry the caller's output type, and the `parse` method that takes it.
+_PARSE_METHODS: Mapping[Tuple[str, ...], str] = {
+    ("response_format",): "client.chat.completions.parse(..., response_format={name})",
+    ("text", "format"): "client.responses.parse(..., text_format={name})",
+    ("output_format",): "client.messages.parse(..., output_format={name})",
+}
+
+
+def class_in_body(body: Any, path: Tuple[str, ...] = ()) -> Optional[str]:
+    """Why `body` cannot be sent, when it holds a class (`create(response_format=Model)`): the message names the
+    field and, for an output type, the `parse` method that takes it. None when there is no class in `body`."""
+    if isinstance(body, type):
+        name = body.__name__
+        where = ".".join(path) or "the body"
+        method = _PARSE_METHODS.get(path)
+        if method is not None:
+            return (
+                f"{where}={name} is a class, not a JSON value: to send its JSON schema and get {name} objects back, "
+                f"call {method.format(name=name)} instead of create()"
+            )
+        return f"{where}={name} is a class, which cannot be sent as JSON"
+    if isinstance(body, Mapping):
+        for key, value in body.items():
+            found = class_in_body(value, (*path, str(key)))
+            if found is not None:
+                return found
+    elif isinstance(body, (list, tuple)):
+        for index, value in enumerate(body):
+            found = class_in_body(value, (*path, str(index)))
+            if found is not None:
+                return found
+    return None

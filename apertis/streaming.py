@@ -16,7 +16,9 @@ yield the members of `MessageStreamEvent` / `ResponseStreamEvent`, told apart by
 SDK does not know arrives as an `UnknownStreamEvent`, whose `type` is `"unknown"` (the server's type is its
 `unknown_type`). `chat.completions.stream(...)` and `messages.stream(...)` (openai-python's and
 anthropic-sdk-python's helpers) return a `ChatCompletionStreamManager` / `MessageStreamManager`, whose block yields
-a `ChatCompletionEventStream` / `MessageEventStream` of `ChatCompletionStreamEvent` / `MessageHelperStreamEvent`.
+a `ChatCompletionEventStream` / `MessageEventStream` of `ChatCompletionStreamEvent` / `MessageHelperStreamEvent`;
+given a type (`response_format=T`, `output_format=T`), a `Parsed...StreamManager[T]` whose block yields a
+`ParsedChatCompletionEventStream[T]` / `ParsedMessageEventStream[T]` (the final object carries the parsed value).
 Names load on first use (PEP 562): importing this module imports no stream code and no model.
 """
 
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from ._async._stream_helpers import AsyncChatCompletionStreamManager as AsyncChatCompletionStreamManager
     from ._async._stream_helpers import AsyncMessageEventStream as AsyncMessageEventStream
     from ._async._stream_helpers import AsyncMessageStreamManager as AsyncMessageStreamManager
+    from ._async._stream_helpers import AsyncParsedChatCompletionEventStream as AsyncParsedChatCompletionEventStream
+    from ._async._stream_helpers import AsyncParsedChatCompletionStreamManager as AsyncParsedChatCompletionStreamManager
+    from ._async._stream_helpers import AsyncParsedMessageEventStream as AsyncParsedMessageEventStream
+    from ._async._stream_helpers import AsyncParsedMessageStreamManager as AsyncParsedMessageStreamManager
     from ._async._streaming import AsyncChatCompletionStream as AsyncChatCompletionStream
     from ._async._streaming import AsyncMessageStream as AsyncMessageStream
     from ._async._streaming import AsyncResponseStream as AsyncResponseStream
@@ -54,6 +60,10 @@ if TYPE_CHECKING:
     from ._sync._stream_helpers import ChatCompletionStreamManager as ChatCompletionStreamManager
     from ._sync._stream_helpers import MessageEventStream as MessageEventStream
     from ._sync._stream_helpers import MessageStreamManager as MessageStreamManager
+    from ._sync._stream_helpers import ParsedChatCompletionEventStream as ParsedChatCompletionEventStream
+    from ._sync._stream_helpers import ParsedChatCompletionStreamManager as ParsedChatCompletionStreamManager
+    from ._sync._stream_helpers import ParsedMessageEventStream as ParsedMessageEventStream
+    from ._sync._stream_helpers import ParsedMessageStreamManager as ParsedMessageStreamManager
     from ._sync._streaming import ChatCompletionStream as ChatCompletionStream
     from ._sync._streaming import MessageStream as MessageStream
     from ._sync._streaming import ResponseStream as ResponseStream
@@ -84,6 +94,15 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "AsyncMessageStreamManager": ("._async._stream_helpers", "AsyncMessageStreamManager"),
     "MessageEventStream": ("._sync._stream_helpers", "MessageEventStream"),
     "AsyncMessageEventStream": ("._async._stream_helpers", "AsyncMessageEventStream"),
+    # ... with a type (`response_format=T`, `output_format=T`): structured outputs
+    "ParsedChatCompletionStreamManager": ("._sync._stream_helpers", "ParsedChatCompletionStreamManager"),
+    "AsyncParsedChatCompletionStreamManager": ("._async._stream_helpers", "AsyncParsedChatCompletionStreamManager"),
+    "ParsedChatCompletionEventStream": ("._sync._stream_helpers", "ParsedChatCompletionEventStream"),
+    "AsyncParsedChatCompletionEventStream": ("._async._stream_helpers", "AsyncParsedChatCompletionEventStream"),
+    "ParsedMessageStreamManager": ("._sync._stream_helpers", "ParsedMessageStreamManager"),
+    "AsyncParsedMessageStreamManager": ("._async._stream_helpers", "AsyncParsedMessageStreamManager"),
+    "ParsedMessageEventStream": ("._sync._stream_helpers", "ParsedMessageEventStream"),
+    "AsyncParsedMessageEventStream": ("._async._stream_helpers", "AsyncParsedMessageEventStream"),
     "ChatCompletionStreamEvent": ("._helper_events", "ChatCompletionStreamEvent"),
     "ChunkEvent": ("._helper_events", "ChunkEvent"),
     "ContentDeltaEvent": ("._helper_events", "ContentDeltaEvent"),
@@ -106,6 +125,10 @@ __all__ = [
     "AsyncMessageEventStream",
     "AsyncMessageStream",
     "AsyncMessageStreamManager",
+    "AsyncParsedChatCompletionEventStream",
+    "AsyncParsedChatCompletionStreamManager",
+    "AsyncParsedMessageEventStream",
+    "AsyncParsedMessageStreamManager",
     "AsyncResponseStream",
     "AsyncStream",
     "ChatCompletionEventStream",
@@ -123,6 +146,10 @@ __all__ = [
     "MessageStream",
     "MessageStreamEvent",
     "MessageStreamManager",
+    "ParsedChatCompletionEventStream",
+    "ParsedChatCompletionStreamManager",
+    "ParsedMessageEventStream",
+    "ParsedMessageStreamManager",
     "RefusalDeltaEvent",
     "RefusalDoneEvent",
     "ResponseStream",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from typing import TYPE_CHECKING, AsyncIterator, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generic, List, Optional, Protocol, Tuple, TypeVar
 
 from .._accumulate import ChatCompletionAccumulator
 from .._helper_events import (
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
 
+    from .._parsed_types import ParsedChatCompletion, ParsedMessage
+    from .._structured import OutputFormat
     from ..types import ChatCompletion, ChatCompletionChunk, Message
     from ._streaming import AsyncChatCompletionStream, AsyncMessageStream
 
@@ -42,7 +44,13 @@ __all__ = [
     "AsyncChatCompletionStreamManager",
     "AsyncMessageEventStream",
     "AsyncMessageStreamManager",
+    "AsyncParsedChatCompletionEventStream",
+    "AsyncParsedChatCompletionStreamManager",
+    "AsyncParsedMessageEventStream",
+    "AsyncParsedMessageStreamManager",
 ]
+
+ContentT = TypeVar("ContentT")
 
 
 class _Closable(Protocol):
@@ -85,6 +93,32 @@ class AsyncMessageStreamManager(_AsyncStreamManager["AsyncMessageStream"]):
 
     async def __aenter__(self) -> AsyncMessageEventStream:
         stream = self._stream = AsyncMessageEventStream(await self._open_stream())
+        return stream
+
+
+class AsyncParsedChatCompletionStreamManager(AsyncChatCompletionStreamManager, Generic[ContentT]):
+    """What `chat.completions.stream(..., response_format=T)` returns: its block yields an
+    AsyncParsedChatCompletionEventStream[T]."""
+
+    def __init__(self, open_stream: AsyncFetch[AsyncChatCompletionStream], fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+
+    async def __aenter__(self) -> AsyncParsedChatCompletionEventStream[ContentT]:
+        stream = self._stream = AsyncParsedChatCompletionEventStream(await self._open_stream(), self._format)
+        return stream
+
+
+class AsyncParsedMessageStreamManager(AsyncMessageStreamManager, Generic[ContentT]):
+    """What `messages.stream(..., output_format=T)` returns: its block yields an AsyncParsedMessageEventStream[T]."""
+
+    def __init__(self, open_stream: AsyncFetch[AsyncMessageStream], fmt: OutputFormat[ContentT], mode: str) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+        self._mode = mode
+
+    async def __aenter__(self) -> AsyncParsedMessageEventStream[ContentT]:
+        stream = self._stream = AsyncParsedMessageEventStream(await self._open_stream(), self._format, self._mode)
         return stream
 
 
@@ -189,11 +223,14 @@ class AsyncChatCompletionEventStream:
             if choice.finish_reason is not None and not state.done:
                 state.done = True
                 if state.content:
-                    events.append(ContentDoneEvent(state.content, index))
+                    events.append(ContentDoneEvent(state.content, index, self._parse_content(state.content, choice)))
                 if state.refusal:
                     events.append(RefusalDoneEvent(state.refusal, index))
                 events.extend(_finish_tool_calls(state, index))
         return events
+
+    def _parse_content(self, content: str, choice: object) -> Any:
+        return None  # the parsed stream reads it as its type
 
     async def get_final_completion(self) -> ChatCompletion:
         """Read the stream to its end and return the whole completion (see ChatCompletionStream)."""
@@ -217,6 +254,28 @@ class AsyncChatCompletionEventStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class AsyncParsedChatCompletionEventStream(AsyncChatCompletionEventStream, Generic[ContentT]):
+    """A chat completion stream asked for a type (`stream(..., response_format=T)`): the events of
+    AsyncChatCompletionEventStream, where each `content.delta` event's `snapshot` is the JSON so far and
+    `content.done` carries `parsed`; `get_final_completion()` returns a ParsedChatCompletion[T], raising as
+    `chat.completions.parse` does (LengthFinishReasonError, StructuredOutputValidationError, ...)."""
+
+    def __init__(self, raw: AsyncChatCompletionStream, fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(raw)
+        self._format = fmt
+
+    def _parse_content(self, content: str, choice: object) -> Any:
+        if getattr(choice, "finish_reason", None) in ("length", "content_filter"):
+            return None  # get_final_completion() raises the error that says why
+        return self._format.parse_json(content)
+
+    async def get_final_completion(self) -> ParsedChatCompletion[ContentT]:
+        """Read the stream to its end and return the whole completion, each choice's message with `parsed`."""
+        from .._parse import parsed_chat_completion
+
+        return parsed_chat_completion(await super().get_final_completion(), self._format)
 
 
 def _finish_tool_calls(state: _ChoiceState, choice_index: int) -> List[ChatCompletionStreamEvent]:
@@ -344,3 +403,20 @@ class AsyncMessageEventStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class AsyncParsedMessageEventStream(AsyncMessageEventStream, Generic[ContentT]):
+    """A Messages stream asked for a type (`stream(..., output_format=T)`): the events of AsyncMessageEventStream,
+    where the structured output grows in the `input_json` events' `snapshot` (`tool` mode) or the `text` events'
+    (`json_schema` mode); `get_final_message()` returns a ParsedMessage[T], raising as `messages.parse` does."""
+
+    def __init__(self, raw: AsyncMessageStream, fmt: OutputFormat[ContentT], mode: str) -> None:
+        super().__init__(raw)
+        self._format = fmt
+        self._mode = mode
+
+    async def get_final_message(self) -> ParsedMessage[ContentT]:
+        """Read the stream to its end and return the whole message with `parsed_output`."""
+        from .._parse import parsed_message
+
+        return parsed_message(await super().get_final_message(), self._format, mode=self._mode)

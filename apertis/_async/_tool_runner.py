@@ -164,7 +164,8 @@ class _ChatLoop(ChatTools, _ToolLoop["ChatCompletion", "ChatCompletionMessagePar
         return reply
 
     def open_stream(self, params: Dict[str, Any]) -> AsyncChatCompletionStreamManager:
-        return self.resource.stream(**params)
+        manager: AsyncChatCompletionStreamManager = self.resource.stream(**params)
+        return manager
 
     async def final_reply(self, turn: AsyncChatCompletionEventStream) -> ChatCompletion:
         return await turn.get_final_completion()
@@ -183,7 +184,8 @@ class _MessagesLoop(MessagesTools, _ToolLoop["Message", "MessageParam", "AsyncMe
         return reply
 
     def open_stream(self, params: Dict[str, Any]) -> AsyncMessageStreamManager:
-        return self.resource.stream(**params)
+        manager: AsyncMessageStreamManager = self.resource.stream(**params)
+        return manager
 
     async def final_reply(self, turn: AsyncMessageEventStream) -> Message:
         return await turn.get_final_message()

@@ -1391,7 +1391,9 @@ def _dump_json(body: Mapping[str, Any]) -> bytes:
     try:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except TypeError as exc:
-        raise TypeError(f"the request body cannot be sent as JSON: {exc}") from None
+        from .._structured import class_in_body  # the error path only
+
+        raise TypeError(class_in_body(body) or f"the request body cannot be sent as JSON: {exc}") from None
     except ValueError as exc:
         raise ValueError(f"the request body cannot be sent as JSON (NaN and infinity are not JSON): {exc}") from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from typing import TYPE_CHECKING, Dict, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar
 
 from .._accumulate import ChatCompletionAccumulator
 from .._helper_events import (
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
 
+    from .._parsed_types import ParsedChatCompletion, ParsedMessage
+    from .._structured import OutputFormat
     from ..types import ChatCompletion, ChatCompletionChunk, Message
     from ._streaming import ChatCompletionStream, MessageStream
 
@@ -43,7 +45,13 @@ __all__ = [
     "ChatCompletionStreamManager",
     "MessageEventStream",
     "MessageStreamManager",
+    "ParsedChatCompletionEventStream",
+    "ParsedChatCompletionStreamManager",
+    "ParsedMessageEventStream",
+    "ParsedMessageStreamManager",
 ]
+
+ContentT = TypeVar("ContentT")
 
 
 class _Closable(Protocol):
@@ -86,6 +94,32 @@ class MessageStreamManager(_AsyncStreamManager["MessageStream"]):
 
     def __enter__(self) -> MessageEventStream:
         stream = self._stream = MessageEventStream(self._open_stream())
+        return stream
+
+
+class ParsedChatCompletionStreamManager(ChatCompletionStreamManager, Generic[ContentT]):
+    """What `chat.completions.stream(..., response_format=T)` returns: its block yields an
+    ParsedChatCompletionEventStream[T]."""
+
+    def __init__(self, open_stream: SyncFetch[ChatCompletionStream], fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+
+    def __enter__(self) -> ParsedChatCompletionEventStream[ContentT]:
+        stream = self._stream = ParsedChatCompletionEventStream(self._open_stream(), self._format)
+        return stream
+
+
+class ParsedMessageStreamManager(MessageStreamManager, Generic[ContentT]):
+    """What `messages.stream(..., output_format=T)` returns: its block yields an ParsedMessageEventStream[T]."""
+
+    def __init__(self, open_stream: SyncFetch[MessageStream], fmt: OutputFormat[ContentT], mode: str) -> None:
+        super().__init__(open_stream)
+        self._format = fmt
+        self._mode = mode
+
+    def __enter__(self) -> ParsedMessageEventStream[ContentT]:
+        stream = self._stream = ParsedMessageEventStream(self._open_stream(), self._format, self._mode)
         return stream
 
 
@@ -189,11 +223,14 @@ class ChatCompletionEventStream:
             if choice.finish_reason is not None and not state.done:
                 state.done = True
                 if state.content:
-                    events.append(ContentDoneEvent(state.content, index))
+                    events.append(ContentDoneEvent(state.content, index, self._parse_content(state.content, choice)))
                 if state.refusal:
                     events.append(RefusalDoneEvent(state.refusal, index))
                 events.extend(_finish_tool_calls(state, index))
         return events
+
+    def _parse_content(self, content: str, choice: object) -> Any:
+        return None  # the parsed stream reads it as its type
 
     def get_final_completion(self) -> ChatCompletion:
         """Read the stream to its end and return the whole completion (see ChatCompletionStream)."""
@@ -217,6 +254,28 @@ class ChatCompletionEventStream:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ParsedChatCompletionEventStream(ChatCompletionEventStream, Generic[ContentT]):
+    """A chat completion stream asked for a type (`stream(..., response_format=T)`): the events of
+    ChatCompletionEventStream, where each `content.delta` event's `snapshot` is the JSON so far and
+    `content.done` carries `parsed`; `get_final_completion()` returns a ParsedChatCompletion[T], raising as
+    `chat.completions.parse` does (LengthFinishReasonError, StructuredOutputValidationError, ...)."""
+
+    def __init__(self, raw: ChatCompletionStream, fmt: OutputFormat[ContentT]) -> None:
+        super().__init__(raw)
+        self._format = fmt
+
+    def _parse_content(self, content: str, choice: object) -> Any:
+        if getattr(choice, "finish_reason", None) in ("length", "content_filter"):
+            return None  # get_final_completion() raises the error that says why
+        return self._format.parse_json(content)
+
+    def get_final_completion(self) -> ParsedChatCompletion[ContentT]:
+        """Read the stream to its end and return the whole completion, each choice's message with `parsed`."""
+        from .._parse import parsed_chat_completion
+
+        return parsed_chat_completion(super().get_final_completion(), self._format)
 
 
 def _finish_tool_calls(state: _ChoiceState, choice_index: int) -> List[ChatCompletionStreamEvent]:
@@ -344,3 +403,20 @@ class MessageEventStream:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ParsedMessageEventStream(MessageEventStream, Generic[ContentT]):
+    """A Messages stream asked for a type (`stream(..., output_format=T)`): the events of MessageEventStream,
+    where the structured output grows in the `input_json` events' `snapshot` (`tool` mode) or the `text` events'
+    (`json_schema` mode); `get_final_message()` returns a ParsedMessage[T], raising as `messages.parse` does."""
+
+    def __init__(self, raw: MessageStream, fmt: OutputFormat[ContentT], mode: str) -> None:
+        super().__init__(raw)
+        self._format = fmt
+        self._mode = mode
+
+    def get_final_message(self) -> ParsedMessage[ContentT]:
+        """Read the stream to its end and return the whole message with `parsed_output`."""
+        from .._parse import parsed_message
+
+        return parsed_message(super().get_final_message(), self._format, mode=self._mode)

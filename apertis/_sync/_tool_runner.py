@@ -165,7 +165,8 @@ class _ChatLoop(ChatTools, _ToolLoop["ChatCompletion", "ChatCompletionMessagePar
         return reply
 
     def open_stream(self, params: Dict[str, Any]) -> ChatCompletionStreamManager:
-        return self.resource.stream(**params)
+        manager: ChatCompletionStreamManager = self.resource.stream(**params)
+        return manager
 
     def final_reply(self, turn: ChatCompletionEventStream) -> ChatCompletion:
         return turn.get_final_completion()
@@ -184,7 +185,8 @@ class _MessagesLoop(MessagesTools, _ToolLoop["Message", "MessageParam", "Message
         return reply
 
     def open_stream(self, params: Dict[str, Any]) -> MessageStreamManager:
-        return self.resource.stream(**params)
+        manager: MessageStreamManager = self.resource.stream(**params)
+        return manager
 
     def final_reply(self, turn: MessageEventStream) -> Message:
         return turn.get_final_message()

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ._gateway_headers import compression_headers, served_model
 from ._media import AUDIO_MEDIA_TYPES, audio_bytes, find_embedded_text, mp4_bytes, png_bytes
 from ._multipart import FilePart
-from ._schema import Resolver, synthesize
+from ._schema import Resolver, answer_for_schema, synthesize
 
 __all__ = [
     "ERROR_TYPES",
@@ -357,7 +357,7 @@ def _chat(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamAnswe
     if isinstance(response_format, dict):
         if response_format.get("type") == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
-            text = json.dumps(synthesize(schema, resolver) if isinstance(schema, dict) else {})
+            text = json.dumps(answer_for_schema(schema) if isinstance(schema, dict) else {})
         elif response_format.get("type") == "json_object":
             text = json.dumps({"answer": text})
     pieces, finish = _limit(text, max_tokens, _stops(body.get("stop")))
@@ -501,7 +501,7 @@ def _responses(request: FakeRequest, resolver: Resolver) -> Union[Answer, Stream
     if isinstance(body.get("instructions"), str):
         input_tokens += count_tokens(body["instructions"])
     cap = body.get("max_output_tokens", body.get("max_tokens"))
-    pieces, finish = _limit(_reply_text(model, prompt), cap, ())
+    pieces, finish = _limit(_structured_text(body.get("text"), "format") or _reply_text(model, prompt), cap, ())
     text = "".join(pieces)
     created = int(time.time())
     ident = _ident("resp_", request, 32)
@@ -554,8 +554,30 @@ def _responses(request: FakeRequest, resolver: Resolver) -> Union[Answer, Stream
     return StreamAnswer("responses", events)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Messages
+def _structured_text(options: Any, key: str) -> Optional[str]:
+    """The JSON reply to a structured-output request (`options[key]` is `{"type": "json_schema", "schema": ...}`,
+    as in Responses' `text.format` and Anthropic's `output_format`), or None when the request asks for none."""
+    wanted = options.get(key) if isinstance(options, dict) else None
+    if not isinstance(wanted, dict):
+        return None
+    if wanted.get("type") == "json_schema" and isinstance(wanted.get("schema"), dict):
+        return json.dumps(answer_for_schema(wanted["schema"]))
+    if wanted.get("type") == "json_object":
+        return json.dumps({"answer": "Hello from the offline Apertis server."})
+    return None
+
+
+def _forced_tool(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The tool a Messages request forces (`tool_choice` `{"type": "tool", "name": ...}` or `{"type": "any"}`)."""
+    choice = body.get("tool_choice")
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    if not isinstance(choice, dict) or not tools:
+        return None
+    if choice.get("type") == "any":
+        return tools[0]
+    if choice.get("type") == "tool":
+        return next((t for t in tools if t.get("name") == choice.get("name")), None)
+    return None
 
 
 def _tool_results(messages: List[Dict[str, Any]]) -> Optional[str]:
@@ -567,25 +589,19 @@ def _tool_results(messages: List[Dict[str, Any]]) -> Optional[str]:
     return _text_of(results) if results else None
 
 
-def _tool_use(body: Dict[str, Any], messages: List[Dict[str, Any]], request: FakeRequest, resolver: Resolver) -> Any:
-    """The `tool_use` block the fake model answers with: a call of the first client tool (or the one `tool_choice`
-    names), its input built from the tool's schema; None without tools, for `tool_choice` none, and once the last
-    message carries tool results (then the model answers in text)."""
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") in (None, "custom")]
-    given = body.get("tool_choice")
-    choice: Dict[str, Any] = given if isinstance(given, dict) else {}
-    if not tools or choice.get("type") == "none" or _tool_results(messages) is not None:
-        return None
-    wanted = choice.get("name") if choice.get("type") == "tool" else None
-    chosen = next((t for t in tools if wanted is None or t.get("name") == wanted), tools[0])
-    schema = chosen.get("input_schema")
-    arguments = synthesize(schema, resolver) if isinstance(schema, dict) else {}
-    return {
-        "type": "tool_use",
-        "id": _ident("toolu_", request, 24, "tool"),
-        "name": chosen.get("name"),
-        "input": arguments,
-    }
+def _called_tool(body: Dict[str, Any], messages: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The tool the fake model calls: the forced one, else (`tool_choice` auto or left out) the first client tool
+    until the last message carries tool results, which the model then answers in text."""
+    forced = _forced_tool(body)
+    choice = body.get("tool_choice")
+    if forced is not None or (isinstance(choice, dict) and choice.get("type") != "auto"):
+        return forced
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") in (None, "custom")]
+    return tools[0] if tools and _tool_results(messages) is None else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Messages
 
 
 def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamAnswer]:
@@ -598,13 +614,33 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     if isinstance(body.get("system"), str):
         input_tokens += count_tokens(body["system"])
     stops = _stops(body.get("stop_sequences"))
-    text = _reply_text(model, prompt)
     results = _tool_results(messages)
-    if results is not None:
-        text = f"Offline answer from {model}: the tool returned {_clip(results, 160)!r}."
+    reply = (
+        _reply_text(model, prompt)
+        if results is None
+        else f"Offline answer from {model}: the tool returned {results!r}."
+    )
+    text = _structured_text(body, "output_format") or reply
     stop_sequence = next((s for s in stops if s and s in text), None)
     pieces, finish = _limit(text, body.get("max_tokens"), stops)
     stop_reason = "max_tokens" if finish == "length" else ("stop_sequence" if stop_sequence else "end_turn")
+    tool = _called_tool(body, messages)
+    tool_use: Optional[Dict[str, Any]] = None
+    if tool is not None:
+        # The tool's input is the structured answer: it streams as input_json_delta pieces, and is cut like text.
+        schema = tool.get("input_schema")
+        pieces, finish = _limit(
+            json.dumps(answer_for_schema(schema) if isinstance(schema, dict) else {}), body.get("max_tokens"), ()
+        )
+        stop_reason = "max_tokens" if finish == "length" else "tool_use"
+        stop_sequence = None
+        whole = "".join(pieces)
+        tool_use = {
+            "type": "tool_use",
+            "id": _ident("toolu_", request, 24, "tool"),
+            "name": tool.get("name", "tool"),
+            "input": json.loads(whole) if finish != "length" else {},
+        }
     ident = _ident("msg_", request, 24)
     content: List[Dict[str, Any]] = []
     thinking = body.get("thinking")
@@ -616,13 +652,8 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     signature = "sig_" + request.digest("signature")[:32] if thought else ""
     if thought:
         content.append({"type": "thinking", "thinking": thought, "signature": signature})
-    tool_use = _tool_use(body, messages, request, resolver)
-    if tool_use is not None:
-        pieces, stop_reason, stop_sequence = _PIECE.findall(f"Calling {tool_use['name']}."), "tool_use", None
-    content.append({"type": "text", "text": "".join(pieces)})
-    if tool_use is not None:
-        content.append(tool_use)
-    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces) + (12 if tool_use is not None else 0)}
+    content.append({"type": "text", "text": "".join(pieces)} if tool_use is None else tool_use)
+    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces)}
     message = {
         "id": ident,
         "type": "message",
@@ -658,22 +689,23 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
         add("content_block_delta", index=index, delta={"type": "signature_delta", "signature": signature})
         add("content_block_stop", index=index)
         index += 1
-    add("content_block_start", index=index, content_block={"type": "text", "text": ""})
+    if tool_use is None:
+        add("content_block_start", index=index, content_block={"type": "text", "text": ""})
+    else:
+        add("content_block_start", index=index, content_block={**tool_use, "input": {}})
     add("ping")
     for piece in pieces:
-        add("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
+        delta = (
+            {"type": "text_delta", "text": piece}
+            if tool_use is None
+            else {"type": "input_json_delta", "partial_json": piece}
+        )
+        add("content_block_delta", index=index, delta=delta)
     add("content_block_stop", index=index)
-    if tool_use is not None:
-        index += 1
-        add("content_block_start", index=index, content_block={**tool_use, "input": {}})
-        partial = json.dumps(tool_use["input"])
-        for part in (partial[: len(partial) // 2], partial[len(partial) // 2 :]):
-            add("content_block_delta", index=index, delta={"type": "input_json_delta", "partial_json": part})
-        add("content_block_stop", index=index)
     add(
         "message_delta",
         delta={"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-        usage={"output_tokens": usage["output_tokens"]},
+        usage={"output_tokens": len(pieces)},
     )
     add("message_stop")
     return StreamAnswer("messages", events, {"anthropic-version": "2023-06-01"})

@@ -312,3 +312,78 @@ def synthesize(schema: Mapping[str, Any], resolver: Resolver, depth: int = 0, na
     if kind == "string":
         return f"example-{name}" if name else "example"
     return None
+
+
+_FORMAT_EXAMPLES = {
+    "date-time": "2024-01-01T00:00:00Z",
+    "date": "2024-01-01",
+    "time": "00:00:00",
+    "duration": "P1D",
+    "email": "user@example.com",
+    "uri": "https://example.com/",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "ipv4": "127.0.0.1",
+}
+# Past this depth a structured answer takes the shortest way out: null where allowed, empty arrays, no optional
+# properties, so a recursive schema (a tree of nodes) ends.
+_SHALLOW = 4
+
+
+def answer_for_schema(schema: Mapping[str, Any]) -> Any:
+    """A deterministic value that validates against `schema`, a caller's JSON schema (structured outputs): its own
+    `$defs` and `$ref`s, enums, `anyOf` with null, recursion, arrays and nested objects, string formats and bounds."""
+    return _answer(schema, Resolver(schema), 0, "")
+
+
+def _answer(schema: Mapping[str, Any], resolver: Resolver, depth: int, name: str) -> Any:
+    if "$ref" in schema:
+        schema = {**resolver.lookup(schema["$ref"]), **{k: v for k, v in schema.items() if k != "$ref"}}
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for keyword in ("anyOf", "oneOf"):
+        variants = [v for v in schema.get(keyword) or () if isinstance(v, Mapping)]
+        if variants:
+            nulls = [v for v in variants if v.get("type") == "null"]
+            others = [v for v in variants if v.get("type") != "null"]
+            if (depth >= _SHALLOW and nulls) or not others:
+                return None
+            return _answer(others[0], resolver, depth + 1, name)
+    if schema.get("allOf"):
+        merged: Dict[str, Any] = {}
+        for sub in schema["allOf"]:
+            merged.update(sub)
+        return _answer({**merged, **{k: v for k, v in schema.items() if k != "allOf"}}, resolver, depth, name)
+    types = schema.get("type")
+    if isinstance(types, list):
+        if depth >= _SHALLOW and "null" in types:
+            return None
+        kind = next((t for t in types if t != "null"), "null")
+    else:
+        kind = types if isinstance(types, str) else ("object" if "properties" in schema else "null")
+    if kind == "object":
+        props: Mapping[str, Any] = schema.get("properties") or {}
+        required = set(schema.get("required") or ())
+        return {
+            key: _answer(sub, resolver, depth + 1, key)
+            for key, sub in props.items()
+            if key in required or depth < _SHALLOW
+        }
+    if kind == "array":
+        items = schema.get("items")
+        count = int(schema.get("minItems", 0)) if depth >= _SHALLOW else max(1, int(schema.get("minItems", 1)))
+        return [_answer(items, resolver, depth + 1, name) for _ in range(count)] if isinstance(items, Mapping) else []
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + (1 if kind == "integer" else 0.5))
+        high = schema.get("maximum", schema.get("exclusiveMaximum"))
+        value = max(low, 1) if high is None or high >= 1 else low
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return True
+    if kind == "string":
+        text = _FORMAT_EXAMPLES.get(str(schema.get("format")), f"example-{name}" if name else "example")
+        low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
+        text = text.ljust(low, "x")
+        return text[: int(high)] if high is not None else text
+    return None

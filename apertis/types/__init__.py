@@ -18,6 +18,11 @@ from typing import List as _List
 if _TYPE_CHECKING:
     from .._compat_types import MessageStreamDelta as MessageStreamDelta
     from .._compat_types import ResponseUnknownOutputItem as ResponseUnknownOutputItem
+    from .._parsed_types import ParsedChatCompletion as ParsedChatCompletion
+    from .._parsed_types import ParsedChatCompletionMessage as ParsedChatCompletionMessage
+    from .._parsed_types import ParsedChoice as ParsedChoice
+    from .._parsed_types import ParsedMessage as ParsedMessage
+    from .._parsed_types import ParsedResponse as ParsedResponse
     from .._unknown_event import UnknownStreamEvent as UnknownStreamEvent
     from .anthropic_error_object import AnthropicErrorObject as AnthropicErrorObject
     from .anthropic_error_response import AnthropicErrorResponse as AnthropicErrorResponse
@@ -493,6 +498,11 @@ __all__ = [
     "ModelTier",
     "NamedFunction",
     "NamedFunctionParam",
+    "ParsedChatCompletion",
+    "ParsedChatCompletionMessage",
+    "ParsedChoice",
+    "ParsedMessage",
+    "ParsedResponse",
     "PaygCredits",
     "PingEvent",
     "PlainTextSource",
@@ -823,6 +833,11 @@ _MODULES: _Dict[str, str] = {
     "ModelTier": ".model_tier",
     "NamedFunction": ".named_function",
     "NamedFunctionParam": ".params",
+    "ParsedChatCompletion": ".._parsed_types",
+    "ParsedChatCompletionMessage": ".._parsed_types",
+    "ParsedChoice": ".._parsed_types",
+    "ParsedMessage": ".._parsed_types",
+    "ParsedResponse": ".._parsed_types",
     "PaygCredits": ".payg_credits",
     "PingEvent": ".ping_event",
     "PlainTextSource": ".plain_text_source",

@@ -1,6 +1,7 @@
 """Hand-written methods of `client.chat.completions` (the generated AsyncCompletions inherits AsyncCompletionsMixin).
 
-`stream` is openai-python's streaming helper (apertis/_async/_stream_helpers.py). The three `create_with_*`
+`stream` is openai-python's streaming helper (apertis/_async/_stream_helpers.py); `parse` and `stream` with a
+`response_format` type are structured outputs (the logic is in apertis/_parse.py). The three `create_with_*`
 helpers are SDK 0.4.1's, kept with its signatures so that code written for it runs unchanged: each builds the
 messages (and options) and makes one `create` call, passing every other keyword through.
 """
@@ -9,20 +10,41 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
 
 from .._resource import AsyncAPIResource
 
 if TYPE_CHECKING:
+    from ..._parsed_types import ParsedChatCompletion
     from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
     from ...types.params import ChatCompletionMessageParam
-    from .._stream_helpers import AsyncChatCompletionEventStream, AsyncChatCompletionStreamManager
+    from .._stream_helpers import (
+        AsyncChatCompletionEventStream,
+        AsyncChatCompletionStreamManager,
+        AsyncParsedChatCompletionStreamManager,
+    )
     from .._streaming import AsyncChatCompletionStream
     from .._tool_runner import AsyncToolRunStream
     from ..resources.chat import AsyncCompletions
 
 __all__ = ["AsyncCompletionsMixin"]
+
+ContentT = TypeVar("ContentT")
 
 # SDK 0.4.1's tables: what a local file's extension says about its content.
 _IMAGE_MEDIA_TYPES = {
@@ -73,8 +95,8 @@ def _with_system(system: Optional[str], user_message: Dict[str, Any]) -> List[An
 
 
 class AsyncCompletionsMixin(AsyncAPIResource):
-    """`stream` (openai-python's streaming helper), `run_tools` (the tool runner) and `create_with_image`,
-    `create_with_audio`, `create_with_web_search` (SDK 0.4.1's one-call helpers)."""
+    """`stream` (openai-python's streaming helper), `parse` (structured outputs), `run_tools` (the tool runner) and
+    `create_with_image`, `create_with_audio`, `create_with_web_search` (SDK 0.4.1's one-call helpers)."""
 
     @overload
     async def run_tools(
@@ -142,13 +164,23 @@ class AsyncCompletionsMixin(AsyncAPIResource):
             stream,
         )
 
-    def stream(self: AsyncCompletions, **params: Any) -> AsyncChatCompletionStreamManager:  # type: ignore[misc]
+    @overload
+    def stream(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Any
+    ) -> AsyncParsedChatCompletionStreamManager[ContentT]: ...
+    @overload
+    def stream(self, **params: Any) -> AsyncChatCompletionStreamManager: ...
+    def stream(self, **params: Any) -> AsyncChatCompletionStreamManager:
         """Stream a chat completion as openai-python's helper does: `async with` the result (`with` on Apertis).
 
         Takes the arguments of `chat.completions.create` (without `stream`, which is implied). The request is sent
         when the block is entered; the block yields an event stream (`chunk`, `content.delta` with `.delta` and
         `.snapshot`, `content.done`, `refusal.*`, `tool_calls.function.arguments.delta` / `.done`) with
         `get_final_completion()`, `until_done()` and `current_completion_snapshot`; leaving it closes the stream.
+
+        With a `response_format` type (or JSON-schema dict) and `strict`, as `parse` takes them, the reply is
+        structured: `content.delta`'s `snapshot` is the JSON so far, `content.done` has `parsed`, and
+        `get_final_completion()` returns a ParsedChatCompletion. A whole response_format dict is sent as it is.
 
         ```python
         with client.chat.completions.stream(model="gpt-4.1-mini", messages=messages) as stream:
@@ -158,19 +190,57 @@ class AsyncCompletionsMixin(AsyncAPIResource):
             completion = stream.get_final_completion()
         ```
         """
-        from .._stream_helpers import AsyncChatCompletionStreamManager
+        from ..._parse import chat_request, is_response_format
+        from .._stream_helpers import AsyncChatCompletionStreamManager, AsyncParsedChatCompletionStreamManager
 
         if "stream" in params:
             raise TypeError(
                 "chat.completions.stream() always streams: drop the `stream` argument (or call create(stream=...))"
             )
+        strict = params.pop("strict", True)
+        response_format = params.get("response_format")
+        fmt = None
+        if response_format is not None and not is_response_format(response_format):
+            params["response_format"], fmt = chat_request(response_format, strict=strict)
+        resource = cast("AsyncCompletions", self)
 
         async def open_stream() -> AsyncChatCompletionStream:
             # `params` is untyped, so mypy cannot pick create's overload: stream=True is the streaming one.
-            stream: AsyncChatCompletionStream = await self.create(**params, stream=True)
+            stream: AsyncChatCompletionStream = await resource.create(**params, stream=True)
             return stream
 
-        return AsyncChatCompletionStreamManager(open_stream)
+        if fmt is None:
+            return AsyncChatCompletionStreamManager(open_stream)
+        return AsyncParsedChatCompletionStreamManager(open_stream, fmt)
+
+    @overload
+    async def parse(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Any
+    ) -> ParsedChatCompletion[ContentT]: ...
+    @overload
+    async def parse(
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Any
+    ) -> ParsedChatCompletion[Any]: ...
+    async def parse(self, *, response_format: Any, strict: bool = True, **params: Any) -> ParsedChatCompletion[Any]:
+        """A chat completion whose reply is read as `response_format`: `choices[i].message.parsed` is the object.
+
+        `response_format` is a Pydantic model, a dataclass or a TypedDict (read by Pydantic: `apertis[pydantic]`),
+        or a JSON-schema dict (`parsed` is the decoded JSON, validated when `jsonschema` is installed). Its schema
+        is sent strict (`strict=True`: every property required, no extra ones); `strict=False` sends Pydantic's
+        schema as it is, for models that reject strict schemas. A whole `{"type": "json_schema", ...}` dict is sent
+        unchanged. The other arguments are those of `create` (without `stream`: use `stream(...)`).
+
+        `message.parsed` is None when the model refused (`message.refusal`) or only called tools. Raises
+        StructuredOutputValidationError (with the raw `text` and the `errors`) for a reply that does not validate,
+        LengthFinishReasonError / ContentFilterFinishReasonError for a reply cut short.
+        """
+        from ..._parse import chat_request, check_chat_params, parsed_chat_completion
+
+        check_chat_params(params)
+        params["response_format"], fmt = chat_request(response_format, strict=strict)
+        resource = cast("AsyncCompletions", self)
+        completion: ChatCompletion = await resource.create(**params)
+        return parsed_chat_completion(completion, fmt)
 
     # `self: AsyncCompletions` types the generated `create` these call (see resource_mixins/models.py).
     async def create_with_image(  # type: ignore[misc]

@@ -1,25 +1,33 @@
-"""Hand-written methods of `client.messages` (the generated AsyncMessages inherits AsyncMessagesMixin)."""
+"""Hand-written methods of `client.messages` (the generated AsyncMessages inherits AsyncMessagesMixin).
+
+`stream` is anthropic-sdk-python's streaming helper; `parse` and `stream` with an `output_format` type are
+structured outputs (the logic is in apertis/_parse.py).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Sequence, overload
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Type, TypeVar, cast, overload
 
 from .._resource import AsyncAPIResource
 
 if TYPE_CHECKING:
+    from ..._parse import MessagesOutputMode
+    from ..._parsed_types import ParsedMessage
     from ..._tools import FunctionTool, ToolRun
-    from ...types import Message
+    from ...types.message import Message
     from ...types.params import MessageParam
-    from .._stream_helpers import AsyncMessageEventStream, AsyncMessageStreamManager
+    from .._stream_helpers import AsyncMessageEventStream, AsyncMessageStreamManager, AsyncParsedMessageStreamManager
     from .._streaming import AsyncMessageStream
     from .._tool_runner import AsyncToolRunStream
     from ..resources.messages import AsyncMessages
 
 __all__ = ["AsyncMessagesMixin"]
 
+ContentT = TypeVar("ContentT")
+
 
 class AsyncMessagesMixin(AsyncAPIResource):
-    """`stream`: anthropic-sdk-python's streaming helper; `run_tools`: the tool runner."""
+    """`stream`: anthropic-sdk-python's streaming helper; `parse`: structured outputs; `run_tools`: the tool runner."""
 
     @overload
     async def run_tools(
@@ -84,7 +92,18 @@ class AsyncMessagesMixin(AsyncAPIResource):
             stream,
         )
 
-    def stream(self: AsyncMessages, **params: Any) -> AsyncMessageStreamManager:  # type: ignore[misc]
+    @overload
+    def stream(
+        self,
+        *,
+        output_format: Type[ContentT],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Any,
+    ) -> AsyncParsedMessageStreamManager[ContentT]: ...
+    @overload
+    def stream(self, **params: Any) -> AsyncMessageStreamManager: ...
+    def stream(self, **params: Any) -> AsyncMessageStreamManager:
         """Stream a message as anthropic-sdk-python's helper does: `async with` the result (`with` on Apertis).
 
         Takes the arguments of `messages.create` (without `stream`, which is implied). The request is sent when
@@ -93,6 +112,10 @@ class AsyncMessagesMixin(AsyncAPIResource):
         `until_done()` and `current_message_snapshot`; leaving it closes the stream. An `anthropic-version`
         header (in `extra_headers` or the client's `default_headers`) is sent and the gateway ignores it.
 
+        With `output_format` (and `output_mode`, `strict`), as `parse` takes them, the output is structured: it
+        grows in the `input_json` events' `snapshot` (`tool` mode) or the `text` events' (`json_schema` mode), and
+        `get_final_message()` returns a ParsedMessage with `parsed_output`.
+
         ```python
         with client.messages.stream(model="claude-sonnet-4.5", max_tokens=1024, messages=messages) as stream:
             for text in stream.text_stream:
@@ -100,14 +123,73 @@ class AsyncMessagesMixin(AsyncAPIResource):
             message = stream.get_final_message()
         ```
         """
-        from .._stream_helpers import AsyncMessageStreamManager
+        from ..._parse import messages_request
+        from .._stream_helpers import AsyncMessageStreamManager, AsyncParsedMessageStreamManager
 
         if "stream" in params:
             raise TypeError("messages.stream() always streams: drop the `stream` argument (or call create(stream=...))")
+        mode = params.pop("output_mode", "tool")
+        strict = params.pop("strict", True)
+        output_format = params.pop("output_format", None)
+        fmt = None
+        if output_format is not None:
+            added, fmt = messages_request(output_format, mode=mode, strict=strict, params=params)
+            params.update(added)
+        resource = cast("AsyncMessages", self)
 
         async def open_stream() -> AsyncMessageStream:
             # `params` is untyped, so mypy cannot pick create's overload: stream=True is the streaming one.
-            stream: AsyncMessageStream = await self.create(**params, stream=True)
+            stream: AsyncMessageStream = await resource.create(**params, stream=True)
             return stream
 
-        return AsyncMessageStreamManager(open_stream)
+        if fmt is None:
+            return AsyncMessageStreamManager(open_stream)
+        return AsyncParsedMessageStreamManager(open_stream, fmt, mode)
+
+    @overload
+    async def parse(
+        self,
+        *,
+        output_format: Type[ContentT],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Any,
+    ) -> ParsedMessage[ContentT]: ...
+    @overload
+    async def parse(
+        self,
+        *,
+        output_format: Mapping[str, Any],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Any,
+    ) -> ParsedMessage[Any]: ...
+    async def parse(
+        self, *, output_format: Any, output_mode: MessagesOutputMode = "tool", strict: bool = True, **params: Any
+    ) -> ParsedMessage[Any]:
+        """A message whose structured output is read as `output_format`: `parsed_output` is the object.
+
+        `output_format` is a Pydantic model, a dataclass or a TypedDict (read by Pydantic: `apertis[pydantic]`), or
+        a JSON-schema dict (`parsed_output` is the decoded JSON, validated when `jsonschema` is installed); its
+        schema is made strict unless `strict=False`. `output_mode` says how it is asked for, since the SDK cannot
+        tell without a billed call what the model behind the gateway supports:
+
+        - `"tool"` (default): one tool whose input is the object, forced with `tool_choice` (the gateway documents
+          `tools` and `tool_choice` for /messages; every Claude model supports it, but not with `thinking`
+          enabled). `tools` and `tool_choice` cannot be passed as well.
+        - `"json_schema"`: Anthropic's structured outputs, `output_format: {"type": "json_schema", ...}` (a beta,
+          sent with its `anthropic-beta` header), which the gateway passes through but does not document; the JSON
+          is the text of the reply.
+
+        The other arguments are those of `create` (without `stream`: use `stream(...)`). `parsed_output` is None
+        after a refusal (`stop_reason` `refusal`). Raises StructuredOutputValidationError for an output that does
+        not validate, LengthFinishReasonError for `stop_reason` `max_tokens`.
+        """
+        from ..._parse import check_messages_params, messages_request, parsed_message
+
+        check_messages_params(params)
+        added, fmt = messages_request(output_format, mode=output_mode, strict=strict, params=params)
+        params.update(added)
+        resource = cast("AsyncMessages", self)
+        message: Message = await resource.create(**params)
+        return parsed_message(message, fmt, mode=output_mode)

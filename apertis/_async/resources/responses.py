@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.response import Response
 from .._resource import AsyncAPIResource
+from ..resource_mixins.responses import AsyncResponsesMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncResponses"]
 
 
-class AsyncResponses(AsyncAPIResource):
-    """The `responses` endpoints: `create`."""
+class AsyncResponses(AsyncResponsesMixin, AsyncAPIResource):
+    """The `responses` endpoints: `create`, `parse`."""
 
     # The wrapper classes are generated in their own module, imported by the first access: most programs never
     # ask for a raw response, and the module repeats every method's signature.
