@@ -795,25 +795,8 @@ def _request_of(response: httpx.Response) -> Optional[httpx.Request]:
 # Tracebacks and reprs name the public package (`apertis.RateLimitError`, or the vendored package's name), and
 # pickle finds the classes there too.
 _PACKAGE = __name__.rpartition(".")[0]
-for _cls in (
-    ApertisError,
-    EventLoopMismatchError,
-    ForkedHTTPClientError,
-    APIError,
-    APIStatusError,
-    BadRequestError,
-    AuthenticationError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    NotFoundError,
-    RequestTimeoutError,
-    ConflictError,
-    UnprocessableEntityError,
-    RateLimitError,
-    InternalServerError,
-    APIConnectionError,
-    APITimeoutError,
-    APIResponseValidationError,
-):
-    _cls.__module__ = _PACKAGE
-del _cls
+for _name in __all__:
+    _cls = globals()[_name]
+    if isinstance(_cls, type) and issubclass(_cls, ApertisError):
+        _cls.__module__ = _PACKAGE
+del _name, _cls

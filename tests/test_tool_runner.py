@@ -408,3 +408,16 @@ def test_the_offline_server_leaves_requests_without_tools_alone() -> None:
     with FakeApertis() as server, apertis.Apertis(base_url=server.url, api_key="sk-x") as client:
         message = client.messages.create(model="claude", max_tokens=50, messages=USER)
     assert [block.type for block in message.content] == ["text"] and message.stop_reason == "end_turn"
+
+
+def test_the_tool_errors_pickle_with_what_they_carry() -> None:
+    import pickle
+
+    arguments = apertis.ToolArgumentsError("bad", tool_name="t", arguments="{}", errors=[{"msg": "m"}])
+    unknown = apertis.UnknownToolError("no such tool", tool_name="u")
+    run: apertis.ToolRun[Any, Any] = apertis.ToolRun(USER)
+    turns = apertis.MaxTurnsExceededError("too many", run=run)
+    copies = [pickle.loads(pickle.dumps(error)) for error in (arguments, unknown, turns)]
+    assert (copies[0].tool_name, copies[0].arguments, copies[0].errors) == ("t", "{}", [{"msg": "m"}])
+    assert copies[1].tool_name == "u" and str(copies[1]) == "no such tool"
+    assert copies[2].run.messages == USER and type(copies[2]).__module__ == "apertis"
