@@ -241,7 +241,8 @@ def function_tool(
 
     Args:
         function: The function. Its parameters must be named (no `*args`, `**kwargs` or positional-only ones).
-        name: The tool's name; by default the function's `__name__`.
+        name: The tool's name (1 to 64 letters, digits, `_`, `-`); by default the function's `__name__`, with any
+            other character made `_`.
         description: What the tool does; by default the docstring's summary.
         strict: Send a strict schema (every property required, optional ones nullable, no others allowed, and
             `strict: true`): OpenAI models then always send arguments that match. Models behind the chat endpoint
@@ -268,16 +269,14 @@ def _build_tool(
     strict: bool,
     parameters: Optional[Mapping[str, Any]],
 ) -> FunctionTool[R]:
-    from ._structured import output_format
+    from ._structured import output_format, sanitize_name
 
     if not callable(function):
         raise TypeError(f"function_tool: `function` must be a function, got {type(function).__name__}")
-    tool_name = name if name is not None else getattr(function, "__name__", None)
-    if not isinstance(tool_name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tool_name):
-        raise ValueError(
-            f"function_tool: the tool name {tool_name!r} must be 1 to 64 letters, digits, `_` or `-`; "
-            "pass name=... to choose one"
-        )
+    # A function's own name is made a valid tool name; one you choose must be one.
+    tool_name = name if name is not None else sanitize_name(str(getattr(function, "__name__", "")), fallback="tool")
+    if not isinstance(tool_name, str) or sanitize_name(tool_name) != tool_name:
+        raise ValueError(f"function_tool: `name` must be 1 to 64 letters, digits, `_` or `-`, got {tool_name!r}")
     summary, argument_docs = _docstring_parts(function)
     if parameters is not None and not isinstance(parameters, Mapping):
         raise TypeError(f"function_tool: `parameters` must be a JSON-schema dict, got {type(parameters).__name__}")

@@ -193,8 +193,9 @@ def test_signatures_a_tool_cannot_have(function: Any, problem: str) -> None:
 
 
 def test_bad_names_and_values() -> None:
-    with pytest.raises(ValueError, match=r"the tool name '<lambda>' must be 1 to 64 letters.*name="):
-        function_tool(lambda: None)
+    assert function_tool(lambda: None).name == "_lambda_"  # a function's own name is made a valid one
+    with pytest.raises(ValueError, match=r"`name` must be 1 to 64 letters, digits, `_` or `-`, got 'get weather'"):
+        function_tool(book, name="get weather")
     with pytest.raises(TypeError, match="`function` must be a function, got int"):
         function_tool(3)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="`parameters` must be a JSON-schema dict, got list"):
