@@ -421,11 +421,10 @@ def _output_text(value: Any) -> str:
 
 
 def _error_text(error: BaseException) -> str:
-    return (
-        f"Error: {error}"
-        if isinstance(error, (ToolArgumentsError, UnknownToolError))
-        else (f"Error: {type(error).__name__}: {error}")
-    )
+    # The runner's own errors are written for the model to act on; a tool's exception is named.
+    if isinstance(error, (ToolArgumentsError, UnknownToolError)):
+        return f"Error: {error}"
+    return f"Error: {type(error).__name__}: {error}"
 
 
 def prepare_call(
@@ -436,28 +435,18 @@ def prepare_call(
     tool = tools.get(call.name)
     if tool is None:
         known = ", ".join(sorted(tools)) or "none"
-        error: BaseException = UnknownToolError(
-            f"the model called tool {call.name!r}, which is not among the tools given (known: {known})",
-            tool_name=call.name,
-        )
-        return ToolCallResult(
-            id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error
-        )
+        message = f"the model called tool {call.name!r}, which is not among the tools given (known: {known})"
+        return finished_call(call, error=UnknownToolError(message, tool_name=call.name))
     try:
         return tool, tool.call_arguments(call.arguments)
     except ToolArgumentsError as failure:
-        return ToolCallResult(
-            id=call.id, name=call.name, arguments=call.arguments, output=_error_text(failure), error=failure
-        )
+        return finished_call(call, error=failure)
 
 
 def finished_call(call: RequestedCall, value: Any = None, error: Optional[BaseException] = None) -> ToolCallResult:
     """The record of a call whose function returned `value` or raised `error`."""
-    if error is not None:
-        return ToolCallResult(
-            id=call.id, name=call.name, arguments=call.arguments, output=_error_text(error), error=error
-        )
-    return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=_output_text(value), value=value)
+    output = _error_text(error) if error is not None else _output_text(value)
+    return ToolCallResult(id=call.id, name=call.name, arguments=call.arguments, output=output, value=value, error=error)
 
 
 def tool_table(tools: Sequence[FunctionTool[Any]], parameter: str) -> Dict[str, FunctionTool[Any]]:
