@@ -408,15 +408,22 @@ class RequestedCall(NamedTuple):
 
 
 def _output_text(value: Any) -> str:
-    """What the model is sent for a function's return value: a string as is, anything else as JSON."""
+    """What the model is sent for a function's return value: a string as is, anything else as JSON (Pydantic's
+    encoder when installed: models, dataclasses, dates, enums; `str()` for what neither encoder takes)."""
     if isinstance(value, str):
         return value
-    dump = getattr(value, "model_dump_json", None)
-    if callable(dump):
-        return str(dump())
+    try:
+        import pydantic_core
+    except ImportError:
+        pass
+    else:
+        try:
+            return pydantic_core.to_json(value, fallback=str).decode("utf-8")
+        except ValueError:  # a value that contains itself
+            return str(value)
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except ValueError:
         return str(value)
 
 

@@ -32,6 +32,10 @@ class Person(BaseModel):
     friends: List[Person] = []
 
 
+class Unschematic:
+    """A class Pydantic has no schema for."""
+
+
 @dataclass
 class Window:
     start: int
@@ -206,3 +210,18 @@ def test_bad_names_and_values() -> None:
 
     with pytest.raises(TypeError, match="cannot read the signature of 'unknown'"):
         function_tool(unknown)
+
+    def opaque(value: Unschematic) -> None:
+        """A type Pydantic has no schema for."""
+
+    with pytest.raises(TypeError, match="cannot build the arguments of 'opaque': Unable to generate pydantic-core"):
+        function_tool(opaque)
+    assert repr(function_tool(book)) == "FunctionTool(name='book', strict=True)"
+
+
+def test_a_schema_that_allows_any_json_still_needs_an_object() -> None:
+    tool = function_tool(lambda **kwargs: kwargs, name="anything", parameters={}, strict=False)
+    assert tool.call_arguments('{"a": 1}') == {"a": 1}
+    with pytest.raises(apertis.ToolArgumentsError, match="must be a JSON object, got \\[1\\]") as caught:
+        tool.call_arguments("[1]")
+    assert caught.value.errors[0]["type"] == "dict_type"

@@ -4,11 +4,15 @@ scripted answers (pytest-httpx) for what the model asks, and the offline server 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import sys
 import threading
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
+from pydantic import BaseModel
 from pytest_httpx import HTTPXMock
 
 import apertis
@@ -223,6 +227,8 @@ async def test_bad_arguments_are_refused_before_the_network(make_client: Callabl
         await run_chat(client, call, [get_weather], max_turns=0)
     with pytest.raises(ValueError, match="two tools are named 'get_weather'"):
         await run_chat(client, call, [get_weather, get_weather])
+    with pytest.raises(TypeError, match=r"`tools` must be a list of apertis\.function_tool\(\.\.\.\) tools"):
+        await run_chat(client, call, get_weather)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="`messages` must be a list of messages, got str"):
         await run_chat(client, call, [get_weather], messages="hello")
 
@@ -421,3 +427,78 @@ def test_the_tool_errors_pickle_with_what_they_carry() -> None:
     assert (copies[0].tool_name, copies[0].arguments, copies[0].errors) == ("t", "{}", [{"msg": "m"}])
     assert copies[1].tool_name == "u" and str(copies[1]) == "no such tool"
     assert copies[2].run.messages == USER and type(copies[2]).__module__ == "apertis"
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+@dataclass
+class Span:
+    start: datetime.date
+    days: int
+
+
+class Opaque:
+    def __str__(self) -> str:
+        return "<opaque>"
+
+
+def looped() -> List[Any]:
+    items: List[Any] = []
+    items.append(items)
+    return items
+
+
+@pytest.mark.parametrize(
+    ("value", "output"),
+    [
+        ({"a": 1, "b": [True, None]}, '{"a":1,"b":[true,null]}'),
+        (Point(x=1, y=2), '{"x":1,"y":2}'),
+        (Span(datetime.date(2026, 12, 6), 3), '{"start":"2026-12-06","days":3}'),
+        (Opaque(), '"<opaque>"'),
+        (looped(), "[[...]]"),
+        (None, "null"),
+    ],
+)
+async def test_what_a_tool_returns_is_sent_as_json(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any], call: Call, value: Any, output: str
+) -> None:
+    @function_tool
+    def produce() -> Any:
+        return value
+
+    httpx_mock.add_response(json=chat_reply(calls=[("x", "produce", "{}")]))
+    httpx_mock.add_response(json=chat_reply("Done."))
+    run = await run_chat(make_client(), call, [produce])
+    (result,) = run.tool_calls
+    assert result.output == output and result.value is value
+    assert repr(result) == f"ToolCallResult(id='x', name='produce', output={output!r})"
+    assert repr(run) == "ToolRun(replies=2, tool_calls=1, errors=0, messages=3)"
+    assert sent(httpx_mock)[1]["messages"][2]["content"] == output
+
+
+async def test_a_reply_without_choices_is_an_answer(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any], call: Call
+) -> None:
+    httpx_mock.add_response(json={**chat_reply("x"), "choices": []})
+    run = await run_chat(make_client(), call, [get_weather])
+    assert run.final.choices == [] and run.tool_calls == []
+
+
+@pytest.mark.parametrize(("value", "output"), [({"a": [1, None]}, '{"a": [1, null]}'), (looped(), "[[...]]")])
+async def test_without_pydantic_a_tool_result_is_sent_as_json_too(
+    httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch, value: Any, output: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "pydantic_core", None)
+
+    @function_tool(parameters={"type": "object", "properties": {}})
+    def produce() -> Any:
+        return value
+
+    httpx_mock.add_response(json=chat_reply(calls=[("x", "produce", "{}")]))
+    httpx_mock.add_response(json=chat_reply("Done."))
+    client = apertis.Apertis(api_key="sk-test", base_url="https://api.test/v1")
+    run = client.chat.completions.run_tools(model="m", messages=USER, tools=[produce])
+    assert run.tool_calls[0].output == output

@@ -9,6 +9,7 @@ calls a reply asks for, the messages sent back).
 
 from __future__ import annotations
 
+import abc
 import functools
 from typing import TYPE_CHECKING, Any, Dict, Generator, Generic, Iterator, List, Sequence, TypeVar
 
@@ -46,10 +47,8 @@ ReplyT = TypeVar("ReplyT")
 ParamT = TypeVar("ParamT")
 TurnT = TypeVar("TurnT")
 
-_RESERVED = ("messages", "tools", "stream")
 
-
-class _ToolLoop(Generic[ReplyT, ParamT, TurnT]):
+class _ToolLoop(abc.ABC, Generic[ReplyT, ParamT, TurnT]):
     """The loop over one API; subclasses say how to call the model and read its replies."""
 
     def __init__(
@@ -68,35 +67,39 @@ class _ToolLoop(Generic[ReplyT, ParamT, TurnT]):
             raise ValueError(f"{parameter}: `max_turns` must be a positive integer, got {max_turns!r}")
         if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
             raise TypeError(f"{parameter}: `messages` must be a list of messages, got {type(messages).__name__}")
-        for name in _RESERVED:
-            if name in options:
-                raise TypeError(f"{parameter}: `{name}` cannot be passed through to create(): the runner sets it")
         self.max_turns = max_turns
         self.options = options
         self.run: ToolRun[ReplyT, ParamT] = ToolRun(messages)
         self.definitions = self.tool_definitions(list(self.table.values()))
 
     # What each API defines (the format methods come from ChatTools / MessagesTools).
+    @abc.abstractmethod
     def tool_definitions(self, tools: Sequence[FunctionTool[Any]]) -> List[Any]:
-        raise NotImplementedError
+        """The `tools` argument of each request."""
 
+    @abc.abstractmethod
     def requested(self, reply: ReplyT) -> List[RequestedCall]:
-        raise NotImplementedError
+        """The calls a reply asks for."""
 
+    @abc.abstractmethod
     def assistant_turn(self, reply: ReplyT) -> ParamT:
-        raise NotImplementedError
+        """The assistant message that sends a reply back."""
 
+    @abc.abstractmethod
     def results(self, calls: Sequence[ToolCallResult]) -> List[ParamT]:
-        raise NotImplementedError
+        """The messages that send the calls' outcomes back."""
 
+    @abc.abstractmethod
     def create(self, params: Dict[str, Any]) -> ReplyT:
-        raise NotImplementedError
+        """One reply, not streamed."""
 
+    @abc.abstractmethod
     def open_stream(self, params: Dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """The stream helper's context manager of one reply."""
 
+    @abc.abstractmethod
     def final_reply(self, turn: TurnT) -> ReplyT:
-        raise NotImplementedError
+        """A streamed reply's final object, once read."""
 
     # The loop.
     def params(self) -> Dict[str, Any]:
