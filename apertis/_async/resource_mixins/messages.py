@@ -80,8 +80,8 @@ class AsyncMessagesMixin(AsyncAPIResource):
             tools: `apertis.function_tool(...)` tools (sent as `input_schema`, strict unless built with
                 `strict=False`).
             max_turns: How many replies the model may make, at most (each is one request).
-            stream: Stream each reply: returns an AsyncToolRunStream (ToolRunStream on Apertis) whose turns are
-                `messages.stream` event streams; the last one is the answer.
+            stream: Stream each reply: returns the run as a stream of turns (with `result` and `until_done()`),
+                each a `messages.stream` event stream; the last one is the answer.
             **options: Any other argument of `messages.create` (`max_tokens`, `system`, `tool_choice`, ...), sent
                 with every request.
         """

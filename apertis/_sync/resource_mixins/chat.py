@@ -153,8 +153,8 @@ class CompletionsMixin(SyncAPIResource):
             tools: `apertis.function_tool(...)` tools (sent as strict function definitions unless built with
                 `strict=False`).
             max_turns: How many replies the model may make, at most (each is one request).
-            stream: Stream each reply: returns an ToolRunStream (ToolRunStream on Apertis) whose turns are
-                `chat.completions.stream` event streams; the last one is the answer.
+            stream: Stream each reply: returns the run as a stream of turns (with `result` and `until_done()`),
+                each a `chat.completions.stream` event stream; the last one is the answer.
             **options: Any other argument of `chat.completions.create` (`tool_choice`, `parallel_tool_calls`,
                 `temperature`, `extra_headers`, ...), sent with every request.
         """
