@@ -87,6 +87,15 @@ def type_adapter(tp: Any, *, parameter: str) -> pydantic.TypeAdapter[Any]:
         raise TypeError(f"{parameter} must be a type Pydantic can validate, got {_type_name(tp)}: {error}") from None
 
 
+def _json_schema_of(adapter: pydantic.TypeAdapter[Any], tp: Any, parameter: str) -> Dict[str, Any]:
+    import pydantic
+
+    try:
+        return adapter.json_schema()
+    except pydantic.PydanticUserError as error:  # a forward reference that does not resolve, for one
+        raise TypeError(f"{parameter}={_type_name(tp)}: Pydantic cannot build its JSON schema: {error}") from None
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__qualname__", None) or getattr(tp, "__name__", None) or repr(tp)
 
@@ -355,6 +364,22 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{location}: {error.get('msg')}"
 
 
+def _check_schema(schema: Mapping[str, Any], parameter: str) -> None:
+    """A JSON-schema mapping checked against its metaschema when jsonschema is installed: a broken schema is an
+    error before the (billed) call, not an obscure one when the reply is validated."""
+    import importlib
+
+    try:
+        jsonschema: Any = importlib.import_module("jsonschema")
+    except ImportError:
+        return
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.exceptions.SchemaError as error:
+        where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+        raise TypeError(f"{parameter} is not a valid JSON schema (at {where}): {error.message}") from None
+
+
 def _jsonschema_errors(value: Any, schema: Mapping[str, Any]) -> List[Dict[str, Any]]:
     import importlib
 
@@ -376,6 +401,7 @@ def output_format(tp: Any, *, parameter: str, strict: bool = True, name: Optiona
     the argument in errors). `name` defaults to the schema's `title` or the type's name, sanitised."""
     if isinstance(tp, Mapping):
         original: Dict[str, Any] = copy.deepcopy(dict(tp))
+        _check_schema(original, parameter)
         adapter: Optional[pydantic.TypeAdapter[Any]] = None
         default_name = str(original.get("title") or "response")
         description = original.get("description")
@@ -385,10 +411,13 @@ def output_format(tp: Any, *, parameter: str, strict: bool = True, name: Optiona
         )
     else:
         adapter = type_adapter(tp, parameter=parameter)
-        original = adapter.json_schema()
+        original = _json_schema_of(adapter, tp, parameter)
         default_name = str(getattr(tp, "__name__", None) or original.get("title") or "response")
         description = original.get("description")
-    schema = to_strict_json_schema(original) if strict else copy.deepcopy(original)
+    try:
+        schema = to_strict_json_schema(original) if strict else copy.deepcopy(original)
+    except ValueError as error:
+        raise ValueError(f"{parameter}: {error}") from None
     return OutputFormat(
         name=sanitize_name(name if name is not None else default_name),
         schema=schema,

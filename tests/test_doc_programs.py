@@ -142,7 +142,9 @@ def test_a_documentation_block_runs(
         monkeypatch.setenv("APERTIS_BASE_URL", server.url)
         monkeypatch.setenv("APERTIS_API_KEY", "test")
         try:
-            exec(compile(block.program, block.name, "exec"), namespace)
+            # dont_inherit: the block runs as its own program, without this module's `from __future__` imports (with
+            # them, its annotations would be strings that Pydantic resolves in a `__main__` that is not the block's).
+            exec(compile(block.program, block.name, "exec", dont_inherit=True), namespace)
         finally:
             # A snippet's client lives as long as the user's program: here, as long as the block.
             for value in namespace.values():

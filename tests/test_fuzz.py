@@ -260,7 +260,8 @@ MODEL_CLASSES = sorted(
     (
         member
         for member in (getattr(types, name) for name in types.__all__)
-        if isinstance(member, type) and issubclass(member, BaseModel)
+        # (the hand-written subclasses apertis.types also exports, such as ParsedChatCompletion, are not generated)
+        if isinstance(member, type) and issubclass(member, BaseModel) and member.__module__.startswith("apertis.types.")
     ),
     key=lambda cls: cls.__name__,
 )

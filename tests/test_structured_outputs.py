@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 import jsonschema  # type: ignore[import-untyped]
 import pydantic
 import pytest
-from pytest_httpx import HTTPXMock
+from pytest_httpx import HTTPXMock, IteratorStream
 from typing_extensions import TypedDict
 
 import apertis
@@ -596,3 +596,24 @@ def test_without_pydantic_parse_names_the_extra_and_schema_dicts_still_work() ->
     ]
     assert all(extra in line for line in lines[:3])
     assert lines[3] == "{'n': 1}"
+
+
+def _chunk(delta: Dict[str, Any], finish_reason: Optional[str] = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+    payload = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]}
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+async def test_a_streamed_reply_that_does_not_validate_raises_at_content_done(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any]
+) -> None:
+    body = [
+        _chunk({"role": "assistant", "content": '{"x": '}),
+        _chunk({"content": '"many"}'}, "stop"),
+        b"data: [DONE]\n\n",
+    ]
+    httpx_mock.add_response(stream=IteratorStream(body), headers={"content-type": "text/event-stream"})
+    manager = make_client().chat.completions.stream(model="m", messages=MESSAGES, response_format=Point)
+    with pytest.raises(apertis.StructuredOutputValidationError, match="does not match Point") as caught:
+        await _drain(manager)
+    assert caught.value.text == '{"x": "many"}'

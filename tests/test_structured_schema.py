@@ -290,3 +290,18 @@ print("ok")
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_a_type_pydantic_cannot_describe_is_a_type_error() -> None:
+    class Broken(pydantic.BaseModel):
+        child: Undefined  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(TypeError, match=r"response_format=.*Broken: Pydantic cannot build its JSON schema"):
+        output_format(Broken, parameter="response_format")
+
+
+def test_a_broken_schema_dict_is_refused_before_any_call() -> None:
+    with pytest.raises(TypeError, match=r"text_format is not a valid JSON schema \(at properties/n/type\)"):
+        output_format({"type": "object", "properties": {"n": {"type": "integr"}}}, parameter="text_format")
+    with pytest.raises(ValueError, match=r"text_format: the JSON schema's \$ref '#/\$defs/Gone' names nothing"):
+        output_format({"type": "object", "properties": {"n": {"$ref": "#/$defs/Gone"}}}, parameter="text_format")

@@ -79,8 +79,13 @@ CHECKS: Dict[str, Callable[[str], None]] = {
         "line-41: failed (invalid_request_line)",
         f"question-1: {reply('In one sentence, what is topic 1?')[:60]}",
     ),
-    # The parse branch's example: its output is for that branch to check; here it must run.
-    "12_structured_outputs.py": expect_lines(),
+    "12_structured_outputs.py": expect_lines(
+        "Chat: 'example-goal' in 1 task(s), first: 'example-title'",
+        "Responses: 'example-goal'",
+        "Messages: priority of the first task: low",
+        "Streamed: the JSON grew in ",
+        "Cut short: choices[0] was cut at the token limit (finish_reason 'length')",
+    ),
     "13_tool_runner.py": expect_lines(
         'called get_weather({"city": "example-city", "unit": "celsius"}) -> 18 degrees celsius and sunny in '
         "example-city",
