@@ -58,8 +58,8 @@ PYENV_ALL := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare |
 test-all: install
 	PYENV_VERSION="$(PYENV_ALL)$$PYENV_VERSION" $(BIN)/nox --session tests
 
-# The demo needs only the package (httpx, attrs) and its pydantic extra (the structured-outputs example): its own
-# small environment, ready in seconds, not the dev tools.
+# The demo needs only the package (httpx, attrs) and its pydantic extra (the structured-outputs and tools
+# examples): its own small environment, ready in seconds, not the dev tools.
 # The venv gets no pip of its own (installing pip into it is most of a venv's set-up time): the creating
 # interpreter's pip installs into it (pip >= 22.3), or, where that pip is older, the venv's own after all.
 DEMO_VENV ?= .venv-demo

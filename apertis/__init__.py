@@ -35,6 +35,7 @@ if _TYPE_CHECKING:
     from ._async._raw_response import AsyncResponseContextManager as AsyncResponseContextManager
     from ._async._response import AsyncBinaryResponse as AsyncBinaryResponse
     from ._async._streaming import AsyncStream as AsyncStream
+    from ._async._tool_runner import AsyncToolRunStream as AsyncToolRunStream
     from ._constants import DEFAULT_BASE_URL as DEFAULT_BASE_URL
     from ._constants import DEFAULT_CONNECTION_LIMITS as DEFAULT_CONNECTION_LIMITS
     from ._constants import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
@@ -60,6 +61,11 @@ if _TYPE_CHECKING:
     from ._sync._raw_response import ResponseContextManager as ResponseContextManager
     from ._sync._response import BinaryResponse as BinaryResponse
     from ._sync._streaming import Stream as Stream
+    from ._sync._tool_runner import ToolRunStream as ToolRunStream
+    from ._tools import FunctionTool as FunctionTool
+    from ._tools import ToolCallResult as ToolCallResult
+    from ._tools import ToolRun as ToolRun
+    from ._tools import function_tool as function_tool
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._types import NotGiven as NotGiven
     from ._types import Timeout as Timeout
@@ -186,6 +192,12 @@ _LAZY: _Dict[str, _Tuple[str, _Optional[str]]] = {
     "NotGiven": ("._types", "NotGiven"),
     "Timeout": ("._types", "Timeout"),
     "RateLimiter": ("._limiter", "RateLimiter"),
+    "function_tool": ("._tools", "function_tool"),
+    "FunctionTool": ("._tools", "FunctionTool"),
+    "ToolRun": ("._tools", "ToolRun"),
+    "ToolCallResult": ("._tools", "ToolCallResult"),
+    "ToolRunStream": ("._sync._tool_runner", "ToolRunStream"),
+    "AsyncToolRunStream": ("._async._tool_runner", "AsyncToolRunStream"),
     "RateLimitState": ("._limiter", "RateLimitState"),
     "DEFAULT_BASE_URL": ("._constants", "DEFAULT_BASE_URL"),
     "DEFAULT_CONNECTION_LIMITS": ("._constants", "DEFAULT_CONNECTION_LIMITS"),

@@ -4,6 +4,9 @@
     ├── MissingDependencyError             (also an ImportError: an optional extra the feature needs is missing)
     ├── LengthFinishReasonError            (a structured reply cut at the token limit, so it cannot be parsed)
     ├── ContentFilterFinishReasonError     (a structured reply stopped by the content filter)
+    ├── ToolArgumentsError                 (a tool runner: the model's arguments for a tool do not validate)
+    ├── UnknownToolError                   (a tool runner: the model called a tool it was not given)
+    ├── MaxTurnsExceededError              (a tool runner: still asking for tools after max_turns replies)
     ├── EventLoopMismatchError             (also a RuntimeError: an async client's http_client on a second loop)
     ├── ForkedHTTPClientError              (also a RuntimeError: your own http_client used after os.fork())
     └── APIError
@@ -56,6 +59,7 @@ __all__ = [
     "ForkedHTTPClientError",
     "InternalServerError",
     "LengthFinishReasonError",
+    "MaxTurnsExceededError",
     "MissingDependencyError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -63,6 +67,8 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "StructuredOutputValidationError",
+    "ToolArgumentsError",
+    "UnknownToolError",
     "UnprocessableEntityError",
     "VideoTaskFailedError",
     "VideoTaskTimeoutError",
@@ -154,6 +160,44 @@ class VideoTaskTimeoutError(ApertisError, TimeoutError):
     def __init__(self, message: str, *, task: Any) -> None:
         super().__init__(message)
         self.task = task
+
+
+class ToolArgumentsError(ApertisError):
+    """The arguments the model sent for a tool call are not JSON or do not validate against the tool's types.
+
+    A tool runner does not raise it: it sends it to the model as the call's error result and keeps it in the
+    run's `tool_calls` / `errors`. `tool_name` is the tool, `arguments` the JSON text the model sent, `errors`
+    Pydantic's list of what failed (`loc`, `msg`, `type`, `input`).
+    """
+
+    def __init__(self, message: str, *, tool_name: str, arguments: str, errors: List[Dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.arguments = arguments
+        self.errors = errors
+
+
+class UnknownToolError(ApertisError):
+    """The model called a tool that is not among the tools given to the runner (`tool_name`).
+
+    Like ToolArgumentsError, it becomes the call's error result, which the model sees, and is kept in the run.
+    """
+
+    def __init__(self, message: str, *, tool_name: str) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+
+
+class MaxTurnsExceededError(ApertisError):
+    """A tool runner called the model `max_turns` times and the last reply still asked for tools.
+
+    `run` is the run so far (a `ToolRun`): its `final` is that last reply (its tools were not run), its
+    `messages` the conversation before it, which `run_tools` can continue with a larger `max_turns`.
+    """
+
+    def __init__(self, message: str, *, run: Any) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class APIError(ApertisError):
@@ -751,25 +795,8 @@ def _request_of(response: httpx.Response) -> Optional[httpx.Request]:
 # Tracebacks and reprs name the public package (`apertis.RateLimitError`, or the vendored package's name), and
 # pickle finds the classes there too.
 _PACKAGE = __name__.rpartition(".")[0]
-for _cls in (
-    ApertisError,
-    EventLoopMismatchError,
-    ForkedHTTPClientError,
-    APIError,
-    APIStatusError,
-    BadRequestError,
-    AuthenticationError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    NotFoundError,
-    RequestTimeoutError,
-    ConflictError,
-    UnprocessableEntityError,
-    RateLimitError,
-    InternalServerError,
-    APIConnectionError,
-    APITimeoutError,
-    APIResponseValidationError,
-):
-    _cls.__module__ = _PACKAGE
-del _cls
+for _name in __all__:
+    _cls = globals()[_name]
+    if isinstance(_cls, type) and issubclass(_cls, ApertisError):
+        _cls.__module__ = _PACKAGE
+del _name, _cls

@@ -580,6 +580,26 @@ def _forced_tool(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return None
 
 
+def _tool_results(messages: List[Dict[str, Any]]) -> Optional[str]:
+    """The text of the tool results the last message carries, or None when it carries none."""
+    last = messages[-1].get("content") if messages else None
+    if not isinstance(last, list):
+        return None
+    results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
+    return _text_of(results) if results else None
+
+
+def _called_tool(body: Dict[str, Any], messages: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The tool the fake model calls: the forced one, else (`tool_choice` auto or left out) the first client tool
+    until the last message carries tool results, which the model then answers in text."""
+    forced = _forced_tool(body)
+    choice = body.get("tool_choice")
+    if forced is not None or (isinstance(choice, dict) and choice.get("type") != "auto"):
+        return forced
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") in (None, "custom")]
+    return tools[0] if tools and _tool_results(messages) is None else None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Messages
 
@@ -594,11 +614,17 @@ def _messages(request: FakeRequest, resolver: Resolver) -> Union[Answer, StreamA
     if isinstance(body.get("system"), str):
         input_tokens += count_tokens(body["system"])
     stops = _stops(body.get("stop_sequences"))
-    text = _structured_text(body, "output_format") or _reply_text(model, prompt)
+    results = _tool_results(messages)
+    reply = (
+        _reply_text(model, prompt)
+        if results is None
+        else f"Offline answer from {model}: the tool returned {results!r}."
+    )
+    text = _structured_text(body, "output_format") or reply
     stop_sequence = next((s for s in stops if s and s in text), None)
     pieces, finish = _limit(text, body.get("max_tokens"), stops)
     stop_reason = "max_tokens" if finish == "length" else ("stop_sequence" if stop_sequence else "end_turn")
-    tool = _forced_tool(body)
+    tool = _called_tool(body, messages)
     tool_use: Optional[Dict[str, Any]] = None
     if tool is not None:
         # The tool's input is the structured answer: it streams as input_json_delta pieces, and is cut like text.

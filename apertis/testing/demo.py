@@ -52,6 +52,7 @@ EXAMPLES: Tuple[Tuple[str, str, Tuple[str, ...], str], ...] = (
         "the offline server fails every 5th request with 503 (the command retries it)",
     ),
     ("12_structured_outputs.py", "Structured outputs: replies as your own types", (), ""),
+    ("13_tool_runner.py", "Tools: function_tool and the tool runner", (), ""),
 )
 
 _EXAMPLE_TIMEOUT = 120.0

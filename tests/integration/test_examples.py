@@ -86,6 +86,13 @@ CHECKS: Dict[str, Callable[[str], None]] = {
         "Streamed: the JSON grew in ",
         "Cut short: choices[0] was cut at the token limit (finish_reason 'length')",
     ),
+    "13_tool_runner.py": expect_lines(
+        'called get_weather({"city": "example-city", "unit": "celsius"}) -> 18 degrees celsius and sunny in '
+        "example-city",
+        "answer: Offline answer from gpt-4.1-mini: the tool returned '18 degrees celsius and sunny in example-city'.",
+        "(2 replies, 3 messages in the conversation)",
+        "turn: Offline answer from claude-sonnet-4.5: the tool returned 'It is 14:05 in example-city'.",
+    ),
 }
 
 

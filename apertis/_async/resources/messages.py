@@ -40,7 +40,7 @@ __all__ = ["AsyncMessages"]
 
 
 class AsyncMessages(AsyncMessagesMixin, AsyncAPIResource):
-    """The `messages` endpoints: `create`, `stream`, `parse`."""
+    """The `messages` endpoints: `create`, `run_tools`, `stream`, `parse`."""
 
     # The wrapper classes are generated in their own module, imported by the first access: most programs never
     # ask for a raw response, and the module repeats every method's signature.

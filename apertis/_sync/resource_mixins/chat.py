@@ -11,15 +11,36 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Type, TypeVar, Union, cast, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
 
 from .._resource import SyncAPIResource
 
 if TYPE_CHECKING:
     from ..._parsed_types import ParsedChatCompletion
+    from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
-    from .._stream_helpers import ChatCompletionStreamManager, ParsedChatCompletionStreamManager
+    from ...types.params import ChatCompletionMessageParam
+    from .._stream_helpers import (
+        ChatCompletionEventStream,
+        ChatCompletionStreamManager,
+        ParsedChatCompletionStreamManager,
+    )
     from .._streaming import ChatCompletionStream
+    from .._tool_runner import ToolRunStream
     from ..resources.chat import Completions
 
 __all__ = ["CompletionsMixin"]
@@ -75,8 +96,74 @@ def _with_system(system: Optional[str], user_message: Dict[str, Any]) -> List[An
 
 
 class CompletionsMixin(SyncAPIResource):
-    """`stream` (openai-python's streaming helper) and `create_with_image`, `create_with_audio`,
-    `create_with_web_search` (SDK 0.4.1's one-call helpers)."""
+    """`stream` (openai-python's streaming helper), `parse` (structured outputs), `run_tools` (the tool runner) and
+    `create_with_image`, `create_with_audio`, `create_with_web_search` (SDK 0.4.1's one-call helpers)."""
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatCompletionMessageParam],
+        tools: Sequence[FunctionTool[Any]],
+        max_turns: int = 10,
+        stream: Literal[False] = False,
+        **options: Any,
+    ) -> ToolRun[ChatCompletion, ChatCompletionMessageParam]: ...
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatCompletionMessageParam],
+        tools: Sequence[FunctionTool[Any]],
+        max_turns: int = 10,
+        stream: Literal[True],
+        **options: Any,
+    ) -> ToolRunStream[ChatCompletionEventStream, ChatCompletion, ChatCompletionMessageParam]: ...
+
+    def run_tools(  # type: ignore[misc]
+        self: Completions,
+        *,
+        model: str,
+        messages: Sequence[ChatCompletionMessageParam],
+        tools: Sequence[FunctionTool[Any]],
+        max_turns: int = 10,
+        stream: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Let the model call Python functions until it answers: call it with `tools`, run the calls it asks for
+        (an async client runs the calls of one reply concurrently, plain functions in worker threads), send the
+        results back as `tool` messages, and again, until a reply asks for no tool (the answer) or `max_turns`
+        replies were made (MaxTurnsExceededError, with the run so far).
+
+        A tool that raises, an unknown tool, or arguments that do not validate become an `Error: ...` result the
+        model sees, and the exception is kept in the run's `tool_calls` / `errors`. Returns a ToolRun: `final` (the
+        answer, a ChatCompletion), `replies`, `tool_calls`, `messages` (the conversation, to continue it).
+
+        ```python
+        run = client.chat.completions.run_tools(model="gpt-4.1-mini", messages=messages, tools=[get_weather])
+        print(run.final.choices[0].message.content)
+        ```
+
+        Args:
+            model: The model id.
+            messages: The conversation so far (not modified: the run's `messages` is a new list).
+            tools: `apertis.function_tool(...)` tools (sent as strict function definitions unless built with
+                `strict=False`).
+            max_turns: How many replies the model may make, at most (each is one request).
+            stream: Stream each reply: returns the run as a stream of turns (with `result` and `until_done()`),
+                each a `chat.completions.stream` event stream; the last one is the answer.
+            **options: Any other argument of `chat.completions.create` (`tool_choice`, `parallel_tool_calls`,
+                `temperature`, `extra_headers`, ...), sent with every request.
+        """
+        from .._tool_runner import chat_tool_loop, start
+
+        return start(
+            chat_tool_loop(self, model=model, messages=messages, tools=tools, max_turns=max_turns, options=options),
+            stream,
+        )
 
     @overload
     def stream(

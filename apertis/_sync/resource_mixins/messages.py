@@ -7,16 +7,19 @@ structured outputs (the logic is in apertis/_parse.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Type, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Type, TypeVar, cast, overload
 
 from .._resource import SyncAPIResource
 
 if TYPE_CHECKING:
     from ..._parse import MessagesOutputMode
     from ..._parsed_types import ParsedMessage
+    from ..._tools import FunctionTool, ToolRun
     from ...types.message import Message
-    from .._stream_helpers import MessageStreamManager, ParsedMessageStreamManager
+    from ...types.params import MessageParam
+    from .._stream_helpers import MessageEventStream, MessageStreamManager, ParsedMessageStreamManager
     from .._streaming import MessageStream
+    from .._tool_runner import ToolRunStream
     from ..resources.messages import Messages
 
 __all__ = ["MessagesMixin"]
@@ -25,7 +28,70 @@ ContentT = TypeVar("ContentT")
 
 
 class MessagesMixin(SyncAPIResource):
-    """`stream`: anthropic-sdk-python's streaming helper; `parse`: structured outputs."""
+    """`stream`: anthropic-sdk-python's streaming helper; `parse`: structured outputs; `run_tools`: the tool runner."""
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any]],
+        max_turns: int = 10,
+        stream: Literal[False] = False,
+        **options: Any,
+    ) -> ToolRun[Message, MessageParam]: ...
+
+    @overload
+    def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any]],
+        max_turns: int = 10,
+        stream: Literal[True],
+        **options: Any,
+    ) -> ToolRunStream[MessageEventStream, Message, MessageParam]: ...
+
+    def run_tools(  # type: ignore[misc]
+        self: Messages,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any]],
+        max_turns: int = 10,
+        stream: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Let the model call Python functions until it answers, as `chat.completions.run_tools` does, in the
+        Messages format: the reply's `tool_use` blocks are run (concurrently on an async client), the results go
+        back as `tool_result` blocks of one user message (`is_error` for a failure, which the run also keeps in
+        `tool_calls` / `errors`), until a reply has no `tool_use` (the answer, `final`, a Message) or `max_turns`
+        replies were made (MaxTurnsExceededError, with the run so far).
+
+        ```python
+        run = client.messages.run_tools(model="claude-sonnet-4.5", max_tokens=1024, messages=messages, tools=[add])
+        print(run.final.content[-1])
+        ```
+
+        Args:
+            model: The model id.
+            messages: The conversation so far (not modified: the run's `messages` is a new list).
+            tools: `apertis.function_tool(...)` tools (sent as `input_schema`, strict unless built with
+                `strict=False`).
+            max_turns: How many replies the model may make, at most (each is one request).
+            stream: Stream each reply: returns the run as a stream of turns (with `result` and `until_done()`),
+                each a `messages.stream` event stream; the last one is the answer.
+            **options: Any other argument of `messages.create` (`max_tokens`, `system`, `tool_choice`, ...), sent
+                with every request.
+        """
+        from .._tool_runner import messages_tool_loop, start
+
+        return start(
+            messages_tool_loop(self, model=model, messages=messages, tools=tools, max_turns=max_turns, options=options),
+            stream,
+        )
 
     @overload
     def stream(

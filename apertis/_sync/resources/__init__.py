@@ -47,7 +47,7 @@ class ResourcesMixin:
 
     @cached_property
     def messages(self) -> Messages:
-        """The `messages` endpoints: `create`, `stream`, `parse`."""
+        """The `messages` endpoints: `create`, `run_tools`, `stream`, `parse`."""
         # Imported on first use, so `import apertis` does not load every resource module.
         from . import messages as module
 

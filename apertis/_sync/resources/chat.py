@@ -69,12 +69,12 @@ class Chat(SyncAPIResource):
 
     @cached_property
     def completions(self) -> Completions:
-        """The `chat.completions` endpoints: `create`, `stream`, `parse`, `create_with_image`, `create_with_audio`, `create_with_web_search`."""
+        """The `chat.completions` endpoints: `create`, `run_tools`, `stream`, `parse`, `create_with_image`, `create_with_audio`, `create_with_web_search`."""
         return Completions(self._client)
 
 
 class Completions(CompletionsMixin, SyncAPIResource):
-    """The `chat.completions` endpoints: `create`, `stream`, `parse`, `create_with_image`, `create_with_audio`, `create_with_web_search`."""
+    """The `chat.completions` endpoints: `create`, `run_tools`, `stream`, `parse`, `create_with_image`, `create_with_audio`, `create_with_web_search`."""
 
     # The wrapper classes are generated in their own module, imported by the first access: most programs never
     # ask for a raw response, and the module repeats every method's signature.
