@@ -340,10 +340,11 @@ class SyncGate:
         self._semaphore.release()
 
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Patterns as text: `re` compiles them at their first use (and caches them), not at `import apertis`.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 """An HTTP field name (RFC 9110 token)."""
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f]"
 """What a field value may not hold (RFC 9110: control characters other than HTAB); CR and LF would end it."""
 
 
@@ -351,19 +352,19 @@ def check_header(name: str, value: Optional[str], param: str) -> None:
     """Refuse, before anything is sent, a header that cannot be sent as given: a name that is not an HTTP token,
     or a value holding CR, LF, NUL or another control character (a way to inject headers). `param` names the
     argument it came from."""
-    if not _TOKEN.fullmatch(name):
+    if not re.fullmatch(_TOKEN, name):
         raise ValueError(
             f"{param}: {name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only, no spaces "
             "or colons)"
         )
-    if value is not None and _CONTROL.search(value):
+    if value is not None and re.search(_CONTROL, value):
         raise ValueError(
             f"{param}: the value of header {name!r} contains a line break (CR, LF) or another control character, "
             "which HTTP does not allow (it could inject headers); remove it, or encode the value"
         )
 
 
-_DELAY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_DELAY = r"[0-9]+(?:\.[0-9]+)?"
 """A delay in Retry-After or retry-after-ms: ASCII digits, with a fraction tolerated (what servers send, and it
 cannot be misread); no sign, exponent, underscore or other digits, all of which Python's float() would accept."""
 
@@ -380,7 +381,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float] = None
         if raw is None:
             continue
         raw = raw.strip()
-        value = float(raw) if _DELAY.fullmatch(raw) else math.nan
+        value = float(raw) if re.fullmatch(_DELAY, raw) else math.nan
         if math.isfinite(value):
             return value * scale
         if name == "retry-after":
