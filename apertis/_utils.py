@@ -25,6 +25,7 @@ from typing import (
     Awaitable,
     Callable,
     ContextManager,
+    Dict,
     Mapping,
     Optional,
     TypeVar,
@@ -232,6 +233,11 @@ class _LegacyDeadline:  # pragma: no cover - Python < 3.11 (nox)
             raise TimeoutError from exc
 
 
+# What SyncRuntime loads on first use (apertis/_read_deadline.py imports httpcore, which `import apertis` does not
+# need), kept here so that a call does not run an import statement.
+_loaded: Dict[str, Any] = {}
+
+
 class SyncRuntime:
     """The blocking flavour, used by the generated sync code."""
 
@@ -249,9 +255,13 @@ class SyncRuntime:
         """
         if seconds is None:
             return contextlib.nullcontext()
-        from ._read_deadline import ReadDeadline
+        read_deadline: Any = _loaded.get("read_deadline")
+        if read_deadline is None:
+            from ._read_deadline import ReadDeadline
 
-        return ReadDeadline(seconds)
+            read_deadline = _loaded["read_deadline"] = ReadDeadline
+        deadline: ContextManager[None] = read_deadline(seconds)
+        return deadline
 
     @staticmethod
     def bound_reads(client: object) -> bool:
@@ -322,22 +332,34 @@ class AsyncGate:
 
 
 class SyncGate:
-    """The blocking flavour of AsyncGate, for threads sharing a sync client."""
+    """The blocking flavour of AsyncGate, for threads sharing a sync client.
 
-    __slots__ = ("_semaphore",)
+    The places are tokens in a queue implemented in C: taking one and giving it back cost a fraction of what
+    threading.Semaphore's Python-level condition costs on every call.
+    """
+
+    __slots__ = ("_places",)
 
     def __init__(self, limit: int) -> None:
-        import threading
+        import queue
 
-        self._semaphore = threading.Semaphore(limit)
+        self._places: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(limit):
+            self._places.put(None)
 
     def acquire(self, timeout: Optional[float]) -> bool:
         """Take a place, waiting at most `timeout` seconds (None: no limit); False when the time ran out."""
-        return self._semaphore.acquire(timeout=timeout)
+        import queue
+
+        try:
+            self._places.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
 
     def release(self) -> None:
         """Give the place back."""
-        self._semaphore.release()
+        self._places.put(None)
 
 
 # Patterns as text: `re` compiles them at their first use (and caches them), not at `import apertis`.
