@@ -16,6 +16,7 @@ __all__ = [
     "EMBEDDING_MODELS",
     "INITIAL_RETRY_DELAY",
     "LOG_ENV",
+    "TRACING_ENV",
     "MAX_DECOMPRESSION_RATIO",
     "MAX_ERROR_BODY",
     "MAX_RETRY_DELAY",
@@ -74,6 +75,8 @@ APIResponseValidationError and its connection is closed."""
 API_KEY_ENV = "APERTIS_API_KEY"
 BASE_URL_ENV = "APERTIS_BASE_URL"
 LOG_ENV = "APERTIS_LOG"
+# Turns tracing on for clients created without `tracing=` (apertis/_observe.py reads it).
+TRACING_ENV = "APERTIS_TRACING"
 
 # Informational lists kept from 0.4.1; the SDK never checks model names against them.
 CHAT_MODELS = [

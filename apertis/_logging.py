@@ -54,9 +54,10 @@ _REDACTED = "<redacted>"
 # characters (JWTs have them), so the full stop ending a sentence is not taken for part of the token. A name
 # followed by `=value` is an auth-param (`Bearer realm="api"` in a WWW-Authenticate header), not a credential.
 _TOKEN = r"[A-Za-z0-9_~+/-]+(?:\.[A-Za-z0-9_~+/-]+)*(?![A-Za-z0-9_~+/-])(?!=+[\"']?[A-Za-z0-9_~+/-])=*"
-_BEARER = re.compile(r"(?i)\b(bearer\s+)(" + _TOKEN + ")")
+# Patterns as text: `re` compiles them at their first use (and caches them), not at `import apertis`.
+_BEARER = r"(?i)\b(bearer\s+)(" + _TOKEN + ")"
 # `x-api-key: KEY`, `api-key=KEY`, `"x-api-key": "KEY"`, `?api_key=KEY`: the value is a credential whatever it is.
-_KEY_FIELD = re.compile(r"(?i)(?<![A-Za-z0-9_-])((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)(" + _TOKEN + ")")
+_KEY_FIELD = r"(?i)(?<![A-Za-z0-9_-])((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)(" + _TOKEN + ")"
 # A key this short ("test", "sk-test") cannot be told apart from the words of a message, and is a placeholder
 # for a local or fake server rather than a secret: it is redacted only where a credential pattern shows it is one.
 _MIN_BARE_SECRET = 8
@@ -112,8 +113,8 @@ def redact_all(text: str, secrets: Collection[str], *, patterns: bool = True) ->
             return match.group(1) + _REDACTED
         return match.group(0)
 
-    text = _BEARER.sub(bearer, text)
-    return _KEY_FIELD.sub(lambda match: match.group(1) + _REDACTED, text)
+    text = re.sub(_BEARER, bearer, text)
+    return re.sub(_KEY_FIELD, lambda match: match.group(1) + _REDACTED, text)
 
 
 def redact_headers(headers: Mapping[str, str], secrets: Collection[str] = ()) -> dict[str, str]:

@@ -229,6 +229,14 @@ def serialize(value: Any) -> Any:
     """
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    kind = type(value)
+    if kind is list or kind is dict:  # the common case, before the slower checks against models and ABCs
+        values = value if kind is list else value.values()
+        if all(_is_plain(v) for v in values):
+            return value
+        if kind is dict:
+            return {k: serialize(v) for k, v in value.items() if v is not NOT_GIVEN}
+        return [serialize(v) for v in value]
     to_dict = getattr(value, "to_dict", None)
     if to_dict is not None and isinstance(value, BaseModel):
         return to_dict()

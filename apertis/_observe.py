@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 import attrs
 
+from ._constants import TRACING_ENV
 from ._logging import logger, redact_headers, redact_request_headers, redact_secrets
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ SEMCONV_VERSION = "1.37.0"
 """The version of the OpenTelemetry semantic conventions the spans follow (GenAI conventions are experimental)."""
 _SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
 PROVIDER_NAME = "apertis"
-TRACING_ENV = "APERTIS_TRACING"
 # The switch the OpenTelemetry GenAI instrumentations share for recording prompts and completions.
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 

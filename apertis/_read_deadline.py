@@ -23,39 +23,33 @@ import httpcore
 __all__ = ["ReadDeadline", "bound_reads"]
 
 
-class _Budget:
-    __slots__ = ("ends", "seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.ends: Optional[float] = None  # set by the first read after the request was written
-
-
-_BUDGET: contextvars.ContextVar[Optional[_Budget]] = contextvars.ContextVar("apertis_read_budget", default=None)
-
-
 class ReadDeadline:
     """Within this block, reads on a bound pool raise the builtin TimeoutError once `seconds` have passed since
     the request was written (the first read after the last write).
 
     Counting from the end of the request rather than from its start means a slow upload, bounded per write by
-    the write timeout, does not eat the time the response has.
+    the write timeout, does not eat the time the response has. The object is its own budget (one object per
+    attempt, not two): the bound streams read `seconds` and `ends` from the context variable.
     """
 
-    __slots__ = ("_budget", "_token")
+    __slots__ = ("_token", "ends", "seconds")
 
     def __init__(self, seconds: float) -> None:
-        self._budget = _Budget(seconds)
-        self._token: Optional[contextvars.Token[Optional[_Budget]]] = None
+        self.seconds = seconds
+        self.ends: Optional[float] = None  # set by the first read after the request was written
+        self._token: Optional[contextvars.Token[Optional[ReadDeadline]]] = None
 
     def __enter__(self) -> None:
-        self._token = _BUDGET.set(self._budget)
+        self._token = _BUDGET.set(self)
 
     def __exit__(
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         assert self._token is not None
         _BUDGET.reset(self._token)
+
+
+_BUDGET: contextvars.ContextVar[Optional[ReadDeadline]] = contextvars.ContextVar("apertis_read_budget", default=None)
 
 
 class _BoundedStream(httpcore.NetworkStream):

@@ -25,6 +25,7 @@ from typing import (
     Awaitable,
     Callable,
     ContextManager,
+    Dict,
     Mapping,
     Optional,
     TypeVar,
@@ -232,6 +233,11 @@ class _LegacyDeadline:  # pragma: no cover - Python < 3.11 (nox)
             raise TimeoutError from exc
 
 
+# What SyncRuntime loads on first use (apertis/_read_deadline.py imports httpcore, which `import apertis` does not
+# need), kept here so that a call does not run an import statement.
+_loaded: Dict[str, Any] = {}
+
+
 class SyncRuntime:
     """The blocking flavour, used by the generated sync code."""
 
@@ -249,9 +255,13 @@ class SyncRuntime:
         """
         if seconds is None:
             return contextlib.nullcontext()
-        from ._read_deadline import ReadDeadline
+        read_deadline: Any = _loaded.get("read_deadline")
+        if read_deadline is None:
+            from ._read_deadline import ReadDeadline
 
-        return ReadDeadline(seconds)
+            read_deadline = _loaded["read_deadline"] = ReadDeadline
+        deadline: ContextManager[None] = read_deadline(seconds)
+        return deadline
 
     @staticmethod
     def bound_reads(client: object) -> bool:
@@ -322,28 +332,41 @@ class AsyncGate:
 
 
 class SyncGate:
-    """The blocking flavour of AsyncGate, for threads sharing a sync client."""
+    """The blocking flavour of AsyncGate, for threads sharing a sync client.
 
-    __slots__ = ("_semaphore",)
+    The places are tokens in a queue implemented in C: taking one and giving it back cost a fraction of what
+    threading.Semaphore's Python-level condition costs on every call.
+    """
+
+    __slots__ = ("_places",)
 
     def __init__(self, limit: int) -> None:
-        import threading
+        import queue
 
-        self._semaphore = threading.Semaphore(limit)
+        self._places: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(limit):
+            self._places.put(None)
 
     def acquire(self, timeout: Optional[float]) -> bool:
         """Take a place, waiting at most `timeout` seconds (None: no limit); False when the time ran out."""
-        return self._semaphore.acquire(timeout=timeout)
+        import queue
+
+        try:
+            self._places.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
 
     def release(self) -> None:
         """Give the place back."""
-        self._semaphore.release()
+        self._places.put(None)
 
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Patterns as text: `re` compiles them at their first use (and caches them), not at `import apertis`.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 """An HTTP field name (RFC 9110 token)."""
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f]"
 """What a field value may not hold (RFC 9110: control characters other than HTAB); CR and LF would end it."""
 
 
@@ -351,19 +374,19 @@ def check_header(name: str, value: Optional[str], param: str) -> None:
     """Refuse, before anything is sent, a header that cannot be sent as given: a name that is not an HTTP token,
     or a value holding CR, LF, NUL or another control character (a way to inject headers). `param` names the
     argument it came from."""
-    if not _TOKEN.fullmatch(name):
+    if not re.fullmatch(_TOKEN, name):
         raise ValueError(
             f"{param}: {name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only, no spaces "
             "or colons)"
         )
-    if value is not None and _CONTROL.search(value):
+    if value is not None and re.search(_CONTROL, value):
         raise ValueError(
             f"{param}: the value of header {name!r} contains a line break (CR, LF) or another control character, "
             "which HTTP does not allow (it could inject headers); remove it, or encode the value"
         )
 
 
-_DELAY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_DELAY = r"[0-9]+(?:\.[0-9]+)?"
 """A delay in Retry-After or retry-after-ms: ASCII digits, with a fraction tolerated (what servers send, and it
 cannot be misread); no sign, exponent, underscore or other digits, all of which Python's float() would accept."""
 
@@ -380,7 +403,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float] = None
         if raw is None:
             continue
         raw = raw.strip()
-        value = float(raw) if _DELAY.fullmatch(raw) else math.nan
+        value = float(raw) if re.fullmatch(_DELAY, raw) else math.nan
         if math.isfinite(value):
             return value * scale
         if name == "retry-after":

@@ -4,11 +4,12 @@ Prints one JSON object per line on stdout: ``cpu`` (seconds of this process's CP
 ``wall``, ``n`` (units of work done in the measured part), ``rss_kb`` (peak resident set of the process),
 ``errors`` and ``check`` (a value derived from the answers, so a client that skipped work is noticed).
 
-LIB is one of: none, httpx, httpx-aiohttp, aiohttp, openai, apertis, apertis-aiohttp.
+LIB is one of: none, httpx (the lean floor), httpx-json (raw httpx with base_url and json=), httpx-aiohttp, aiohttp,
+openai, apertis, apertis-aiohttp.
 SCENARIO is one of: import, first, sync_chat, async_chat, stream_sync, stream_async, emb_float, emb_default.
 
 The module imports only what the interpreter already has loaded before the measured part, so that
-``import`` measures the library's import alone.
+``import`` measures a user's first line (``from apertis import Apertis, AsyncApertis``, ``import httpx``) alone.
 """
 
 from __future__ import annotations
@@ -30,11 +31,25 @@ API_KEY = "sk-bench"
 MODULES = {
     "none": None,
     "httpx": "httpx",
+    "httpx-json": "httpx",
     "httpx-aiohttp": "httpx_aiohttp",
     "aiohttp": "aiohttp",
     "openai": "openai",
     "apertis": "apertis",
     "apertis-aiohttp": "apertis",
+}
+
+
+# What a user's first line is, for each library: the import scenario measures it in a fresh process.
+FIRST_LINES = {
+    "none": "pass",
+    "httpx": "import httpx",
+    "httpx-json": "import httpx",
+    "httpx-aiohttp": "import httpx_aiohttp",
+    "aiohttp": "import aiohttp",
+    "openai": "from openai import OpenAI, AsyncOpenAI",
+    "apertis": "from apertis import Apertis, AsyncApertis",
+    "apertis-aiohttp": "from apertis import Apertis, AsyncApertis, AiohttpClient",
 }
 
 
@@ -56,8 +71,8 @@ def _floats_from_base64(data: str) -> list[float]:
 # --- sync clients: each has chat(), stream(n) -> chunks with content, embed(fmt) -> vectors, close() ---------
 
 
-class SyncHttpx:
-    """Raw httpx doing by hand what an SDK does: the floor."""
+class SyncHttpxJson:
+    """Raw httpx the convenient way: ``base_url`` and ``post(path, json=...)``, ``response.json()``."""
 
     def __init__(self, url: str) -> None:
         import httpx
@@ -104,6 +119,23 @@ class SyncHttpx:
         self.c.close()
 
 
+class SyncHttpx(SyncHttpxJson):
+    """Raw httpx the lean way, what a careful user writes by hand: the floor. The URL is absolute (no base_url
+    merge), the body serialised with json.dumps (no httpx JSON encoding), the answer read with json.loads."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.chat_url = url + "/chat/completions"
+        self.c.headers["Content-Type"] = "application/json"
+
+    def chat(self) -> str:
+        json = self.json
+        r = self.c.post(self.chat_url, content=json.dumps({"model": MODEL, "messages": MESSAGES}).encode())
+        if r.status_code != 200:
+            raise RuntimeError(r.status_code)
+        return json.loads(r.content)["choices"][0]["message"]["content"]
+
+
 class SyncOpenAI:
     """openai-python, default settings."""
 
@@ -146,8 +178,8 @@ class SyncApertis(SyncOpenAI):
 # --- async clients -------------------------------------------------------------------------------------------
 
 
-class AsyncHttpx:
-    """Raw httpx.AsyncClient doing by hand what an SDK does: the floor.
+class AsyncHttpxJson:
+    """Raw httpx.AsyncClient the convenient way (``base_url``, ``json=``, ``response.json()``).
 
     ``connections``: None for httpx's default limits (100 connections, 20 kept alive); a number for that many
     connections, 100 kept alive (the SDKs' default pool, used at 1,000 in flight: see SDK_POOL_FROM).
@@ -196,6 +228,22 @@ class AsyncHttpx:
 
     async def close(self) -> None:
         await self.c.aclose()
+
+
+class AsyncHttpx(AsyncHttpxJson):
+    """Raw httpx.AsyncClient the lean way (absolute URL, json.dumps body, json.loads answer): the floor."""
+
+    def __init__(self, url: str, connections: int | None = None) -> None:
+        super().__init__(url, connections)
+        self.chat_url = url + "/chat/completions"
+        self.c.headers["Content-Type"] = "application/json"
+
+    async def chat(self) -> str:
+        json = self.json
+        r = await self.c.post(self.chat_url, content=json.dumps({"model": MODEL, "messages": MESSAGES}).encode())
+        if r.status_code != 200:
+            raise RuntimeError(r.status_code)
+        return json.loads(r.content)["choices"][0]["message"]["content"]
 
 
 class AsyncHttpxAiohttp(AsyncHttpx):
@@ -286,9 +334,10 @@ class AsyncApertisAiohttp(AsyncOpenAI):
         await self.http_client.aclose()  # the SDK never closes a client it was given
 
 
-SYNC = {"httpx": SyncHttpx, "openai": SyncOpenAI, "apertis": SyncApertis}
+SYNC = {"httpx": SyncHttpx, "httpx-json": SyncHttpxJson, "openai": SyncOpenAI, "apertis": SyncApertis}
 ASYNC = {
     "httpx": AsyncHttpx,
+    "httpx-json": AsyncHttpxJson,
     "httpx-aiohttp": AsyncHttpxAiohttp,
     "aiohttp": AsyncAiohttp,
     "openai": AsyncOpenAI,
@@ -381,14 +430,15 @@ def run(lib: str, scenario: str, n: int, conc: int, url: str) -> dict[str, objec
     """Runs one scenario and returns its measures (without rss_kb)."""
     out: dict[str, object] = {"n": n, "errors": 0}
     if scenario == "import":
-        module = MODULES[lib]
-        region(lambda: module and __import__(module), out)
+        # Compiled before the measure: only the import statement itself runs inside it.
+        code = compile(FIRST_LINES[lib], "<first line>", "exec")
+        region(lambda: exec(code, {}), out)
         out.update(n=1, check=1)
         return out
     if scenario == "first":
         holder: list[Any] = []
 
-        __import__(MODULES[lib] or "sys")
+        exec(FIRST_LINES[lib], {})  # what the import scenario measures, done: this one starts after it
 
         def first() -> str:
             holder.append(SYNC[lib](url))

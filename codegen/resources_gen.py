@@ -25,6 +25,7 @@ __all__ = ["MIXINS_DIR", "Operation", "ResourceMixin", "ResourceTree", "build_re
 # Keyword arguments every method has; a body field with one of these names needs `x-apertis-argument`.
 RESERVED_ARGUMENTS = {
     "self", "extra_headers", "extra_query", "extra_body", "timeout", "total_timeout", "files", "result", "sdk_default",
+    "body",
 }  # fmt: skip
 
 # Hand-written modules that `x-apertis-sdk-default` post-processing functions live in.

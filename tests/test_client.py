@@ -512,6 +512,29 @@ def test_import_is_lazy() -> None:
     assert done.stdout.split("\n")[:2] == ["[]", "True"]
 
 
+def test_a_users_first_line_loads_only_the_clients() -> None:
+    # `from apertis import Apertis, AsyncApertis` is what every program runs first: the opt-in machinery (hooks and
+    # tracing, the RateLimiter, uploads) and attrs (the models of a first call) wait for their first use.
+    loaded = "print(sorted(m for m in {!r} if m in sys.modules))\n".format(
+        ("attrs", "apertis._observe", "apertis._limiter", "apertis._files", "apertis.types")
+    )
+    first_line = "import sys\nfrom apertis import Apertis, AsyncApertis\n" + loaded
+    opt_in = (
+        "import sys\nfrom apertis import Apertis, Hooks\n"
+        "client = Apertis(api_key='sk-test', base_url='http://127.0.0.1:9/v1')\n"
+        + loaded
+        + "client.with_options(hooks=Hooks(on_request=print))\n"
+        "Apertis(api_key='sk-test', limiter=True).close()\n" + loaded
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APERTIS_")}
+    done = subprocess.run([sys.executable, "-c", first_line], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split("\n")[0] == "[]"
+    done = subprocess.run([sys.executable, "-c", opt_in], capture_output=True, text=True, env=env, check=True)
+    constructed, used = done.stdout.split("\n")[:2]
+    assert "apertis._limiter" not in constructed and "apertis._files" not in constructed
+    assert "'apertis._observe'" in used and "'apertis._limiter'" in used
+
+
 def test_public_names() -> None:
     for name in ["Apertis", "AsyncApertis", "NOT_GIVEN", "NotGiven", "Timeout", "DEFAULT_BASE_URL", "RateLimitError"]:
         assert name in apertis.__all__
@@ -566,3 +589,48 @@ def test_the_async_client_outside_asyncio_says_it_needs_asyncio() -> None:
     with pytest.raises(RuntimeError, match=r"runs on asyncio .* sync Apertis client in a worker thread"):
         coroutine.send(None)
     coroutine.close()
+
+
+@pytest.mark.parametrize("cookie", [False, True])
+async def test_a_request_is_built_header_for_header_as_httpx_builds_it(
+    kind: str, make_client: Callable[..., Any], call: Callable[..., Any], cookie: bool
+) -> None:
+    # The SDK builds its common requests (a JSON body, no caller headers) from templates merged with the http
+    # client's own headers; a client whose build_request is overridden gets httpx's. Both must send the same.
+    seen: List[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True}, headers={"set-cookie": "session=s1; Path=/"} if cookie else {})
+
+    base: Any = httpx.AsyncClient if kind == "async" else httpx.Client
+
+    class BuildsItsOwn(base):  # type: ignore[misc]
+        def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+            request: httpx.Request = super().build_request(*args, **kwargs)
+            return request
+
+    sent: List[List[Any]] = []
+    for http_class in (base, BuildsItsOwn):
+        http_client = http_class(
+            transport=httpx.MockTransport(handler),
+            headers={"Accept": "text/html", "X-Proxy-Team": "blue", "user-agent": "theirs"},
+            params={"tenant": "t1"},
+        )
+        client = make_client(http_client=http_client)
+        for _ in range(2):  # the second time, from the templates cached by the first (and with its cookie)
+            await call(client.post, "/chat/completions", body={"model": "m", "messages": []}, query={"q": "1"})
+        # Everything but the idempotency key, which is new on every call.
+        sent.append(
+            [
+                ([item for item in r.headers.multi_items() if item[0] != "idempotency-key"], str(r.url), r.content)
+                for r in seen
+            ]
+        )
+        seen.clear()
+        await call(client.close)
+        await call(http_client.aclose if kind == "async" else http_client.close)
+    assert sent[0] == sent[1]
+    headers = dict(sent[0][1][0])
+    assert headers["accept"] == "application/json" and headers["x-proxy-team"] == "blue"
+    assert ("cookie" in headers) is cookie

@@ -8,6 +8,7 @@ touches asyncio only through `_sleep` and names httpx's async API only where una
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import logging
@@ -32,7 +33,6 @@ from typing import (
     overload,
 )
 
-import attrs
 import httpx
 
 from .. import _fork
@@ -57,28 +57,30 @@ from .._exceptions import (
     readable_text,
     request_id_of,
 )
-from .._files import PreparedFiles, prepare_files
 from .._json import JSONNestingError
-from .._limiter import RateLimiter, SyncRateLimiting
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
-from .._observe import Observers
 from .._stream_events import StreamConnections
 from .._tls import default_ssl_context
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import SyncGate, SyncRuntime, backoff_delay, check_header, parse_retry_after
 from .._version import __version__
 from . import _sleep
-from ._observe import CallObserver
 from ._response import BinaryResponse
 
 # typing_extensions only for the type checker: `import apertis` and a first call do not load it.
+# Loaded on first use, not with the client: hooks and tracing (_observe), the RateLimiter (_limiter) and uploads
+# (_files) are opt-in, and the attrs classes they define cost more to create than the rest of `import apertis`.
 if TYPE_CHECKING:
     from typing import TypedDict
 
     from typing_extensions import Self, Unpack
 
+    from .._files import PreparedFiles
+    from .._limiter import RateLimiter
+    from .._observe import Observers
     from .._types import FileTypes
+    from ._observe import CallObserver
 
     class _RequestOptions(TypedDict, total=False):
         """The options of `_request` that do not decide its return type."""
@@ -405,22 +407,82 @@ def _content_length(response: httpx.Response) -> Optional[int]:
     return int(value)
 
 
-@attrs.define(slots=True, frozen=True, kw_only=True)
+# What a template of the SDK's own headers depends on: the Accept header, the body's content type, the API key.
+_TemplateKey = Tuple[str, Optional[str], str]
+
+
 class _Plan:
-    """Everything about one call that stays the same across its attempts (built once, before the first)."""
+    """Everything about one call that stays the same across its attempts (built once, before the first).
 
-    method: str
-    url: str
-    headers: httpx.Headers
-    removed: frozenset[str]  # the (lower-case) names of the headers the caller removed with None
-    caller_headers: frozenset[str]  # the (lower-case) names of the headers whose value the caller supplied
-    params: Dict[str, Any]
-    content: Optional[bytes]
-    form: Optional[Dict[str, Union[str, List[str]]]]
-    files: Optional[PreparedFiles]
-    timeout: httpx.Timeout
-    total_timeout: Optional[float]  # seconds for all attempts and the waits between them; None: no such budget
+    A plain slotted class rather than an attrs one: one is built per call, and creating an attrs class costs
+    `import apertis` more than the rest of this module."""
 
+    __slots__ = (
+        "caller_headers",
+        "content",
+        "files",
+        "form",
+        "headers",
+        "idempotency_key",
+        "method",
+        "params",
+        "removed",
+        "sdk_headers",
+        "timeout",
+        "total_timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        headers: httpx.Headers,
+        removed: frozenset[str],
+        caller_headers: frozenset[str],
+        params: Dict[str, Any],
+        content: Optional[bytes],
+        form: Optional[Dict[str, Union[str, List[str]]]],
+        files: Optional[PreparedFiles],
+        timeout: httpx.Timeout,
+        total_timeout: Optional[float],
+        sdk_headers: Optional[_TemplateKey] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.removed = removed  # the (lower-case) names of the headers the caller removed with None
+        self.caller_headers = caller_headers  # the (lower-case) names of the headers whose value the caller supplied
+        self.params = params
+        self.content = content
+        self.form = form
+        self.files = files
+        self.timeout = timeout
+        self.total_timeout = total_timeout  # seconds for all attempts and the waits between them; None: no budget
+        # When `headers` are the SDK's own (the template of this key) and the idempotency key only, nothing of the
+        # caller's: the attempts' headers are then copied from a template already merged with the http client's.
+        self.sdk_headers = sdk_headers
+        self.idempotency_key = idempotency_key
+
+    def evolve(self, timeout: httpx.Timeout, headers: Optional[httpx.Headers] = None) -> _Plan:
+        """A copy with another timeout (and headers): the plan of one attempt within the call's total budget."""
+        copied = copy.copy(self)
+        copied.timeout = timeout
+        if headers is not None:
+            copied.headers = headers
+            copied.sdk_headers = None
+        return copied
+
+
+# What httpx's clients do in build_request, which _build_attempt does in fewer steps (unless a subclass changed it).
+_BUILD_REQUEST = httpx.Client.build_request
+# How many header templates and parsed URLs a client keeps (see SyncAPIClient.__init__).
+_TEMPLATES_KEPT = 16
+# The content types of the bodies whose headers have a template (a multipart one names its body's boundary).
+_TEMPLATE_CONTENT_TYPES = (None, "application/json")
+_URLS_KEPT = 256
 
 _QUICK_TO_SEND = 64 * 1024
 """Bytes of a body in memory that one write hands to the socket's buffers at once: the response deadline of such a
@@ -475,6 +537,13 @@ class SyncAPIClient:
         self._default_headers: Dict[str, Optional[str]] = dict(default_headers or {})
         self._default_query: Dict[str, object] = dict(default_query or {})
         self._origin = _origin_of(base_url)
+        # Built once, copied per call: the SDK's own headers for each Accept (and JSON body or none), and the
+        # parsed form of each URL called (httpx would parse the string again on every request).
+        self._header_templates: Dict[_TemplateKey, httpx.Headers] = {}
+        # The templates merged with the http client's own headers (and Host) for one request, by template, host
+        # and the client's headers (which a caller's http_client may change between calls).
+        self._merged_templates: Dict[Tuple[_TemplateKey, bytes, Tuple[Tuple[bytes, bytes], ...]], httpx.Headers] = {}
+        self._parsed_urls: Dict[str, httpx.URL] = {}
         if connection_limits is None:
             from .._constants import DEFAULT_CONNECTION_LIMITS
 
@@ -816,7 +885,11 @@ class SyncAPIClient:
         if response_kind not in _ACCEPT:
             raise ValueError(f"response_kind must be 'json', 'binary' or 'text-or-json', got {response_kind!r}")
         # Reading the uploads blocks (a pipe is read to its end): the async client does it in a worker thread.
-        prepared = None if files is None else SyncRuntime.run_blocking(prepare_files, files)
+        prepared = None
+        if files is not None:
+            from .._files import prepare_files
+
+            prepared = SyncRuntime.run_blocking(prepare_files, files)
         try:
             plan = self._plan(
                 method,
@@ -836,6 +909,8 @@ class SyncAPIClient:
             observers = self._observers
             if observers is None:
                 return self._send_with_retries(plan, cast_to, response_kind, stream_cls if stream else None, raw=raw)
+            from ._observe import CallObserver
+
             call = CallObserver(observers, self.api_key, method, plan.url, body)
             return self._observed(call, plan, cast_to, response_kind, stream_cls if stream else None, raw=raw)
         finally:
@@ -930,6 +1005,8 @@ class SyncAPIClient:
 
     def _send_limited(self, pool: _Pool, request: httpx.Request, plan: _Plan, stream: bool) -> httpx.Response:
         """`_send_admitted` within the client's RateLimiter: a place and the budget before, learning after."""
+        from .._limiter import SyncRateLimiting
+
         limiter = self._limiter
         assert limiter is not None
         ticket = SyncRateLimiting.acquire(limiter, request)
@@ -1092,7 +1169,11 @@ class SyncAPIClient:
             fields: Dict[str, Any] = dict(_check_mapping(data, "data"))
             fields.update(_check_mapping(extra_body, "extra_body"))
             form = _form_fields(fields)
-            prepared = files if files is not None else PreparedFiles([])
+            if files is None:
+                from .._files import PreparedFiles
+
+                files = PreparedFiles([])
+            prepared = files
             if not prepared.fields:
                 # httpx form-encodes a body without files; these endpoints only speak multipart.
                 content, content_type = _multipart_without_files(form)
@@ -1107,9 +1188,7 @@ class SyncAPIClient:
             content = _dump_json(merged)
             content_type = "application/json"
 
-        headers = self._base_headers(accept)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
+        headers = self._base_headers(accept, content_type)
         removed: set[str] = set()
         default_headers: Mapping[str, Optional[str]] = self._default_headers
         if not url.startswith(self._origin + "/") and _origin_of(url) != self._origin:
@@ -1121,6 +1200,9 @@ class SyncAPIClient:
                 if name in headers:
                     del headers[name]
             default_headers = {name: value for name, value in default_headers.items() if not isinstance(value, str)}
+            other_host = True
+        else:
+            other_host = False
         checked_extra_headers = _check_mapping(extra_headers, "extra_headers")
         _apply_header_overrides(headers, default_headers, removed, "default_headers")
         _apply_header_overrides(headers, checked_extra_headers, removed, "extra_headers")
@@ -1131,10 +1213,18 @@ class SyncAPIClient:
             if isinstance(value, str)
         )
         key_header = _IDEMPOTENCY_HEADER.lower()
-        if method != "GET" and key_header not in headers and key_header not in removed:
+        idempotency_key = None
+        # Only the caller's headers can have set it (or removed it): the SDK's own do not include it.
+        if method != "GET" and key_header not in caller_headers and key_header not in removed:
             # One key for every attempt of this call: a gateway that sees it twice knows the second is a retry.
-            headers[_IDEMPOTENCY_HEADER] = f"apertis-{os.urandom(16).hex()}"
+            idempotency_key = f"apertis-{os.urandom(16).hex()}"
+            headers[_IDEMPOTENCY_HEADER] = idempotency_key
+        sdk_headers = None
+        if not (default_headers or checked_extra_headers or other_host) and content_type in _TEMPLATE_CONTENT_TYPES:
+            sdk_headers = (accept, content_type, self.api_key)
         return _Plan(
+            sdk_headers=sdk_headers,
+            idempotency_key=idempotency_key,
             method=method,
             url=url,
             headers=headers,
@@ -1148,8 +1238,69 @@ class SyncAPIClient:
             total_timeout=resolved_total,
         )
 
-    def _base_headers(self, accept: str) -> httpx.Headers:
-        return httpx.Headers({"Accept": accept, "Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT})
+    def _base_headers(self, accept: str, content_type: Optional[str] = None) -> httpx.Headers:
+        """The SDK's own headers of a request (a copy the caller may change)."""
+        key = (accept, content_type, self.api_key)
+        template = self._header_templates.get(key)
+        if template is None:
+            template = httpx.Headers(
+                {"Accept": accept, "Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT}
+            )
+            if content_type is not None:
+                template["Content-Type"] = content_type
+            if content_type in _TEMPLATE_CONTENT_TYPES and len(self._header_templates) < _TEMPLATES_KEPT:
+                # A multipart content type carries its body's boundary: it is never the same twice.
+                self._header_templates[key] = template
+        return httpx.Headers(template)
+
+    def _build_sdk_attempt(self, client: httpx.Client, plan: _Plan, retries_taken: int) -> httpx.Request:
+        """`_build_attempt` for the common call: a body in memory, only the SDK's own headers, no cookies.
+
+        The request httpx would build, header for header in the same order (Host, the client's headers, the SDK's,
+        Content-Length), from a template merged once: httpx would merge and normalise every header again, and look
+        up Host and Content-Length by raising KeyError."""
+        assert plan.sdk_headers is not None and plan.content is not None
+        url = self._parsed_url(plan.url)
+        client_headers = tuple(client.headers.raw)
+        key = (plan.sdk_headers, url.netloc, client_headers)
+        merged = self._merged_templates.get(key)
+        if merged is None:
+            own = self._base_headers(*plan.sdk_headers[:2]).raw
+            names = {name.lower() for name, _ in own}
+            names.update((b"idempotency-key", _RETRY_COUNT_HEADER.encode(), b"content-length"))
+            pairs = [pair for pair in client_headers if pair[0].lower() not in names]
+            if url.host and not any(name.lower() == b"host" for name, _ in pairs):
+                pairs.insert(0, (b"Host", url.netloc))
+            merged = httpx.Headers([*pairs, *own])
+            if len(self._merged_templates) < _TEMPLATES_KEPT:
+                self._merged_templates[key] = merged
+        headers = httpx.Headers(merged)
+        if plan.idempotency_key is not None:
+            headers[_IDEMPOTENCY_HEADER] = plan.idempotency_key
+        headers[_RETRY_COUNT_HEADER] = str(retries_taken)
+        headers["Content-Length"] = str(len(plan.content))
+        params: Any = plan.params or None
+        if client.params:
+            params = client.params.merge(params)
+        request = httpx.Request(
+            plan.method,
+            url,
+            params=params,
+            headers=headers,
+            content=plan.content,
+            extensions={"timeout": plan.timeout.as_dict()},
+        )
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log_request(plan, request, retries_taken)
+        return request
+
+    def _parsed_url(self, url: str) -> httpx.URL:
+        parsed = self._parsed_urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if len(self._parsed_urls) < _URLS_KEPT:  # paths with ids in them (/files/{id}) are not kept forever
+                self._parsed_urls[url] = parsed
+        return parsed
 
     def _url(self, path: str, host_root: bool) -> str:
         if not isinstance(path, str) or not path:
@@ -1161,35 +1312,69 @@ class SyncAPIClient:
         return (self._origin if host_root else self.base_url) + path
 
     def _build_attempt(self, plan: _Plan, retries_taken: int) -> httpx.Request:
+        client = self._client
+        if plan.sdk_headers is not None and plan.content and type(client).build_request is _BUILD_REQUEST:
+            cookies = client.cookies
+            if not cookies:
+                return self._build_sdk_attempt(client, plan, retries_taken)
         headers = httpx.Headers(plan.headers)
         if _RETRY_COUNT_HEADER not in plan.removed:
             headers[_RETRY_COUNT_HEADER] = str(retries_taken)
-        request = self._client.build_request(
-            plan.method,
-            plan.url,
-            headers=headers,
-            params=plan.params or None,
-            content=plan.content,
-            data=plan.form,
-            files=plan.files.fields if plan.files is not None and plan.files.fields else None,
-            timeout=plan.timeout,
-        )
+        files = plan.files.fields if plan.files is not None and plan.files.fields else None
+        if type(client).build_request is not _BUILD_REQUEST:
+            # A subclass of the http client that builds its requests its own way.
+            request = client.build_request(
+                plan.method,
+                plan.url,
+                headers=headers,
+                params=plan.params or None,
+                content=plan.content,
+                data=plan.form,
+                files=files,
+                timeout=plan.timeout,
+            )
+        else:
+            # What the http client's build_request does, without its costly parts: the URL comes parsed (and is
+            # absolute: the client's base_url never applies), and the client's headers are merged as raw bytes
+            # (Headers.update decodes every header to compare names).
+            own = headers.raw
+            names = {name.lower() for name, _ in own}
+            merged = [pair for pair in client.headers.raw if pair[0].lower() not in names]
+            merged.extend(own)
+            params: Any = plan.params or None
+            if client.params:
+                params = client.params.merge(params)
+            cookies = client.cookies
+            request = httpx.Request(
+                plan.method,
+                self._parsed_url(plan.url),
+                params=params,
+                headers=merged,
+                cookies=cookies if cookies else None,
+                content=plan.content,
+                data=plan.form,
+                files=files,
+                extensions={"timeout": plan.timeout.as_dict()},
+            )
         # The http client adds its own defaults (httpx's User-Agent, Accept...) when merging: a header the
         # caller removed with a None value must stay removed.
         for name in plan.removed:
             if name in request.headers:
                 del request.headers[name]
         if logger.isEnabledFor(logging.DEBUG):
-            # Headers only, and only the values the SDK set itself; request bodies are never logged (prompts are
-            # the user's data).
-            logger.debug(
-                "Request: %s %s (attempt %d) headers=%s",
-                plan.method,
-                self._redact(str(request.url)),
-                retries_taken + 1,
-                redact_request_headers(request.headers, plan.caller_headers),
-            )
+            self._log_request(plan, request, retries_taken)
         return request
+
+    def _log_request(self, plan: _Plan, request: httpx.Request, retries_taken: int) -> None:
+        # Headers only, and only the values the SDK set itself; request bodies are never logged (prompts are the
+        # user's data).
+        logger.debug(
+            "Request: %s %s (attempt %d) headers=%s",
+            plan.method,
+            self._redact(str(request.url)),
+            retries_taken + 1,
+            redact_request_headers(request.headers, plan.caller_headers),
+        )
 
     # -- retries ------------------------------------------------------------------------------------------
 
@@ -1324,11 +1509,11 @@ def _within_budget(plan: _Plan, deadline: float) -> _Plan:
     )
     name = _GATEWAY_BUDGET_HEADER.lower()
     if name in plan.headers or name in plan.removed:
-        return attrs.evolve(plan, timeout=timeout)
+        return plan.evolve(timeout)
     headers = httpx.Headers(plan.headers)
     low, high = _GATEWAY_BUDGET_MS_RANGE
     headers[_GATEWAY_BUDGET_HEADER] = str(min(max(math.ceil(remaining * 1000), low), high))
-    return attrs.evolve(plan, timeout=timeout, headers=headers)
+    return plan.evolve(timeout, headers)
 
 
 def _at_most(limit: Optional[float], remaining: float) -> float:
@@ -1353,7 +1538,8 @@ def _budget_spent(error: APIError, plan: _Plan, delay: float) -> APIError:
 def _check_mapping(value: Optional[Mapping[str, Any]], name: str) -> Mapping[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    # A dict first: the check against typing's Mapping alias goes through three layers of __instancecheck__.
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping (a dict), got {type(value).__name__}")
     return value
 
@@ -1387,9 +1573,13 @@ def _merge_query(*layers: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     return merged
 
 
+# One encoder for every body (json.dumps would build it again on each call, for these non-default options).
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _dump_json(body: Mapping[str, Any]) -> bytes:
     try:
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return _JSON_ENCODER.encode(body).encode("utf-8")
     except TypeError as exc:
         from .._structured import class_in_body  # the error path only
 

@@ -13,13 +13,20 @@ import httpx
 if TYPE_CHECKING:
     from typing_extensions import Never
 
-from .._constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER
-from .._limiter import RateLimiter
+    from .._limiter import RateLimiter
+    from .._observe import Hooks, Observers, Tracing
+
+from .._constants import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER,
+    TRACING_ENV,
+)
 from .._logging import setup_logging
-from .._observe import Hooks, Observers, Tracing, coerce_hooks, coerce_tracing
 from .._types import NOT_GIVEN, NotGiven
 from .._utils import check_header
-from .._validation import OPENAI_CLIENT_ARGUMENTS, missing_openai_resource, unexpected_arguments
 from ._base_client import SyncAPIClient, coerce_timeout, coerce_total_timeout
 from .resources import ResourcesMixin
 
@@ -89,6 +96,8 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         **unexpected: Never,
     ) -> None:
         if unexpected:
+            from .._validation import OPENAI_CLIENT_ARGUMENTS, unexpected_arguments
+
             raise unexpected_arguments(
                 type(self).__init__,
                 type(self).__name__,
@@ -128,13 +137,15 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             http_client=http_client,
             owns_http_client=http_client is None,
             connection_limits=connection_limits,
-            observers=Observers.of(coerce_hooks(hooks), coerce_tracing(tracing)),
+            observers=_observers(hooks, tracing),
             limiter=_resolve_limiter(limiter),
         )
 
     if not TYPE_CHECKING:
         # Only for the error: type checkers must keep seeing a client without arbitrary attributes.
         def __getattr__(self, name: str) -> Any:
+            from .._validation import missing_openai_resource
+
             raise missing_openai_resource(self, name)
 
     def with_options(
@@ -160,6 +171,8 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         None header value removes one). The copy never closes the shared pool; closing the original does.
         """
         if unexpected:
+            from .._validation import OPENAI_CLIENT_ARGUMENTS, unexpected_arguments
+
             raise unexpected_arguments(
                 self.with_options, "with_options", unexpected, api_call=False, known_absent=OPENAI_CLIENT_ARGUMENTS
             )
@@ -183,9 +196,9 @@ class Apertis(ResourcesMixin, SyncAPIClient):
         if isinstance(hooks, NotGiven) and isinstance(tracing, NotGiven):
             copy._observers = self._observers  # the same hooks and tracer, not copies of them
         else:
-            copy._observers = Observers.of(
-                self.hooks if isinstance(hooks, NotGiven) else coerce_hooks(hooks),
-                self.tracing if isinstance(tracing, NotGiven) else coerce_tracing(tracing),
+            copy._observers = _observers(
+                self.hooks if isinstance(hooks, NotGiven) else hooks,
+                self.tracing if isinstance(tracing, NotGiven) else tracing,
             )
         if isinstance(http_client, NotGiven):
             # Share the holder, not just today's httpx client: a pool replaced on a loop change is replaced
@@ -201,7 +214,11 @@ class Apertis(ResourcesMixin, SyncAPIClient):
     def hooks(self) -> Optional[Hooks]:
         """The hooks this client calls around every call (None when it has none)."""
         observers = self._observers
-        return None if observers is None or observers.hooks == Hooks() else observers.hooks
+        if observers is None:
+            return None
+        from .._observe import Hooks
+
+        return None if observers.hooks == Hooks() else observers.hooks
 
     @property
     def tracing(self) -> Optional[Tracing]:
@@ -219,6 +236,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
                 f"this {type(self).__name__} was given its own http_client, which cannot be pickled; pickle a client "
                 "without http_client (give connection_limits instead), or build the client in the worker process"
             )
+        tracing = self.tracing
         settings = {
             "api_key": self.api_key,
             "base_url": self.base_url,
@@ -232,7 +250,7 @@ class Apertis(ResourcesMixin, SyncAPIClient):
             "limiter": self._limiter,
             # Hooks stay behind (functions are often closures over this process's state), and so does a tracer
             # provider (it holds exporters and threads): the copy traces with the worker's global provider.
-            "tracing": None if self.tracing is None else Tracing(capture_content=self.tracing.capture_content),
+            "tracing": None if tracing is None else type(tracing)(capture_content=tracing.capture_content),
         }
         return (_unpickle_client, (type(self), settings))
 
@@ -241,9 +259,21 @@ def _unpickle_client(cls: Any, settings: Dict[str, Any]) -> Any:
     return cls(**settings)
 
 
+def _observers(hooks: object, tracing: object) -> Optional[Observers]:
+    """What the client observes around each call, or None (the default: no hooks, no tracing)."""
+    if hooks is None and tracing is None and TRACING_ENV not in os.environ:
+        # The hooks and tracing machinery (apertis/_observe.py) is loaded only by a client that may use it.
+        return None
+    from .._observe import Observers, coerce_hooks, coerce_tracing
+
+    return Observers.of(coerce_hooks(hooks), coerce_tracing(tracing))
+
+
 def _resolve_limiter(limiter: object) -> Optional[RateLimiter]:
     if limiter is None or limiter is False:
         return None
+    from .._limiter import RateLimiter
+
     if limiter is True:
         return RateLimiter()
     if not isinstance(limiter, RateLimiter):

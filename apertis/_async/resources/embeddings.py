@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Sequence, Union
 
 import httpx
 
 from ..._embeddings import decode_base64_embeddings
-from ..._models import build_body
+from ..._models import serialize
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.embedding_response import EmbeddingResponse
@@ -93,19 +93,26 @@ class AsyncEmbeddings(AsyncAPIResource):
         if not isinstance(input, (str, list, tuple)):
             raise invalid_argument("input", input, "a str or a list")
         sdk_default = isinstance(encoding_format, NotGiven) and not (extra_body and "encoding_format" in extra_body)
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if input is not None and not isinstance(input, NotGiven):
+            body["input"] = serialize(input)
+        if sdk_default:
+            body["encoding_format"] = serialize("base64")
+        elif encoding_format is not NOT_GIVEN and encoding_format is not None:
+            body["encoding_format"] = serialize(encoding_format)
+        if dimensions is not NOT_GIVEN and dimensions is not None:
+            body["dimensions"] = serialize(dimensions)
+        if user is not NOT_GIVEN and user is not None:
+            body["user"] = serialize(user)
+        if task is not NOT_GIVEN and task is not None:
+            body["task"] = serialize(task)
+
         result: EmbeddingResponse = await self._client._request(
             "POST",
             "/embeddings",
-            body=build_body(
-                {
-                    "model": model,
-                    "input": input,
-                    "encoding_format": "base64" if sdk_default else encoding_format,
-                    "dimensions": dimensions,
-                    "user": user,
-                    "task": task,
-                }
-            ),
+            body=body,
             cast_to=(lambda value: decode_base64_embeddings(EmbeddingResponse.from_dict(value)))
             if sdk_default
             else EmbeddingResponse.from_dict,

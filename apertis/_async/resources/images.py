@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, List, Literal, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, Union
 
 import httpx
 
-from ..._models import build_body
+from ..._models import build_body, serialize
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.images_response import ImagesResponse
@@ -101,25 +101,36 @@ class AsyncImages(AsyncAPIResource):
             raise unexpected_arguments(self.generate, "images.generate", unexpected)
         if not isinstance(prompt, str):
             raise invalid_argument("prompt", prompt, "a str")
+        body: Dict[str, Any] = {}
+        if prompt is not None and not isinstance(prompt, NotGiven):
+            body["prompt"] = serialize(prompt)
+        if model is not NOT_GIVEN and model is not None:
+            body["model"] = serialize(model)
+        if n is not NOT_GIVEN and n is not None:
+            body["n"] = serialize(n)
+        if size is not NOT_GIVEN and size is not None:
+            body["size"] = serialize(size)
+        if quality is not NOT_GIVEN and quality is not None:
+            body["quality"] = serialize(quality)
+        if response_format is not NOT_GIVEN and response_format is not None:
+            body["response_format"] = serialize(response_format)
+        if style is not NOT_GIVEN and style is not None:
+            body["style"] = serialize(style)
+        if user is not NOT_GIVEN and user is not None:
+            body["user"] = serialize(user)
+        if background is not NOT_GIVEN and background is not None:
+            body["background"] = serialize(background)
+        if moderation is not NOT_GIVEN and moderation is not None:
+            body["moderation"] = serialize(moderation)
+        if output_format is not NOT_GIVEN and output_format is not None:
+            body["output_format"] = serialize(output_format)
+        if output_compression is not NOT_GIVEN and output_compression is not None:
+            body["output_compression"] = serialize(output_compression)
+
         result: ImagesResponse = await self._client._request(
             "POST",
             "/images/generations",
-            body=build_body(
-                {
-                    "prompt": prompt,
-                    "model": model,
-                    "n": n,
-                    "size": size,
-                    "quality": quality,
-                    "response_format": response_format,
-                    "style": style,
-                    "user": user,
-                    "background": background,
-                    "moderation": moderation,
-                    "output_format": output_format,
-                    "output_compression": output_compression,
-                }
-            ),
+            body=body,
             cast_to=ImagesResponse.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
-from ..._models import build_body
+from ..._models import serialize
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.message import Message
@@ -346,38 +346,59 @@ class AsyncMessages(AsyncMessagesMixin, AsyncAPIResource):
             raise invalid_argument("max_tokens", max_tokens, "an int")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if messages is not None and not isinstance(messages, NotGiven):
+            body["messages"] = serialize(messages)
+        if max_tokens is not None and not isinstance(max_tokens, NotGiven):
+            body["max_tokens"] = serialize(max_tokens)
+        if system is not NOT_GIVEN and system is not None:
+            body["system"] = serialize(system)
+        if temperature is not NOT_GIVEN and temperature is not None:
+            body["temperature"] = serialize(temperature)
+        if top_p is not NOT_GIVEN and top_p is not None:
+            body["top_p"] = serialize(top_p)
+        if top_k is not NOT_GIVEN and top_k is not None:
+            body["top_k"] = serialize(top_k)
+        if stream is not NOT_GIVEN and stream is not None:
+            body["stream"] = serialize(stream)
+        if stop_sequences is not NOT_GIVEN and stop_sequences is not None:
+            body["stop_sequences"] = serialize(stop_sequences)
+        if tools is not NOT_GIVEN and tools is not None:
+            body["tools"] = serialize(tools)
+        if tool_choice is not NOT_GIVEN and tool_choice is not None:
+            body["tool_choice"] = serialize(tool_choice)
+        if metadata is not NOT_GIVEN and metadata is not None:
+            body["metadata"] = serialize(metadata)
+        if thinking is not NOT_GIVEN and thinking is not None:
+            body["thinking"] = serialize(thinking)
+        if compression is not NOT_GIVEN and compression is not None:
+            body["compression"] = serialize(compression)
+        if n is not NOT_GIVEN and n is not None:
+            body["n"] = serialize(n)
+        if stop is not NOT_GIVEN and stop is not None:
+            body["stop"] = serialize(stop)
+        if presence_penalty is not NOT_GIVEN and presence_penalty is not None:
+            body["presence_penalty"] = serialize(presence_penalty)
+        if frequency_penalty is not NOT_GIVEN and frequency_penalty is not None:
+            body["frequency_penalty"] = serialize(frequency_penalty)
+        if logit_bias is not NOT_GIVEN and logit_bias is not None:
+            body["logit_bias"] = serialize(logit_bias)
+        if user is not NOT_GIVEN and user is not None:
+            body["user"] = serialize(user)
+        if response_format is not NOT_GIVEN and response_format is not None:
+            body["response_format"] = serialize(response_format)
+        if seed is not NOT_GIVEN and seed is not None:
+            body["seed"] = serialize(seed)
+
         _stream_cls: Optional[type[AsyncMessageStream]] = None
         if stream is True:
             from .._streaming import AsyncMessageStream as _stream_cls
         result: Union[Message, AsyncMessageStream] = await self._client._request(
             "POST",
             "/messages",
-            body=build_body(
-                {
-                    "model": model,
-                    "messages": messages,
-                    "max_tokens": max_tokens,
-                    "system": system,
-                    "temperature": temperature,
-                    "top_p": top_p,
-                    "top_k": top_k,
-                    "stream": stream,
-                    "stop_sequences": stop_sequences,
-                    "tools": tools,
-                    "tool_choice": tool_choice,
-                    "metadata": metadata,
-                    "thinking": thinking,
-                    "compression": compression,
-                    "n": n,
-                    "stop": stop,
-                    "presence_penalty": presence_penalty,
-                    "frequency_penalty": frequency_penalty,
-                    "logit_bias": logit_bias,
-                    "user": user,
-                    "response_format": response_format,
-                    "seed": seed,
-                }
-            ),
+            body=body,
             cast_to=Message.from_dict,
             stream=stream is True,
             stream_cls=_stream_cls,

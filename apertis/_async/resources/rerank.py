@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Union
 
 import httpx
 
-from ..._models import build_body
+from ..._models import serialize
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.rerank_response import RerankResponse
@@ -87,18 +87,22 @@ class AsyncRerank(AsyncAPIResource):
             raise invalid_argument("query", query, "a str")
         if not isinstance(documents, (list, tuple)):
             raise invalid_argument("documents", documents, "a list")
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if query is not None and not isinstance(query, NotGiven):
+            body["query"] = serialize(query)
+        if documents is not None and not isinstance(documents, NotGiven):
+            body["documents"] = serialize(documents)
+        if top_n is not NOT_GIVEN and top_n is not None:
+            body["top_n"] = serialize(top_n)
+        if return_documents is not NOT_GIVEN and return_documents is not None:
+            body["return_documents"] = serialize(return_documents)
+
         result: RerankResponse = await self._client._request(
             "POST",
             "/rerank",
-            body=build_body(
-                {
-                    "model": model,
-                    "query": query,
-                    "documents": documents,
-                    "top_n": top_n,
-                    "return_documents": return_documents,
-                }
-            ),
+            body=body,
             cast_to=RerankResponse.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
-from ..._models import build_body
+from ..._models import serialize
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.response import Response
@@ -318,35 +318,53 @@ class AsyncResponses(AsyncResponsesMixin, AsyncAPIResource):
             raise invalid_argument("input", input, "a str or a list of ResponseInputItemParam (dicts or models)")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if input is not None and not isinstance(input, NotGiven):
+            body["input"] = serialize(input)
+        if instructions is not NOT_GIVEN and instructions is not None:
+            body["instructions"] = serialize(instructions)
+        if stream is not NOT_GIVEN and stream is not None:
+            body["stream"] = serialize(stream)
+        if temperature is not NOT_GIVEN and temperature is not None:
+            body["temperature"] = serialize(temperature)
+        if top_p is not NOT_GIVEN and top_p is not None:
+            body["top_p"] = serialize(top_p)
+        if max_output_tokens is not NOT_GIVEN and max_output_tokens is not None:
+            body["max_output_tokens"] = serialize(max_output_tokens)
+        if max_tokens is not NOT_GIVEN and max_tokens is not None:
+            body["max_tokens"] = serialize(max_tokens)
+        if tools is not NOT_GIVEN and tools is not None:
+            body["tools"] = serialize(tools)
+        if tool_choice is not NOT_GIVEN and tool_choice is not None:
+            body["tool_choice"] = serialize(tool_choice)
+        if max_tool_calls is not NOT_GIVEN and max_tool_calls is not None:
+            body["max_tool_calls"] = serialize(max_tool_calls)
+        if parallel_tool_calls is not NOT_GIVEN and parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = serialize(parallel_tool_calls)
+        if reasoning is not NOT_GIVEN and reasoning is not None:
+            body["reasoning"] = serialize(reasoning)
+        if text is not NOT_GIVEN and text is not None:
+            body["text"] = serialize(text)
+        if store is not NOT_GIVEN and store is not None:
+            body["store"] = serialize(store)
+        if previous_response_id is not NOT_GIVEN and previous_response_id is not None:
+            body["previous_response_id"] = serialize(previous_response_id)
+        if truncation is not NOT_GIVEN and truncation is not None:
+            body["truncation"] = serialize(truncation)
+        if metadata is not NOT_GIVEN and metadata is not None:
+            body["metadata"] = serialize(metadata)
+        if compression is not NOT_GIVEN and compression is not None:
+            body["compression"] = serialize(compression)
+
         _stream_cls: Optional[type[AsyncResponseStream]] = None
         if stream is True:
             from .._streaming import AsyncResponseStream as _stream_cls
         result: Union[Response, AsyncResponseStream] = await self._client._request(
             "POST",
             "/responses",
-            body=build_body(
-                {
-                    "model": model,
-                    "input": input,
-                    "instructions": instructions,
-                    "stream": stream,
-                    "temperature": temperature,
-                    "top_p": top_p,
-                    "max_output_tokens": max_output_tokens,
-                    "max_tokens": max_tokens,
-                    "tools": tools,
-                    "tool_choice": tool_choice,
-                    "max_tool_calls": max_tool_calls,
-                    "parallel_tool_calls": parallel_tool_calls,
-                    "reasoning": reasoning,
-                    "text": text,
-                    "store": store,
-                    "previous_response_id": previous_response_id,
-                    "truncation": truncation,
-                    "metadata": metadata,
-                    "compression": compression,
-                }
-            ),
+            body=body,
             cast_to=Response.from_dict,
             stream=stream is True,
             stream_cls=_stream_cls,

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Sequence, Union
 
 import httpx
 
-from ..._models import build_body
+from ..._models import build_body, serialize
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.video_task import VideoTask
@@ -102,26 +102,38 @@ class AsyncVideo(AsyncVideoMixin, AsyncAPIResource):
             raise invalid_argument("model", model, "a str")
         if not isinstance(prompt, str):
             raise invalid_argument("prompt", prompt, "a str")
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if prompt is not None and not isinstance(prompt, NotGiven):
+            body["prompt"] = serialize(prompt)
+        if images is not NOT_GIVEN and images is not None:
+            body["images"] = serialize(images)
+        if enhance_prompt is not NOT_GIVEN and enhance_prompt is not None:
+            body["enhance_prompt"] = serialize(enhance_prompt)
+        if enable_upsample is not NOT_GIVEN and enable_upsample is not None:
+            body["enable_upsample"] = serialize(enable_upsample)
+        if aspect_ratio is not NOT_GIVEN and aspect_ratio is not None:
+            body["aspect_ratio"] = serialize(aspect_ratio)
+        if orientation is not NOT_GIVEN and orientation is not None:
+            body["orientation"] = serialize(orientation)
+        if size is not NOT_GIVEN and size is not None:
+            body["size"] = serialize(size)
+        if duration is not NOT_GIVEN and duration is not None:
+            body["duration"] = serialize(duration)
+        if watermark is not NOT_GIVEN and watermark is not None:
+            body["watermark"] = serialize(watermark)
+        if private is not NOT_GIVEN and private is not None:
+            body["private"] = serialize(private)
+        if character_url is not NOT_GIVEN and character_url is not None:
+            body["character_url"] = serialize(character_url)
+        if character_timestamps is not NOT_GIVEN and character_timestamps is not None:
+            body["character_timestamps"] = serialize(character_timestamps)
+
         result: VideoTask = await self._client._request(
             "POST",
             "/video/create",
-            body=build_body(
-                {
-                    "model": model,
-                    "prompt": prompt,
-                    "images": images,
-                    "enhance_prompt": enhance_prompt,
-                    "enable_upsample": enable_upsample,
-                    "aspect_ratio": aspect_ratio,
-                    "orientation": orientation,
-                    "size": size,
-                    "duration": duration,
-                    "watermark": watermark,
-                    "private": private,
-                    "character_url": character_url,
-                    "character_timestamps": character_timestamps,
-                }
-            ),
+            body=body,
             cast_to=VideoTask.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, List, Literal, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, Union
 
 import httpx
 
-from ..._models import build_body
+from ..._models import build_body, serialize
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
 from ..._validation import invalid_argument, invalid_path_parameter, path_segment, unexpected_arguments
 from ...types.character import Character
@@ -254,10 +254,16 @@ class AsyncVideos(AsyncVideosMixin, AsyncAPIResource):
             raise invalid_path_parameter("video_id", video_id)
         if not isinstance(prompt, str):
             raise invalid_argument("prompt", prompt, "a str")
+        body: Dict[str, Any] = {}
+        if prompt is not None and not isinstance(prompt, NotGiven):
+            body["prompt"] = serialize(prompt)
+        if size is not NOT_GIVEN and size is not None:
+            body["size"] = serialize(size)
+
         result: Video = await self._client._request(
             "POST",
             f"/videos/{path_segment(video_id)}/remix",
-            body=build_body({"prompt": prompt, "size": size}),
+            body=body,
             cast_to=Video.from_dict,
             extra_headers=extra_headers,
             extra_query=extra_query,
@@ -319,10 +325,18 @@ class AsyncCharacters(AsyncAPIResource):
         """
         if unexpected:
             raise unexpected_arguments(self.create, "videos.characters.create", unexpected)
+        body: Dict[str, Any] = {}
+        if url is not NOT_GIVEN and url is not None:
+            body["url"] = serialize(url)
+        if from_task is not NOT_GIVEN and from_task is not None:
+            body["from_task"] = serialize(from_task)
+        if timestamps is not NOT_GIVEN and timestamps is not None:
+            body["timestamps"] = serialize(timestamps)
+
         result: Character = await self._client._request(
             "POST",
             "/sora/v1/characters",
-            body=build_body({"url": url, "from_task": from_task, "timestamps": timestamps}),
+            body=body,
             cast_to=Character.from_dict,
             host_root=True,
             extra_headers=extra_headers,

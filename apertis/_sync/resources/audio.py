@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Literal, Optional, Sequence, Union, overload
 
 import httpx
 
-from ..._models import build_body
+from ..._models import build_body, serialize
 from ..._types import NOT_GIVEN, Body, FileTypes, Headers, NotGiven, Query
 from ..._validation import invalid_argument, unexpected_arguments
 from ...types.transcription import Transcription
@@ -439,19 +439,24 @@ class Speech(SyncAPIResource):
             raise invalid_argument("input", input, "a str")
         if not isinstance(voice, str):
             raise invalid_argument("voice", voice, "a str")
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if input is not None and not isinstance(input, NotGiven):
+            body["input"] = serialize(input)
+        if voice is not None and not isinstance(voice, NotGiven):
+            body["voice"] = serialize(voice)
+        if response_format is not NOT_GIVEN and response_format is not None:
+            body["response_format"] = serialize(response_format)
+        if speed is not NOT_GIVEN and speed is not None:
+            body["speed"] = serialize(speed)
+        if instructions is not NOT_GIVEN and instructions is not None:
+            body["instructions"] = serialize(instructions)
+
         result: BinaryResponse = self._client._request(
             "POST",
             "/audio/speech",
-            body=build_body(
-                {
-                    "model": model,
-                    "input": input,
-                    "voice": voice,
-                    "response_format": response_format,
-                    "speed": speed,
-                    "instructions": instructions,
-                }
-            ),
+            body=body,
             response_kind="binary",
             extra_headers=extra_headers,
             extra_query=extra_query,

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
-from ..._models import build_body
+from ..._models import serialize
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ..._validation import check_objects, invalid_argument, unexpected_arguments
 from ...types.chat_completion import ChatCompletion
@@ -482,51 +482,85 @@ class Completions(CompletionsMixin, SyncAPIResource):
         check_objects("messages", messages, "a ChatCompletionMessageParam")
         if not (stream is None or isinstance(stream, (bool, NotGiven))):
             raise invalid_argument("stream", stream, "True or False")
+        body: Dict[str, Any] = {}
+        if model is not None and not isinstance(model, NotGiven):
+            body["model"] = serialize(model)
+        if messages is not None and not isinstance(messages, NotGiven):
+            body["messages"] = serialize(messages)
+        if stream is not NOT_GIVEN and stream is not None:
+            body["stream"] = serialize(stream)
+        if stream_options is not NOT_GIVEN and stream_options is not None:
+            body["stream_options"] = serialize(stream_options)
+        if temperature is not NOT_GIVEN and temperature is not None:
+            body["temperature"] = serialize(temperature)
+        if top_p is not NOT_GIVEN and top_p is not None:
+            body["top_p"] = serialize(top_p)
+        if top_k is not NOT_GIVEN and top_k is not None:
+            body["top_k"] = serialize(top_k)
+        if n is not NOT_GIVEN and n is not None:
+            body["n"] = serialize(n)
+        if stop is not NOT_GIVEN and stop is not None:
+            body["stop"] = serialize(stop)
+        if max_tokens is not NOT_GIVEN and max_tokens is not None:
+            body["max_tokens"] = serialize(max_tokens)
+        if max_completion_tokens is not NOT_GIVEN and max_completion_tokens is not None:
+            body["max_completion_tokens"] = serialize(max_completion_tokens)
+        if presence_penalty is not NOT_GIVEN and presence_penalty is not None:
+            body["presence_penalty"] = serialize(presence_penalty)
+        if frequency_penalty is not NOT_GIVEN and frequency_penalty is not None:
+            body["frequency_penalty"] = serialize(frequency_penalty)
+        if logit_bias is not NOT_GIVEN and logit_bias is not None:
+            body["logit_bias"] = serialize(logit_bias)
+        if logprobs is not NOT_GIVEN and logprobs is not None:
+            body["logprobs"] = serialize(logprobs)
+        if top_logprobs is not NOT_GIVEN and top_logprobs is not None:
+            body["top_logprobs"] = serialize(top_logprobs)
+        if user is not NOT_GIVEN and user is not None:
+            body["user"] = serialize(user)
+        if seed is not NOT_GIVEN and seed is not None:
+            body["seed"] = serialize(seed)
+        if response_format is not NOT_GIVEN and response_format is not None:
+            body["response_format"] = serialize(response_format)
+        if tools is not NOT_GIVEN and tools is not None:
+            body["tools"] = serialize(tools)
+        if tool_choice is not NOT_GIVEN and tool_choice is not None:
+            body["tool_choice"] = serialize(tool_choice)
+        if parallel_tool_calls is not NOT_GIVEN and parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = serialize(parallel_tool_calls)
+        if modalities is not NOT_GIVEN and modalities is not None:
+            body["modalities"] = serialize(modalities)
+        if audio is not NOT_GIVEN and audio is not None:
+            body["audio"] = serialize(audio)
+        if reasoning is not NOT_GIVEN and reasoning is not None:
+            body["reasoning"] = serialize(reasoning)
+        if reasoning_effort is not NOT_GIVEN and reasoning_effort is not None:
+            body["reasoning_effort"] = serialize(reasoning_effort)
+        if thinking is not NOT_GIVEN and thinking is not None:
+            body["thinking"] = serialize(thinking)
+        if web_results_count is not NOT_GIVEN and web_results_count is not None:
+            body["web_results_count"] = serialize(web_results_count)
+        if web_content_length is not NOT_GIVEN and web_content_length is not None:
+            body["web_content_length"] = serialize(web_content_length)
+        if web_search_options is not NOT_GIVEN and web_search_options is not None:
+            body["web_search_options"] = serialize(web_search_options)
+        if fallback_models is not NOT_GIVEN and fallback_models is not None:
+            body["fallback_models"] = serialize(fallback_models)
+        if fallback_timeout is not NOT_GIVEN and fallback_timeout is not None:
+            body["fallback_timeout"] = serialize(fallback_timeout)
+        if fallback_enabled is not NOT_GIVEN and fallback_enabled is not None:
+            body["fallback_enabled"] = serialize(fallback_enabled)
+        if compression is not NOT_GIVEN and compression is not None:
+            body["compression"] = serialize(compression)
+        if provider_extra_body is not NOT_GIVEN and provider_extra_body is not None:
+            body["extra_body"] = serialize(provider_extra_body)
+
         _stream_cls: Optional[type[ChatCompletionStream]] = None
         if stream is True:
             from .._streaming import ChatCompletionStream as _stream_cls
         result: Union[ChatCompletion, ChatCompletionStream] = self._client._request(
             "POST",
             "/chat/completions",
-            body=build_body(
-                {
-                    "model": model,
-                    "messages": messages,
-                    "stream": stream,
-                    "stream_options": stream_options,
-                    "temperature": temperature,
-                    "top_p": top_p,
-                    "top_k": top_k,
-                    "n": n,
-                    "stop": stop,
-                    "max_tokens": max_tokens,
-                    "max_completion_tokens": max_completion_tokens,
-                    "presence_penalty": presence_penalty,
-                    "frequency_penalty": frequency_penalty,
-                    "logit_bias": logit_bias,
-                    "logprobs": logprobs,
-                    "top_logprobs": top_logprobs,
-                    "user": user,
-                    "seed": seed,
-                    "response_format": response_format,
-                    "tools": tools,
-                    "tool_choice": tool_choice,
-                    "parallel_tool_calls": parallel_tool_calls,
-                    "modalities": modalities,
-                    "audio": audio,
-                    "reasoning": reasoning,
-                    "reasoning_effort": reasoning_effort,
-                    "thinking": thinking,
-                    "web_results_count": web_results_count,
-                    "web_content_length": web_content_length,
-                    "web_search_options": web_search_options,
-                    "fallback_models": fallback_models,
-                    "fallback_timeout": fallback_timeout,
-                    "fallback_enabled": fallback_enabled,
-                    "compression": compression,
-                    "extra_body": provider_extra_body,
-                }
-            ),
+            body=body,
             cast_to=ChatCompletion.from_dict,
             stream=stream is True,
             stream_cls=_stream_cls,
