@@ -1,15 +1,19 @@
-"""AiohttpClient: an httpx.AsyncClient that sends through aiohttp, for many concurrent async calls.
+"""The aiohttp transport: an httpx.AsyncClient that sends through aiohttp, for many concurrent async calls.
 
 ```python
-client = apertis.AsyncApertis(http_client=apertis.AiohttpClient())  # pip install "apertis[aiohttp]"
+client = apertis.AsyncApertis(transport="aiohttp")  # pip install "apertis[aiohttp]"; the SDK creates and closes it
 ```
 
 httpx's own pool (httpcore) spends most of a call's CPU time on bookkeeping once dozens of calls are in flight;
 aiohttp's connector does not. The transport is httpx-aiohttp's; this module adds the SDK's defaults (timeout,
-connection limits, no redirects) and maps the aiohttp errors httpx-aiohttp passes through (or labels as a
-connect timeout) to the httpx errors the request loop retries and reports, so retries, timeouts, streaming and
-the error classes are the same as with the default transport. What it does not do: HTTP/2, and proxies other
-than httpx's (`proxy=`, or the environment's with the default `trust_env=True`, are passed to aiohttp).
+connection limits, no redirects, the deferred TLS context), maps the aiohttp errors httpx-aiohttp passes through
+(or labels as a connect timeout) to the httpx errors the request loop retries and reports, so retries, timeouts,
+streaming and the error classes are the same as with the default transport, and releases an aiohttp session
+nobody closed as quietly as httpx's pool is released (no "Unclosed connector"). What it does not do: HTTP/2, and
+proxies other than httpx's (`proxy=`, or the environment's with the default `trust_env=True`, are passed to aiohttp).
+
+`AiohttpClient` is public for those who build their own (a proxy, other limits): `AsyncApertis(http_client=...)`
+then leaves closing it to them, as with any `http_client`.
 """
 
 from __future__ import annotations
@@ -166,7 +170,8 @@ class _Transport(httpx.AsyncBaseTransport):
 
 
 class AiohttpClient(httpx.AsyncClient):
-    """An `httpx.AsyncClient` that sends through aiohttp: pass it as `AsyncApertis(http_client=AiohttpClient())`.
+    """An `httpx.AsyncClient` that sends through aiohttp, for `AsyncApertis(http_client=AiohttpClient(...))` when
+    `AsyncApertis(transport="aiohttp")` (the SDK's own, which it creates and closes) is not enough.
 
     Much cheaper per call than httpx's own pool with many calls in flight (see docs/benchmarks.md). Defaults
     are the SDK's: `timeout=apertis.DEFAULT_TIMEOUT`, `limits=apertis.DEFAULT_CONNECTION_LIMITS` (aiohttp uses
@@ -175,7 +180,8 @@ class AiohttpClient(httpx.AsyncClient):
     Needs `pip install "apertis[aiohttp]"`; without it the constructor raises ImportError saying so.
 
     Like any `http_client` you pass, it belongs to the event loop it is first used on, and the SDK does not
-    close it: close it yourself (`await http_client.aclose()`), or let `async with` do it.
+    close it: you do (`async with AiohttpClient() as http_client: ...`, or `await http_client.aclose()`); closing
+    the apertis client does not. One collected unclosed releases its connections quietly, as httpx's pool does.
     """
 
     def __init__(

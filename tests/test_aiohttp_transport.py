@@ -358,3 +358,30 @@ def test_a_forked_child_leaves_the_parents_aiohttp_connections_alone() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:3] == ["parent True", "child True", "parent True 2"]
     assert proc.stderr == ""
+
+
+_OWN_CLIENT = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from rawserver import LoopbackServer, ok
+import apertis
+
+with LoopbackServer([ok]) as server:
+    # The README's way before transport="aiohttp": the caller's AiohttpClient, never closed by its owner.
+    client = apertis.AsyncApertis(api_key="sk-own", base_url=server.url, http_client=apertis.AiohttpClient())
+
+    async def main():
+        async with client:
+            return await client.get("/models")
+
+    print(asyncio.run(main()))
+print("done")
+"""
+
+
+def test_an_own_aiohttp_client_left_unclosed_is_released_quietly_at_exit() -> None:
+    script = textwrap.dedent(_OWN_CLIENT).format(tests=TESTS)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Unclosed" not in proc.stderr  # aiohttp's "Unclosed client session" / "Unclosed connector"
+    assert proc.stderr == ""
