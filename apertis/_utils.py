@@ -29,6 +29,7 @@ from typing import (
     Optional,
     Tuple,
     TypeVar,
+    get_args,
 )
 
 import httpx
@@ -104,8 +105,8 @@ class AsyncRuntime:
                 "library (such as trio), call the sync Apertis client in a worker thread (trio.to_thread.run_sync)"
             ) from None
 
-    transports = ("httpx", "aiohttp")
-    """What the client's `transport=` may name."""
+    transports: Tuple[str, ...] = get_args(Transport)
+    """What the client's `transport=` may name: all there are."""
 
     @staticmethod
     def check_transport(transport: object) -> Transport:
@@ -292,7 +293,7 @@ class SyncRuntime:
 
         return ReadDeadline(seconds)
 
-    transports = ("httpx",)
+    transports: Tuple[str, ...] = ("httpx",)
     """What the client's `transport=` may name: aiohttp is an asyncio library."""
 
     @staticmethod
