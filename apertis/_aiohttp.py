@@ -1,24 +1,31 @@
-"""AiohttpClient: an httpx.AsyncClient that sends through aiohttp, for many concurrent async calls.
+"""The aiohttp transport: an httpx.AsyncClient that sends through aiohttp, for many concurrent async calls.
 
 ```python
-client = apertis.AsyncApertis(http_client=apertis.AiohttpClient())  # pip install "apertis[aiohttp]"
+client = apertis.AsyncApertis(transport="aiohttp")  # pip install "apertis[aiohttp]"; the SDK creates and closes it
 ```
 
 httpx's own pool (httpcore) spends most of a call's CPU time on bookkeeping once dozens of calls are in flight;
 aiohttp's connector does not. The transport is httpx-aiohttp's; this module adds the SDK's defaults (timeout,
-connection limits, no redirects) and maps the aiohttp errors httpx-aiohttp passes through (or labels as a
-connect timeout) to the httpx errors the request loop retries and reports, so retries, timeouts, streaming and
-the error classes are the same as with the default transport. What it does not do: HTTP/2, and proxies other
-than httpx's (`proxy=`, or the environment's with the default `trust_env=True`, are passed to aiohttp).
+connection limits, no redirects, the deferred TLS context), maps the aiohttp errors httpx-aiohttp passes through
+(or labels as a connect timeout) to the httpx errors the request loop retries and reports, so retries, timeouts,
+streaming and the error classes are the same as with the default transport, and releases an aiohttp session
+nobody closed as quietly as httpx's pool is released (no "Unclosed connector"). What it does not do: HTTP/2, and
+proxies other than httpx's (`proxy=`, or the environment's with the default `trust_env=True`, are passed to aiohttp).
+
+`AiohttpClient` is public for those who build their own (a proxy, other limits): `AsyncApertis(http_client=...)`
+then leaves closing it to them, as with any `http_client`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from typing import Any, AsyncIterator, Optional
 
 import httpx
 
+from . import _fork
 from ._constants import DEFAULT_CONNECTION_LIMITS, DEFAULT_TIMEOUT
 
 __all__ = ["AiohttpClient"]
@@ -97,15 +104,55 @@ class _ResponseStream(httpx.AsyncByteStream):
             raise mapped from exc
 
 
-class _Transport(httpx.AsyncBaseTransport):
-    """httpx-aiohttp's transport with every failure reported as an httpx transport error."""
+def _release_unclosed(session: Any, pid: int) -> None:
+    """Release the aiohttp session of a transport collected (or still open at exit) without being closed.
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    As httpx's own pool is released then: quietly. aiohttp would instead report "Unclosed client session" and
+    "Unclosed connector" through the event loop's exception handler (printed, whatever the warning filters).
+    The sockets are closed where their event loop is still open; those of a finished loop are left to asyncio,
+    which closes them when collected (with the ResourceWarning it gives any transport collected unclosed). In a
+    forked child the session is the parent's (see `_Transport.after_fork`): nothing is touched.
+    """
+    if os.getpid() != pid or session.closed:
+        return
+    connector = session.connector
+    session.detach()  # the session counts as closed; its connector is released here
+    if connector is not None:
+        connector._close()  # the synchronous part of `close()`, all there is to do outside a running loop
+
+
+class _Transport(httpx.AsyncBaseTransport):
+    """httpx-aiohttp's transport with every failure reported as an httpx transport error, and its aiohttp
+    session released without complaint when nobody closed it (see `_release_unclosed`)."""
+
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
+        self._release: Optional[weakref.finalize[Any, Any]] = None
+        # httpx-aiohttp opens its aiohttp session at the first request, in the running loop; it calls this then.
+        inner.client = self._open_session
+        _fork.track(self)
+
+    def _open_session(self) -> Any:
+        inner = self._inner
+        inner.client = None
+        session = inner.get_client()  # httpx-aiohttp's own session, with its connector (limits, TLS context)
+        self._release = weakref.finalize(self, _release_unclosed, session, os.getpid())
+        return session
+
+    def after_fork(self) -> None:
+        """In a forked child: the session and its connections are the parent's, and stay untouched (the client
+        that holds them is kept unclosed by the pool, see apertis/_fork.py). aiohttp would close the connections
+        when the child collects them, so they are marked closed without closing anything."""
+        session = self._inner.client
+        if session is not None and not callable(session) and not session.closed:  # opened, and still open
+            connector = session.connector
+            session.detach()
+            if connector is not None:
+                connector._closed = True  # what `_close()` sets first; nothing of the parent's is closed
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            response = await self._inner.handle_async_request(request)
+            response: httpx.Response = await self._inner.handle_async_request(request)
         except Exception as exc:
             mapped = _mapped(exc)
             if mapped is None:
@@ -117,11 +164,14 @@ class _Transport(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
+        if self._release is not None:
+            self._release.detach()
         await self._inner.aclose()
 
 
 class AiohttpClient(httpx.AsyncClient):
-    """An `httpx.AsyncClient` that sends through aiohttp: pass it as `AsyncApertis(http_client=AiohttpClient())`.
+    """An `httpx.AsyncClient` that sends through aiohttp, for `AsyncApertis(http_client=AiohttpClient(...))` when
+    `AsyncApertis(transport="aiohttp")` (the SDK's own, which it creates and closes) is not enough.
 
     Much cheaper per call than httpx's own pool with many calls in flight (see docs/benchmarks.md). Defaults
     are the SDK's: `timeout=apertis.DEFAULT_TIMEOUT`, `limits=apertis.DEFAULT_CONNECTION_LIMITS` (aiohttp uses
@@ -130,7 +180,8 @@ class AiohttpClient(httpx.AsyncClient):
     Needs `pip install "apertis[aiohttp]"`; without it the constructor raises ImportError saying so.
 
     Like any `http_client` you pass, it belongs to the event loop it is first used on, and the SDK does not
-    close it: close it yourself (`await http_client.aclose()`), or let `async with` do it.
+    close it: you do (`async with AiohttpClient() as http_client: ...`, or `await http_client.aclose()`); closing
+    the apertis client does not. One collected unclosed releases its connections quietly, as httpx's pool does.
     """
 
     def __init__(

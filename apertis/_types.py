@@ -20,6 +20,7 @@ __all__ = [
     "NotGiven",
     "Query",
     "Timeout",
+    "Transport",
 ]
 
 
@@ -61,6 +62,9 @@ NOT_GIVEN = NotGiven()
 
 Timeout: TypeAlias = Union[float, httpx.Timeout, None]
 """A total timeout in seconds, an `httpx.Timeout` for per-phase limits, or `None` for no limit at all."""
+
+Transport: TypeAlias = Literal["httpx", "aiohttp"]
+"""The HTTP library under the pool the SDK creates: httpx's own (the default), or aiohttp (async client only)."""
 
 Headers: TypeAlias = Mapping[str, Optional[str]]
 """Extra headers; a value of `None` removes a header the client would otherwise send."""

@@ -28,10 +28,14 @@ from typing import (
     Dict,
     Mapping,
     Optional,
+    Tuple,
     TypeVar,
+    get_args,
 )
 
 import httpx
+
+from ._types import Transport
 
 T = TypeVar("T")
 
@@ -50,6 +54,19 @@ __all__ = [
     "check_header",
     "parse_retry_after",
 ]
+
+
+def _check_transport(transport: object, supported: Tuple[str, ...]) -> Transport:
+    if transport in supported:
+        return transport  # type: ignore[return-value]
+    named = " or ".join(repr(name) for name in supported)
+    if isinstance(transport, str):
+        raise ValueError(f"transport must be {named}, got {transport!r}")
+    raise TypeError(
+        f"transport names the HTTP library of the pool the SDK creates ({named}), got a "
+        f"{type(transport).__name__}; to send through an httpx transport object, pass "
+        "http_client=httpx.AsyncClient(transport=...) (httpx.Client for the sync client) instead"
+    )
 
 
 class AsyncRuntime:
@@ -88,6 +105,29 @@ class AsyncRuntime:
                 "AsyncApertis runs on asyncio and no asyncio event loop is running here; under another async "
                 "library (such as trio), call the sync Apertis client in a worker thread (trio.to_thread.run_sync)"
             ) from None
+
+    transports: Tuple[str, ...] = get_args(Transport)
+    """What the client's `transport=` may name: all there are."""
+
+    @staticmethod
+    def check_transport(transport: object) -> Transport:
+        """`transport` if the async client can send through it, else a TypeError or ValueError saying what can."""
+        return _check_transport(transport, AsyncRuntime.transports)
+
+    @staticmethod
+    def open_pool(transport: Transport, timeout: httpx.Timeout, limits: httpx.Limits) -> httpx.AsyncClient:
+        """A new, empty HTTP client for a pool the SDK creates, sending through `transport`."""
+        if transport == "aiohttp":
+            from ._aiohttp import AiohttpClient
+
+            # Its defaults are the SDK's (no redirects, the deferred TLS context); it needs the aiohttp extra.
+            return AiohttpClient(timeout=timeout, limits=limits)
+        from ._tls import default_ssl_context
+
+        # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
+        # POST into a GET (301/302) or carry the request somewhere the user did not configure.
+        # The TLS context loads its CA certificates at the first TLS handshake, not here (see apertis/_tls.py).
+        return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, verify=default_ssl_context())
 
     @staticmethod
     def bound_reads(client: object) -> bool:
@@ -262,6 +302,26 @@ class SyncRuntime:
             read_deadline = _loaded["read_deadline"] = ReadDeadline
         deadline: ContextManager[None] = read_deadline(seconds)
         return deadline
+
+    transports: Tuple[str, ...] = ("httpx",)
+    """What the client's `transport=` may name: aiohttp is an asyncio library."""
+
+    @staticmethod
+    def check_transport(transport: object) -> Transport:
+        """`transport` if the sync client can send through it, else a TypeError or ValueError saying what can."""
+        if transport == "aiohttp":
+            raise ValueError(
+                "transport='aiohttp' is for apertis.AsyncApertis only: aiohttp runs on asyncio, and the sync "
+                "Apertis sends through httpx; omit transport here, or use AsyncApertis(transport='aiohttp')"
+            )
+        return _check_transport(transport, SyncRuntime.transports)
+
+    @staticmethod
+    def open_pool(transport: Transport, timeout: httpx.Timeout, limits: httpx.Limits) -> httpx.Client:
+        """A new, empty httpx client for a pool the SDK creates (see AsyncRuntime.open_pool)."""
+        from ._tls import default_ssl_context
+
+        return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, verify=default_ssl_context())
 
     @staticmethod
     def bound_reads(client: object) -> bool:

@@ -60,8 +60,7 @@ from .._json import JSONNestingError
 from .._logging import SENSITIVE_HEADERS, logger, redact_headers, redact_request_headers, redact_secrets
 from .._models import BaseModel, record_response, serialize
 from .._stream_events import StreamConnections
-from .._tls import default_ssl_context
-from .._types import NOT_GIVEN, NotGiven
+from .._types import NOT_GIVEN, NotGiven, Transport
 from .._utils import AsyncGate, AsyncRuntime, backoff_delay, check_header, parse_retry_after
 from .._version import __version__
 from . import _sleep
@@ -181,6 +180,7 @@ class _Pool:
         "replaceable",
         "streams",
         "timeout",
+        "transport",
     )
 
     client: httpx.AsyncClient
@@ -188,10 +188,18 @@ class _Pool:
     loop: object
     streams: StreamConnections
 
-    def __init__(self, http_client: Optional[httpx.AsyncClient], timeout: httpx.Timeout, limits: httpx.Limits) -> None:
-        """A pool on the caller's `http_client`, or on one the SDK creates (and may replace) when it is None."""
+    def __init__(
+        self,
+        http_client: Optional[httpx.AsyncClient],
+        timeout: httpx.Timeout,
+        limits: httpx.Limits,
+        transport: Transport = "httpx",
+    ) -> None:
+        """A pool on the caller's `http_client`, or on one the SDK creates (and may replace) when it is None, sending
+        through `transport`."""
         self.timeout = timeout
         self.limits = limits
+        self.transport = transport
         self.replaceable = http_client is None
         self.loop = None
         if http_client is None:
@@ -209,12 +217,7 @@ class _Pool:
 
     def renew(self, loop: object) -> None:
         """Switch to a new, empty httpx client and gate for use on `loop`; the old ones are left as they are."""
-        # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
-        # POST into a GET (301/302) or carry the request somewhere the user did not configure.
-        # The TLS context loads its CA certificates at the first TLS handshake, not here (see apertis/_tls.py).
-        self.client = httpx.AsyncClient(
-            timeout=self.timeout, limits=self.limits, follow_redirects=False, verify=default_ssl_context()
-        )
+        self.client = AsyncRuntime.open_pool(self.transport, self.timeout, self.limits)
         # At most max_connections attempts at once: excess calls queue in the gate, not in httpcore's pool.
         limit = self.limits.max_connections
         self.gate = AsyncGate(limit) if limit is not None else None
@@ -526,6 +529,7 @@ class AsyncAPIClient:
         total_timeout: Optional[float] = None,
         observers: Optional[Observers] = None,
         limiter: Optional[RateLimiter] = None,
+        transport: Transport = "httpx",
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -548,7 +552,7 @@ class AsyncAPIClient:
 
             connection_limits = DEFAULT_CONNECTION_LIMITS
         self._connection_limits = connection_limits
-        self._pool = _Pool(http_client, timeout, connection_limits)
+        self._pool = _Pool(http_client, timeout, connection_limits, transport)
         self._owns_http_client = owns_http_client
         # The hooks and tracer (None when there are neither: then a call checks this attribute and nothing more).
         self._observers = observers
