@@ -49,7 +49,7 @@ FIRST_LINES = {
     "aiohttp": "import aiohttp",
     "openai": "from openai import OpenAI, AsyncOpenAI",
     "apertis": "from apertis import Apertis, AsyncApertis",
-    "apertis-aiohttp": "from apertis import Apertis, AsyncApertis, AiohttpClient",
+    "apertis-aiohttp": "from apertis import Apertis, AsyncApertis",
 }
 
 
@@ -325,13 +325,8 @@ class AsyncApertisAiohttp(AsyncOpenAI):
     def __init__(self, url: str, connections: int | None = None) -> None:  # default pool: 1,000 connections
         import apertis
 
-        # The documented one-liner.
-        self.http_client = apertis.AiohttpClient()
-        self.c = apertis.AsyncApertis(api_key=API_KEY, base_url=url, http_client=self.http_client)
-
-    async def close(self) -> None:
-        await self.c.close()
-        await self.http_client.aclose()  # the SDK never closes a client it was given
+        # The documented one argument: the client creates, owns and closes its aiohttp pool.
+        self.c = apertis.AsyncApertis(api_key=API_KEY, base_url=url, transport="aiohttp")
 
 
 SYNC = {"httpx": SyncHttpx, "httpx-json": SyncHttpxJson, "openai": SyncOpenAI, "apertis": SyncApertis}
