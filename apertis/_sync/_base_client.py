@@ -420,6 +420,7 @@ class _Plan:
     files: Optional[PreparedFiles]
     timeout: httpx.Timeout
     total_timeout: Optional[float]  # seconds for all attempts and the waits between them; None: no such budget
+    deadline: Optional[float] = None  # the time.monotonic() the total budget ends, in the plan of an attempt
 
 
 _QUICK_TO_SEND = 64 * 1024
@@ -932,7 +933,8 @@ class SyncAPIClient:
         """`_send_admitted` within the client's RateLimiter: a place and the budget before, learning after."""
         limiter = self._limiter
         assert limiter is not None
-        ticket = SyncRateLimiting.acquire(limiter, request)
+        # The wait for a place is bounded like the wait for a pooled connection, every wait by the total budget.
+        ticket = SyncRateLimiting.acquire(limiter, request, plan.timeout.pool, plan.deadline, plan.total_timeout)
         response: Optional[httpx.Response] = None
         try:
             response = self._send_admitted(pool, request, plan, stream)
@@ -1324,11 +1326,11 @@ def _within_budget(plan: _Plan, deadline: float) -> _Plan:
     )
     name = _GATEWAY_BUDGET_HEADER.lower()
     if name in plan.headers or name in plan.removed:
-        return attrs.evolve(plan, timeout=timeout)
+        return attrs.evolve(plan, timeout=timeout, deadline=deadline)
     headers = httpx.Headers(plan.headers)
     low, high = _GATEWAY_BUDGET_MS_RANGE
     headers[_GATEWAY_BUDGET_HEADER] = str(min(max(math.ceil(remaining * 1000), low), high))
-    return attrs.evolve(plan, timeout=timeout, headers=headers)
+    return attrs.evolve(plan, timeout=timeout, headers=headers, deadline=deadline)
 
 
 def _at_most(limit: Optional[float], remaining: float) -> float:
