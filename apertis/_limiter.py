@@ -6,14 +6,15 @@ attempt the request loop takes a place from it (`AsyncRateLimiting.acquire`, or 
 the response (`RateLimiter.finish`). Its state sits behind a `threading.Lock`, so it may be shared between event
 loops and threads alike; waits are the caller's own (an asyncio sleep or future, a thread sleep or event).
 
-What it learns: `X-RateLimit-Limit`, `-Remaining` and `-Reset` (Unix seconds on the server's clock, converted to
-ours with the response's `Date` header) give the budget of the current window, which is spread evenly over the time
-left (a quarter second's worth may go at once), so that when another limit runs out few calls are in flight; two
-successive resets give the window's length, so the next window is paced from its start. A 429's `Retry-After` stops
-every call until then and makes the limiter cautious (it paces at up to half the rate), a caution that wears off
-over the successful calls that follow. A 429 that no header explains comes from a window the answers do not report
-(an IP's): the calls the server let through since the window began, over the time to its reset, give its rate,
-kept from then on with a margin (`RateLimitState.learned_requests_per_minute`).
+Until a first answer it lets one call through at a time. What it learns: `X-RateLimit-Limit`, `-Remaining` and
+`-Reset` (Unix seconds on the server's clock, converted to ours with the response's `Date` header) give the budget
+of the current window, which is spread evenly over the time left (a quarter second's worth may go at once), so
+that when another limit runs out few calls are in flight; two successive resets give the window's length, so the
+next window is paced from its start. A 429's `Retry-After` stops every call until then and makes the limiter
+cautious (it paces at up to half the rate), a caution that wears off over the successful calls that follow. A 429
+that no header explains comes from a window the answers do not report (an IP's): the calls the server let through
+since the window began, over the time to its reset, give its rate, kept from then on with a margin
+(`RateLimitState.learned_requests_per_minute`).
 """
 
 from __future__ import annotations
@@ -248,6 +249,9 @@ class RateLimiter:
         self._windows: Dict[int, _Window] = {}
         self._clock_offset: Optional[float] = None  # server clock minus ours, a lower bound
         self._blocked_until = 0.0
+        # Until a first answer tells the windows' state, one call at a time: a process restarted in a window
+        # already spent (a batch resumed at once) meets one 429, not a burst of max_concurrency.
+        self._answered = False
         self._caution = 0.0
         self._rate_limited = 0
         # A window the answers do not report, learned from its 429s: its pace, the start of the window being
@@ -322,6 +326,8 @@ class RateLimiter:
         with self._lock:
             now = time.monotonic()
             wait = self._blocked_until - now
+            if not self._answered and self._admitted:
+                wait = max(wait, _UNKNOWN_WINDOW_POLL)
             for window in self._windows.values():
                 window.roll_over(now)
                 wait = max(wait, window.wait(now, not self._admitted))
@@ -353,6 +359,7 @@ class RateLimiter:
             with self._lock:
                 self._admitted.discard(ticket.seq)
                 if response is not None:
+                    self._answered = True
                     self._learn(response, ticket)
                 for window in self._windows.values():
                     if window.probe == ticket.seq:

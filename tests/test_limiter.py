@@ -82,6 +82,8 @@ async def test_calls_wait_for_the_window_instead_of_being_refused(
 async def test_max_concurrency_is_shared_by_copies(fake_apertis: Any, make_client: Any, kind: str) -> None:
     client = make_client(base_url=fake_apertis.url, limiter=apertis.RateLimiter(max_concurrency=2))
     copy = client.with_options(timeout=30)
+    # A limiter lets one call through until a first answer: past that, for both (shared or not).
+    await run_each(kind, [chat(client), chat(copy)])
     started = time.monotonic()
     results = await run_each(kind, [chat(client), chat(client), chat(copy), chat(copy)])
     elapsed = time.monotonic() - started
@@ -309,3 +311,20 @@ async def test_a_call_cancelled_while_waiting_gives_its_place_back(fake_apertis:
     await asyncio.gather(for_a_place, for_the_budget, return_exceptions=True)
     assert (limiter.state.in_flight, limiter.state.waiting) == (0, 0)
     await client.close()
+
+
+# Until a first answer the limiter knows nothing of the windows: it lets one call through, so that a client started
+# in a window already spent (a batch resumed at once, another process on the key) meets one 429, not a burst.
+@pytest.mark.fake_apertis(faults=["rate_limit=3;window=2"])
+async def test_a_new_limiter_sends_one_call_before_it_knows_the_window(
+    fake_apertis: Any, make_client: Any, kind: str
+) -> None:
+    spender = make_client(base_url=fake_apertis.url, max_retries=0)
+    await run_together(kind, 3, chat(spender))  # the window's budget, spent by another client
+    await close(spender)
+    client = make_client(base_url=fake_apertis.url, max_retries=0, limiter=True)
+    results = await run_each(kind, [chat(client)] * 6)
+    await close(client)
+    refused = [result for result in results if isinstance(result, apertis.RateLimitError)]
+    assert len(refused) == 1  # the first call; the others waited for its Retry-After, then for the windows
+    assert len(results) - len(refused) == 5
