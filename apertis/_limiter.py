@@ -207,13 +207,16 @@ class RateLimiter:
     budget the server announces (learned from `X-RateLimit-*` headers and 429s), plus optional budgets you set.
 
     Pass one to a client, `AsyncApertis(limiter=apertis.RateLimiter(max_concurrency=32))`, or `limiter=True` for
-    the defaults. Every attempt (retries included) waits for a place before it is sent.
+    the defaults. Every attempt (retries included) waits for a place before it is sent; the wait for a place is
+    bounded by the pool timeout (`timeout=httpx.Timeout(..., pool=...)`), every wait by the call's `total_timeout`
+    (past them the call raises APITimeoutError).
 
     - `max_concurrency`: attempts in flight at once, across every task and thread using the client (default 64;
       None: no cap).
     - `requests_per_minute`: a request rate you know applies but the headers do not announce, such as the IP
-      limit (1,500 per 3 minutes: `requests_per_minute=500`); calls are spread evenly, at most a second's worth
-      at once. Default None: only the learned budget.
+      limit (1,500 per 3 minutes: `requests_per_minute=500`); calls are spread evenly, a quarter second's worth
+      at once at most, so that no minute (and no window of another length at that rate) holds more. Default None:
+      only the budget learned from the answers (a window they do not report is learned from its first 429).
     - `tokens_per_minute`: a token budget; each request's tokens are estimated before it is sent (body bytes / 4
       plus its `max_tokens`). Default None: no token budget.
     """
