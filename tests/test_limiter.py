@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import pickle
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List
@@ -237,8 +238,9 @@ async def test_a_window_no_answer_reports_is_learned_from_its_first_429(
     await close(client)
     statuses = [request.status for request in fake_apertis.requests]
     assert statuses.count(200) == 20
-    # Refused: the calls in flight when it first runs out (the pace lets few out at once), then none.
-    assert statuses.count(429) <= 4, statuses
+    # Refused: the calls in flight when it first runs out (few, at the pace of the reported window: how many
+    # depends on how fast the answers come back), then none: the 429s are one run, in the first window.
+    assert re.fullmatch(r"\.+x+\.+", "".join("x" if status == 429 else "." for status in statuses)), statuses
     learned = limiter.state.learned_requests_per_minute
     # The window's rate is 240 a minute (8 per 2 s); the estimate stays under it, by a margin that Retry-After's
     # whole seconds make wide for a window this short.
@@ -251,7 +253,7 @@ async def test_a_window_no_answer_reports_is_learned_from_its_first_429(
 async def test_requests_per_minute_keeps_within_a_window_from_the_first_call(
     fake_apertis: Any, make_client: Any, kind: str
 ) -> None:
-    client = make_client(base_url=fake_apertis.url, limiter=apertis.RateLimiter(requests_per_minute=140))
+    client = make_client(base_url=fake_apertis.url, limiter=apertis.RateLimiter(requests_per_minute=130))
     await run_together(kind, 12, chat(client))
     await close(client)
     statuses = [request.status for request in fake_apertis.requests]
