@@ -390,7 +390,7 @@ class RateLimiter:
                 self._let_through.remove(ticket.admitted_at)  # refused, so not counted by the server
             if remaining != 0 and delay is not None and delay > 0:
                 # No reported window is spent: the refusal is a window the answers do not report.
-                self._learn_unreported_window(ticket, now + delay)
+                self._learn_unreported_window(now + delay)
         elif response.is_success:
             self._caution *= _CAUTION_KEPT_PER_SUCCESS
             if self._caution < 0.01:
@@ -409,17 +409,18 @@ class RateLimiter:
         # The server counted this call; those still in flight it may not have counted yet.
         window.learn(remaining - len(self._admitted), reset)
 
-    def _learn_unreported_window(self, ticket: _Ticket, reset: float) -> None:
+    def _learn_unreported_window(self, reset: float) -> None:
         """A 429 no header explains, from a window that resets at `reset`: learn the window's rate from the calls
         the server let through since it began (a first estimate when our first call was not at its start, exact
         from its second 429 on, which counts from a reset it announced)."""
         last_reset = self._unreported_since
+        if last_reset is not None and abs(reset - last_reset) <= _RESET_RESOLUTION:
+            return  # another refusal of the window already learned from (a call that was in flight)
         self._unreported_since = reset
         since = reset - _UNREPORTED_LOOKBACK if last_reset is None else max(last_reset, reset - _UNREPORTED_LOOKBACK)
-        # The calls sent after this one and still in flight reached the server after the window ran out.
-        let_through = sum(1 for sent in self._let_through if sent >= since) - sum(
-            1 for seq in self._admitted if seq > ticket.seq
-        )
+        # Only the calls answered already count as let through: of those in flight, the ones that reached the
+        # server after the window ran out will be refused (on a slow link, every one of them).
+        let_through = sum(1 for sent in self._let_through if sent >= since) - len(self._admitted)
         if let_through < 2:
             return  # a lone 429 (an overloaded upstream, say) tells no rate
         # One call less (a margin for calls counted twice or late), over a window that may be longer than measured:
