@@ -243,8 +243,9 @@ async def test_a_window_no_answer_reports_is_learned_from_its_first_429(
     assert re.fullmatch(r"\.+x+\.+", "".join("x" if status == 429 else "." for status in statuses)), statuses
     learned = limiter.state.learned_requests_per_minute
     # The window's rate is 240 a minute (8 per 2 s); the estimate stays under it, by a margin that Retry-After's
-    # whole seconds make wide for a window this short.
-    assert learned is not None and 90 <= learned <= 240, learned
+    # whole seconds make wide for a window this short (and wider when answers are slow: only the calls answered
+    # before the first 429 count as let through).
+    assert learned is not None and 60 <= learned <= 240, learned
 
 
 # With the rate known, requests_per_minute keeps within the window from the first call: at most the rate's worth
