@@ -48,6 +48,10 @@ _PACING_TOLERANCE = 0.25
 """Seconds of a window's even pace that may be spent at once: small bursts go out together, while the calls in
 flight at any moment stay few (those are the ones a limit the headers do not report refuses when it runs out)."""
 
+_KNOWN_RATE_MARGIN = 0.02
+"""The share of a rate you set that is left unused: calls sent at exactly the limit's pace reach the server
+unevenly (network, scheduling), and one arriving early in a window would be refused."""
+
 _UNREPORTED_LOOKBACK = 180.0
 """Seconds before its reset that a window the answers do not report is assumed to span at most, when no reset of
 it was seen before: the documented IP window (1,500 requests per 3 minutes). A shorter window then yields a rate
@@ -189,8 +193,8 @@ class _Bucket:
         that leaves room for that burst."""
         capacity = max(1.0, limit / seconds * _PACING_TOLERANCE)
         # Calls spaced exactly `seconds / limit` apart put `limit` into a window; a burst of more than one
-        # is paid for by a slower pace.
-        return cls(max(limit - (capacity - 1.0), 1.0) / seconds, capacity)
+        # is paid for by a slower pace, and uneven arrivals by a margin.
+        return cls(max(limit * (1.0 - _KNOWN_RATE_MARGIN) - (capacity - 1.0), 1.0) / seconds, capacity)
 
     def wait(self, now: float, amount: float) -> float:
         self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
