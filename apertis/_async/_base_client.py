@@ -422,6 +422,7 @@ class _Plan:
     __slots__ = (
         "caller_headers",
         "content",
+        "deadline",
         "files",
         "form",
         "headers",
@@ -451,6 +452,7 @@ class _Plan:
         total_timeout: Optional[float],
         sdk_headers: Optional[_TemplateKey] = None,
         idempotency_key: Optional[str] = None,
+        deadline: Optional[float] = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -467,11 +469,15 @@ class _Plan:
         # caller's: the attempts' headers are then copied from a template already merged with the http client's.
         self.sdk_headers = sdk_headers
         self.idempotency_key = idempotency_key
+        self.deadline = deadline  # the time.monotonic() the total budget ends, in the plan of an attempt
 
-    def evolve(self, timeout: httpx.Timeout, headers: Optional[httpx.Headers] = None) -> _Plan:
+    def evolve(
+        self, timeout: httpx.Timeout, headers: Optional[httpx.Headers] = None, deadline: Optional[float] = None
+    ) -> _Plan:
         """A copy with another timeout (and headers): the plan of one attempt within the call's total budget."""
         copied = copy.copy(self)
         copied.timeout = timeout
+        copied.deadline = deadline
         if headers is not None:
             copied.headers = headers
             copied.sdk_headers = None
@@ -1014,7 +1020,8 @@ class AsyncAPIClient:
 
         limiter = self._limiter
         assert limiter is not None
-        ticket = await AsyncRateLimiting.acquire(limiter, request)
+        # The wait for a place is bounded like the wait for a pooled connection, every wait by the total budget.
+        ticket = await AsyncRateLimiting.acquire(limiter, request, plan.timeout.pool, plan.deadline, plan.total_timeout)
         response: Optional[httpx.Response] = None
         try:
             response = await self._send_admitted(pool, request, plan, stream)
@@ -1514,11 +1521,11 @@ def _within_budget(plan: _Plan, deadline: float) -> _Plan:
     )
     name = _GATEWAY_BUDGET_HEADER.lower()
     if name in plan.headers or name in plan.removed:
-        return plan.evolve(timeout)
+        return plan.evolve(timeout, deadline=deadline)
     headers = httpx.Headers(plan.headers)
     low, high = _GATEWAY_BUDGET_MS_RANGE
     headers[_GATEWAY_BUDGET_HEADER] = str(min(max(math.ceil(remaining * 1000), low), high))
-    return plan.evolve(timeout, headers)
+    return plan.evolve(timeout, headers, deadline=deadline)
 
 
 def _at_most(limit: Optional[float], remaining: float) -> float:

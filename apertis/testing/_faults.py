@@ -34,6 +34,10 @@ EXAMPLES = (
     ("cut=3", "streams: send 3 events, then drop the connection; other answers: send half the body, then drop it"),
     ("error_event=2;error_type=overloaded_error", "streams: send 2 events, then an error event in the stream's format"),
     ("rate_limit=5;window=60", "at most 5 requests per 60 s window (x-ratelimit-* headers, then 429)"),
+    (
+        "rate_limit=100;window=30;report=none",
+        "a window the answers do not report (an IP's): no x-ratelimit-* headers for it, its 429s carry Retry-After",
+    ),
     ("status=500;path=/embeddings", "only requests whose path (after /v1) starts with /embeddings"),
     ("status=500;code=server_error;message=Boom", "the error body's code and message"),
     ("status=503;scope=global", "count attempts across all requests, not per Idempotency-Key"),
@@ -41,7 +45,7 @@ EXAMPLES = (
 
 _FLOAT_KEYS = ("retry_after", "latency", "stall", "window")
 _INT_KEYS = ("status", "times", "every", "cut", "error_event", "rate_limit")
-_STR_KEYS = ("error_type", "code", "message", "path", "scope")
+_STR_KEYS = ("error_type", "code", "message", "path", "scope", "report")
 _FLAGS = ("reset", "stall")
 
 
@@ -69,6 +73,8 @@ class Fault:
     window: Optional[float] = None
     path: Optional[str] = None
     scope: Optional[str] = None
+    report: Optional[str] = None
+    """Which answers carry a rate limit's x-ratelimit-* headers: all (the default), 429 (its refusals only), none."""
     source: str = ""
 
     def __attrs_post_init__(self) -> None:
@@ -92,6 +98,10 @@ class Fault:
         window = self.window
         if window is not None and (window <= 0 or not math.isfinite(window)):
             raise FaultError(f"fault 'window={window}': give the rate-limit window in seconds, more than 0")
+        if self.report not in (None, "all", "429", "none"):
+            raise FaultError(f"fault 'report={self.report}': use report=all, report=429 or report=none")
+        if self.report is not None and self.rate_limit is None:
+            raise FaultError(f"fault {source or '(constructed)'!r}: report= goes with rate_limit=")
         if self.scope not in (None, "key", "global"):
             raise FaultError(f"fault 'scope={self.scope}': use scope=key or scope=global")
         actions = sum(

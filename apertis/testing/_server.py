@@ -462,7 +462,10 @@ class FakeApertis:
         for index, fault in enumerate(faults):
             if fault.is_rate_limit and fault.applies_to(relative):
                 decision = self._limiter.check(fault, f"{index}:{fault.source}")
-                extra_headers.update(decision.headers)
+                # A window reported on its refusals only, or never (an IP's, on a gateway that reports the key's),
+                # leaves the headers of the windows checked before it.
+                if fault.report in (None, "all") or (fault.report == "429" and decision.retry_after is not None):
+                    extra_headers.update(decision.headers)
                 if decision.retry_after is not None:
                     extra_headers["retry-after"] = str(decision.retry_after)
                     return error_answer(429, headers=extra_headers), _Effect(0.0, None)
