@@ -241,7 +241,8 @@ async def test_a_result_records_the_answers_own_status_code_and_request_id(
         results = list(run(client, requests, concurrency=1))
     await call(client.close)
     lines = sorted((result.to_line()["response"] for result in results), key=lambda response: response["status_code"])
-    assert [(line["status_code"], line["request_id"]) for line in lines] == [(201, "req-created"), (202, "req-accepted")]
+    recorded = [(line["status_code"], line["request_id"]) for line in lines]
+    assert recorded == [(201, "req-created"), (202, "req-accepted")]
     assert [line["body"]["id"] for line in lines] == ["obj-1", "obj-2"]
 
 

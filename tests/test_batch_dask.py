@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
-from test_batch import chat_calls, read_output, run_batch, write_input
+from test_batch import batch_command, batch_env, chat_calls, read_output, run_batch, write_input
 
 import apertis
 from apertis import _batch_dask
@@ -47,7 +49,7 @@ def dask_cluster() -> Iterator[Any]:
         processes=False,
         protocol="tcp",
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: not 8787, which another cluster on the machine may hold
     ) as cluster:
         yield cluster
 
@@ -74,16 +76,16 @@ def test_every_line_is_answered_once_across_the_workers(
     monkeypatch.setattr(_batch_dask, "_run_shard", recording_run_shard)
     input_path, output_path = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     bad_body = json.dumps({"custom_id": "bad-body", "url": "/v1/chat/completions", "body": {"model": "m"}})
-    write_input(input_path, 60, ["{not json", bad_body])
+    write_input(input_path, 45, ["{not json", bad_body])
     client = apertis.AsyncApertis(api_key="sk-dask", base_url=fake_apertis.url, max_retries=6)
-    summary = run_on_dask(dask_client, str(input_path), str(output_path), client=client, concurrency=12)
-    assert (summary.done, summary.failed, summary.skipped, summary.interrupted) == (60, 2, 0, False)
+    summary = run_on_dask(dask_client, str(input_path), str(output_path), client=client, concurrency=48)
+    assert (summary.done, summary.failed, summary.skipped, summary.interrupted) == (45, 2, 0, False)
     results = {result["custom_id"]: result for result in read_output(output_path)}
-    assert len(read_output(output_path)) == 62 and len(results) == 62
-    assert all(results[f"r{index}"]["error"] is None for index in range(60))
-    assert all(results[f"r{index}"]["response"]["status_code"] == 200 for index in range(60))
+    assert len(read_output(output_path)) == 47 and len(results) == 47
+    assert all(results[f"r{index}"]["error"] is None for index in range(45))
+    assert all(results[f"r{index}"]["response"]["status_code"] == 200 for index in range(45))
     # A line that is not a request is named by its line number in the whole file, not in its shard.
-    assert results["line-61"]["error"]["code"] == "invalid_request_line"
+    assert results["line-46"]["error"]["code"] == "invalid_request_line"
     assert results["bad-body"]["response"]["status_code"] == 400
     assert not (tmp_path / "out.jsonl.shards").exists()
     # Every worker ran one shard, each with a part of the input.
@@ -180,11 +182,39 @@ def test_the_command_line_runs_on_the_cluster(fake_apertis: Any, dask_cluster: A
     assert finished.returncode == 0, finished.stderr
     assert custom_ids(output_path) == sorted(f"r{index}" for index in range(30))
     assert "batch finished" in finished.stderr and "30 done, 0 failed" in finished.stderr
-    # Again: everything is answered, nothing is sent.
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+@pytest.mark.fake_apertis(faults=["latency=0.2"])
+def test_ctrl_c_stops_every_shard_and_a_rerun_finishes_the_rest(
+    fake_apertis: Any, dask_cluster: Any, tmp_path: Path
+) -> None:
+    input_path, output_path = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_input(input_path, 90)
+    command = batch_command(fake_apertis, input_path, output_path, "--dask", dask_cluster.scheduler_address)
+    process = subprocess.Popen(
+        [*command, "--concurrency", "6"],
+        env=batch_env(fake_apertis),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while chat_calls(fake_apertis) < 6 and time.monotonic() < deadline:  # the shards are sending
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "batch interrupted" in stderr
+    first = read_output(output_path)
+    assert 0 < len(first) < 90 and all(result["error"] is None for result in first)
+    # Every call sent was answered within the grace period, written down and merged; nothing was left behind.
+    assert chat_calls(fake_apertis) == len(first)
+    assert not (tmp_path / "out.jsonl.shards").exists()
     fake_apertis.reset()
-    again = run_batch(fake_apertis, input_path, output_path, "--dask", address, "--quiet")
-    assert again.returncode == 0, again.stderr
-    assert chat_calls(fake_apertis) == 0 and len(read_output(output_path)) == 30
+    assert run_batch(fake_apertis, input_path, output_path, "--dask", dask_cluster.scheduler_address).returncode == 0
+    assert chat_calls(fake_apertis) == 90 - len(first)
+    assert custom_ids(output_path) == sorted(f"r{index}" for index in range(90))
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(fake_apertis: Any, tmp_path: Path) -> None:
