@@ -324,10 +324,13 @@ def run_on_dask(
     stop_path = os.path.abspath(os.path.join(directory, _STOP_FILE))
     # distributed's Future and Client.cancel are not annotated: they are used as Any.
     cluster: Any = dask_client
-    futures: List[Any] = [
-        cluster.submit(
-            _run_shard,
-            _ShardJob(
+    futures: List[Any] = []
+    live = BatchSummary()
+    watcher = _ShardProgress([shard.path(directory) for shard in plan], live)
+    interrupted = False
+    try:
+        for shard in plan:
+            job = _ShardJob(
                 client_settings=settings,
                 input_path=os.path.abspath(input_path),
                 output_path=os.path.abspath(output_path),
@@ -336,18 +339,17 @@ def run_on_dask(
                 budget=budget,
                 stop_path=stop_path,
                 grace=grace,
-            ),
-            key=f"apertis-batch-{run_id}-shard-{shard.index:05d}",
-            workers=[workers[shard.index % len(workers)]],
-            allow_other_workers=True,
-            pure=False,
-        )
-        for shard in plan
-    ]
-    live = BatchSummary()
-    watcher = _ShardProgress([shard.path(directory) for shard in plan], live)
-    interrupted = False
-    try:
+            )
+            futures.append(
+                cluster.submit(
+                    _run_shard,
+                    job,
+                    key=f"apertis-batch-{run_id}-shard-{shard.index:05d}",
+                    workers=[workers[shard.index % len(workers)]],
+                    allow_other_workers=True,
+                    pure=False,
+                )
+            )
         while not all(future.done() for future in futures):
             time.sleep(_STOP_POLL_SECONDS)
             watcher.update()
@@ -388,5 +390,6 @@ def _collect(plan: List[_Shard], futures: List[Any], interrupted: bool) -> Tuple
                 reason = f"the workers running it died ({reason})"
             failures.append(f"shard {shard.index}: {reason}")
         elif not interrupted:
-            failures.append(f"shard {shard.index}: {future.status}")
+            # Cancelled or lost: by someone else, or with the connection to the scheduler.
+            failures.append(f"shard {shard.index}: {future.status} (was the Dask scheduler lost?)")
     return summary, failures
