@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from array import array
 from typing import (
     TYPE_CHECKING,
@@ -367,6 +368,31 @@ def embed(
         return [vector for chunk_vectors in pool.map(one, chunks) for vector in chunk_vectors]
 
 
+# The start of a result line as BatchResult.to_line() and json.dumps write it; "error" is its last key.
+_OWN_LINE_START = re.compile(r'\{"id": "batch_req_[0-9a-f]{24}", "custom_id": ("(?:[^"\\]|\\.)*"), ')
+_OWN_LINE_SUCCESS_END = ', "error": null}'
+
+
+def _answered_custom_id(line: str) -> Optional[str]:
+    """The custom_id of an output line that records a successful answer, else None (a failure, or a line cut
+    short by a crash). The runner's own lines are read without parsing their body (resuming a large output
+    reads it whole); others (another tool's) are parsed."""
+    own = _OWN_LINE_START.match(line)
+    if own is not None:
+        if not line.rstrip("\r\n").endswith(_OWN_LINE_SUCCESS_END):
+            return None
+        custom_id: Any = json.loads(own.group(1))
+    else:
+        try:
+            result = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(result, dict) or result.get("error") is not None:
+            return None
+        custom_id = result.get("custom_id")
+    return custom_id if isinstance(custom_id, str) else None
+
+
 class AnsweredIds:
     """The custom_ids that have a successful answer, for resuming: held as 8-byte digests in one flat
     open-addressing table, about 16 to 32 bytes an id whatever its length (a set of the strings takes 100 or
@@ -394,12 +420,8 @@ class AnsweredIds:
             return
         with open(path, encoding="utf-8", errors="replace") as lines:
             for line in lines:
-                try:
-                    result = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a crash: its request is sent again
-                custom_id = result.get("custom_id") if isinstance(result, dict) else None
-                if isinstance(custom_id, str) and result.get("error") is None:
+                custom_id = _answered_custom_id(line)
+                if custom_id is not None:
                     self.add(custom_id)
 
     @staticmethod

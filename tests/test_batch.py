@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 import apertis
-from apertis.batch import BatchRequest, arun, run
+from apertis.batch import BatchRequest, BatchResult, arun, run
 
 
 def chat_request(index: int) -> Dict[str, Any]:
@@ -255,9 +255,16 @@ def test_the_answered_ids_of_a_resume_are_exact_and_compact(tmp_path: Path) -> N
     count = 20_000
     with output_path.open("w") as lines:
         for index in range(count):
-            error = {"code": "http_500", "message": "x"} if index % 10 == 0 else None
-            lines.write(json.dumps({"custom_id": f"request-{index:08d}", "error": error}) + "\n")
-        lines.write('{"custom_id": "cut-short", "err')  # a line a crash cut short
+            custom_id = f"request-{index:08d}"
+            failed = index % 10 == 0
+            if index % 2:  # the runner's own lines, and (below) another tool's
+                error = {"code": "http_500", "message": '"error": null}'} if failed else None
+                line = BatchResult(custom_id=custom_id, status_code=200, body={"error": None}, error=error).to_line()
+            else:
+                line = {"error": {"code": "x"} if failed else None, "custom_id": custom_id}
+            lines.write(json.dumps(line, ensure_ascii=False) + "\n")
+        answer = BatchResult(custom_id="cut-short", status_code=200, body={"error": None}).to_line()
+        lines.write(json.dumps(answer)[:-3])  # a line a crash cut short
     tracemalloc.start()
     answered = AnsweredIds.from_outputs(str(output_path), str(tmp_path / "missing.jsonl"))
     held, _ = tracemalloc.get_traced_memory()
