@@ -226,6 +226,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.concurrency < 1:
         _parser().error("--concurrency must be at least 1")
+    if args.shards is not None and args.dask is None:
+        _parser().error("--shards cuts the input for the workers of --dask: give --dask SCHEDULER_ADDRESS too")
     import asyncio
 
     from ._exceptions import ApertisError
