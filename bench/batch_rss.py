@@ -3,7 +3,7 @@
     .venv/bin/python bench/batch_rss.py [--lines 100000] [--concurrency 64]
 
 Writes the input to a temporary directory, runs the command against the offline server (in this process) and
-reports the child's peak RSS, the time taken and the lines written; then the same for a tenth of the lines, so
+reports the command's peak RSS, the time taken and the lines written; then the same for a tenth of the lines, so
 the two peaks can be compared. Then a resume: a tenth of the answers is taken out of the large run's output and
 the command run again, which holds the other nine tenths' custom_ids in memory and sends the rest.
 """
@@ -20,13 +20,31 @@ import time
 
 from apertis.testing import FakeApertis
 
+# Runs `python -m apertis ARGS` and reports, as it exits, the peak RSS of its own memory (VmHWM, Linux). Not
+# ru_maxrss: a child's counts the memory of this process it was forked from, before its exec.
+_PEAK_REPORTING = """\
+import atexit, runpy, sys
 
-def run_command(command: list[str], env: dict[str, str]) -> float:
-    """Runs the command; its own peak RSS in MiB (ru_maxrss of that child alone, KiB on Linux)."""
-    with subprocess.Popen(command, env=env) as process:
-        _, _, usage = os.wait4(process.pid, 0)
-        process.returncode = 0
-    return usage.ru_maxrss / 1024
+
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(line for line in status if line.startswith("VmHWM:"))
+    sys.stderr.write("peak-kib " + peak.split()[1] + "\\n")
+
+
+atexit.register(report)
+sys.argv = ["apertis", *sys.argv[1:]]
+runpy.run_module("apertis", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_command(arguments: list[str], env: dict[str, str]) -> float:
+    """Runs `python -m apertis` with the arguments; the peak RSS of its own memory, in MiB."""
+    finished = subprocess.run(
+        [sys.executable, "-c", _PEAK_REPORTING, *arguments], env=env, stderr=subprocess.PIPE, text=True, check=True
+    )
+    reported = [line for line in finished.stderr.splitlines() if line.startswith("peak-kib ")]
+    return int(reported[-1].split()[1]) / 1024
 
 
 def measure(server_url: str, lines: int, concurrency: int, directory: str, resume: bool) -> None:
@@ -43,7 +61,7 @@ def measure(server_url: str, lines: int, concurrency: int, directory: str, resum
             out.write(json.dumps(request) + "\n")
     env = {**os.environ, "APERTIS_API_KEY": "sk-bench", "APERTIS_BASE_URL": server_url}
     started = time.monotonic()
-    command = [sys.executable, "-m", "apertis", "batch", input_path, "-o", output_path, "--quiet"]
+    command = ["batch", input_path, "-o", output_path, "--quiet"]
     command += ["--concurrency", str(concurrency)]
     peak = run_command(command, env)
     elapsed = time.monotonic() - started
@@ -52,14 +70,17 @@ def measure(server_url: str, lines: int, concurrency: int, directory: str, resum
     print(f"{lines} lines: {count} written in {elapsed:.0f} s ({count / elapsed:.0f}/s), peak RSS {peak:.0f} MiB")
     if not resume:
         return
-    with open(output_path) as written:
-        kept = [line for index, line in enumerate(written) if index % 10]
-    with open(output_path, "w") as rewritten:
-        rewritten.writelines(kept)
+    kept = 0
+    with open(output_path) as written, open(output_path + ".kept", "w") as rewritten:
+        for index, line in enumerate(written):
+            if index % 10:
+                rewritten.write(line)
+                kept += 1
+    os.replace(output_path + ".kept", output_path)
     started = time.monotonic()
     peak = run_command(command, env)
     elapsed = time.monotonic() - started
-    print(f"{lines} lines, resumed with {len(kept)} answered: {elapsed:.0f} s, peak RSS {peak:.0f} MiB", flush=True)
+    print(f"{lines} lines, resumed with {kept} answered: {elapsed:.0f} s, peak RSS {peak:.0f} MiB", flush=True)
 
 
 def main() -> None:
