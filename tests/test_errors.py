@@ -363,7 +363,9 @@ async def test_a_connection_error_pickled_with_its_chain_carries_no_key(
     clone = pickle.loads(data)
     assert isinstance(clone.__cause__, httpx.ConnectError)
     assert clone.__cause__.request.headers["authorization"] == "<redacted>"
-    assert info.value.__cause__.request.url == info.value.request.url
+    sent_cause = info.value.__cause__
+    assert isinstance(sent_cause, httpx.ConnectError) and info.value.request is not None
+    assert sent_cause.request.url == info.value.request.url
 
 
 @pytest.mark.parametrize(
