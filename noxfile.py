@@ -44,7 +44,8 @@ def _available(versions: list[str]) -> list[str]:
 @nox.session(python=_available(PYTHONS))
 def tests(session: nox.Session) -> None:
     """The unit and integration tests, with test tools resolved for this interpreter."""
-    session.install("-e", ".[test]")
+    # With the dask extra: tests/test_batch_dask.py checks its range on every interpreter.
+    session.install("-e", ".[test,dask]")
     session.run("pytest", *session.posargs)
 
 
@@ -87,7 +88,7 @@ def tests_lowest(session: nox.Session) -> None:
 @nox.session(python=_available(PYTHONS))
 def tests_highest(session: nox.Session) -> None:
     """The suite against the highest versions every dependency range allows (as a fresh install resolves)."""
-    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[test]")
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[test,dask]")
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run("pytest", *session.posargs)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import signal
 import sys
 import time
-from typing import Any, AsyncIterator, List, Optional, Set, TextIO
+from typing import List, Optional, TextIO
+
+from .batch import BatchSummary
 
 _EXAMPLE = """\
 Each input line is a request in the OpenAI Batch API format:
@@ -28,8 +28,16 @@ same Idempotency-Key each time). Ctrl-C stops sending, waits --grace seconds for
 
 The key and base URL come from APERTIS_API_KEY and APERTIS_BASE_URL.
 
+With --dask, the input is cut into one part a worker; each worker sends its part with its share of
+--concurrency, --requests-per-minute and --tokens-per-minute, and writes its results to OUTPUT.shards/, which
+are merged into OUTPUT at the end (and at the start of the next run, after an interruption).
+
 example:
   APERTIS_API_KEY=sk-... python -m apertis batch requests.jsonl -o results.jsonl --concurrency 32
+
+example on a Dask cluster whose machines share /shared:
+  APERTIS_API_KEY=sk-... python -m apertis batch /shared/requests.jsonl -o /shared/results.jsonl \\
+      --dask tcp://scheduler:8786 --concurrency 128 --requests-per-minute 3000
 """
 
 
@@ -55,51 +63,42 @@ def _parser() -> argparse.ArgumentParser:
         "--grace", type=float, default=10.0, help="seconds to wait for calls in flight after Ctrl-C (default 10)"
     )
     batch.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    batch.add_argument(
+        "--dask",
+        metavar="SCHEDULER_ADDRESS",
+        default=None,
+        help="run on the workers of a Dask cluster (e.g. tcp://10.0.0.5:8786), each with its share of the budgets; "
+        'they must see INPUT and OUTPUT at the same paths (a shared filesystem). Needs pip install "apertis[dask]"',
+    )
+    batch.add_argument(
+        "--shards", type=int, default=None, help="with --dask: parts to cut the input into (default: one a worker)"
+    )
     return parser
 
 
-def answered(path: str) -> Set[str]:
-    """The custom_ids with a successful answer in an existing output file."""
-    done: Set[str] = set()
-    if not os.path.exists(path):
-        return done
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                result = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash: its request is sent again
-            if isinstance(result, dict) and result.get("error") is None and isinstance(result.get("custom_id"), str):
-                done.add(result["custom_id"])
-    return done
-
-
 class Progress:
-    """Counts, and shows them: a live line on a terminal, a log line every few seconds elsewhere."""
+    """Shows a run's counts: a live line on a terminal, a log line every few seconds elsewhere."""
 
-    def __init__(self, stream: TextIO, quiet: bool, skipped: int) -> None:
+    def __init__(self, stream: TextIO, quiet: bool, summary: BatchSummary) -> None:
         self.stream = stream
         self.quiet = quiet
         self.live = stream.isatty()
-        self.skipped = skipped
-        self.done = 0
-        self.failed = 0
-        self.tokens = 0
-        self.in_flight = 0
+        self.summary = summary
         self.total: Optional[int] = None
         self.started = time.monotonic()
         self._shown = 0.0
 
     def line(self) -> str:
+        counts = self.summary
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        finished = self.done + self.failed
+        finished = counts.done + counts.failed
         rate = finished / elapsed
         text = (
-            f"{self.done} done, {self.failed} failed, {self.in_flight} in flight, {rate:.1f} req/s, "
-            f"{self.tokens / elapsed:.0f} tokens/s"
+            f"{counts.done} done, {counts.failed} failed, {counts.in_flight} in flight, {rate:.1f} req/s, "
+            f"{counts.tokens / elapsed:.0f} tokens/s"
         )
         if self.total is not None and rate > 0:
-            left = self.total - self.skipped - finished
+            left = self.total - counts.skipped - finished
             text += f", ETA {max(0.0, left / rate):.0f} s"
         return text
 
@@ -116,16 +115,17 @@ class Progress:
             self.stream.write(self.line() + "\n")
         self.stream.flush()
 
-    def summary(self, interrupted: bool) -> None:
+    def report(self) -> None:
         if self.quiet:
             return
         if self.live:
             self.stream.write("\r\x1b[K")
+        counts = self.summary
         elapsed = time.monotonic() - self.started
-        state = "interrupted" if interrupted else "finished"
+        state = "interrupted" if counts.interrupted else "finished"
         self.stream.write(
-            f"batch {state} in {elapsed:.1f} s: {self.done} done, {self.failed} failed, "
-            f"{self.skipped} already answered (skipped), {self.tokens} tokens\n"
+            f"batch {state} in {elapsed:.1f} s: {counts.done} done, {counts.failed} failed, "
+            f"{counts.skipped} already answered (skipped), {counts.tokens} tokens\n"
         )
         self.stream.flush()
 
@@ -143,10 +143,11 @@ async def _run_batch(args: argparse.Namespace) -> int:
     import asyncio
 
     from . import AsyncApertis, RateLimiter
-    from .batch import arun, custom_id_of
+    from .batch import AnsweredIds, _arun_file
 
-    skip = answered(args.output)
-    progress = Progress(sys.stderr, args.quiet, 0)
+    answered = AnsweredIds.from_outputs(args.output)
+    summary = BatchSummary()
+    progress = Progress(sys.stderr, args.quiet, summary)
     if not args.quiet:
         progress.total = _count_lines(args.input)
     stop = asyncio.Event()
@@ -160,57 +161,64 @@ async def _run_batch(args: argparse.Namespace) -> int:
         tokens_per_minute=args.tokens_per_minute,
     )
     client = AsyncApertis(limiter=limiter, max_retries=args.max_retries)
+    try:
+        with open(args.output, "a", encoding="utf-8") as output:
+            await _arun_file(
+                client,
+                args.input,
+                output,
+                concurrency=args.concurrency,
+                answered=answered,
+                summary=summary,
+                stop=stop,
+                grace=args.grace,
+                on_result=progress.tick,
+            )
+    finally:
+        await client.close()
+    progress.report()
+    return 130 if summary.interrupted else 0
 
-    async def lines(source: TextIO) -> AsyncIterator[str]:
-        for line in source:
-            if stop.is_set():
-                return
-            if not line.strip():
-                continue
-            if skip and custom_id_of(line) in skip:
-                progress.skipped += 1
-                continue
-            progress.in_flight += 1
-            yield line
 
-    interrupted = False
-    with open(args.input, encoding="utf-8") as source, open(args.output, "a", encoding="utf-8") as output:
-        results = arun(client, lines(source), concurrency=args.concurrency)
-        pending: List[Any] = []
+def _run_batch_on_dask(args: argparse.Namespace) -> int:
+    from . import Apertis
+    from ._batch_dask import BatchClusterError, _import_distributed, run_on_dask
 
-        async def consume() -> None:
-            async for result in results:
-                progress.in_flight -= 1
-                if result.ok:
-                    progress.done += 1
-                else:
-                    progress.failed += 1
-                progress.tokens += result.tokens
-                output.write(json.dumps(result.to_line(), ensure_ascii=False) + "\n")
-                output.flush()
-                progress.tick()
+    distributed = _import_distributed()
+    progress = Progress(sys.stderr, args.quiet, BatchSummary())
 
-        consumer = asyncio.ensure_future(consume())
-        pending.append(consumer)
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([consumer, stopper], return_when=asyncio.FIRST_COMPLETED)
-        if stop.is_set() and not consumer.done():
-            interrupted = True
-            # No new line is read from here on; the calls in flight get a grace period.
-            try:
-                await asyncio.wait_for(asyncio.shield(consumer), args.grace)
-            except asyncio.TimeoutError:
-                consumer.cancel()
-                await asyncio.gather(consumer, return_exceptions=True)
-        else:
-            await consumer
-            interrupted = stop.is_set()
-        stopper.cancel()
-        await results.aclose()
-        output.flush()
-    await client.close()
-    progress.summary(interrupted)
-    return 130 if interrupted else 0
+    def show(live: BatchSummary) -> None:
+        progress.summary = live
+        progress.tick()
+
+    try:
+        dask_client = distributed.Client(args.dask)
+    except (OSError, TimeoutError) as exc:
+        raise BatchClusterError(
+            f"cannot reach the Dask scheduler at {args.dask} ({exc}): check the address and that the scheduler runs "
+            "(dask scheduler); DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT sets how long to try (e.g. 30s)"
+        ) from exc
+    try:
+        with dask_client, Apertis(max_retries=args.max_retries) as client:
+            summary = run_on_dask(
+                dask_client,
+                args.input,
+                args.output,
+                client=client,
+                concurrency=args.concurrency,
+                requests_per_minute=args.requests_per_minute,
+                tokens_per_minute=args.tokens_per_minute,
+                shards=args.shards,
+                grace=args.grace,
+                on_progress=show,
+            )
+    except BatchClusterError as exc:
+        progress.summary = exc.summary
+        progress.report()
+        raise
+    progress.summary = summary
+    progress.report()
+    return 130 if summary.interrupted else 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -218,15 +226,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.concurrency < 1:
         _parser().error("--concurrency must be at least 1")
+    if args.shards is not None and args.dask is None:
+        _parser().error("--shards cuts the input for the workers of --dask: give --dask SCHEDULER_ADDRESS too")
     import asyncio
 
     from ._exceptions import ApertisError
 
     try:
+        if args.dask is not None:
+            return _run_batch_on_dask(args)
         return asyncio.run(_run_batch(args))
     except KeyboardInterrupt:
         return 130
-    except (ApertisError, OSError, ValueError) as exc:  # a missing key, an unreadable file, a bad setting
+    # A missing key, an unreadable file, a bad setting, no dask extra, a cluster that failed.
+    except (ApertisError, OSError, ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -525,18 +525,23 @@ def _conceal(error: ApertisError) -> None:
                 safe_response_request = _safe_request(response_request, secrets)
             state[name] = _safe_response(value, safe_response_request, secrets)
         elif isinstance(value, BaseException):
-            _scrub_chain(value, secrets)
+            _scrub_chain(value, secrets, safe_request)
         else:
             state[name] = scrub(value, secrets)
     error.args = tuple(scrub(arg, secrets) for arg in error.args)
 
 
-def _scrub_chain(cause: BaseException, secrets: List[str]) -> None:
-    """Redact, in place, the message of a transport exception and of those it was chained from.
+def _scrub_chain(cause: BaseException, secrets: List[str], safe_request: Optional[httpx.Request]) -> None:
+    """Redact, in place, the message of a transport exception and of those it was chained from, and give the
+    httpx exceptions among them the redacted copy of their request.
 
     The error's `cause` is also its `__cause__`, which every traceback prints: a message there that quotes the
-    key (a proxy echoing a header) would show it. Only a plain one-string message is rewritten.
+    key (a proxy echoing a header) would show it. Only a plain one-string message is rewritten. The request an
+    httpx exception holds is the one sent, with the key: picklers that keep an error's chain (tblib, which Dask
+    installs) would carry it.
     """
+    import httpx
+
     seen: List[BaseException] = []
     current: Optional[BaseException] = cause
     while current is not None and len(seen) < 8 and not any(current is other for other in seen):
@@ -545,6 +550,9 @@ def _scrub_chain(cause: BaseException, secrets: List[str]) -> None:
             redacted = _scrub_text(current.args[0], secrets)
             if redacted != current.args[0]:
                 current.args = (redacted,)
+        sent: Optional[httpx.Request] = getattr(current, "_request", None)
+        if isinstance(current, httpx.RequestError) and sent is not None:
+            current.request = safe_request if safe_request is not None else _safe_request(sent, secrets)
         current = current.__cause__ or current.__context__
 
 

@@ -19,14 +19,50 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Union
+import os
+import re
+from array import array
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    TextIO,
+    Tuple,
+    Union,
+)
 
 import attrs
 
 from ._exceptions import APIError, APIStatusError
 from ._models import BaseModel
 
-__all__ = ["BatchInputError", "BatchRequest", "BatchResult", "aembed", "arun", "embed", "parse_request", "run"]
+if TYPE_CHECKING:
+    from ._batch_dask import BatchClusterError, run_on_dask
+
+__all__ = [
+    "AnsweredIds",
+    "BatchClusterError",
+    "BatchInputError",
+    "BatchRequest",
+    "BatchResult",
+    "BatchSummary",
+    "aembed",
+    "arun",
+    "embed",
+    "parse_request",
+    "run",
+    "run_on_dask",
+]
+# On a Dask cluster (apertis/_batch_dask.py), loaded when first named: it needs the dask extra only when run.
+_ON_DASK = ("BatchClusterError", "run_on_dask")
 
 RequestLike = Union["BatchRequest", Dict[str, Any], str]
 
@@ -119,7 +155,7 @@ def custom_id_of(value: RequestLike) -> str:
 
 
 class _Answer(BaseModel):
-    """The parsed body of a successful answer, with the request id the client records on it."""
+    """The parsed body of a successful answer (the status and request id come from its raw response)."""
 
     __slots__ = ("body",)
 
@@ -138,11 +174,11 @@ def _tokens(body: Any) -> int:
     return total if isinstance(total, int) else 0
 
 
-def _success(request: BatchRequest, answer: _Answer) -> BatchResult:
+def _success(request: BatchRequest, raw: Any, answer: _Answer) -> BatchResult:
     return BatchResult(
         custom_id=request.custom_id,
-        status_code=200,
-        request_id=answer._request_id,
+        status_code=raw.status_code,
+        request_id=raw.request_id,
         body=answer.body,
         tokens=_tokens(answer.body),
     )
@@ -167,14 +203,17 @@ def _call_arguments(request: BatchRequest) -> Dict[str, Any]:
         "cast_to": _Answer,
         "body": request.body,
         "extra_headers": {"Idempotency-Key": request.idempotency_key},
+        # The raw response (`with_raw_response`'s), read as for the plain call: the answer's own status code
+        # (a 201 or 202 is recorded as such) and request id come with the parsed body.
+        "raw": "read",
     }
 
 
 async def _call_async(client: Any, value: RequestLike, line_number: Optional[int]) -> BatchResult:
     try:
         request = parse_request(value, line_number)
-        answer = await client.request(request.method, _path(request.url), **_call_arguments(request))
-        return _success(request, answer)
+        raw = await client._request_untyped(request.method, _path(request.url), **_call_arguments(request))
+        return _success(request, raw, await raw.parse())
     except (APIError, BatchInputError, ValueError, TypeError) as exc:
         return _failure(custom_id_of(value) or f"line-{line_number}", exc)
 
@@ -182,8 +221,8 @@ async def _call_async(client: Any, value: RequestLike, line_number: Optional[int
 def _call_sync(client: Any, value: RequestLike, line_number: Optional[int]) -> BatchResult:
     try:
         request = parse_request(value, line_number)
-        answer = client.request(request.method, _path(request.url), **_call_arguments(request))
-        return _success(request, answer)
+        raw = client._request_untyped(request.method, _path(request.url), **_call_arguments(request))
+        return _success(request, raw, raw.parse())
     except (APIError, BatchInputError, ValueError, TypeError) as exc:
         return _failure(custom_id_of(value) or f"line-{line_number}", exc)
 
@@ -198,12 +237,9 @@ async def arun(
 ) -> AsyncGenerator[BatchResult, None]:
     """Send `requests` (BatchRequest, dicts or JSON lines) with an AsyncApertis, at most `concurrency` at once,
     and yield each result as it completes (not in input order; match them by custom_id)."""
-    import asyncio
-
     _check_concurrency(concurrency)
-    pending: set[Any] = set()
 
-    async def numbered() -> AsyncIterator[tuple[int, RequestLike]]:
+    async def numbered() -> AsyncIterator[Tuple[int, RequestLike]]:
         number = 0
         if isinstance(requests, AsyncIterable):
             async for item in requests:
@@ -214,13 +250,24 @@ async def arun(
                 number += 1
                 yield number, item
 
-    source = numbered()
+    async for result in _arun_numbered(client, numbered(), concurrency):
+        yield result
+
+
+async def _arun_numbered(
+    client: Any, numbered: AsyncIterator[Tuple[int, RequestLike]], concurrency: int
+) -> AsyncGenerator[BatchResult, None]:
+    """`arun` on (number, request) pairs: the number names a line that is not a request in its error (a file
+    runner gives the line's number in the file)."""
+    import asyncio
+
+    pending: set[Any] = set()
     exhausted = False
     try:
         while True:
             while not exhausted and len(pending) < concurrency:
                 try:
-                    number, item = await source.__anext__()
+                    number, item = await numbered.__anext__()
                 except StopAsyncIteration:
                     exhausted = True
                     break
@@ -319,3 +366,223 @@ def embed(
 
     with ThreadPoolExecutor(concurrency, thread_name_prefix="apertis-embed") as pool:
         return [vector for chunk_vectors in pool.map(one, chunks) for vector in chunk_vectors]
+
+
+# The start of a result line as BatchResult.to_line() and json.dumps write it; "error" is its last key.
+_OWN_LINE_START = re.compile(r'\{"id": "batch_req_[0-9a-f]{24}", "custom_id": ("(?:[^"\\]|\\.)*"), ')
+_OWN_LINE_SUCCESS_END = ', "error": null}'
+
+
+def _answered_custom_id(line: str) -> Optional[str]:
+    """The custom_id of an output line that records a successful answer, else None (a failure, or a line cut
+    short by a crash). The runner's own lines are read without parsing their body (resuming a large output
+    reads it whole); others (another tool's) are parsed."""
+    own = _OWN_LINE_START.match(line)
+    if own is not None:
+        if not line.rstrip("\r\n").endswith(_OWN_LINE_SUCCESS_END):
+            return None
+        custom_id: Any = json.loads(own.group(1))
+    else:
+        try:
+            result = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(result, dict) or result.get("error") is not None:
+            return None
+        custom_id = result.get("custom_id")
+    return custom_id if isinstance(custom_id, str) else None
+
+
+class AnsweredIds:
+    """The custom_ids that have a successful answer, for resuming: held as 8-byte digests in one flat
+    open-addressing table, about 16 to 32 bytes an id whatever its length (a set of the strings takes 100 or
+    more an id, which for tens of millions of lines is gigabytes).
+
+    Two different ids share a digest with a chance of about n*m/2**64 for n answered ids among m lines (1 in
+    200,000 for ten million of each): the line would be taken as answered and not sent.
+    """
+
+    def __init__(self) -> None:
+        self._slots = array("Q", [0]) * 1024  # a power of two; 0 marks a free slot
+        self._count = 0
+
+    @classmethod
+    def from_outputs(cls, *paths: str) -> AnsweredIds:
+        """The ids with a successful answer in any of these output files (a missing file has none)."""
+        answered = cls()
+        for path in paths:
+            answered.add_from_output(path)
+        return answered
+
+    def add_from_output(self, path: str) -> None:
+        """Add the ids with a successful answer in the output file at `path`, if it exists."""
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                custom_id = _answered_custom_id(line)
+                if custom_id is not None:
+                    self.add(custom_id)
+
+    @staticmethod
+    def _digest(custom_id: str) -> int:
+        digest = hashlib.blake2b(custom_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "little") or 1
+
+    def add(self, custom_id: str) -> None:
+        """Record `custom_id` as answered."""
+        if (self._count + 1) * 2 > len(self._slots):
+            old = self._slots
+            self._slots = array("Q", [0]) * (2 * len(old))
+            for digest in old:
+                if digest:
+                    self._place(digest)
+        if self._place(self._digest(custom_id)):
+            self._count += 1
+
+    def _place(self, digest: int) -> bool:
+        slots = self._slots
+        mask = len(slots) - 1
+        index = digest & mask
+        while True:
+            found = slots[index]
+            if found == 0:
+                slots[index] = digest
+                return True
+            if found == digest:
+                return False
+            index = (index + 1) & mask
+
+    def __contains__(self, custom_id: object) -> bool:
+        if not isinstance(custom_id, str):
+            return False
+        digest = self._digest(custom_id)
+        slots = self._slots
+        mask = len(slots) - 1
+        index = digest & mask
+        while True:
+            found = slots[index]
+            if found == digest:
+                return True
+            if found == 0:
+                return False
+            index = (index + 1) & mask
+
+    def __len__(self) -> int:
+        return self._count
+
+
+@attrs.define(kw_only=True)
+class BatchSummary:
+    """The counts of a run over a file (`python -m apertis batch`, `run_on_dask`), kept up to date as it goes."""
+
+    done: int = 0
+    """Requests answered successfully."""
+    failed: int = 0
+    """Requests that failed for good (their error is in the output)."""
+    skipped: int = 0
+    """Lines already answered in the output by an earlier run, not sent again."""
+    tokens: int = 0
+    """`usage.total_tokens` of the successful answers."""
+    in_flight: int = 0
+    """Requests sent and not yet answered."""
+    interrupted: bool = False
+    """Whether the run was stopped (Ctrl-C) before every line was sent."""
+
+    def add(self, other: BatchSummary) -> None:
+        """Add the counts of another run (a shard's) to these."""
+        self.done += other.done
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.tokens += other.tokens
+        self.interrupted = self.interrupted or other.interrupted
+
+
+async def _arun_file(
+    client: Any,
+    input_path: str,
+    output: TextIO,
+    *,
+    concurrency: int,
+    answered: AnsweredIds,
+    summary: BatchSummary,
+    start: int = 0,
+    end: Optional[int] = None,
+    first_line: int = 1,
+    stop: Optional[Any] = None,
+    grace: float = 10.0,
+    on_result: Optional[Callable[[], None]] = None,
+) -> None:
+    """`arun` over the lines of a file between byte offsets `start` (a line's start, numbered `first_line`) and
+    `end`, skipping those in `answered`; each result is written to `output` and flushed as it completes.
+    `stop` (an asyncio.Event) stops reading new lines; the calls in flight then get `grace` seconds."""
+    import asyncio
+
+    async def lines() -> AsyncIterator[Tuple[int, str]]:
+        number = first_line - 1
+        position = start
+        with open(input_path, "rb") as source:
+            source.seek(start)
+            for raw in source:
+                if end is not None and position >= end:
+                    return
+                position += len(raw)
+                number += 1
+                if stop is not None and stop.is_set():
+                    return
+                line = raw.decode("utf-8", "replace")
+                if not line.strip():
+                    continue
+                if len(answered) and custom_id_of(line) in answered:
+                    summary.skipped += 1
+                    continue
+                summary.in_flight += 1
+                yield number, line
+
+    results = _arun_numbered(client, lines(), concurrency)
+
+    async def consume() -> None:
+        async for result in results:
+            summary.in_flight -= 1
+            if result.ok:
+                summary.done += 1
+            else:
+                summary.failed += 1
+            summary.tokens += result.tokens
+            output.write(json.dumps(result.to_line(), ensure_ascii=False) + "\n")
+            output.flush()
+            if on_result is not None:
+                on_result()
+
+    consumer = asyncio.ensure_future(consume())
+    try:
+        if stop is None:
+            await consumer
+            return
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([consumer, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if stop.is_set() and not consumer.done():
+            # No new line is read from here on; the calls in flight get a grace period.
+            try:
+                await asyncio.wait_for(asyncio.shield(consumer), grace)
+            except asyncio.TimeoutError:
+                consumer.cancel()
+                await asyncio.gather(consumer, return_exceptions=True)
+        else:
+            await consumer
+        summary.interrupted = stop.is_set()
+    finally:
+        if not consumer.done():
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
+        await results.aclose()
+        output.flush()
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ON_DASK:
+        from . import _batch_dask
+
+        return getattr(_batch_dask, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

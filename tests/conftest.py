@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import importlib
 import inspect
 from typing import Any, Awaitable, Callable, Iterator, List
@@ -24,6 +25,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's APERTIS_* variables."""
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+# Picklers as the interpreter has them, before any test module is imported.
+_PICKLERS = dict(copyreg.dispatch_table)
+
+
+@pytest.fixture(autouse=True)
+def _picklers_as_python_has_them() -> Iterator[None]:
+    """Importing distributed (tests/test_batch_dask.py, the README's Dask program) registers tblib's pickling for
+    every exception class, which also pickles an error's __cause__ and __context__; the tests after it would check
+    tblib's pickling of the SDK's errors instead of the SDK's. Each test ends with the interpreter's picklers."""
+    yield
+    if copyreg.dispatch_table != _PICKLERS:
+        copyreg.dispatch_table.clear()
+        copyreg.dispatch_table.update(_PICKLERS)
 
 
 @pytest.fixture(params=["async", "sync"])

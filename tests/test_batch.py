@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 import apertis
-from apertis.batch import BatchRequest, arun, run
+from apertis.batch import BatchRequest, BatchResult, arun, run
 
 
 def chat_request(index: int) -> Dict[str, Any]:
@@ -225,3 +225,52 @@ def test_on_a_terminal_progress_is_one_live_line(fake_apertis: Any, tmp_path: Pa
     assert len(live) >= 2  # redrawn in place, not one line each
     assert "req/s" in live[-1] and "tokens/s" in live[-1] and "ETA" in live[-1]
     assert "batch finished" in text and "40 done, 0 failed" in text
+
+
+async def test_a_result_records_the_answers_own_status_code_and_request_id(
+    httpx_mock: Any, client_class: Any, call: Any
+) -> None:
+    # A 2xx other than 200 (a created resource) is recorded as the server said, with the request id it sent.
+    httpx_mock.add_response(status_code=201, json={"id": "obj-1"}, headers={"x-request-id": "req-created"})
+    httpx_mock.add_response(status_code=202, json={"id": "obj-2"}, headers={"x-request-id": "req-accepted"})
+    requests = [BatchRequest(custom_id=f"c{i}", url="/v1/things", body={"n": i}) for i in range(2)]
+    client = client_class(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    if client_class is apertis.AsyncApertis:
+        results = [result async for result in arun(client, requests, concurrency=1)]
+    else:
+        results = list(run(client, requests, concurrency=1))
+    await call(client.close)
+    lines = sorted((result.to_line()["response"] for result in results), key=lambda response: response["status_code"])
+    recorded = [(line["status_code"], line["request_id"]) for line in lines]
+    assert recorded == [(201, "req-created"), (202, "req-accepted")]
+    assert [line["body"]["id"] for line in lines] == ["obj-1", "obj-2"]
+
+
+def test_the_answered_ids_of_a_resume_are_exact_and_compact(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from apertis.batch import AnsweredIds
+
+    output_path = tmp_path / "out.jsonl"
+    count = 20_000
+    with output_path.open("w") as lines:
+        for index in range(count):
+            custom_id = f"request-{index:08d}"
+            failed = index % 10 == 0
+            if index % 2:  # the runner's own lines, and (below) another tool's
+                error = {"code": "http_500", "message": '"error": null}'} if failed else None
+                line = BatchResult(custom_id=custom_id, status_code=200, body={"error": None}, error=error).to_line()
+            else:
+                line = {"error": {"code": "x"} if failed else None, "custom_id": custom_id}
+            lines.write(json.dumps(line, ensure_ascii=False) + "\n")
+        answer = BatchResult(custom_id="cut-short", status_code=200, body={"error": None}).to_line()
+        lines.write(json.dumps(answer)[:-3])  # a line a crash cut short
+    tracemalloc.start()
+    answered = AnsweredIds.from_outputs(str(output_path), str(tmp_path / "missing.jsonl"))
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(answered) == count - count // 10
+    assert all((f"request-{index:08d}" in answered) == (index % 10 != 0) for index in range(count))
+    assert "cut-short" not in answered and "request-x" not in answered and 7 not in answered
+    # A set of the ids would hold over 100 bytes an id; the table holds 16 to 32.
+    assert held / len(answered) < 40, f"{held / len(answered):.0f} bytes an answered id"

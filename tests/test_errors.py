@@ -348,6 +348,26 @@ async def test_a_pickled_status_error_carries_no_key_and_keeps_what_callers_read
     assert error.body == clone.body and error.response.content == clone.response.content
 
 
+async def test_a_connection_error_pickled_with_its_chain_carries_no_key(
+    make_client: Callable[..., Any], call: Any, httpx_mock: HTTPXMock
+) -> None:
+    # Dask's workers pickle errors with tblib, which pickles the chained transport exception too (its request
+    # with it): the chain holds the redacted request, not the one that was sent.
+    pickling_support = pytest.importorskip("tblib.pickling_support")
+    httpx_mock.add_exception(httpx.ConnectError("connection refused"))
+    with pytest.raises(apertis.APIConnectionError) as info:
+        await call(make_client(max_retries=0).get, "/models")
+    pickling_support.install()  # tests/conftest.py puts the interpreter's picklers back after the test
+    data = pickle.dumps(info.value)
+    assert API_KEY.encode() not in data
+    clone = pickle.loads(data)
+    assert isinstance(clone.__cause__, httpx.ConnectError)
+    assert clone.__cause__.request.headers["authorization"] == "<redacted>"
+    sent_cause = info.value.__cause__
+    assert isinstance(sent_cause, httpx.ConnectError) and info.value.request is not None
+    assert sent_cause.request.url == info.value.request.url
+
+
 @pytest.mark.parametrize(
     ("exception", "error_class"),
     [
