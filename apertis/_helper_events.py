@@ -7,7 +7,7 @@ events, so code written against those helpers reads the same here. Each class's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Literal, Optional, TypeVar, Union
 
 if TYPE_CHECKING:
     from typing_extensions import TypeAlias
@@ -23,12 +23,16 @@ __all__ = [
     "FunctionToolCallArgumentsDoneEvent",
     "InputJsonEvent",
     "MessageHelperStreamEvent",
+    "ParsedChatCompletionStreamEvent",
     "RefusalDeltaEvent",
     "RefusalDoneEvent",
     "SignatureEvent",
     "TextEvent",
     "ThinkingEvent",
 ]
+
+
+ContentT = TypeVar("ContentT")
 
 
 class _Event:
@@ -78,14 +82,15 @@ class ContentDeltaEvent(_Event):
         self.choice_index = choice_index
 
 
-class ContentDoneEvent(_Event):
+class ContentDoneEvent(_Event, Generic[ContentT]):
     """A choice's content is complete (its `finish_reason` arrived): `content`, and `parsed`, the content read as
-    the `response_format` type given to `stream` (None without one, or when the choice was cut short)."""
+    the `response_format` type given to `stream` (None without one, or when the choice was cut short): a
+    `ContentDoneEvent[T]` from `stream(..., response_format=T)`."""
 
     __slots__ = ("choice_index", "content", "parsed")
     type: ClassVar[Literal["content.done"]] = "content.done"
 
-    def __init__(self, content: str, choice_index: int, parsed: Any = None) -> None:
+    def __init__(self, content: str, choice_index: int, parsed: Optional[ContentT] = None) -> None:
         self.content = content
         self.choice_index = choice_index
         self.parsed = parsed
@@ -144,15 +149,20 @@ class FunctionToolCallArgumentsDoneEvent(_Event):
         self.choice_index = choice_index
 
 
-ChatCompletionStreamEvent: TypeAlias = Union[
+ParsedChatCompletionStreamEvent: TypeAlias = Union[
     ChunkEvent,
     ContentDeltaEvent,
-    ContentDoneEvent,
+    ContentDoneEvent[ContentT],
     RefusalDeltaEvent,
     RefusalDoneEvent,
     FunctionToolCallArgumentsDeltaEvent,
     FunctionToolCallArgumentsDoneEvent,
 ]
+"""What iterating `chat.completions.stream(..., response_format=T)` yields: `content.done` carries a `T`
+(openai-python's `ChatCompletionStreamEvent[T]`)."""
+
+# Any: the parsed streams narrow it (their `parsed` is a T), and a ContentDoneEvent[T] is one of these events.
+ChatCompletionStreamEvent: TypeAlias = ParsedChatCompletionStreamEvent[Any]
 """What iterating `chat.completions.stream(...)` yields (openai-python's `ChatCompletionStreamEvent`)."""
 
 

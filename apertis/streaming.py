@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ._helper_events import FunctionToolCallArgumentsDoneEvent as FunctionToolCallArgumentsDoneEvent
     from ._helper_events import InputJsonEvent as InputJsonEvent
     from ._helper_events import MessageHelperStreamEvent as MessageHelperStreamEvent
+    from ._helper_events import ParsedChatCompletionStreamEvent as ParsedChatCompletionStreamEvent
     from ._helper_events import RefusalDeltaEvent as RefusalDeltaEvent
     from ._helper_events import RefusalDoneEvent as RefusalDoneEvent
     from ._helper_events import SignatureEvent as SignatureEvent
@@ -128,6 +129,7 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "FunctionToolCallArgumentsDeltaEvent": ("._helper_events", "FunctionToolCallArgumentsDeltaEvent"),
     "FunctionToolCallArgumentsDoneEvent": ("._helper_events", "FunctionToolCallArgumentsDoneEvent"),
     "InputJsonEvent": ("._helper_events", "InputJsonEvent"),
+    "ParsedChatCompletionStreamEvent": ("._helper_events", "ParsedChatCompletionStreamEvent"),
     "MessageHelperStreamEvent": ("._helper_events", "MessageHelperStreamEvent"),
     "RefusalDeltaEvent": ("._helper_events", "RefusalDeltaEvent"),
     "RefusalDoneEvent": ("._helper_events", "RefusalDoneEvent"),
@@ -169,6 +171,7 @@ __all__ = [
     "MessageStreamEvent",
     "MessageStreamManager",
     "ParsedChatCompletionEventStream",
+    "ParsedChatCompletionStreamEvent",
     "ParsedChatCompletionStreamManager",
     "ParsedMessageEventStream",
     "ParsedMessageStreamManager",

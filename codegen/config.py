@@ -11,7 +11,7 @@ from openapi_python_client.config import ConfigFile
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-__all__ = ["CodegenConfig", "ConfigError", "load_config"]
+__all__ = ["CodegenConfig", "ConfigError", "HelperParams", "load_config"]
 
 # Our own keys, next to openapi-python-client's.
 OWN_KEYS = {
@@ -22,6 +22,7 @@ OWN_KEYS = {
     "replaced_methods",
     "extra_type_exports",
     "union_fallbacks",
+    "helper_params",
 }
 
 # `x-apertis-resource` values: dotted attribute paths such as `chat.completions`.
@@ -54,6 +55,17 @@ class CodegenConfig:
     # named union schema -> one of extra_type_exports: the class the union's parser builds for an object that
     # matches no variant, added to the union's type (the streams' UnknownStreamEvent)
     union_fallbacks: dict[str, str] = field(default_factory=dict)
+    # TypedDict name -> HelperParams: the keyword arguments of a generated method, minus some, as a TypedDict that
+    # hand-written helpers wrapping the method take as `**params: Unpack[...]`
+    helper_params: dict[str, HelperParams] = field(default_factory=dict)
+
+
+@dataclass
+class HelperParams:
+    """A `helper_params` entry: the arguments of `method` (`chat.completions.create`) except those `without`."""
+
+    method: str
+    without: list[str] = field(default_factory=list)
 
 
 def load_config(path: Path) -> CodegenConfig:
@@ -127,6 +139,23 @@ def load_config(path: Path) -> CodegenConfig:
             f"{path}: `union_fallbacks` must map union schema names to names listed in `extra_type_exports`, "
             "such as `MessageStreamEvent: UnknownStreamEvent`"
         )
+    helpers: Any = own.get("helper_params") or {}
+    if not isinstance(helpers, dict) or not all(
+        isinstance(name, str)
+        and name.isidentifier()
+        and isinstance(entry, dict)
+        and set(entry) <= {"method", "without"}
+        and isinstance(entry.get("method"), str)
+        and "." in entry["method"]
+        and RESOURCE_PATH.fullmatch(entry["method"])
+        and isinstance(entry.get("without", []), list)
+        and all(isinstance(arg, str) and arg.isidentifier() for arg in entry.get("without", []))
+        for name, entry in helpers.items()
+    ):
+        raise ConfigError(
+            f"{path}: `helper_params` must map TypedDict names to {{method: <resource path>.<method>, without: "
+            "[arguments]}}, such as `ChatCompletionParseParams: {method: chat.completions.create, without: [stream]}`"
+        )
     try:
         generator = ConfigFile(**data)
     except Exception as exc:  # pydantic's ValidationError: report it as a config error
@@ -140,4 +169,8 @@ def load_config(path: Path) -> CodegenConfig:
         replaced_methods=list(replaced),
         extra_type_exports=dict(exports),
         union_fallbacks=dict(fallbacks),
+        helper_params={
+            name: HelperParams(method=entry["method"], without=list(entry.get("without", [])))
+            for name, entry in helpers.items()
+        },
     )

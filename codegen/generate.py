@@ -23,6 +23,7 @@ from typing import Any, Optional, Sequence
 from .config import CodegenConfig, ConfigError, load_config
 from .params_gen import PARAMS_MODULE, ParamTypes
 from .resources_gen import (
+    REQUEST_OPTIONS,
     Operation,
     ResourceMixin,
     ResourceTree,
@@ -470,6 +471,7 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     operations = read_operations(raw)
     data, project, named_unions = parse_spec(config, spec_path, raw)
     env = project.env
+    env.globals["request_options"] = REQUEST_OPTIONS
 
     registry = TypeRegistry(data.models, data.enums, named_unions)
     endpoints = {}
@@ -486,7 +488,9 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
         },
         enum_modules={name: str(enum.class_info.module_name) for name, enum in registry.enums.items()},
     )
-    tree = build_resource_modules(raw, registry, endpoints, operations, resource_mixins, params=params)
+    tree = build_resource_modules(
+        raw, registry, endpoints, operations, resource_mixins, params=params, helper_params=config.helper_params
+    )
 
     written: list[str] = []
 

@@ -15,17 +15,32 @@ from openapi_python_client.parser.properties import ModelProperty
 from openapi_python_client.parser.properties.file import FileProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
-from .config import RESOURCE_PATH
+from .config import RESOURCE_PATH, HelperParams
 from .params_gen import ParamTypes
 from .spec_rules import refs
 from .types_gen import CodegenError, Imports, TypeRegistry, split_union, text_of
 
-__all__ = ["MIXINS_DIR", "Operation", "ResourceMixin", "ResourceTree", "build_resource_modules", "mixin_module"]
+__all__ = [
+    "MIXINS_DIR",
+    "REQUEST_OPTIONS",
+    "Operation",
+    "ResourceMixin",
+    "ResourceTree",
+    "build_resource_modules",
+    "mixin_module",
+]
 
+# The request options every method takes after the spec's arguments: (name, annotation, default).
+REQUEST_OPTIONS = [
+    ("extra_headers", "Optional[Headers]", "None"),
+    ("extra_query", "Optional[Query]", "None"),
+    ("extra_body", "Optional[Body]", "None"),
+    ("timeout", "Union[float, httpx.Timeout, NotGiven, None]", "NOT_GIVEN"),
+    ("total_timeout", "Union[float, NotGiven, None]", "NOT_GIVEN"),
+]
 # Keyword arguments every method has; a body field with one of these names needs `x-apertis-argument`.
 RESERVED_ARGUMENTS = {
-    "self", "extra_headers", "extra_query", "extra_body", "timeout", "total_timeout", "files", "result", "sdk_default",
-    "body",
+    "self", *(name for name, _, _ in REQUEST_OPTIONS), "files", "result", "sdk_default", "body",
 }  # fmt: skip
 
 # Hand-written modules that `x-apertis-sdk-default` post-processing functions live in.
@@ -293,8 +308,11 @@ class ResourceBuilder:
         endpoints: dict[tuple[str, str], Any],
         mixins: dict[str, ResourceMixin],
         params: Optional[ParamTypes] = None,
+        *,
+        helper_params: Optional[dict[str, HelperParams]] = None,
     ):
         self.params = params or ParamTypes(spec, model_modules={}, enum_modules={})
+        self.helper_params = helper_params or {}
         self.spec = spec
         self.registry = registry
         self.endpoints = endpoints
@@ -332,11 +350,18 @@ class ResourceBuilder:
                     )
         modules = {}
         stream_classes: set[str] = set()
+        unused_helpers = dict(self.helper_params)
         for attr, top in tops.items():
             imports = Imports()
             classes = []
+            helpers = []
             for node in self._walk([top]):
                 methods = [self._method(op, imports) for op in node.operations]
+                for method in methods:
+                    for name, helper in self.helper_params.items():
+                        if helper.method == method.display_name:
+                            helpers.append(self._helper_params(name, helper, method))
+                            unused_helpers.pop(name)
                 for method in methods:
                     if node.mixin is not None and method.name in node.mixin.replaces:
                         method.name = f"_{method.name}"  # still `display_name` in messages: the mixin calls it
@@ -368,7 +393,10 @@ class ResourceBuilder:
                 "classes": classes,
                 "runtime_imports": [self._import_line(m, n) for m, n in runtime],
                 "typing_imports": [self._import_line(m, n) for m, n in typing_only],
+                "helper_params": helpers,
             }
+        for name, helper in unused_helpers.items():
+            raise CodegenError(f"helper_params: `{name}`: `{helper.method}` is not a generated method")
         return ResourceTree(
             tops=tops,
             modules=modules,
@@ -396,6 +424,27 @@ class ResourceBuilder:
         names += list(node.children)
         parts = [f"`{name}`" for name in names]
         return f"The `{node.path}` endpoints: {', '.join(parts)}."
+
+    @staticmethod
+    def _helper_params(name: str, helper: HelperParams, method: Method) -> dict[str, Any]:
+        """The TypedDict view of a `helper_params` entry: the method's keyword arguments and request options, as
+        the method annotates them, minus `without`."""
+        if method.path_params:
+            raise CodegenError(f"helper_params: `{name}`: `{method.display_name}` has path parameters")
+        arguments = [(a.name, f"Required[{a.annotation}]" if a.required else a.annotation) for a in method.args]
+        arguments += [(option, annotation) for option, annotation, _ in REQUEST_OPTIONS]
+        unknown = sorted(set(helper.without) - {argument for argument, _ in arguments})
+        if unknown:
+            raise CodegenError(
+                f"helper_params: `{name}`: `{method.display_name}` has no argument(s) {', '.join(unknown)}"
+            )
+        return {
+            "name": name,
+            "doc": f"The keyword arguments of `{method.public_name}`"
+            + (f" except {', '.join(f'`{a}`' for a in helper.without)}" if helper.without else "")
+            + f" (`{method.display_name}` says what each means): `**params: Unpack[{name}]` of a helper that calls it.",
+            "fields": [{"name": a, "annotation": t} for a, t in arguments if a not in helper.without],
+        }
 
     # --------------------------------------------------------------------------------------- methods
     def _method(self, op: Operation, imports: Imports) -> Method:
@@ -679,7 +728,10 @@ def build_resource_modules(
     mixins: Optional[dict[str, ResourceMixin]] = None,
     *,
     params: Optional[ParamTypes] = None,
+    helper_params: Optional[dict[str, HelperParams]] = None,
 ) -> ResourceTree:
     """The async resource modules (one per top-level attribute) as template views; `mixins` (resource path ->
     mixin, checked by the driver) adds hand-written base classes."""
-    return ResourceBuilder(spec, registry, endpoints, mixins or {}, params).build(operations)
+    return ResourceBuilder(spec, registry, endpoints, mixins or {}, params, helper_params=helper_params).build(
+        operations
+    )

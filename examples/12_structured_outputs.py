@@ -8,6 +8,7 @@ from typing import List, Optional
 from pydantic import BaseModel, Field
 
 from apertis import Apertis, LengthFinishReasonError
+from apertis.types import ChatCompletionMessageParam
 
 
 class Priority(str, Enum):
@@ -30,7 +31,8 @@ class Plan(BaseModel):
 
 
 def main() -> None:
-    messages = [{"role": "user", "content": "Plan a picnic for four people."}]
+    request = "Plan a picnic for four people."
+    messages: List[ChatCompletionMessageParam] = [{"role": "user", "content": request}]
     with Apertis() as client:
         # Chat completions: `message.parsed` is a Plan (None if the model refused: see `message.refusal`).
         completion = client.chat.completions.parse(model="gpt-4.1-mini", messages=messages, response_format=Plan)
@@ -45,7 +47,10 @@ def main() -> None:
 
         # Messages: a forced tool whose input is the Plan (output_mode="tool", the default).
         message = client.messages.parse(
-            model="claude-sonnet-4.5", max_tokens=1024, messages=messages, output_format=Plan
+            model="claude-sonnet-4.5",
+            max_tokens=1024,
+            messages=[{"role": "user", "content": request}],
+            output_format=Plan,
         )
         if message.parsed_output is not None:
             print(f"Messages: priority of the first task: {message.parsed_output.tasks[0].priority.value}")

@@ -216,6 +216,41 @@ def test_unknown_config_key_is_rejected(scratch: Path, capsys: pytest.CaptureFix
     assert "unknown key(s) literal_enum" in err
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{method: models.lst}", "helper_params: `ModelListParams`: `models.lst` is not a generated method"),
+        ("{method: models.list, without: [timeot]}", "`models.list` has no argument(s) timeot"),
+    ],
+)
+def test_helper_params_must_name_a_method_and_its_arguments(
+    scratch: Path, capsys: pytest.CaptureFixture[str], entry: str, message: str
+) -> None:
+    config = scratch / "codegen" / "config.yaml"
+    config.write_text(config.read_text() + f"helper_params:\n  ModelListParams: {entry}\n")
+    code, err = _run_in_process(scratch, capsys)
+    assert code == 2
+    assert message in err
+
+
+def test_helper_params_are_the_methods_arguments_for_the_type_checker(
+    scratch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = scratch / "codegen" / "config.yaml"
+    config.write_text(
+        config.read_text() + "helper_params:\n  ModelListParams: {method: models.list, without: [timeout]}\n"
+    )
+    code, err = _run_in_process(scratch, capsys)
+    assert code == 0, err
+    for twin in ("_async", "_sync"):
+        text = (scratch / f"apertis/{twin}/resources/models.py").read_text()
+        typing_block = text.split("if TYPE_CHECKING:", 1)[1].split("\n__all__", 1)[0]
+        assert "    class ModelListParams(TypedDict, total=False):" in typing_block  # no runtime cost
+        assert "extra_headers: Optional[Headers]\n" in typing_block
+        assert "total_timeout: Union[float, NotGiven, None]\n" in typing_block
+        assert "        timeout:" not in typing_block
+
+
 def test_unused_unasync_rule_is_rejected(scratch: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = scratch / "codegen" / "config.yaml"
     config.write_text(
@@ -482,6 +517,10 @@ def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
         ("replaced_methods: chat.completions.create\n", "replaced_methods"),
         ("replaced_methods: [models]\n", "replaced_methods"),  # a resource, not one of its methods
         ("union_fallbacks:\n  MessageStreamEvent: UnknownStreamEvent\n", "union_fallbacks"),  # not exported
+        ("helper_params:\n  P: chat.completions.create\n", "helper_params"),
+        ("helper_params:\n  P: {method: chat.completions.create, without: stream}\n", "helper_params"),
+        ("helper_params:\n  P: {method: chat.completions.create, omit: [stream]}\n", "helper_params"),
+        ("helper_params:\n  P: {method: chat}\n", "helper_params"),  # a resource, not one of its methods
     ],
 )
 def test_config_rejects_malformed_model_keys(tmp_path: Path, extra: str, message: str) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import httpx
     from typing_extensions import Self
 
+    from .._helper_events import ParsedChatCompletionStreamEvent
     from .._parsed_types import ParsedChatCompletion, ParsedMessage, ParsedResponse
     from .._structured import OutputFormat
     from ..types import ChatCompletion, ChatCompletionChunk, Message, Response, ResponseStreamEvent
@@ -293,6 +294,10 @@ class ParsedChatCompletionEventStream(ChatCompletionEventStream, Generic[Content
     def __init__(self, raw: ChatCompletionStream, fmt: OutputFormat[ContentT]) -> None:
         super().__init__(raw)
         self._format = fmt
+
+    if TYPE_CHECKING:  # the events are the base class's; the type checker learns that `parsed` is a ContentT
+
+        def __next__(self) -> ParsedChatCompletionStreamEvent[ContentT]: ...
 
     def _parse_content(self, content: str, choice: object) -> Any:
         if getattr(choice, "finish_reason", None) in ("length", "content_filter"):

@@ -71,6 +71,8 @@ def streams(client: Apertis, messages: List[ChatCompletionMessageParam], convers
         for event in stream:
             if event.type == "content.delta":
                 assert_type(event.snapshot, str)
+            elif event.type == "content.done":
+                assert_type(event.parsed, Optional[Step])
         assert_type(stream.get_final_completion().choices[0].message.parsed, Optional[Step])
     with client.messages.stream(model="c", max_tokens=512, messages=conversation, output_format=Step) as answer:
         assert_type(answer, ParsedMessageEventStream[Step])

@@ -29,6 +29,8 @@ from typing import (
 from .._resource import AsyncAPIResource
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..._parsed_types import ParsedChatCompletion
     from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
@@ -40,7 +42,12 @@ if TYPE_CHECKING:
     )
     from .._streaming import AsyncChatCompletionStream
     from .._tool_runner import AsyncToolRunStream
-    from ..resources.chat import AsyncCompletions
+    from ..resources.chat import (
+        AsyncCompletions,
+        ChatCompletionParseParams,
+        ChatCompletionRunToolsParams,
+        ChatCompletionStreamParams,
+    )
 
 __all__ = ["AsyncCompletionsMixin"]
 
@@ -107,7 +114,7 @@ class AsyncCompletionsMixin(AsyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[False] = False,
-        **options: Any,
+        **options: Unpack[ChatCompletionRunToolsParams],
     ) -> ToolRun[ChatCompletion, ChatCompletionMessageParam]: ...
 
     @overload
@@ -119,7 +126,7 @@ class AsyncCompletionsMixin(AsyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[True],
-        **options: Any,
+        **options: Unpack[ChatCompletionRunToolsParams],
     ) -> AsyncToolRunStream[AsyncChatCompletionEventStream, ChatCompletion, ChatCompletionMessageParam]: ...
 
     def run_tools(  # type: ignore[misc]
@@ -166,10 +173,10 @@ class AsyncCompletionsMixin(AsyncAPIResource):
 
     @overload
     def stream(
-        self, *, response_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
     ) -> AsyncParsedChatCompletionStreamManager[ContentT]: ...
     @overload
-    def stream(self, **params: Any) -> AsyncChatCompletionStreamManager: ...
+    def stream(self, **params: Unpack[ChatCompletionStreamParams]) -> AsyncChatCompletionStreamManager: ...
     def stream(self, **params: Any) -> AsyncChatCompletionStreamManager:
         """Stream a chat completion as openai-python's helper does: `async with` the result (`with` on Apertis).
 
@@ -215,11 +222,11 @@ class AsyncCompletionsMixin(AsyncAPIResource):
 
     @overload
     async def parse(
-        self, *, response_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
     ) -> ParsedChatCompletion[ContentT]: ...
     @overload
     async def parse(
-        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Any
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
     ) -> ParsedChatCompletion[Any]: ...
     async def parse(self, *, response_format: Any, strict: bool = True, **params: Any) -> ParsedChatCompletion[Any]:
         """A chat completion whose reply is read as `response_format`: `choices[i].message.parsed` is the object.

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Type, TypeVar
 from .._resource import AsyncAPIResource
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..._parse import MessagesOutputMode
     from ..._parsed_types import ParsedMessage
     from ..._tools import FunctionTool, ToolRun
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from .._stream_helpers import AsyncMessageEventStream, AsyncMessageStreamManager, AsyncParsedMessageStreamManager
     from .._streaming import AsyncMessageStream
     from .._tool_runner import AsyncToolRunStream
-    from ..resources.messages import AsyncMessages
+    from ..resources.messages import AsyncMessages, MessageRunToolsParams, MessageStreamParams
 
 __all__ = ["AsyncMessagesMixin"]
 
@@ -38,7 +40,7 @@ class AsyncMessagesMixin(AsyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[False] = False,
-        **options: Any,
+        **options: Unpack[MessageRunToolsParams],
     ) -> ToolRun[Message, MessageParam]: ...
 
     @overload
@@ -50,7 +52,7 @@ class AsyncMessagesMixin(AsyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[True],
-        **options: Any,
+        **options: Unpack[MessageRunToolsParams],
     ) -> AsyncToolRunStream[AsyncMessageEventStream, Message, MessageParam]: ...
 
     def run_tools(  # type: ignore[misc]
@@ -99,10 +101,10 @@ class AsyncMessagesMixin(AsyncAPIResource):
         output_format: Type[ContentT],
         output_mode: MessagesOutputMode = "tool",
         strict: bool = True,
-        **params: Any,
+        **params: Unpack[MessageStreamParams],
     ) -> AsyncParsedMessageStreamManager[ContentT]: ...
     @overload
-    def stream(self, **params: Any) -> AsyncMessageStreamManager: ...
+    def stream(self, **params: Unpack[MessageStreamParams]) -> AsyncMessageStreamManager: ...
     def stream(self, **params: Any) -> AsyncMessageStreamManager:
         """Stream a message as anthropic-sdk-python's helper does: `async with` the result (`with` on Apertis).
 
@@ -153,7 +155,7 @@ class AsyncMessagesMixin(AsyncAPIResource):
         output_format: Type[ContentT],
         output_mode: MessagesOutputMode = "tool",
         strict: bool = True,
-        **params: Any,
+        **params: Unpack[MessageStreamParams],
     ) -> ParsedMessage[ContentT]: ...
     @overload
     async def parse(
@@ -162,7 +164,7 @@ class AsyncMessagesMixin(AsyncAPIResource):
         output_format: Mapping[str, Any],
         output_mode: MessagesOutputMode = "tool",
         strict: bool = True,
-        **params: Any,
+        **params: Unpack[MessageStreamParams],
     ) -> ParsedMessage[Any]: ...
     async def parse(
         self, *, output_format: Any, output_mode: MessagesOutputMode = "tool", strict: bool = True, **params: Any

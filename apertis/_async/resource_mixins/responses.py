@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Type, TypeVar, cast, overload
 from .._resource import AsyncAPIResource
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..._parsed_types import ParsedResponse
     from ...types.response import Response
     from .._stream_helpers import AsyncParsedResponseStreamManager, AsyncResponseStreamManager
     from .._streaming import AsyncResponseStream
-    from ..resources.responses import AsyncResponses
+    from ..resources.responses import AsyncResponses, ResponseStreamParams
 
 __all__ = ["AsyncResponsesMixin"]
 
@@ -24,10 +26,10 @@ class AsyncResponsesMixin(AsyncAPIResource):
 
     @overload
     def stream(
-        self, *, text_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
     ) -> AsyncParsedResponseStreamManager[ContentT]: ...
     @overload
-    def stream(self, **params: Any) -> AsyncResponseStreamManager: ...
+    def stream(self, **params: Unpack[ResponseStreamParams]) -> AsyncResponseStreamManager: ...
     def stream(self, **params: Any) -> AsyncResponseStreamManager:
         """Stream a response as openai-python's helper does: `async with` the result (`with` on Apertis).
 
@@ -70,11 +72,11 @@ class AsyncResponsesMixin(AsyncAPIResource):
 
     @overload
     async def parse(
-        self, *, text_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
     ) -> ParsedResponse[ContentT]: ...
     @overload
     async def parse(
-        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Any
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
     ) -> ParsedResponse[Any]: ...
     async def parse(self, *, text_format: Any, strict: bool = True, **params: Any) -> ParsedResponse[Any]:
         """A response whose output text is read as `text_format`: `output_parsed` is the object.

@@ -17,7 +17,7 @@ from ..resource_mixins.chat import AsyncCompletionsMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
-    from typing_extensions import Never
+    from typing_extensions import Never, Required, TypedDict
 
     from ...types.chat_modality import ChatModality
     from ...types.params import (
@@ -41,6 +41,132 @@ if TYPE_CHECKING:
         AsyncCompletionsWithRawResponse,
         AsyncCompletionsWithStreamingResponse,
     )
+
+    class ChatCompletionStreamParams(TypedDict, total=False):
+        """The keyword arguments of `create` except `stream` (`chat.completions.create` says what each means): `**params: Unpack[ChatCompletionStreamParams]` of a helper that calls it."""
+
+        model: Required[str]
+        messages: Required[Sequence[ChatCompletionMessageParam]]
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None]
+        temperature: Union[float, NotGiven, None]
+        top_p: Union[float, NotGiven, None]
+        top_k: Union[int, NotGiven, None]
+        n: Union[int, NotGiven, None]
+        stop: Union[str, Sequence[str], NotGiven, None]
+        max_tokens: Union[int, NotGiven, None]
+        max_completion_tokens: Union[int, NotGiven, None]
+        presence_penalty: Union[float, NotGiven, None]
+        frequency_penalty: Union[float, NotGiven, None]
+        logit_bias: Union[Mapping[str, int], NotGiven, None]
+        logprobs: Union[bool, NotGiven, None]
+        top_logprobs: Union[int, NotGiven, None]
+        user: Union[str, NotGiven, None]
+        seed: Union[int, NotGiven, None]
+        response_format: Union[ResponseFormatParam, NotGiven, None]
+        tools: Union[Sequence[ChatCompletionToolParam], NotGiven, None]
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None]
+        parallel_tool_calls: Union[bool, NotGiven, None]
+        modalities: Union[Sequence[ChatModality], NotGiven, None]
+        audio: Union[AudioConfigParam, NotGiven, None]
+        reasoning: Union[ReasoningConfigParam, NotGiven, None]
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None]
+        thinking: Union[ThinkingConfigParam, NotGiven, None]
+        web_results_count: Union[int, NotGiven, None]
+        web_content_length: Union[WebContentLength, NotGiven, None]
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None]
+        fallback_models: Union[Sequence[str], NotGiven, None]
+        fallback_timeout: Union[int, NotGiven, None]
+        fallback_enabled: Union[bool, NotGiven, None]
+        compression: Union[CompressionConfigParam, NotGiven, None]
+        provider_extra_body: Union[Any, NotGiven, None]
+        extra_headers: Optional[Headers]
+        extra_query: Optional[Query]
+        extra_body: Optional[Body]
+        timeout: Union[float, httpx.Timeout, NotGiven, None]
+        total_timeout: Union[float, NotGiven, None]
+
+    class ChatCompletionParseParams(TypedDict, total=False):
+        """The keyword arguments of `create` except `stream`, `response_format` (`chat.completions.create` says what each means): `**params: Unpack[ChatCompletionParseParams]` of a helper that calls it."""
+
+        model: Required[str]
+        messages: Required[Sequence[ChatCompletionMessageParam]]
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None]
+        temperature: Union[float, NotGiven, None]
+        top_p: Union[float, NotGiven, None]
+        top_k: Union[int, NotGiven, None]
+        n: Union[int, NotGiven, None]
+        stop: Union[str, Sequence[str], NotGiven, None]
+        max_tokens: Union[int, NotGiven, None]
+        max_completion_tokens: Union[int, NotGiven, None]
+        presence_penalty: Union[float, NotGiven, None]
+        frequency_penalty: Union[float, NotGiven, None]
+        logit_bias: Union[Mapping[str, int], NotGiven, None]
+        logprobs: Union[bool, NotGiven, None]
+        top_logprobs: Union[int, NotGiven, None]
+        user: Union[str, NotGiven, None]
+        seed: Union[int, NotGiven, None]
+        tools: Union[Sequence[ChatCompletionToolParam], NotGiven, None]
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None]
+        parallel_tool_calls: Union[bool, NotGiven, None]
+        modalities: Union[Sequence[ChatModality], NotGiven, None]
+        audio: Union[AudioConfigParam, NotGiven, None]
+        reasoning: Union[ReasoningConfigParam, NotGiven, None]
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None]
+        thinking: Union[ThinkingConfigParam, NotGiven, None]
+        web_results_count: Union[int, NotGiven, None]
+        web_content_length: Union[WebContentLength, NotGiven, None]
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None]
+        fallback_models: Union[Sequence[str], NotGiven, None]
+        fallback_timeout: Union[int, NotGiven, None]
+        fallback_enabled: Union[bool, NotGiven, None]
+        compression: Union[CompressionConfigParam, NotGiven, None]
+        provider_extra_body: Union[Any, NotGiven, None]
+        extra_headers: Optional[Headers]
+        extra_query: Optional[Query]
+        extra_body: Optional[Body]
+        timeout: Union[float, httpx.Timeout, NotGiven, None]
+        total_timeout: Union[float, NotGiven, None]
+
+    class ChatCompletionRunToolsParams(TypedDict, total=False):
+        """The keyword arguments of `create` except `stream`, `model`, `messages`, `tools` (`chat.completions.create` says what each means): `**params: Unpack[ChatCompletionRunToolsParams]` of a helper that calls it."""
+
+        stream_options: Union[ChatCompletionStreamOptionsParam, NotGiven, None]
+        temperature: Union[float, NotGiven, None]
+        top_p: Union[float, NotGiven, None]
+        top_k: Union[int, NotGiven, None]
+        n: Union[int, NotGiven, None]
+        stop: Union[str, Sequence[str], NotGiven, None]
+        max_tokens: Union[int, NotGiven, None]
+        max_completion_tokens: Union[int, NotGiven, None]
+        presence_penalty: Union[float, NotGiven, None]
+        frequency_penalty: Union[float, NotGiven, None]
+        logit_bias: Union[Mapping[str, int], NotGiven, None]
+        logprobs: Union[bool, NotGiven, None]
+        top_logprobs: Union[int, NotGiven, None]
+        user: Union[str, NotGiven, None]
+        seed: Union[int, NotGiven, None]
+        response_format: Union[ResponseFormatParam, NotGiven, None]
+        tool_choice: Union[ChatCompletionToolChoiceOptionParam, NotGiven, None]
+        parallel_tool_calls: Union[bool, NotGiven, None]
+        modalities: Union[Sequence[ChatModality], NotGiven, None]
+        audio: Union[AudioConfigParam, NotGiven, None]
+        reasoning: Union[ReasoningConfigParam, NotGiven, None]
+        reasoning_effort: Union[ReasoningEffort, NotGiven, None]
+        thinking: Union[ThinkingConfigParam, NotGiven, None]
+        web_results_count: Union[int, NotGiven, None]
+        web_content_length: Union[WebContentLength, NotGiven, None]
+        web_search_options: Union[WebSearchOptionsParam, NotGiven, None]
+        fallback_models: Union[Sequence[str], NotGiven, None]
+        fallback_timeout: Union[int, NotGiven, None]
+        fallback_enabled: Union[bool, NotGiven, None]
+        compression: Union[CompressionConfigParam, NotGiven, None]
+        provider_extra_body: Union[Any, NotGiven, None]
+        extra_headers: Optional[Headers]
+        extra_query: Optional[Query]
+        extra_body: Optional[Body]
+        timeout: Union[float, httpx.Timeout, NotGiven, None]
+        total_timeout: Union[float, NotGiven, None]
+
 
 __all__ = ["AsyncChat", "AsyncCompletions"]
 

@@ -17,7 +17,7 @@ from ..resource_mixins.messages import AsyncMessagesMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
-    from typing_extensions import Never
+    from typing_extensions import Never, Required, TypedDict
 
     from ...types.params import (
         CompressionConfigParam,
@@ -35,6 +35,64 @@ if TYPE_CHECKING:
         AsyncMessagesWithRawResponse,
         AsyncMessagesWithStreamingResponse,
     )
+
+    class MessageStreamParams(TypedDict, total=False):
+        """The keyword arguments of `create` except `stream` (`messages.create` says what each means): `**params: Unpack[MessageStreamParams]` of a helper that calls it."""
+
+        model: Required[str]
+        messages: Required[Sequence[MessageParam]]
+        max_tokens: Required[int]
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None]
+        temperature: Union[float, NotGiven, None]
+        top_p: Union[float, NotGiven, None]
+        top_k: Union[int, NotGiven, None]
+        stop_sequences: Union[Sequence[str], NotGiven, None]
+        tools: Union[Sequence[ToolParam], NotGiven, None]
+        tool_choice: Union[ToolChoiceParam, NotGiven, None]
+        metadata: Union[MessageMetadataParam, NotGiven, None]
+        thinking: Union[MessageThinkingConfigParam, NotGiven, None]
+        compression: Union[CompressionConfigParam, NotGiven, None]
+        n: Union[int, NotGiven, None]
+        stop: Union[str, Sequence[str], NotGiven, None]
+        presence_penalty: Union[float, NotGiven, None]
+        frequency_penalty: Union[float, NotGiven, None]
+        logit_bias: Union[Mapping[str, int], NotGiven, None]
+        user: Union[str, NotGiven, None]
+        response_format: Union[ResponseFormatParam, NotGiven, None]
+        seed: Union[int, NotGiven, None]
+        extra_headers: Optional[Headers]
+        extra_query: Optional[Query]
+        extra_body: Optional[Body]
+        timeout: Union[float, httpx.Timeout, NotGiven, None]
+        total_timeout: Union[float, NotGiven, None]
+
+    class MessageRunToolsParams(TypedDict, total=False):
+        """The keyword arguments of `create` except `stream`, `model`, `messages`, `tools` (`messages.create` says what each means): `**params: Unpack[MessageRunToolsParams]` of a helper that calls it."""
+
+        max_tokens: Required[int]
+        system: Union[str, Sequence[Union[TextBlockParam, TextBlock]], NotGiven, None]
+        temperature: Union[float, NotGiven, None]
+        top_p: Union[float, NotGiven, None]
+        top_k: Union[int, NotGiven, None]
+        stop_sequences: Union[Sequence[str], NotGiven, None]
+        tool_choice: Union[ToolChoiceParam, NotGiven, None]
+        metadata: Union[MessageMetadataParam, NotGiven, None]
+        thinking: Union[MessageThinkingConfigParam, NotGiven, None]
+        compression: Union[CompressionConfigParam, NotGiven, None]
+        n: Union[int, NotGiven, None]
+        stop: Union[str, Sequence[str], NotGiven, None]
+        presence_penalty: Union[float, NotGiven, None]
+        frequency_penalty: Union[float, NotGiven, None]
+        logit_bias: Union[Mapping[str, int], NotGiven, None]
+        user: Union[str, NotGiven, None]
+        response_format: Union[ResponseFormatParam, NotGiven, None]
+        seed: Union[int, NotGiven, None]
+        extra_headers: Optional[Headers]
+        extra_query: Optional[Query]
+        extra_body: Optional[Body]
+        timeout: Union[float, httpx.Timeout, NotGiven, None]
+        total_timeout: Union[float, NotGiven, None]
+
 
 __all__ = ["AsyncMessages"]
 

@@ -17,7 +17,7 @@ from ..resource_mixins.responses import AsyncResponsesMixin
 
 # typing_extensions only for the type checker: importing it costs more than the rest of a first call's models.
 if TYPE_CHECKING:
-    from typing_extensions import Never
+    from typing_extensions import Never, Required, TypedDict
 
     from ...types.params import (
         CompressionConfigParam,
@@ -32,6 +32,34 @@ if TYPE_CHECKING:
         AsyncResponsesWithRawResponse,
         AsyncResponsesWithStreamingResponse,
     )
+
+    class ResponseStreamParams(TypedDict, total=False):
+        """The keyword arguments of `create` except `stream` (`responses.create` says what each means): `**params: Unpack[ResponseStreamParams]` of a helper that calls it."""
+
+        model: Required[str]
+        input: Required[Union[str, Sequence[ResponseInputItemParam]]]
+        instructions: Union[str, NotGiven, None]
+        temperature: Union[float, NotGiven, None]
+        top_p: Union[float, NotGiven, None]
+        max_output_tokens: Union[int, NotGiven, None]
+        max_tokens: Union[int, NotGiven, None]
+        tools: Union[Sequence[ResponseToolParam], NotGiven, None]
+        tool_choice: Union[ResponseToolChoiceParam, NotGiven, None]
+        max_tool_calls: Union[int, NotGiven, None]
+        parallel_tool_calls: Union[bool, NotGiven, None]
+        reasoning: Union[ResponseReasoningConfigParam, NotGiven, None]
+        text: Union[ResponseTextConfigParam, NotGiven, None]
+        store: Union[bool, NotGiven, None]
+        previous_response_id: Union[str, NotGiven, None]
+        truncation: Union[Literal["auto", "disabled"], NotGiven, None]
+        metadata: Union[Mapping[str, str], NotGiven, None]
+        compression: Union[CompressionConfigParam, NotGiven, None]
+        extra_headers: Optional[Headers]
+        extra_query: Optional[Query]
+        extra_body: Optional[Body]
+        timeout: Union[float, httpx.Timeout, NotGiven, None]
+        total_timeout: Union[float, NotGiven, None]
+
 
 __all__ = ["AsyncResponses"]
 

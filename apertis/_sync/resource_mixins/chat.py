@@ -30,6 +30,8 @@ from typing import (
 from .._resource import SyncAPIResource
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..._parsed_types import ParsedChatCompletion
     from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
@@ -41,7 +43,12 @@ if TYPE_CHECKING:
     )
     from .._streaming import ChatCompletionStream
     from .._tool_runner import ToolRunStream
-    from ..resources.chat import Completions
+    from ..resources.chat import (
+        ChatCompletionParseParams,
+        ChatCompletionRunToolsParams,
+        ChatCompletionStreamParams,
+        Completions,
+    )
 
 __all__ = ["CompletionsMixin"]
 
@@ -108,7 +115,7 @@ class CompletionsMixin(SyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[False] = False,
-        **options: Any,
+        **options: Unpack[ChatCompletionRunToolsParams],
     ) -> ToolRun[ChatCompletion, ChatCompletionMessageParam]: ...
 
     @overload
@@ -120,7 +127,7 @@ class CompletionsMixin(SyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[True],
-        **options: Any,
+        **options: Unpack[ChatCompletionRunToolsParams],
     ) -> ToolRunStream[ChatCompletionEventStream, ChatCompletion, ChatCompletionMessageParam]: ...
 
     def run_tools(  # type: ignore[misc]
@@ -167,10 +174,10 @@ class CompletionsMixin(SyncAPIResource):
 
     @overload
     def stream(
-        self, *, response_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
     ) -> ParsedChatCompletionStreamManager[ContentT]: ...
     @overload
-    def stream(self, **params: Any) -> ChatCompletionStreamManager: ...
+    def stream(self, **params: Unpack[ChatCompletionStreamParams]) -> ChatCompletionStreamManager: ...
     def stream(self, **params: Any) -> ChatCompletionStreamManager:
         """Stream a chat completion as openai-python's helper does: `with` the result (`with` on Apertis).
 
@@ -216,11 +223,11 @@ class CompletionsMixin(SyncAPIResource):
 
     @overload
     def parse(
-        self, *, response_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
     ) -> ParsedChatCompletion[ContentT]: ...
     @overload
     def parse(
-        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Any
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
     ) -> ParsedChatCompletion[Any]: ...
     def parse(self, *, response_format: Any, strict: bool = True, **params: Any) -> ParsedChatCompletion[Any]:
         """A chat completion whose reply is read as `response_format`: `choices[i].message.parsed` is the object.

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, Type, TypeVar
 from .._resource import SyncAPIResource
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..._parse import MessagesOutputMode
     from ..._parsed_types import ParsedMessage
     from ..._tools import FunctionTool, ToolRun
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from .._stream_helpers import MessageEventStream, MessageStreamManager, ParsedMessageStreamManager
     from .._streaming import MessageStream
     from .._tool_runner import ToolRunStream
-    from ..resources.messages import Messages
+    from ..resources.messages import MessageRunToolsParams, Messages, MessageStreamParams
 
 __all__ = ["MessagesMixin"]
 
@@ -39,7 +41,7 @@ class MessagesMixin(SyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[False] = False,
-        **options: Any,
+        **options: Unpack[MessageRunToolsParams],
     ) -> ToolRun[Message, MessageParam]: ...
 
     @overload
@@ -51,7 +53,7 @@ class MessagesMixin(SyncAPIResource):
         tools: Sequence[FunctionTool[Any]],
         max_turns: int = 10,
         stream: Literal[True],
-        **options: Any,
+        **options: Unpack[MessageRunToolsParams],
     ) -> ToolRunStream[MessageEventStream, Message, MessageParam]: ...
 
     def run_tools(  # type: ignore[misc]
@@ -100,10 +102,10 @@ class MessagesMixin(SyncAPIResource):
         output_format: Type[ContentT],
         output_mode: MessagesOutputMode = "tool",
         strict: bool = True,
-        **params: Any,
+        **params: Unpack[MessageStreamParams],
     ) -> ParsedMessageStreamManager[ContentT]: ...
     @overload
-    def stream(self, **params: Any) -> MessageStreamManager: ...
+    def stream(self, **params: Unpack[MessageStreamParams]) -> MessageStreamManager: ...
     def stream(self, **params: Any) -> MessageStreamManager:
         """Stream a message as anthropic-sdk-python's helper does: `with` the result (`with` on Apertis).
 
@@ -154,7 +156,7 @@ class MessagesMixin(SyncAPIResource):
         output_format: Type[ContentT],
         output_mode: MessagesOutputMode = "tool",
         strict: bool = True,
-        **params: Any,
+        **params: Unpack[MessageStreamParams],
     ) -> ParsedMessage[ContentT]: ...
     @overload
     def parse(
@@ -163,7 +165,7 @@ class MessagesMixin(SyncAPIResource):
         output_format: Mapping[str, Any],
         output_mode: MessagesOutputMode = "tool",
         strict: bool = True,
-        **params: Any,
+        **params: Unpack[MessageStreamParams],
     ) -> ParsedMessage[Any]: ...
     def parse(
         self, *, output_format: Any, output_mode: MessagesOutputMode = "tool", strict: bool = True, **params: Any

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Type, TypeVar, cast, overload
 from .._resource import SyncAPIResource
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..._parsed_types import ParsedResponse
     from ...types.response import Response
     from .._stream_helpers import ParsedResponseStreamManager, ResponseStreamManager
     from .._streaming import ResponseStream
-    from ..resources.responses import Responses
+    from ..resources.responses import Responses, ResponseStreamParams
 
 __all__ = ["ResponsesMixin"]
 
@@ -25,10 +27,10 @@ class ResponsesMixin(SyncAPIResource):
 
     @overload
     def stream(
-        self, *, text_format: Type[ContentT], strict: bool = True, **params: Any
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
     ) -> ParsedResponseStreamManager[ContentT]: ...
     @overload
-    def stream(self, **params: Any) -> ResponseStreamManager: ...
+    def stream(self, **params: Unpack[ResponseStreamParams]) -> ResponseStreamManager: ...
     def stream(self, **params: Any) -> ResponseStreamManager:
         """Stream a response as openai-python's helper does: `with` the result (`with` on Apertis).
 
@@ -70,9 +72,13 @@ class ResponsesMixin(SyncAPIResource):
         return ParsedResponseStreamManager(open_stream, fmt)
 
     @overload
-    def parse(self, *, text_format: Type[ContentT], strict: bool = True, **params: Any) -> ParsedResponse[ContentT]: ...
+    def parse(
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> ParsedResponse[ContentT]: ...
     @overload
-    def parse(self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Any) -> ParsedResponse[Any]: ...
+    def parse(
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> ParsedResponse[Any]: ...
     def parse(self, *, text_format: Any, strict: bool = True, **params: Any) -> ParsedResponse[Any]:
         """A response whose output text is read as `text_format`: `output_parsed` is the object.
 
