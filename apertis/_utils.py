@@ -69,6 +69,13 @@ def _check_transport(transport: object, supported: Tuple[str, ...]) -> Transport
     )
 
 
+def _lean_pools(client: object) -> None:
+    """The linear pool bookkeeping for a client the SDK created (see apertis/_lean_pool.py)."""
+    from ._lean_pool import lean_pools
+
+    lean_pools(client)
+
+
 class AsyncRuntime:
     """The asyncio flavour."""
 
@@ -127,7 +134,9 @@ class AsyncRuntime:
         # Redirects are not followed: API endpoints do not redirect, and following one would silently turn a
         # POST into a GET (301/302) or carry the request somewhere the user did not configure.
         # The TLS context loads its CA certificates at the first TLS handshake, not here (see apertis/_tls.py).
-        return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, verify=default_ssl_context())
+        client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, verify=default_ssl_context())
+        _lean_pools(client)
+        return client
 
     @staticmethod
     def bound_reads(client: object) -> bool:
@@ -321,7 +330,9 @@ class SyncRuntime:
         """A new, empty httpx client for a pool the SDK creates (see AsyncRuntime.open_pool)."""
         from ._tls import default_ssl_context
 
-        return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, verify=default_ssl_context())
+        client = httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, verify=default_ssl_context())
+        _lean_pools(client)
+        return client
 
     @staticmethod
     def bound_reads(client: object) -> bool:

@@ -102,6 +102,57 @@ async def test_two_thousand_concurrent_calls_on_default_limits(loopback: Callabl
     assert await asyncio.to_thread(server.wait_until, lambda: server.open == 0)
 
 
+async def test_a_connection_is_never_handed_to_two_calls(
+    kind: str, loopback: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpcore 1.0's pool may give one idle connection to several waiting requests (it stays idle until the first
+    # starts on it); the others then fail with ConnectionNotAvailable and go round the pool's bookkeeping again,
+    # which at 64 calls in flight was most of the SDK's CPU per call. The SDK's own pools hand out each once.
+    import httpcore
+
+    module = httpcore._async.http11 if kind == "async" else httpcore._sync.http11
+    connection_class = module.AsyncHTTP11Connection if kind == "async" else module.HTTP11Connection
+    handled = connection_class.handle_async_request if kind == "async" else connection_class.handle_request
+    refused: list[object] = []
+
+    async def counting_async(self: Any, request: Any) -> Any:
+        try:
+            return await handled(self, request)
+        except httpcore.ConnectionNotAvailable:
+            refused.append(request)
+            raise
+
+    def counting_sync(self: Any, request: Any) -> Any:
+        try:
+            return handled(self, request)
+        except httpcore.ConnectionNotAvailable:
+            refused.append(request)
+            raise
+
+    if kind == "async":
+        monkeypatch.setattr(connection_class, "handle_async_request", counting_async)
+    else:
+        monkeypatch.setattr(connection_class, "handle_request", counting_sync)
+    server = loopback(ok)
+    client = make(kind, server, max_retries=0)
+    calls = 640
+    if kind == "async":
+
+        async def worker(todo: Iterator[int]) -> None:
+            for _ in todo:
+                await client.get("/models")
+
+        todo = iter(range(calls))
+        await asyncio.gather(*(worker(todo) for _ in range(64)))
+    else:
+        with ThreadPoolExecutor(max_workers=32) as threads:
+            list(threads.map(lambda _: client.get("/models"), range(calls)))
+    assert len(server.requests) == calls
+    assert refused == []
+    assert busy_connections(client) == []
+    await close(client)
+
+
 def test_sync_client_shared_by_many_threads(loopback: Callable[..., LoopbackServer]) -> None:
     server = loopback(ok)
     client = apertis.Apertis(api_key=API_KEY, base_url=server.url, max_retries=0)
