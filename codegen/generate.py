@@ -354,7 +354,11 @@ def check_model_mixins(root: Path, registry: TypeRegistry, mixins: dict[str, str
 
 
 def check_resource_mixins(
-    root: Path, operations: list[Operation], mixins: dict[str, str], replaced: Sequence[str] = ()
+    root: Path,
+    operations: list[Operation],
+    mixins: dict[str, str],
+    replaced: Sequence[str] = (),
+    raw_mixins: Optional[dict[str, str]] = None,
 ) -> dict[str, ResourceMixin]:
     """Every `resource_mixins` entry names a resource of the spec and a class defined in its module of
     apertis/_async/resource_mixins/ whose public methods are documented and do not hide generated attributes,
@@ -404,7 +408,21 @@ def check_resource_mixins(
                 )
             elif not documented:
                 problems.append(f"{where}: `{cls}.{name}` has no docstring (public methods are documented)")
-        out[resource] = ResourceMixin(cls=cls, methods=list(methods), replaces=replaces.get(resource, []))
+        raw_cls = (raw_mixins or {}).get(resource)
+        if raw_cls is not None:
+            raw_where = f"raw_response_mixins: `{resource}: {raw_cls}`"
+            raw_methods = _class_methods(root / module, raw_cls)
+            if raw_methods is None:
+                problems.append(f"{raw_where}: class `{raw_cls}` is not defined at the top level of {module}")
+            else:
+                problems.extend(
+                    f"{raw_where}: `{raw_cls}.{name}` has no docstring (public methods are documented)"
+                    for name, documented in raw_methods.items()
+                    if not documented
+                )
+        out[resource] = ResourceMixin(
+            cls=cls, methods=list(methods), replaces=replaces.get(resource, []), raw_cls=raw_cls
+        )
     if problems:
         raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
     return out
@@ -478,7 +496,9 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     for collection in data.endpoint_collections_by_tag.values():
         for endpoint in collection.endpoints:
             endpoints[(text_of(endpoint.path), endpoint.method)] = endpoint
-    resource_mixins = check_resource_mixins(root, operations, config.resource_mixins, config.replaced_methods)
+    resource_mixins = check_resource_mixins(
+        root, operations, config.resource_mixins, config.replaced_methods, config.raw_response_mixins
+    )
     params = ParamTypes(
         raw,
         model_modules={
@@ -637,6 +657,7 @@ def build(root: Path, stage: Path, config: CodegenConfig) -> list[str]:
         resource_rules.update({name + suffix: name[len("Async") :] + suffix for name in tree.class_names})
     resource_rules.update({f"Async{name}": name for name in tree.stream_classes})
     resource_rules.update({cls: cls[len("Async") :] for cls in config.resource_mixins.values()})
+    resource_rules.update({cls: cls[len("Async") :] for cls in config.raw_response_mixins.values()})
     run_ruff(stage, written)  # the async sources, formatted before unasync copies them
     sync_files = unasync_tree(stage, [*written, *handwritten], config.unasync_replacements, resource_rules)
     run_ruff(stage, sync_files)

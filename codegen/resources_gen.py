@@ -186,6 +186,7 @@ class ResourceMixin:
     cls: str
     methods: list[str]  # its public methods, listed in the class docstring after the generated ones
     replaces: list[str] = field(default_factory=list)  # generated methods it replaces: generated as `_<name>`
+    raw_cls: Optional[str] = None  # the class of the same module that the `with_raw_response` wrapper inherits
 
 
 def mixin_module(resource: str) -> str:
@@ -355,6 +356,7 @@ class ResourceBuilder:
             imports = Imports()
             classes = []
             helpers = []
+            raw_imports = []
             for node in self._walk([top]):
                 methods = [self._method(op, imports) for op in node.operations]
                 for method in methods:
@@ -369,15 +371,20 @@ class ResourceBuilder:
                     if op.stream:
                         stream_classes.add(op.stream["class"])
                 bases = ["AsyncAPIResource"]
+                raw_bases = ""
                 if node.mixin is not None:
                     module = mixin_module(node.path)[len("apertis/_async/") : -len(".py")].replace("/", ".")
                     imports.add(f"..{module}", node.mixin.cls, runtime=True)
                     bases.insert(0, node.mixin.cls)
+                    if node.mixin.raw_cls is not None:
+                        raw_imports.append(f"from ..{module} import {node.mixin.raw_cls}")
+                        raw_bases = f"({node.mixin.raw_cls})"
                 classes.append(
                     {
                         "name": node.cls,
                         "path": node.path,
                         "bases": ", ".join(bases),
+                        "raw_bases": raw_bases,
                         "doc": self._node_doc(node),
                         "children": [
                             {"attr": a, "cls": c.cls, "doc": self._node_doc(c)} for a, c in node.children.items()
@@ -394,6 +401,7 @@ class ResourceBuilder:
                 "runtime_imports": [self._import_line(m, n) for m, n in runtime],
                 "typing_imports": [self._import_line(m, n) for m, n in typing_only],
                 "helper_params": helpers,
+                "raw_mixin_imports": sorted(raw_imports),
             }
         for name, helper in unused_helpers.items():
             raise CodegenError(f"helper_params: `{name}`: `{helper.method}` is not a generated method")

@@ -13,6 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.response import Response
 from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager, raw_calls
+from ..resource_mixins.responses import AsyncResponsesRawMixin
 from .responses import AsyncResponses
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncResponsesWithRawResponse", "AsyncResponsesWithStreamingResponse"]
 
 
-class AsyncResponsesWithRawResponse:
+class AsyncResponsesWithRawResponse(AsyncResponsesRawMixin):
     """`client.responses` with methods that return the raw response (`AsyncAPIResponse`: `headers`,
     `status_code`, `request_id`, `gateway`, `retries_taken`, `http_response`) instead of the result; its `parse()`
     gives the result (for a streamed call, the stream)."""
