@@ -186,7 +186,9 @@ class ResourceMixin:
     cls: str
     methods: list[str]  # its public methods, listed in the class docstring after the generated ones
     replaces: list[str] = field(default_factory=list)  # generated methods it replaces: generated as `_<name>`
-    raw_cls: Optional[str] = None  # the class of the same module that the `with_raw_response` wrapper inherits
+    # wrapper mode ("raw", "streaming") -> the class of the same module that the `with_<mode>_response` wrapper
+    # of the resource inherits
+    wrappers: dict[str, str] = field(default_factory=dict)
 
 
 def mixin_module(resource: str) -> str:
@@ -356,7 +358,7 @@ class ResourceBuilder:
             imports = Imports()
             classes = []
             helpers = []
-            raw_imports = []
+            wrapper_imports: dict[str, list[str]] = {}  # module -> the wrapper mixins it defines
             for node in self._walk([top]):
                 methods = [self._method(op, imports) for op in node.operations]
                 for method in methods:
@@ -371,20 +373,20 @@ class ResourceBuilder:
                     if op.stream:
                         stream_classes.add(op.stream["class"])
                 bases = ["AsyncAPIResource"]
-                raw_bases = ""
+                wrapper_bases = {}
                 if node.mixin is not None:
                     module = mixin_module(node.path)[len("apertis/_async/") : -len(".py")].replace("/", ".")
                     imports.add(f"..{module}", node.mixin.cls, runtime=True)
                     bases.insert(0, node.mixin.cls)
-                    if node.mixin.raw_cls is not None:
-                        raw_imports.append(f"from ..{module} import {node.mixin.raw_cls}")
-                        raw_bases = f"({node.mixin.raw_cls})"
+                    for mode, wrapper_cls in node.mixin.wrappers.items():
+                        wrapper_imports.setdefault(f"..{module}", []).append(wrapper_cls)
+                        wrapper_bases[mode] = f"({wrapper_cls})"
                 classes.append(
                     {
                         "name": node.cls,
                         "path": node.path,
                         "bases": ", ".join(bases),
-                        "raw_bases": raw_bases,
+                        "wrapper_bases": wrapper_bases,
                         "doc": self._node_doc(node),
                         "children": [
                             {"attr": a, "cls": c.cls, "doc": self._node_doc(c)} for a, c in node.children.items()
@@ -401,7 +403,9 @@ class ResourceBuilder:
                 "runtime_imports": [self._import_line(m, n) for m, n in runtime],
                 "typing_imports": [self._import_line(m, n) for m, n in typing_only],
                 "helper_params": helpers,
-                "raw_mixin_imports": sorted(raw_imports),
+                "wrapper_mixin_imports": [
+                    self._import_line(m, sorted(names)) for m, names in sorted(wrapper_imports.items())
+                ],
             }
         for name, helper in unused_helpers.items():
             raise CodegenError(f"helper_params: `{name}`: `{helper.method}` is not a generated method")

@@ -1,5 +1,6 @@
-"""`with_raw_response.parse(...)` of chat completions, responses and messages, sync and async: the raw response
-(headers, status, request id) whose `parse()` gives what the plain `parse` returns, and raises what it raises."""
+"""`with_raw_response.parse(...)` and `with_streaming_response.parse(...)` of chat completions, responses and
+messages, sync and async: the raw response (headers, status, request id) whose `parse()` gives what the plain
+`parse` returns, and raises what it raises."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Optional
 
 import pytest
 from pytest_httpx import HTTPXMock
+from test_raw_response import enter, leave
 
 import apertis
 from apertis.testing import FakeApertis
@@ -35,17 +37,19 @@ async def offline(fake_apertis: FakeApertis, make_client: Callable[..., Any]) ->
         await closed
 
 
-async def _raw_parse(client: Any, api: str, call: Callable[..., Any], **options: Any) -> Any:
-    """The raw response of the `parse` method of `api`, with `Point` as the format."""
+async def _raw_parse(
+    client: Any, api: str, call: Callable[..., Any], wrapper: str = "with_raw_response", **options: Any
+) -> Any:
+    """What the `parse` method of `api` under `wrapper` returns, with `Point` as the format."""
     if api == "chat":
-        raw = client.chat.completions.with_raw_response
+        raw = getattr(client.chat.completions, wrapper)
         return await call(raw.parse, model="gpt-4.1-mini", messages=MESSAGES, response_format=Point, **options)
     if api == "responses":
-        raw = client.responses.with_raw_response
+        raw = getattr(client.responses, wrapper)
         return await call(raw.parse, model="gpt-4.1-mini", input="Where?", text_format=Point, **options)
     options.setdefault("max_tokens", 1000)
     return await call(
-        client.messages.with_raw_response.parse,
+        getattr(client.messages, wrapper).parse,
         model="claude-sonnet-4.5",
         messages=MESSAGES,
         output_format=Point,
@@ -159,3 +163,32 @@ async def test_bad_arguments_raise_on_the_call(make_client: Callable[..., Any], 
             response_format=Point,
             stream=True,
         )
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_the_streaming_response_parses_after_the_block_opens(
+    api: str, offline: Any, call: Callable[..., Any]
+) -> None:
+    manager = await _raw_parse(offline, api, call, wrapper="with_streaming_response")
+    response = await enter(manager)  # the request is sent here, its body left unread
+    try:
+        assert response.request_id is not None
+        assert not response.http_response.is_stream_consumed
+        result = await call(response.parse)
+        assert _parsed_value(api, result) == Point(x=1, label="example-label")
+    finally:
+        await leave(manager)
+    assert response.is_closed
+
+
+async def test_the_streaming_response_raises_the_validation_error_from_parse(
+    httpx_mock: HTTPXMock, make_client: Callable[..., Any], call: Callable[..., Any]
+) -> None:
+    httpx_mock.add_response(json=BODIES["messages-tool"])
+    manager = await _raw_parse(make_client(), "messages-tool", call, wrapper="with_streaming_response")
+    response = await enter(manager)
+    try:
+        with pytest.raises(apertis.StructuredOutputValidationError, match="does not match Point"):
+            await call(response.parse)
+    finally:
+        await leave(manager)

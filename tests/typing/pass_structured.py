@@ -98,6 +98,10 @@ async def asynchronous(client: AsyncApertis, messages: List[ChatCompletionMessag
     assert_type(await raw.parse(), ParsedChatCompletion[Step])
     raw_response = await client.responses.with_raw_response.parse(model="m", input="Plan", text_format=Point)
     assert_type(await raw_response.parse(), ParsedResponse[Point])
+    async with client.messages.with_streaming_response.parse(
+        model="m", max_tokens=100, messages=[], output_format=Point
+    ) as streamed:
+        assert_type(streamed, AsyncAPIResponse[ParsedMessage[Point]])
     return completion.choices[0].message.parsed
 
 
@@ -114,4 +118,7 @@ def raw_responses(client: Apertis, messages: List[MessageParam], schema: Dict[st
     assert_type(message, APIResponse[ParsedMessage[Point]])
     request_id: Optional[str] = message.request_id
     print(request_id, message.status_code, message.headers.get("x-actual-model"))
+    with client.responses.with_streaming_response.parse(model="m", input="Plan", text_format=Step) as streamed:
+        assert_type(streamed, APIResponse[ParsedResponse[Step]])
+        assert_type(streamed.parse().output_parsed, Optional[Step])
     return message.parse().parsed_output

@@ -12,12 +12,12 @@ if TYPE_CHECKING:
 
     from ..._parsed_types import ParsedResponse
     from ...types.response import Response
-    from .._raw_response import AsyncAPIResponse
+    from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager
     from .._stream_helpers import AsyncParsedResponseStreamManager, AsyncResponseStreamManager
     from .._streaming import AsyncResponseStream
     from ..resources.responses import AsyncResponses, ResponseStreamParams
 
-__all__ = ["AsyncResponsesMixin", "AsyncResponsesRawMixin"]
+__all__ = ["AsyncResponsesMixin", "AsyncResponsesRawMixin", "AsyncResponsesStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -116,5 +116,27 @@ class AsyncResponsesRawMixin:
     async def parse(self, **params: Any) -> AsyncAPIResponse[ParsedResponse[Any]]:
         """`responses.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...): its
         `parse()` gives the ParsedResponse and raises what the plain `parse` raises."""
-        calls: Any = self._calls  # its parse returns the raw response (AsyncAPIResource._then)
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
         return await calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class AsyncResponsesStreamingMixin:
+    """`parse` for `client.responses.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncResponses
+
+    @overload
+    def parse(
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedResponse[ContentT]]]: ...
+    @overload
+    def parse(
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedResponse[Any]]]: ...
+    def parse(self, **params: Any) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedResponse[Any]]]:
+        """`responses.parse` as a context manager: `async with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedResponse and raises what the plain `parse` raises."""
+        from .._raw_response import AsyncResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return AsyncResponseContextManager(lambda: calls.parse(**params))

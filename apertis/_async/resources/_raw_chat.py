@@ -14,7 +14,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.chat_completion import ChatCompletion
 from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager, raw_calls
-from ..resource_mixins.chat import AsyncCompletionsRawMixin
+from ..resource_mixins.chat import AsyncCompletionsRawMixin, AsyncCompletionsStreamingMixin
 from .chat import AsyncChat, AsyncCompletions
 
 if TYPE_CHECKING:
@@ -509,7 +509,7 @@ class AsyncCompletionsWithRawResponse(AsyncCompletionsRawMixin):
         return raw
 
 
-class AsyncCompletionsWithStreamingResponse:
+class AsyncCompletionsWithStreamingResponse(AsyncCompletionsStreamingMixin):
     """`client.chat.completions` with methods that return a context manager: `async with` it to send the call and get
     the raw response (`AsyncAPIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

@@ -13,7 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.message import Message
 from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager, raw_calls
-from ..resource_mixins.messages import AsyncMessagesRawMixin
+from ..resource_mixins.messages import AsyncMessagesRawMixin, AsyncMessagesStreamingMixin
 from .messages import AsyncMessages
 
 if TYPE_CHECKING:
@@ -354,7 +354,7 @@ class AsyncMessagesWithRawResponse(AsyncMessagesRawMixin):
         return raw
 
 
-class AsyncMessagesWithStreamingResponse:
+class AsyncMessagesWithStreamingResponse(AsyncMessagesStreamingMixin):
     """`client.messages` with methods that return a context manager: `async with` it to send the call and get
     the raw response (`AsyncAPIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

@@ -13,7 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.response import Response
 from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager, raw_calls
-from ..resource_mixins.responses import AsyncResponsesRawMixin
+from ..resource_mixins.responses import AsyncResponsesRawMixin, AsyncResponsesStreamingMixin
 from .responses import AsyncResponses
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ class AsyncResponsesWithRawResponse(AsyncResponsesRawMixin):
         return raw
 
 
-class AsyncResponsesWithStreamingResponse:
+class AsyncResponsesWithStreamingResponse(AsyncResponsesStreamingMixin):
     """`client.responses` with methods that return a context manager: `async with` it to send the call and get
     the raw response (`AsyncAPIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
     from ...types.params import ChatCompletionMessageParam
-    from .._raw_response import APIResponse
+    from .._raw_response import APIResponse, ResponseContextManager
     from .._stream_helpers import (
         ChatCompletionEventStream,
         ChatCompletionStreamManager,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         Completions,
     )
 
-__all__ = ["CompletionsMixin", "CompletionsRawMixin"]
+__all__ = ["CompletionsMixin", "CompletionsRawMixin", "CompletionsStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -387,5 +387,27 @@ class CompletionsRawMixin:
     def parse(self, **params: Any) -> APIResponse[ParsedChatCompletion[Any]]:
         """`chat.completions.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...):
         its `parse()` gives the ParsedChatCompletion and raises what the plain `parse` raises."""
-        calls: Any = self._calls  # its parse returns the raw response (SyncAPIResource._then)
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
         return calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class CompletionsStreamingMixin:
+    """`parse` for `client.chat.completions.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: Completions
+
+    @overload
+    def parse(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> ResponseContextManager[APIResponse[ParsedChatCompletion[ContentT]]]: ...
+    @overload
+    def parse(
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> ResponseContextManager[APIResponse[ParsedChatCompletion[Any]]]: ...
+    def parse(self, **params: Any) -> ResponseContextManager[APIResponse[ParsedChatCompletion[Any]]]:
+        """`chat.completions.parse` as a context manager: `with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedChatCompletion and raises what the plain `parse` raises."""
+        from .._raw_response import ResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return ResponseContextManager(lambda: calls.parse(**params))

@@ -14,7 +14,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.chat_completion import ChatCompletion
 from .._raw_response import APIResponse, ResponseContextManager, raw_calls
-from ..resource_mixins.chat import CompletionsRawMixin
+from ..resource_mixins.chat import CompletionsRawMixin, CompletionsStreamingMixin
 from .chat import Chat, Completions
 
 if TYPE_CHECKING:
@@ -509,7 +509,7 @@ class CompletionsWithRawResponse(CompletionsRawMixin):
         return raw
 
 
-class CompletionsWithStreamingResponse:
+class CompletionsWithStreamingResponse(CompletionsStreamingMixin):
     """`client.chat.completions` with methods that return a context manager: `with` it to send the call and get
     the raw response (`APIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

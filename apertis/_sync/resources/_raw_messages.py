@@ -13,7 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.message import Message
 from .._raw_response import APIResponse, ResponseContextManager, raw_calls
-from ..resource_mixins.messages import MessagesRawMixin
+from ..resource_mixins.messages import MessagesRawMixin, MessagesStreamingMixin
 from .messages import Messages
 
 if TYPE_CHECKING:
@@ -354,7 +354,7 @@ class MessagesWithRawResponse(MessagesRawMixin):
         return raw
 
 
-class MessagesWithStreamingResponse:
+class MessagesWithStreamingResponse(MessagesStreamingMixin):
     """`client.messages` with methods that return a context manager: `with` it to send the call and get
     the raw response (`APIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

@@ -13,7 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.response import Response
 from .._raw_response import APIResponse, ResponseContextManager, raw_calls
-from ..resource_mixins.responses import ResponsesRawMixin
+from ..resource_mixins.responses import ResponsesRawMixin, ResponsesStreamingMixin
 from .responses import Responses
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ class ResponsesWithRawResponse(ResponsesRawMixin):
         return raw
 
 
-class ResponsesWithStreamingResponse:
+class ResponsesWithStreamingResponse(ResponsesStreamingMixin):
     """`client.responses` with methods that return a context manager: `with` it to send the call and get
     the raw response (`APIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""
