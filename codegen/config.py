@@ -19,6 +19,8 @@ OWN_KEYS = {
     "unasync_replacements",
     "model_mixins",
     "resource_mixins",
+    "raw_response_mixins",
+    "streaming_response_mixins",
     "replaced_methods",
     "extra_type_exports",
     "union_fallbacks",
@@ -47,6 +49,11 @@ class CodegenConfig:
     # resource path (`x-apertis-resource`) -> class in apertis/_async/resource_mixins/<top-level resource>.py that
     # the generated resource class inherits (hand-written methods)
     resource_mixins: dict[str, str] = field(default_factory=dict)
+    # resource path -> class of the same module that its `with_raw_response` wrapper inherits (hand-written raw
+    # methods, such as `parse`, for the resource mixin's methods)
+    raw_response_mixins: dict[str, str] = field(default_factory=dict)
+    # the same for the `with_streaming_response` wrapper
+    streaming_response_mixins: dict[str, str] = field(default_factory=dict)
     # `<resource path>.<method>`: generated methods that the resource's mixin replaces (the generated one is
     # renamed `_<method>`, for the mixin to call)
     replaced_methods: list[str] = field(default_factory=list)
@@ -110,6 +117,18 @@ def load_config(path: Path) -> CodegenConfig:
             f"{path}: `resource_mixins` must map resource paths (x-apertis-resource, such as `chat.completions`) "
             "to Async<Name> classes of apertis/_async/resource_mixins/, such as `models: AsyncModelsMixin`"
         )
+    wrapper_mixins: dict[str, dict[str, str]] = {}
+    for key in ("raw_response_mixins", "streaming_response_mixins"):
+        entries: Any = own.get(key) or {}
+        if not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k in resource_mixins and ASYNC_CLASS.fullmatch(v)
+            for k, v in entries.items()
+        ):
+            raise ConfigError(
+                f"{path}: `{key}` must map resource paths of `resource_mixins` to Async<Name> classes of the same "
+                "module, such as `chat.completions: AsyncCompletionsRawMixin`"
+            )
+        wrapper_mixins[key] = dict(entries)
     replaced: Any = own.get("replaced_methods") or []
     if not isinstance(replaced, list) or not all(
         isinstance(m, str) and "." in m and RESOURCE_PATH.fullmatch(m) for m in replaced
@@ -166,6 +185,8 @@ def load_config(path: Path) -> CodegenConfig:
         unasync_replacements=dict(replacements),
         model_mixins=dict(mixins),
         resource_mixins=dict(resource_mixins),
+        raw_response_mixins=wrapper_mixins["raw_response_mixins"],
+        streaming_response_mixins=wrapper_mixins["streaming_response_mixins"],
         replaced_methods=list(replaced),
         extra_type_exports=dict(exports),
         union_fallbacks=dict(fallbacks),

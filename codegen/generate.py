@@ -354,11 +354,16 @@ def check_model_mixins(root: Path, registry: TypeRegistry, mixins: dict[str, str
 
 
 def check_resource_mixins(
-    root: Path, operations: list[Operation], mixins: dict[str, str], replaced: Sequence[str] = ()
+    root: Path,
+    operations: list[Operation],
+    mixins: dict[str, str],
+    replaced: Sequence[str] = (),
+    wrapper_mixins: Optional[dict[str, dict[str, str]]] = None,
 ) -> dict[str, ResourceMixin]:
     """Every `resource_mixins` entry names a resource of the spec and a class defined in its module of
     apertis/_async/resource_mixins/ whose public methods are documented and do not hide generated attributes,
-    except the generated methods listed in `replaced_methods` (which the mixin must define)."""
+    except the generated methods listed in `replaced_methods` (which the mixin must define); `wrapper_mixins`
+    (wrapper mode "raw"/"streaming" -> resource path -> class) name classes of the same module for its wrappers."""
     # resource path -> the attributes the generator gives its class (methods and sub-resources)
     generated: dict[str, set[str]] = {}
     for op in operations:
@@ -404,7 +409,25 @@ def check_resource_mixins(
                 )
             elif not documented:
                 problems.append(f"{where}: `{cls}.{name}` has no docstring (public methods are documented)")
-        out[resource] = ResourceMixin(cls=cls, methods=list(methods), replaces=replaces.get(resource, []))
+        wrappers = {}
+        for mode, classes in (wrapper_mixins or {}).items():
+            wrapper_cls = classes.get(resource)
+            if wrapper_cls is None:
+                continue
+            wrapper_where = f"{mode}_response_mixins: `{resource}: {wrapper_cls}`"
+            wrapper_methods = _class_methods(root / module, wrapper_cls)
+            if wrapper_methods is None:
+                problems.append(f"{wrapper_where}: class `{wrapper_cls}` is not defined at the top level of {module}")
+                continue
+            problems.extend(
+                f"{wrapper_where}: `{wrapper_cls}.{name}` has no docstring (public methods are documented)"
+                for name, documented in wrapper_methods.items()
+                if not documented
+            )
+            wrappers[mode] = wrapper_cls
+        out[resource] = ResourceMixin(
+            cls=cls, methods=list(methods), replaces=replaces.get(resource, []), wrappers=wrappers
+        )
     if problems:
         raise GenerationFailed("codegen/config.yaml:\n" + "\n".join(problems))
     return out
@@ -478,7 +501,13 @@ def render_all(root: Path, stage: Path, config: CodegenConfig) -> tuple[list[str
     for collection in data.endpoint_collections_by_tag.values():
         for endpoint in collection.endpoints:
             endpoints[(text_of(endpoint.path), endpoint.method)] = endpoint
-    resource_mixins = check_resource_mixins(root, operations, config.resource_mixins, config.replaced_methods)
+    resource_mixins = check_resource_mixins(
+        root,
+        operations,
+        config.resource_mixins,
+        config.replaced_methods,
+        {"raw": config.raw_response_mixins, "streaming": config.streaming_response_mixins},
+    )
     params = ParamTypes(
         raw,
         model_modules={
@@ -637,6 +666,8 @@ def build(root: Path, stage: Path, config: CodegenConfig) -> list[str]:
         resource_rules.update({name + suffix: name[len("Async") :] + suffix for name in tree.class_names})
     resource_rules.update({f"Async{name}": name for name in tree.stream_classes})
     resource_rules.update({cls: cls[len("Async") :] for cls in config.resource_mixins.values()})
+    for wrapper_mixins in (config.raw_response_mixins, config.streaming_response_mixins):
+        resource_rules.update({cls: cls[len("Async") :] for cls in wrapper_mixins.values()})
     run_ruff(stage, written)  # the async sources, formatted before unasync copies them
     sync_files = unasync_tree(stage, [*written, *handwritten], config.unasync_replacements, resource_rules)
     run_ruff(stage, sync_files)

@@ -186,6 +186,9 @@ class ResourceMixin:
     cls: str
     methods: list[str]  # its public methods, listed in the class docstring after the generated ones
     replaces: list[str] = field(default_factory=list)  # generated methods it replaces: generated as `_<name>`
+    # wrapper mode ("raw", "streaming") -> the class of the same module that the `with_<mode>_response` wrapper
+    # of the resource inherits
+    wrappers: dict[str, str] = field(default_factory=dict)
 
 
 def mixin_module(resource: str) -> str:
@@ -355,6 +358,7 @@ class ResourceBuilder:
             imports = Imports()
             classes = []
             helpers = []
+            wrapper_imports: dict[str, list[str]] = {}  # module -> the wrapper mixins it defines
             for node in self._walk([top]):
                 methods = [self._method(op, imports) for op in node.operations]
                 for method in methods:
@@ -369,15 +373,20 @@ class ResourceBuilder:
                     if op.stream:
                         stream_classes.add(op.stream["class"])
                 bases = ["AsyncAPIResource"]
+                wrapper_bases = {}
                 if node.mixin is not None:
                     module = mixin_module(node.path)[len("apertis/_async/") : -len(".py")].replace("/", ".")
                     imports.add(f"..{module}", node.mixin.cls, runtime=True)
                     bases.insert(0, node.mixin.cls)
+                    for mode, wrapper_cls in node.mixin.wrappers.items():
+                        wrapper_imports.setdefault(f"..{module}", []).append(wrapper_cls)
+                        wrapper_bases[mode] = f"({wrapper_cls})"
                 classes.append(
                     {
                         "name": node.cls,
                         "path": node.path,
                         "bases": ", ".join(bases),
+                        "wrapper_bases": wrapper_bases,
                         "doc": self._node_doc(node),
                         "children": [
                             {"attr": a, "cls": c.cls, "doc": self._node_doc(c)} for a, c in node.children.items()
@@ -394,6 +403,9 @@ class ResourceBuilder:
                 "runtime_imports": [self._import_line(m, n) for m, n in runtime],
                 "typing_imports": [self._import_line(m, n) for m, n in typing_only],
                 "helper_params": helpers,
+                "wrapper_mixin_imports": [
+                    self._import_line(m, sorted(names)) for m, names in sorted(wrapper_imports.items())
+                ],
             }
         for name, helper in unused_helpers.items():
             raise CodegenError(f"helper_params: `{name}`: `{helper.method}` is not a generated method")

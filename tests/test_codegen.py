@@ -446,6 +446,25 @@ def test_resource_mixins_must_name_a_resource_and_a_class_defined_in_its_module(
         check_resource_mixins(ROOT, operations, {"models": "AsyncModels"})
 
 
+def test_wrapper_mixins_must_be_classes_of_the_resource_mixin_module() -> None:
+    operations = _operations()
+    wrappers = {"raw": {"responses": "AsyncResponsesRawMixin"}, "streaming": {}}
+    checked = check_resource_mixins(ROOT, operations, {"responses": "AsyncResponsesMixin"}, (), wrappers)
+    assert checked["responses"].wrappers == {"raw": "AsyncResponsesRawMixin"}
+    with pytest.raises(
+        GenerationFailed,
+        match=r"streaming_response_mixins: `responses: AsyncCompletionsStreamingMixin`: class "
+        r"`AsyncCompletionsStreamingMixin` is not defined at the top level of apertis/_async/resource_mixins/responses",
+    ):
+        check_resource_mixins(
+            ROOT,
+            operations,
+            {"responses": "AsyncResponsesMixin"},
+            (),
+            {"streaming": {"responses": "AsyncCompletionsStreamingMixin"}},  # defined in chat.py
+        )
+
+
 def test_resource_mixin_methods_must_be_documented_and_not_hide_generated_attributes(tmp_path: Path) -> None:
     module = tmp_path / "apertis/_async/resource_mixins/chat.py"
     module.parent.mkdir(parents=True)
@@ -514,6 +533,8 @@ def test_extra_type_exports_must_be_defined(tmp_path: Path) -> None:
         ("resource_mixins: [models]\n", "resource_mixins"),
         ("resource_mixins:\n  models: ModelsMixin\n", "resource_mixins"),  # no Async: no sync name to derive
         ("resource_mixins:\n  Chat.Completions: AsyncCompletionsMixin\n", "resource_mixins"),
+        ("raw_response_mixins:\n  models: AsyncModelsRawMixin\n", "raw_response_mixins"),  # no resource mixin
+        ("streaming_response_mixins: [models]\n", "streaming_response_mixins"),
         ("replaced_methods: chat.completions.create\n", "replaced_methods"),
         ("replaced_methods: [models]\n", "replaced_methods"),  # a resource, not one of its methods
         ("union_fallbacks:\n  MessageStreamEvent: UnknownStreamEvent\n", "union_fallbacks"),  # not exported

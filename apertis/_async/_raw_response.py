@@ -94,6 +94,16 @@ class AsyncAPIResponse(Generic[R_co]):
             self._is_parsed = True
         return self._parsed  # type: ignore[return-value]  # None only until parsed, and R_co may be Optional
 
+    def _then(self, finish: Callable[[Any], Any]) -> None:
+        """Make `parse()` give `finish(<what it gave>)` (AsyncAPIResource._then: a hand-written method's work on
+        the generated method's result, such as `parse`'s Parsed* object; its errors are raised by `parse()`)."""
+        parse = self._parse
+
+        async def parse_then_finish() -> Any:
+            return finish(await parse())
+
+        self._parse = parse_then_finish
+
     async def read(self) -> bytes:
         """The whole body (read now if it was not yet)."""
         try:

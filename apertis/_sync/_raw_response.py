@@ -95,6 +95,16 @@ class APIResponse(Generic[R_co]):
             self._is_parsed = True
         return self._parsed  # type: ignore[return-value]  # None only until parsed, and R_co may be Optional
 
+    def _then(self, finish: Callable[[Any], Any]) -> None:
+        """Make `parse()` give `finish(<what it gave>)` (SyncAPIResource._then: a hand-written method's work on
+        the generated method's result, such as `parse`'s Parsed* object; its errors are raised by `parse()`)."""
+        parse = self._parse
+
+        def parse_then_finish() -> Any:
+            return finish(parse())
+
+        self._parse = parse_then_finish
+
     def read(self) -> bytes:
         """The whole body (read now if it was not yet)."""
         try:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 from pydantic import BaseModel
 from typing_extensions import TypedDict, assert_type
 
-from apertis import Apertis, AsyncApertis
+from apertis import Apertis, APIResponse, AsyncApertis, AsyncAPIResponse
 from apertis.streaming import (
     ParsedChatCompletionEventStream,
     ParsedMessageEventStream,
@@ -93,4 +93,32 @@ async def asynchronous(client: AsyncApertis, messages: List[ChatCompletionMessag
     async with client.chat.completions.stream(model="m", messages=messages, response_format=Step) as stream:
         final = await stream.get_final_completion()
         assert_type(final, ParsedChatCompletion[Step])
+    raw = await client.chat.completions.with_raw_response.parse(model="m", messages=messages, response_format=Step)
+    assert_type(raw, AsyncAPIResponse[ParsedChatCompletion[Step]])
+    assert_type(await raw.parse(), ParsedChatCompletion[Step])
+    raw_response = await client.responses.with_raw_response.parse(model="m", input="Plan", text_format=Point)
+    assert_type(await raw_response.parse(), ParsedResponse[Point])
+    async with client.messages.with_streaming_response.parse(
+        model="m", max_tokens=100, messages=[], output_format=Point
+    ) as streamed:
+        assert_type(streamed, AsyncAPIResponse[ParsedMessage[Point]])
     return completion.choices[0].message.parsed
+
+
+def raw_responses(client: Apertis, messages: List[MessageParam], schema: Dict[str, Any]) -> Optional[Point]:
+    """`with_raw_response.parse` carries the type to the raw response and its `parse()`."""
+    raw = client.chat.completions.with_raw_response.parse(model="m", messages=[], response_format=Point)
+    assert_type(raw, APIResponse[ParsedChatCompletion[Point]])
+    assert_type(raw.parse().choices[0].message.parsed, Optional[Point])
+    loose = client.responses.with_raw_response.parse(model="m", input="Plan", text_format=schema)
+    assert_type(loose, APIResponse[ParsedResponse[Any]])
+    message = client.messages.with_raw_response.parse(
+        model="claude-sonnet-4.5", max_tokens=100, messages=messages, output_format=Point
+    )
+    assert_type(message, APIResponse[ParsedMessage[Point]])
+    request_id: Optional[str] = message.request_id
+    print(request_id, message.status_code, message.headers.get("x-actual-model"))
+    with client.responses.with_streaming_response.parse(model="m", input="Plan", text_format=Step) as streamed:
+        assert_type(streamed, APIResponse[ParsedResponse[Step]])
+        assert_type(streamed.parse().output_parsed, Optional[Step])
+    return message.parse().parsed_output

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
     from ...types.params import ChatCompletionMessageParam
+    from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager
     from .._stream_helpers import (
         AsyncChatCompletionEventStream,
         AsyncChatCompletionStreamManager,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
         ChatCompletionStreamParams,
     )
 
-__all__ = ["AsyncCompletionsMixin"]
+__all__ = ["AsyncCompletionsMixin", "AsyncCompletionsRawMixin", "AsyncCompletionsStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -247,7 +248,7 @@ class AsyncCompletionsMixin(AsyncAPIResource):
         params["response_format"], fmt = chat_request(response_format, strict=strict)
         resource = cast("AsyncCompletions", self)
         completion: ChatCompletion = await resource.create(**params)
-        return parsed_chat_completion(completion, fmt)
+        return self._then(completion, lambda completion: parsed_chat_completion(completion, fmt))
 
     # `self: AsyncCompletions` types the generated `create` these call (see resource_mixins/models.py).
     async def create_with_image(  # type: ignore[misc]
@@ -369,3 +370,45 @@ class AsyncCompletionsMixin(AsyncAPIResource):
             model=model, messages=messages, web_search_options=options, **kwargs
         )
         return completion
+
+
+class AsyncCompletionsRawMixin:
+    """`parse` for `client.chat.completions.with_raw_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncCompletions
+
+    @overload
+    async def parse(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> AsyncAPIResponse[ParsedChatCompletion[ContentT]]: ...
+    @overload
+    async def parse(
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> AsyncAPIResponse[ParsedChatCompletion[Any]]: ...
+    async def parse(self, **params: Any) -> AsyncAPIResponse[ParsedChatCompletion[Any]]:
+        """`chat.completions.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...):
+        its `parse()` gives the ParsedChatCompletion and raises what the plain `parse` raises."""
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return await calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class AsyncCompletionsStreamingMixin:
+    """`parse` for `client.chat.completions.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncCompletions
+
+    @overload
+    def parse(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedChatCompletion[ContentT]]]: ...
+    @overload
+    def parse(
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedChatCompletion[Any]]]: ...
+    def parse(self, **params: Any) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedChatCompletion[Any]]]:
+        """`chat.completions.parse` as a context manager: `async with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedChatCompletion and raises what the plain `parse` raises."""
+        from .._raw_response import AsyncResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return AsyncResponseContextManager(lambda: calls.parse(**params))

@@ -18,12 +18,13 @@ if TYPE_CHECKING:
     from ..._tools import FunctionTool, ToolRun
     from ...types.message import Message
     from ...types.params import MessageParam
+    from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager
     from .._stream_helpers import AsyncMessageEventStream, AsyncMessageStreamManager, AsyncParsedMessageStreamManager
     from .._streaming import AsyncMessageStream
     from .._tool_runner import AsyncToolRunStream
     from ..resources.messages import AsyncMessages, MessageRunToolsParams, MessageStreamParams
 
-__all__ = ["AsyncMessagesMixin"]
+__all__ = ["AsyncMessagesMixin", "AsyncMessagesRawMixin", "AsyncMessagesStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -194,4 +195,66 @@ class AsyncMessagesMixin(AsyncAPIResource):
         params.update(added)
         resource = cast("AsyncMessages", self)
         message: Message = await resource.create(**params)
-        return parsed_message(message, fmt, mode=output_mode)
+        return self._then(message, lambda message: parsed_message(message, fmt, mode=output_mode))
+
+
+class AsyncMessagesRawMixin:
+    """`parse` for `client.messages.with_raw_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncMessages
+
+    @overload
+    async def parse(
+        self,
+        *,
+        output_format: Type[ContentT],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> AsyncAPIResponse[ParsedMessage[ContentT]]: ...
+    @overload
+    async def parse(
+        self,
+        *,
+        output_format: Mapping[str, Any],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> AsyncAPIResponse[ParsedMessage[Any]]: ...
+    async def parse(self, **params: Any) -> AsyncAPIResponse[ParsedMessage[Any]]:
+        """`messages.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...): its
+        `parse()` gives the ParsedMessage and raises what the plain `parse` raises."""
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return await calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class AsyncMessagesStreamingMixin:
+    """`parse` for `client.messages.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncMessages
+
+    @overload
+    def parse(
+        self,
+        *,
+        output_format: Type[ContentT],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedMessage[ContentT]]]: ...
+    @overload
+    def parse(
+        self,
+        *,
+        output_format: Mapping[str, Any],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedMessage[Any]]]: ...
+    def parse(self, **params: Any) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedMessage[Any]]]:
+        """`messages.parse` as a context manager: `async with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedMessage and raises what the plain `parse` raises."""
+        from .._raw_response import AsyncResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return AsyncResponseContextManager(lambda: calls.parse(**params))

@@ -12,11 +12,12 @@ if TYPE_CHECKING:
 
     from ..._parsed_types import ParsedResponse
     from ...types.response import Response
+    from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager
     from .._stream_helpers import AsyncParsedResponseStreamManager, AsyncResponseStreamManager
     from .._streaming import AsyncResponseStream
     from ..resources.responses import AsyncResponses, ResponseStreamParams
 
-__all__ = ["AsyncResponsesMixin"]
+__all__ = ["AsyncResponsesMixin", "AsyncResponsesRawMixin", "AsyncResponsesStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -96,4 +97,46 @@ class AsyncResponsesMixin(AsyncAPIResource):
         params["text"], fmt = responses_request(text_format, strict=strict, text=params.get("text"))
         resource = cast("AsyncResponses", self)
         response: Response = await resource.create(**params)
-        return parsed_response(response, fmt)
+        return self._then(response, lambda response: parsed_response(response, fmt))
+
+
+class AsyncResponsesRawMixin:
+    """`parse` for `client.responses.with_raw_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncResponses
+
+    @overload
+    async def parse(
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> AsyncAPIResponse[ParsedResponse[ContentT]]: ...
+    @overload
+    async def parse(
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> AsyncAPIResponse[ParsedResponse[Any]]: ...
+    async def parse(self, **params: Any) -> AsyncAPIResponse[ParsedResponse[Any]]:
+        """`responses.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...): its
+        `parse()` gives the ParsedResponse and raises what the plain `parse` raises."""
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return await calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class AsyncResponsesStreamingMixin:
+    """`parse` for `client.responses.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: AsyncResponses
+
+    @overload
+    def parse(
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedResponse[ContentT]]]: ...
+    @overload
+    def parse(
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedResponse[Any]]]: ...
+    def parse(self, **params: Any) -> AsyncResponseContextManager[AsyncAPIResponse[ParsedResponse[Any]]]:
+        """`responses.parse` as a context manager: `async with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedResponse and raises what the plain `parse` raises."""
+        from .._raw_response import AsyncResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return AsyncResponseContextManager(lambda: calls.parse(**params))

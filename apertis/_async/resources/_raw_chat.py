@@ -14,6 +14,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.chat_completion import ChatCompletion
 from .._raw_response import AsyncAPIResponse, AsyncResponseContextManager, raw_calls
+from ..resource_mixins.chat import AsyncCompletionsRawMixin, AsyncCompletionsStreamingMixin
 from .chat import AsyncChat, AsyncCompletions
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class AsyncChatWithStreamingResponse:
         return AsyncCompletionsWithStreamingResponse(self._resource.completions)
 
 
-class AsyncCompletionsWithRawResponse:
+class AsyncCompletionsWithRawResponse(AsyncCompletionsRawMixin):
     """`client.chat.completions` with methods that return the raw response (`AsyncAPIResponse`: `headers`,
     `status_code`, `request_id`, `gateway`, `retries_taken`, `http_response`) instead of the result; its `parse()`
     gives the result (for a streamed call, the stream)."""
@@ -508,7 +509,7 @@ class AsyncCompletionsWithRawResponse:
         return raw
 
 
-class AsyncCompletionsWithStreamingResponse:
+class AsyncCompletionsWithStreamingResponse(AsyncCompletionsStreamingMixin):
     """`client.chat.completions` with methods that return a context manager: `async with` it to send the call and get
     the raw response (`AsyncAPIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

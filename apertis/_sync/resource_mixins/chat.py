@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..._tools import FunctionTool, ToolRun
     from ...types.chat_completion import ChatCompletion
     from ...types.params import ChatCompletionMessageParam
+    from .._raw_response import APIResponse, ResponseContextManager
     from .._stream_helpers import (
         ChatCompletionEventStream,
         ChatCompletionStreamManager,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
         Completions,
     )
 
-__all__ = ["CompletionsMixin"]
+__all__ = ["CompletionsMixin", "CompletionsRawMixin", "CompletionsStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -248,7 +249,7 @@ class CompletionsMixin(SyncAPIResource):
         params["response_format"], fmt = chat_request(response_format, strict=strict)
         resource = cast("Completions", self)
         completion: ChatCompletion = resource.create(**params)
-        return parsed_chat_completion(completion, fmt)
+        return self._then(completion, lambda completion: parsed_chat_completion(completion, fmt))
 
     # `self: Completions` types the generated `create` these call (see resource_mixins/models.py).
     def create_with_image(  # type: ignore[misc]
@@ -368,3 +369,45 @@ class CompletionsMixin(SyncAPIResource):
         messages = _with_system(system, {"role": "user", "content": prompt})
         completion: ChatCompletion = self.create(model=model, messages=messages, web_search_options=options, **kwargs)
         return completion
+
+
+class CompletionsRawMixin:
+    """`parse` for `client.chat.completions.with_raw_response` (the generated wrapper inherits it)."""
+
+    _calls: Completions
+
+    @overload
+    def parse(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> APIResponse[ParsedChatCompletion[ContentT]]: ...
+    @overload
+    def parse(
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> APIResponse[ParsedChatCompletion[Any]]: ...
+    def parse(self, **params: Any) -> APIResponse[ParsedChatCompletion[Any]]:
+        """`chat.completions.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...):
+        its `parse()` gives the ParsedChatCompletion and raises what the plain `parse` raises."""
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class CompletionsStreamingMixin:
+    """`parse` for `client.chat.completions.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: Completions
+
+    @overload
+    def parse(
+        self, *, response_format: Type[ContentT], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> ResponseContextManager[APIResponse[ParsedChatCompletion[ContentT]]]: ...
+    @overload
+    def parse(
+        self, *, response_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ChatCompletionParseParams]
+    ) -> ResponseContextManager[APIResponse[ParsedChatCompletion[Any]]]: ...
+    def parse(self, **params: Any) -> ResponseContextManager[APIResponse[ParsedChatCompletion[Any]]]:
+        """`chat.completions.parse` as a context manager: `with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedChatCompletion and raises what the plain `parse` raises."""
+        from .._raw_response import ResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return ResponseContextManager(lambda: calls.parse(**params))

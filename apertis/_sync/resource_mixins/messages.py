@@ -19,12 +19,13 @@ if TYPE_CHECKING:
     from ..._tools import FunctionTool, ToolRun
     from ...types.message import Message
     from ...types.params import MessageParam
+    from .._raw_response import APIResponse, ResponseContextManager
     from .._stream_helpers import MessageEventStream, MessageStreamManager, ParsedMessageStreamManager
     from .._streaming import MessageStream
     from .._tool_runner import ToolRunStream
     from ..resources.messages import MessageRunToolsParams, Messages, MessageStreamParams
 
-__all__ = ["MessagesMixin"]
+__all__ = ["MessagesMixin", "MessagesRawMixin", "MessagesStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -195,4 +196,66 @@ class MessagesMixin(SyncAPIResource):
         params.update(added)
         resource = cast("Messages", self)
         message: Message = resource.create(**params)
-        return parsed_message(message, fmt, mode=output_mode)
+        return self._then(message, lambda message: parsed_message(message, fmt, mode=output_mode))
+
+
+class MessagesRawMixin:
+    """`parse` for `client.messages.with_raw_response` (the generated wrapper inherits it)."""
+
+    _calls: Messages
+
+    @overload
+    def parse(
+        self,
+        *,
+        output_format: Type[ContentT],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> APIResponse[ParsedMessage[ContentT]]: ...
+    @overload
+    def parse(
+        self,
+        *,
+        output_format: Mapping[str, Any],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> APIResponse[ParsedMessage[Any]]: ...
+    def parse(self, **params: Any) -> APIResponse[ParsedMessage[Any]]:
+        """`messages.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...): its
+        `parse()` gives the ParsedMessage and raises what the plain `parse` raises."""
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class MessagesStreamingMixin:
+    """`parse` for `client.messages.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: Messages
+
+    @overload
+    def parse(
+        self,
+        *,
+        output_format: Type[ContentT],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> ResponseContextManager[APIResponse[ParsedMessage[ContentT]]]: ...
+    @overload
+    def parse(
+        self,
+        *,
+        output_format: Mapping[str, Any],
+        output_mode: MessagesOutputMode = "tool",
+        strict: bool = True,
+        **params: Unpack[MessageStreamParams],
+    ) -> ResponseContextManager[APIResponse[ParsedMessage[Any]]]: ...
+    def parse(self, **params: Any) -> ResponseContextManager[APIResponse[ParsedMessage[Any]]]:
+        """`messages.parse` as a context manager: `with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedMessage and raises what the plain `parse` raises."""
+        from .._raw_response import ResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return ResponseContextManager(lambda: calls.parse(**params))

@@ -13,11 +13,12 @@ if TYPE_CHECKING:
 
     from ..._parsed_types import ParsedResponse
     from ...types.response import Response
+    from .._raw_response import APIResponse, ResponseContextManager
     from .._stream_helpers import ParsedResponseStreamManager, ResponseStreamManager
     from .._streaming import ResponseStream
     from ..resources.responses import Responses, ResponseStreamParams
 
-__all__ = ["ResponsesMixin"]
+__all__ = ["ResponsesMixin", "ResponsesRawMixin", "ResponsesStreamingMixin"]
 
 ContentT = TypeVar("ContentT")
 
@@ -97,4 +98,46 @@ class ResponsesMixin(SyncAPIResource):
         params["text"], fmt = responses_request(text_format, strict=strict, text=params.get("text"))
         resource = cast("Responses", self)
         response: Response = resource.create(**params)
-        return parsed_response(response, fmt)
+        return self._then(response, lambda response: parsed_response(response, fmt))
+
+
+class ResponsesRawMixin:
+    """`parse` for `client.responses.with_raw_response` (the generated wrapper inherits it)."""
+
+    _calls: Responses
+
+    @overload
+    def parse(
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> APIResponse[ParsedResponse[ContentT]]: ...
+    @overload
+    def parse(
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> APIResponse[ParsedResponse[Any]]: ...
+    def parse(self, **params: Any) -> APIResponse[ParsedResponse[Any]]:
+        """`responses.parse`, returning the raw response (`headers`, `status_code`, `request_id`, ...): its
+        `parse()` gives the ParsedResponse and raises what the plain `parse` raises."""
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return calls.parse(**params)  # type: ignore[no-any-return]
+
+
+class ResponsesStreamingMixin:
+    """`parse` for `client.responses.with_streaming_response` (the generated wrapper inherits it)."""
+
+    _calls: Responses
+
+    @overload
+    def parse(
+        self, *, text_format: Type[ContentT], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> ResponseContextManager[APIResponse[ParsedResponse[ContentT]]]: ...
+    @overload
+    def parse(
+        self, *, text_format: Mapping[str, Any], strict: bool = True, **params: Unpack[ResponseStreamParams]
+    ) -> ResponseContextManager[APIResponse[ParsedResponse[Any]]]: ...
+    def parse(self, **params: Any) -> ResponseContextManager[APIResponse[ParsedResponse[Any]]]:
+        """`responses.parse` as a context manager: `with` it to send the call and get the raw response with
+        its body unread; its `parse()` gives the ParsedResponse and raises what the plain `parse` raises."""
+        from .._raw_response import ResponseContextManager
+
+        calls: Any = self._calls  # its parse returns the raw response (`_then` of the resource base class)
+        return ResponseContextManager(lambda: calls.parse(**params))

@@ -14,6 +14,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.chat_completion import ChatCompletion
 from .._raw_response import APIResponse, ResponseContextManager, raw_calls
+from ..resource_mixins.chat import CompletionsRawMixin, CompletionsStreamingMixin
 from .chat import Chat, Completions
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class ChatWithStreamingResponse:
         return CompletionsWithStreamingResponse(self._resource.completions)
 
 
-class CompletionsWithRawResponse:
+class CompletionsWithRawResponse(CompletionsRawMixin):
     """`client.chat.completions` with methods that return the raw response (`APIResponse`: `headers`,
     `status_code`, `request_id`, `gateway`, `retries_taken`, `http_response`) instead of the result; its `parse()`
     gives the result (for a streamed call, the stream)."""
@@ -508,7 +509,7 @@ class CompletionsWithRawResponse:
         return raw
 
 
-class CompletionsWithStreamingResponse:
+class CompletionsWithStreamingResponse(CompletionsStreamingMixin):
     """`client.chat.completions` with methods that return a context manager: `with` it to send the call and get
     the raw response (`APIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

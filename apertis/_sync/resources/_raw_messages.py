@@ -13,6 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.message import Message
 from .._raw_response import APIResponse, ResponseContextManager, raw_calls
+from ..resource_mixins.messages import MessagesRawMixin, MessagesStreamingMixin
 from .messages import Messages
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["MessagesWithRawResponse", "MessagesWithStreamingResponse"]
 
 
-class MessagesWithRawResponse:
+class MessagesWithRawResponse(MessagesRawMixin):
     """`client.messages` with methods that return the raw response (`APIResponse`: `headers`,
     `status_code`, `request_id`, `gateway`, `retries_taken`, `http_response`) instead of the result; its `parse()`
     gives the result (for a streamed call, the stream)."""
@@ -353,7 +354,7 @@ class MessagesWithRawResponse:
         return raw
 
 
-class MessagesWithStreamingResponse:
+class MessagesWithStreamingResponse(MessagesStreamingMixin):
     """`client.messages` with methods that return a context manager: `with` it to send the call and get
     the raw response (`APIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""

@@ -13,6 +13,7 @@ import httpx
 from ..._types import NOT_GIVEN, Body, Headers, NotGiven, Query
 from ...types.response import Response
 from .._raw_response import APIResponse, ResponseContextManager, raw_calls
+from ..resource_mixins.responses import ResponsesRawMixin, ResponsesStreamingMixin
 from .responses import Responses
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ResponsesWithRawResponse", "ResponsesWithStreamingResponse"]
 
 
-class ResponsesWithRawResponse:
+class ResponsesWithRawResponse(ResponsesRawMixin):
     """`client.responses` with methods that return the raw response (`APIResponse`: `headers`,
     `status_code`, `request_id`, `gateway`, `retries_taken`, `http_response`) instead of the result; its `parse()`
     gives the result (for a streamed call, the stream)."""
@@ -323,7 +324,7 @@ class ResponsesWithRawResponse:
         return raw
 
 
-class ResponsesWithStreamingResponse:
+class ResponsesWithStreamingResponse(ResponsesStreamingMixin):
     """`client.responses` with methods that return a context manager: `with` it to send the call and get
     the raw response (`APIResponse`) with its body unread (`iter_bytes()`, `iter_lines()`, `read()`,
     `parse()`); the response is closed when the block ends."""
