@@ -55,7 +55,9 @@ async def main() -> None:
                 print("turn: ", end="")
                 async for text in turn.text_stream:
                     print(text, end="", flush=True)
-                print()
+                message = await turn.get_final_message()
+                asked = [block.name for block in message.content if block.type == "tool_use"]
+                print(f"(asks for {', '.join(asked)})" if asked else "")
         print("tool results:", [call.output for call in turns.result.tool_calls])
 
 

@@ -91,6 +91,7 @@ CHECKS: Dict[str, Callable[[str], None]] = {
         "example-city",
         "answer: Offline answer from gpt-4.1-mini: the tool returned '18 degrees celsius and sunny in example-city'.",
         "(2 replies, 3 messages in the conversation)",
+        "turn: (asks for get_time)",
         "turn: Offline answer from claude-sonnet-4.5: the tool returned 'It is 14:05 in example-city'.",
     ),
 }
