@@ -151,6 +151,61 @@ class AsyncParsedResponseStreamManager(AsyncResponseStreamManager, Generic[Conte
         return stream
 
 
+class _RawStream(Protocol):
+    @property
+    def response(self) -> httpx.Response: ...
+
+    async def close(self) -> None: ...
+
+
+_RawT = TypeVar("_RawT", bound=_RawStream)
+_EventT = TypeVar("_EventT")
+
+
+class _AsyncEventStream(Generic[_RawT, _EventT]):
+    """What the helpers' event streams share: one iterator over `_events()` for every loop, reading to the end,
+    closing, and an `async with` block that closes."""
+
+    _raw: _RawT
+    _iterator: Optional[AsyncIterator[_EventT]]
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response (status, headers)."""
+        return self._raw.response
+
+    def __aiter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
+
+    async def __anext__(self) -> _EventT:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return await self._iterator.__anext__()
+
+    def _events(self) -> AsyncIterator[_EventT]:
+        raise NotImplementedError
+
+    async def until_done(self) -> Self:
+        """Read the stream to its end (its events are still derived, for the snapshots)."""
+        if self._iterator is None:
+            self._iterator = self._events()
+        async for _ in self._iterator:
+            pass
+        return self
+
+    async def close(self) -> None:
+        """Stop the stream and release its connection. Safe to call more than once."""
+        await self._raw.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
 class _ChoiceState:
     __slots__ = ("content", "done", "refusal", "tool_calls")
 
@@ -162,7 +217,7 @@ class _ChoiceState:
         self.tool_calls: Dict[int, List[object]] = {}
 
 
-class AsyncChatCompletionEventStream:
+class AsyncChatCompletionEventStream(_AsyncEventStream["AsyncChatCompletionStream", ChatCompletionStreamEvent]):
     """The events of a chat completion stream, as openai-python's `ChatCompletionStream` yields them.
 
     Iterating yields, per chunk, a `chunk` event and then the `content.delta`, `refusal.delta` and
@@ -176,15 +231,10 @@ class AsyncChatCompletionEventStream:
     def __init__(self, raw: AsyncChatCompletionStream) -> None:
         self._raw = raw
         self._choices: Dict[int, _ChoiceState] = {}
-        self._iterator: Optional[AsyncIterator[ChatCompletionStreamEvent]] = None
+        self._iterator = None
         # The plain stream folds a chunk in before handing it over; this one folds it in after the previous
         # chunk's event has taken its snapshot (see ChunkEvent._freeze).
         self._accumulator = ChatCompletionAccumulator()
-
-    @property
-    def response(self) -> httpx.Response:
-        """The HTTP response (status, headers)."""
-        return self._raw.response
 
     @property
     def current_completion_snapshot(self) -> ChatCompletion:
@@ -195,16 +245,6 @@ class AsyncChatCompletionEventStream:
         from ..types import ChatCompletion
 
         return ChatCompletion.from_dict(self._accumulator.result())
-
-    def __aiter__(self) -> Self:
-        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
-        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
-        return self
-
-    async def __anext__(self) -> ChatCompletionStreamEvent:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return await self._iterator.__anext__()
 
     async def _events(self) -> AsyncIterator[ChatCompletionStreamEvent]:
         previous: Optional[weakref.ReferenceType[ChunkEvent]] = None
@@ -266,24 +306,6 @@ class AsyncChatCompletionEventStream:
         await self.until_done()
         return await self._raw.get_final_completion()
 
-    async def until_done(self) -> Self:
-        """Read the stream to its end (its events are still derived, for the snapshots)."""
-        if self._iterator is None:
-            self._iterator = self._events()
-        async for _ in self._iterator:
-            pass
-        return self
-
-    async def close(self) -> None:
-        """Stop the stream and release its connection. Safe to call more than once."""
-        await self._raw.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
 
 class AsyncParsedChatCompletionEventStream(AsyncChatCompletionEventStream, Generic[ContentT]):
     """A chat completion stream asked for a type (`stream(..., response_format=T)`): the events of
@@ -326,7 +348,7 @@ def _finish_tool_calls(state: _ChoiceState, choice_index: int) -> List[ChatCompl
     return events
 
 
-class AsyncMessageEventStream:
+class AsyncMessageEventStream(_AsyncEventStream["AsyncMessageStream", MessageHelperStreamEvent]):
     """The events of a Messages stream, as anthropic-sdk-python's `MessageStream` yields them.
 
     Iterating yields every event of the API (`message_start`, `content_block_start`, `content_block_delta`, ...,
@@ -339,12 +361,7 @@ class AsyncMessageEventStream:
     def __init__(self, raw: AsyncMessageStream) -> None:
         self._raw = raw
         self._blocks: Dict[Tuple[str, int], str] = {}
-        self._iterator: Optional[AsyncIterator[MessageHelperStreamEvent]] = None
-
-    @property
-    def response(self) -> httpx.Response:
-        """The HTTP response (status, headers)."""
-        return self._raw.response
+        self._iterator = None
 
     @property
     def current_message_snapshot(self) -> Message:
@@ -352,16 +369,6 @@ class AsyncMessageEventStream:
         from ..types import Message
 
         return Message.from_dict(self._raw._accumulator.result())
-
-    def __aiter__(self) -> Self:
-        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
-        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
-        return self
-
-    async def __anext__(self) -> MessageHelperStreamEvent:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return await self._iterator.__anext__()
 
     async def _events(self) -> AsyncIterator[MessageHelperStreamEvent]:
         async for event in self._raw:
@@ -419,24 +426,6 @@ class AsyncMessageEventStream:
             raise invalid_data_error("the message has no text block (read get_final_message() instead)")
         return "".join(texts)
 
-    async def until_done(self) -> Self:
-        """Read the stream to its end."""
-        if self._iterator is None:
-            self._iterator = self._events()
-        async for _ in self._iterator:
-            pass
-        return self
-
-    async def close(self) -> None:
-        """Stop the stream and release its connection. Safe to call more than once."""
-        await self._raw.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
 
 class AsyncParsedMessageEventStream(AsyncMessageEventStream, Generic[ContentT]):
     """A Messages stream asked for a type (`stream(..., output_format=T)`): the events of AsyncMessageEventStream,
@@ -455,7 +444,7 @@ class AsyncParsedMessageEventStream(AsyncMessageEventStream, Generic[ContentT]):
         return parsed_message(await super().get_final_message(), self._format, mode=self._mode)
 
 
-class AsyncResponseEventStream:
+class AsyncResponseEventStream(_AsyncEventStream["AsyncResponseStream", "ResponseStreamEvent"]):
     """The events of a Responses stream, as openai-python's `responses.stream(...)` helper gives them.
 
     Iterating yields every event of the API (`ResponseStreamEvent`); `output_text` is the text of the
@@ -467,26 +456,12 @@ class AsyncResponseEventStream:
     def __init__(self, raw: AsyncResponseStream) -> None:
         self._raw = raw
         self._output_text = ""
-        self._iterator: Optional[AsyncIterator[ResponseStreamEvent]] = None
-
-    @property
-    def response(self) -> httpx.Response:
-        """The HTTP response (status, headers)."""
-        return self._raw.response
+        self._iterator = None
 
     @property
     def output_text(self) -> str:
         """The output text read so far."""
         return self._output_text
-
-    def __aiter__(self) -> Self:
-        # One iterator for every loop, as in the other helpers: a loop left early goes on from there.
-        return self
-
-    async def __anext__(self) -> ResponseStreamEvent:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return await self._iterator.__anext__()
 
     async def _events(self) -> AsyncIterator[ResponseStreamEvent]:
         async for event in self._raw:
@@ -498,24 +473,6 @@ class AsyncResponseEventStream:
         """Read the stream to its end and return the final Response (see ResponseStream.get_final_response)."""
         await self.until_done()
         return await self._raw.get_final_response()
-
-    async def until_done(self) -> Self:
-        """Read the stream to its end."""
-        if self._iterator is None:
-            self._iterator = self._events()
-        async for _ in self._iterator:
-            pass
-        return self
-
-    async def close(self) -> None:
-        """Stop the stream and release its connection. Safe to call more than once."""
-        await self._raw.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
 
 class AsyncParsedResponseEventStream(AsyncResponseEventStream, Generic[ContentT]):

@@ -152,6 +152,61 @@ class ParsedResponseStreamManager(ResponseStreamManager, Generic[ContentT]):
         return stream
 
 
+class _RawStream(Protocol):
+    @property
+    def response(self) -> httpx.Response: ...
+
+    def close(self) -> None: ...
+
+
+_RawT = TypeVar("_RawT", bound=_RawStream)
+_EventT = TypeVar("_EventT")
+
+
+class _AsyncEventStream(Generic[_RawT, _EventT]):
+    """What the helpers' event streams share: one iterator over `_events()` for every loop, reading to the end,
+    closing, and an `with` block that closes."""
+
+    _raw: _RawT
+    _iterator: Optional[Iterator[_EventT]]
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response (status, headers)."""
+        return self._raw.response
+
+    def __iter__(self) -> Self:
+        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
+        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
+        return self
+
+    def __next__(self) -> _EventT:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return self._iterator.__next__()
+
+    def _events(self) -> Iterator[_EventT]:
+        raise NotImplementedError
+
+    def until_done(self) -> Self:
+        """Read the stream to its end (its events are still derived, for the snapshots)."""
+        if self._iterator is None:
+            self._iterator = self._events()
+        for _ in self._iterator:
+            pass
+        return self
+
+    def close(self) -> None:
+        """Stop the stream and release its connection. Safe to call more than once."""
+        self._raw.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class _ChoiceState:
     __slots__ = ("content", "done", "refusal", "tool_calls")
 
@@ -163,7 +218,7 @@ class _ChoiceState:
         self.tool_calls: Dict[int, List[object]] = {}
 
 
-class ChatCompletionEventStream:
+class ChatCompletionEventStream(_AsyncEventStream["ChatCompletionStream", ChatCompletionStreamEvent]):
     """The events of a chat completion stream, as openai-python's `ChatCompletionStream` yields them.
 
     Iterating yields, per chunk, a `chunk` event and then the `content.delta`, `refusal.delta` and
@@ -177,15 +232,10 @@ class ChatCompletionEventStream:
     def __init__(self, raw: ChatCompletionStream) -> None:
         self._raw = raw
         self._choices: Dict[int, _ChoiceState] = {}
-        self._iterator: Optional[Iterator[ChatCompletionStreamEvent]] = None
+        self._iterator = None
         # The plain stream folds a chunk in before handing it over; this one folds it in after the previous
         # chunk's event has taken its snapshot (see ChunkEvent._freeze).
         self._accumulator = ChatCompletionAccumulator()
-
-    @property
-    def response(self) -> httpx.Response:
-        """The HTTP response (status, headers)."""
-        return self._raw.response
 
     @property
     def current_completion_snapshot(self) -> ChatCompletion:
@@ -196,16 +246,6 @@ class ChatCompletionEventStream:
         from ..types import ChatCompletion
 
         return ChatCompletion.from_dict(self._accumulator.result())
-
-    def __iter__(self) -> Self:
-        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
-        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
-        return self
-
-    def __next__(self) -> ChatCompletionStreamEvent:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return self._iterator.__next__()
 
     def _events(self) -> Iterator[ChatCompletionStreamEvent]:
         previous: Optional[weakref.ReferenceType[ChunkEvent]] = None
@@ -266,24 +306,6 @@ class ChatCompletionEventStream:
         self.until_done()
         return self._raw.get_final_completion()
 
-    def until_done(self) -> Self:
-        """Read the stream to its end (its events are still derived, for the snapshots)."""
-        if self._iterator is None:
-            self._iterator = self._events()
-        for _ in self._iterator:
-            pass
-        return self
-
-    def close(self) -> None:
-        """Stop the stream and release its connection. Safe to call more than once."""
-        self._raw.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 class ParsedChatCompletionEventStream(ChatCompletionEventStream, Generic[ContentT]):
     """A chat completion stream asked for a type (`stream(..., response_format=T)`): the events of
@@ -326,7 +348,7 @@ def _finish_tool_calls(state: _ChoiceState, choice_index: int) -> List[ChatCompl
     return events
 
 
-class MessageEventStream:
+class MessageEventStream(_AsyncEventStream["MessageStream", MessageHelperStreamEvent]):
     """The events of a Messages stream, as anthropic-sdk-python's `MessageStream` yields them.
 
     Iterating yields every event of the API (`message_start`, `content_block_start`, `content_block_delta`, ...,
@@ -339,12 +361,7 @@ class MessageEventStream:
     def __init__(self, raw: MessageStream) -> None:
         self._raw = raw
         self._blocks: Dict[Tuple[str, int], str] = {}
-        self._iterator: Optional[Iterator[MessageHelperStreamEvent]] = None
-
-    @property
-    def response(self) -> httpx.Response:
-        """The HTTP response (status, headers)."""
-        return self._raw.response
+        self._iterator = None
 
     @property
     def current_message_snapshot(self) -> Message:
@@ -352,16 +369,6 @@ class MessageEventStream:
         from ..types import Message
 
         return Message.from_dict(self._raw._accumulator.result())
-
-    def __iter__(self) -> Self:
-        # One iterator for every loop: breaking out of one leaves the stream open (the block closes it), so
-        # get_final_*() or another loop goes on from there, as in the other SDKs' helpers.
-        return self
-
-    def __next__(self) -> MessageHelperStreamEvent:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return self._iterator.__next__()
 
     def _events(self) -> Iterator[MessageHelperStreamEvent]:
         for event in self._raw:
@@ -419,24 +426,6 @@ class MessageEventStream:
             raise invalid_data_error("the message has no text block (read get_final_message() instead)")
         return "".join(texts)
 
-    def until_done(self) -> Self:
-        """Read the stream to its end."""
-        if self._iterator is None:
-            self._iterator = self._events()
-        for _ in self._iterator:
-            pass
-        return self
-
-    def close(self) -> None:
-        """Stop the stream and release its connection. Safe to call more than once."""
-        self._raw.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 class ParsedMessageEventStream(MessageEventStream, Generic[ContentT]):
     """A Messages stream asked for a type (`stream(..., output_format=T)`): the events of MessageEventStream,
@@ -455,7 +444,7 @@ class ParsedMessageEventStream(MessageEventStream, Generic[ContentT]):
         return parsed_message(super().get_final_message(), self._format, mode=self._mode)
 
 
-class ResponseEventStream:
+class ResponseEventStream(_AsyncEventStream["ResponseStream", "ResponseStreamEvent"]):
     """The events of a Responses stream, as openai-python's `responses.stream(...)` helper gives them.
 
     Iterating yields every event of the API (`ResponseStreamEvent`); `output_text` is the text of the
@@ -467,26 +456,12 @@ class ResponseEventStream:
     def __init__(self, raw: ResponseStream) -> None:
         self._raw = raw
         self._output_text = ""
-        self._iterator: Optional[Iterator[ResponseStreamEvent]] = None
-
-    @property
-    def response(self) -> httpx.Response:
-        """The HTTP response (status, headers)."""
-        return self._raw.response
+        self._iterator = None
 
     @property
     def output_text(self) -> str:
         """The output text read so far."""
         return self._output_text
-
-    def __iter__(self) -> Self:
-        # One iterator for every loop, as in the other helpers: a loop left early goes on from there.
-        return self
-
-    def __next__(self) -> ResponseStreamEvent:
-        if self._iterator is None:
-            self._iterator = self._events()
-        return self._iterator.__next__()
 
     def _events(self) -> Iterator[ResponseStreamEvent]:
         for event in self._raw:
@@ -498,24 +473,6 @@ class ResponseEventStream:
         """Read the stream to its end and return the final Response (see ResponseStream.get_final_response)."""
         self.until_done()
         return self._raw.get_final_response()
-
-    def until_done(self) -> Self:
-        """Read the stream to its end."""
-        if self._iterator is None:
-            self._iterator = self._events()
-        for _ in self._iterator:
-            pass
-        return self
-
-    def close(self) -> None:
-        """Stop the stream and release its connection. Safe to call more than once."""
-        self._raw.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class ParsedResponseEventStream(ResponseEventStream, Generic[ContentT]):
